@@ -1,0 +1,279 @@
+"""Use cases: one function per operation, each one database transaction.
+
+Shape of every operation: load -> `machine.decide` -> `evolve` -> save (compare-and-set) plus
+one audit event, all in one transaction. No Prefect here: the CLI, the flows and the tests all
+call these functions. The caller reads the clock once and passes it in a `Stamp`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from models import repo
+from models.db import Database
+from models.tables import GrievanceEvent, Unit
+from workflow.actor import Actor
+from workflow.case import Case, evolve
+from workflow.commands import Accept, Command, parse_command
+from workflow.errors import Conflict, Duplicate, InvalidInput, PermissionDenied
+from workflow.machine import Facts, can_see, decide
+from workflow.timeutil import local, to_utc
+from workflow.validation import UNIT_CODE_PATTERN, UnitName
+from workflow.vocab import Event, Role, State
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """Who acts, the effective time they state, and the wall-clock time of recording."""
+
+    actor: Actor
+    at: datetime
+    recorded_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", to_utc(self.at))
+        object.__setattr__(self, "recorded_at", to_utc(self.recorded_at))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case as one actor may see it: the current state, its version, its audit events."""
+
+    case: Case
+    version: int
+    events: Sequence[GrievanceEvent]
+
+
+def _facts(session: Any, case: Case, command: Command) -> Facts:
+    if command.event in (Event.ASSIGN, Event.REASSIGN):
+        units = {getattr(command, "unit"), *getattr(command, "co_units")}
+        return Facts(unknown_units=repo.missing_units(session, units))
+    if command.event is Event.MERGE:
+        return Facts(merge_target_state=repo.state_of(session, getattr(command, "into")))
+    return Facts()
+
+
+def execute(
+    db: Database,
+    number: str,
+    command: Command,
+    stamp: Stamp,
+    *,
+    expected_version: int | None = None,
+) -> Case:
+    """Apply one command to an existing grievance in one transaction; return the new case.
+
+    `expected_version` is the version the actor looked at (a form, `show`): if the grievance
+    has moved on since, the command is refused with Conflict instead of applied blindly.
+    """
+    if command.event is Event.ACCEPT:
+        raise InvalidInput("use accept() to register a new grievance")
+    try:
+        with db.transaction() as session:
+            row = repo.get_row(session, number)
+            case = repo.case_from_row(row)
+            if not can_see(stamp.actor, case):
+                raise PermissionDenied(f"grievance {number} does not concern unit {stamp.actor.unit}")
+            if expected_version is not None and row.version != expected_version:
+                raise Conflict(
+                    f"grievance {number} is at version {row.version}, not {expected_version}: "
+                    "someone else acted on it; look at it again and retry"
+                )
+            record = decide(
+                number, case, command, actor=stamp.actor, at=stamp.at,
+                facts=_facts(session, case, command),
+            )
+            new = evolve(case, record)
+            if row.id is None:
+                raise RuntimeError("loaded grievance row without id")
+            repo.update_case(session, row.id, row.version, new, record, stamp.recorded_at)
+    except IntegrityError:
+        raise Conflict(
+            f"grievance {number} was changed by someone else at the same time; retry"
+        ) from None
+    return new
+
+
+def accept(db: Database, command: Accept, stamp: Stamp) -> Case:
+    """受理: register a new grievance; its number is assigned here (20261123-0001)."""
+    try:
+        with db.transaction() as session:
+            existing = repo.number_by_ref(session, command.channel, command.ref)
+            if existing is not None:
+                raise Duplicate(
+                    f"{command.channel.value} reference {command.ref} is already grievance {existing}"
+                )
+            number = repo.next_number(session, local(stamp.at).date())
+            record = decide(number, None, command, actor=stamp.actor, at=stamp.at)
+            case = evolve(None, record)
+            repo.insert_case(session, case, record, stamp.recorded_at)
+    except IntegrityError:
+        raise Duplicate(
+            f"{command.channel.value} reference {command.ref} was registered at the same time"
+        ) from None
+    return case
+
+
+def _run(db: Database, number: str, event: Event, stamp: Stamp, version: int | None,
+         **data: Any) -> Case:
+    fields = {key: value for key, value in data.items() if value is not None}
+    return execute(db, number, parse_command(event, fields), stamp, expected_version=version)
+
+
+def assign(db: Database, number: str, stamp: Stamp, *, unit: str,
+           co_units: Iterable[str] = (), expected_version: int | None = None) -> Case:
+    """分办: route to a lead unit and optional co-handling units."""
+    return _run(db, number, Event.ASSIGN, stamp, expected_version, unit=unit,
+                co_units=list(co_units))
+
+
+def sign(db: Database, number: str, stamp: Stamp, *, note: str | None = None,
+         expected_version: int | None = None) -> Case:
+    """签收: the lead unit signs for it; the first unit to sign stays accountable (首办负责)."""
+    return _run(db, number, Event.SIGN, stamp, expected_version, note=note)
+
+
+def return_to_desk(db: Database, number: str, stamp: Stamp, *, reason: str,
+                   expected_version: int | None = None) -> Case:
+    """退单: the unit hands it back to the desk with a reason (counted)."""
+    return _run(db, number, Event.RETURN, stamp, expected_version, reason=reason)
+
+
+def reassign(db: Database, number: str, stamp: Stamp, *, unit: str, reason: str,
+             co_units: Iterable[str] = (), expected_version: int | None = None) -> Case:
+    """改派: the desk routes it to another (or the same) unit."""
+    return _run(db, number, Event.REASSIGN, stamp, expected_version, unit=unit, reason=reason,
+                co_units=list(co_units))
+
+
+def feedback(db: Database, number: str, stamp: Stamp, *, note: str,
+             expected_version: int | None = None) -> Case:
+    """进展反馈: progress feedback given to the driver."""
+    return _run(db, number, Event.FEEDBACK, stamp, expected_version, note=note)
+
+
+def request_extension(db: Database, number: str, stamp: Stamp, *, days: int, reason: str,
+                      expected_version: int | None = None) -> Case:
+    """申请延期: ask for more working days (approved by a supervisor)."""
+    return _run(db, number, Event.REQUEST_EXTENSION, stamp, expected_version, days=days,
+                reason=reason)
+
+
+def approve_extension(db: Database, number: str, stamp: Stamp, *, note: str | None = None,
+                      expected_version: int | None = None) -> Case:
+    """批准延期."""
+    return _run(db, number, Event.APPROVE_EXTENSION, stamp, expected_version, note=note)
+
+
+def reject_extension(db: Database, number: str, stamp: Stamp, *, reason: str,
+                     expected_version: int | None = None) -> Case:
+    """驳回延期."""
+    return _run(db, number, Event.REJECT_EXTENSION, stamp, expected_version, reason=reason)
+
+
+def suspend(db: Database, number: str, stamp: Stamp, *, reason: str,
+            expected_version: int | None = None) -> Case:
+    """挂起: stop the clock while waiting on the driver or a third party."""
+    return _run(db, number, Event.SUSPEND, stamp, expected_version, reason=reason)
+
+
+def resume(db: Database, number: str, stamp: Stamp, *, note: str | None = None,
+           expected_version: int | None = None) -> Case:
+    """恢复办理."""
+    return _run(db, number, Event.RESUME, stamp, expected_version, note=note)
+
+
+def close(db: Database, number: str, stamp: Stamp, *, result: str, note: str,
+          recovered: Decimal | str | None = None, expected_version: int | None = None) -> Case:
+    """办结: close with a result."""
+    return _run(db, number, Event.CLOSE, stamp, expected_version, result=result, note=note,
+                recovered=recovered)
+
+
+def revisit(db: Database, number: str, stamp: Stamp, *, satisfaction: str,
+            note: str | None = None, expected_version: int | None = None) -> Case:
+    """回访: record the driver's answer after closing."""
+    return _run(db, number, Event.REVISIT, stamp, expected_version, satisfaction=satisfaction,
+                note=note)
+
+
+def redo(db: Database, number: str, stamp: Stamp, *, reason: str,
+         expected_version: int | None = None) -> Case:
+    """重办: back to handling after a dissatisfied revisit; starts a new cycle."""
+    return _run(db, number, Event.REDO, stamp, expected_version, reason=reason)
+
+
+def review(db: Database, number: str, stamp: Stamp, *, root_cause: str, actions: str,
+           lessons: str | None = None, responsibility: str | None = None,
+           expected_version: int | None = None) -> Case:
+    """复盘: review the case; this finishes it."""
+    return _run(db, number, Event.REVIEW, stamp, expected_version, root_cause=root_cause,
+                actions=actions, lessons=lessons, responsibility=responsibility)
+
+
+def merge(db: Database, number: str, stamp: Stamp, *, into: str,
+          expected_version: int | None = None) -> Case:
+    """并单: merge this duplicate into another open grievance."""
+    return _run(db, number, Event.MERGE, stamp, expected_version, into=into)
+
+
+def amend(db: Database, number: str, stamp: Stamp, *, reason: str, type: str | None = None,
+          category: str | None = None, description: str | None = None,
+          amount: Decimal | str | None = None, expected_version: int | None = None) -> Case:
+    """更正: an audited correction of registration facts."""
+    return _run(db, number, Event.AMEND, stamp, expected_version, reason=reason, type=type,
+                category=category, description=description, amount=amount)
+
+
+def show(db: Database, number: str, actor: Actor) -> CaseView:
+    """One grievance with its audit events, if the actor may see it."""
+    with db.read() as session:
+        row = repo.get_row(session, number)
+        case = repo.case_from_row(row)
+        if not can_see(actor, case):
+            raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
+        return CaseView(case=case, version=row.version, events=repo.events_of(session, number))
+
+
+def list_cases(db: Database, actor: Actor, *, state: State | None = None,
+               unit: str | None = None, limit: int = 100, offset: int = 0) -> list[Case]:
+    """Grievances in acceptance order; unit staff see only their unit's."""
+    if not 1 <= limit <= 10_000:
+        raise InvalidInput("limit must be between 1 and 10000")
+    visible = actor.unit if actor.unit_bound else None
+    with db.read() as session:
+        rows = repo.list_rows(session, state=state, unit=unit, visible_to_unit=visible,
+                              limit=limit, offset=offset)
+        return [repo.case_from_row(row) for row in rows]
+
+
+def add_unit(db: Database, stamp: Stamp, *, code: str, name: str) -> Unit:
+    """Register a handling unit (承办单位). Desk work: dispatchers and supervisors."""
+    if stamp.actor.role not in (Role.DISPATCHER, Role.SUPERVISOR) or stamp.actor.unit_bound:
+        raise PermissionDenied("only the desk (a dispatcher or bureau supervisor) adds units")
+    if not re.match(UNIT_CODE_PATTERN, code):
+        raise InvalidInput(f"unit code {code!r}: use 1-32 letters, digits, '-' or '_'")
+    name = _validate_unit_name(name)
+    with db.transaction() as session:
+        return repo.add_unit(session, code=code, name=name, at=stamp.recorded_at,
+                             by=stamp.actor.name)
+
+
+def _validate_unit_name(name: str) -> str:
+    try:
+        return TypeAdapter(UnitName).validate_python(name)
+    except ValidationError as error:
+        raise InvalidInput(f"unit name: {error.errors()[0]['msg']}") from None
+
+
+def list_units(db: Database) -> Sequence[Unit]:
+    with db.read() as session:
+        return repo.list_units(session)

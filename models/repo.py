@@ -1,0 +1,180 @@
+"""Repository functions: rows <-> domain objects, and the few queries the use cases need.
+
+None of these commit: the caller's transaction (`Database.transaction`) is the unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import String, cast, func, or_, select, text, update
+from sqlmodel import Session
+
+from models.tables import Grievance, GrievanceEvent, Unit
+from workflow.actor import Actor
+from workflow.case import Case, Record
+from workflow.errors import Conflict, Duplicate, NotFound
+from workflow.vocab import Channel, State
+
+_CASE_FIELDS = tuple(f.name for f in fields(Case))
+
+
+def case_from_row(row: Grievance) -> Case:
+    values: dict[str, Any] = {name: getattr(row, name) for name in _CASE_FIELDS}
+    values["co_units"] = tuple(values["co_units"] or ())
+    return Case(**values)
+
+
+def _row_values(case: Case) -> dict[str, Any]:
+    values = {name: getattr(case, name) for name in _CASE_FIELDS}
+    values["co_units"] = list(case.co_units)
+    return values
+
+
+def record_from_event(event: GrievanceEvent) -> Record:
+    return Record(
+        number=event.number,
+        event=event.event,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        at=event.at,
+        actor=Actor(name=event.actor, role=event.role, unit=event.actor_unit),
+        payload=dict(event.payload),
+    )
+
+
+def get_row(session: Session, number: str) -> Grievance:
+    row = session.exec(select(Grievance).where(Grievance.number == number)).scalars().first()
+    if row is None:
+        raise NotFound(f"grievance {number} does not exist")
+    return row
+
+
+def state_of(session: Session, number: str) -> State | None:
+    return session.exec(select(Grievance.state).where(Grievance.number == number)).scalar()
+
+
+def number_by_ref(session: Session, channel: Channel, ref: str) -> str | None:
+    query = select(Grievance.number).where(Grievance.channel == channel, Grievance.ref == ref)
+    return session.exec(query).scalar()
+
+
+def next_number(session: Session, day: date) -> str:
+    """The next grievance number of the day, e.g. 20261123-0001 (atomic on every engine)."""
+    key = day.strftime("%Y%m%d")
+    last = session.exec(
+        text(
+            "INSERT INTO number_counter (day, last) VALUES (:day, 1) "
+            "ON CONFLICT (day) DO UPDATE SET last = number_counter.last + 1 RETURNING last"
+        ),
+        params={"day": key},
+    ).scalar_one()
+    return f"{key}-{last:04d}"
+
+
+def _event_row(grievance_id: int, seq: int, record: Record, recorded_at: datetime) -> GrievanceEvent:
+    return GrievanceEvent(
+        grievance_id=grievance_id,
+        number=record.number,
+        seq=seq,
+        event=record.event,
+        from_state=record.from_state,
+        to_state=record.to_state,
+        actor=record.actor.name,
+        role=record.actor.role,
+        actor_unit=record.actor.unit,
+        at=record.at,
+        recorded_at=recorded_at,
+        payload=record.payload,
+    )
+
+
+def insert_case(session: Session, case: Case, record: Record, recorded_at: datetime) -> int:
+    row = Grievance(**_row_values(case), version=1, created_at=recorded_at, updated_at=recorded_at)
+    session.add(row)
+    session.flush()
+    if row.id is None:
+        raise RuntimeError("grievance insert returned no id")
+    session.add(_event_row(row.id, 1, record, recorded_at))
+    session.flush()
+    return 1
+
+
+def update_case(
+    session: Session, row_id: int, version: int, case: Case, record: Record, recorded_at: datetime
+) -> int:
+    """Compare-and-set on `version`: raise Conflict if someone else wrote in between."""
+    result = session.exec(
+        update(Grievance)
+        .where(Grievance.id == row_id, Grievance.version == version)
+        .values(**_row_values(case), version=version + 1, updated_at=recorded_at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(
+            f"grievance {case.number} was changed by someone else while you worked on it; "
+            "look at it again (`grievance show`) and retry"
+        )
+    session.add(_event_row(row_id, version + 1, record, recorded_at))
+    session.flush()
+    return version + 1
+
+
+def events_of(session: Session, number: str) -> list[GrievanceEvent]:
+    query = select(GrievanceEvent).where(GrievanceEvent.number == number)
+    return list(session.exec(query.order_by(GrievanceEvent.seq)).scalars())
+
+
+def list_rows(
+    session: Session,
+    *,
+    state: State | None = None,
+    unit: str | None = None,
+    visible_to_unit: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[Grievance]:
+    query = select(Grievance)
+    if state is not None:
+        query = query.where(Grievance.state == state)
+    if unit is not None:
+        query = query.where(Grievance.lead_unit == unit)
+    if visible_to_unit is not None:
+        query = query.where(
+            or_(
+                Grievance.lead_unit == visible_to_unit,
+                Grievance.first_handler_unit == visible_to_unit,
+                cast(Grievance.co_units, String).like(f'%"{visible_to_unit}"%'),
+            )
+        )
+    query = query.order_by(Grievance.accepted_at, Grievance.id).limit(limit).offset(offset)
+    return session.exec(query).scalars().all()
+
+
+def count_by_state(session: Session) -> dict[State, int]:
+    rows = session.exec(select(Grievance.state, func.count()).group_by(Grievance.state)).all()
+    return {state: count for state, count in rows}
+
+
+def missing_units(session: Session, codes: Iterable[str]) -> frozenset[str]:
+    wanted = set(codes)
+    if not wanted:
+        return frozenset()
+    found = session.exec(select(Unit.code).where(Unit.code.in_(wanted))).scalars()  # type: ignore[attr-defined]
+    return frozenset(wanted - set(found))
+
+
+def add_unit(session: Session, *, code: str, name: str, at: datetime, by: str) -> Unit:
+    if session.exec(select(Unit.id).where(Unit.code == code)).scalar() is not None:
+        raise Duplicate(f"unit {code} already exists")
+    unit = Unit(code=code, name=name, created_at=at, created_by=by)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def list_units(session: Session) -> Sequence[Unit]:
+    return session.exec(select(Unit).order_by(Unit.code)).scalars().all()

@@ -1,0 +1,130 @@
+"""SQLModel tables: units, grievances (the current state), and the append-only audit log.
+
+A grievance row is a projection: replaying its audit events through `workflow.case.evolve`
+gives the same values (tests check it). Columns mirror `workflow.case.Case` field by field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import EnumValue, UTCDateTime
+from workflow.vocab import (
+    Category,
+    Channel,
+    CloseResult,
+    Event,
+    RequestType,
+    Role,
+    Satisfaction,
+    State,
+)
+
+
+# Named constraints, so migrations can refer to them on every database.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _utc(nullable: bool = True, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _enum(enum: type, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(EnumValue(enum), nullable=nullable, index=index))
+
+
+class Unit(SQLModel, table=True):
+    """A handling unit (承办单位) that grievances are assigned to."""
+
+    __tablename__ = "unit"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=100)
+    created_at: datetime = _utc(nullable=False)
+    created_by: str = Field(max_length=50)
+
+
+class Grievance(SQLModel, table=True):
+    """The current state of one grievance (诉求工单)."""
+
+    __tablename__ = "grievance"
+    __table_args__ = (
+        UniqueConstraint("channel", "ref"),
+        Index(None, "state", "lead_unit"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True)
+    version: int = Field(default=1)
+    state: State = _enum(State, index=True)
+    channel: Channel = _enum(Channel)
+    ref: str = Field(max_length=64)
+    type: RequestType = _enum(RequestType)
+    category: Category = _enum(Category)
+    name: str = Field(max_length=50)
+    phone: str = Field(max_length=32)
+    plate: str | None = Field(default=None, max_length=16)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    urgent: bool = Field(default=False)
+    accepted_at: datetime = _utc(nullable=False, index=True)
+    last_event_at: datetime = _utc(nullable=False)
+    lead_unit: str | None = Field(default=None, max_length=32)
+    co_units: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_handler_unit: str | None = Field(default=None, max_length=32)
+    assigned_at: datetime | None = _utc()
+    signed_at: datetime | None = _utc()
+    return_count: int = 0
+    reassign_count: int = 0
+    feedback_count: int = 0
+    last_feedback_at: datetime | None = _utc()
+    pending_extension_days: int | None = None
+    extensions_granted: int = 0
+    extension_days: int = 0
+    suspension_count: int = 0
+    result: CloseResult | None = _enum(CloseResult, nullable=True)
+    closed_at: datetime | None = _utc()
+    recovered_fen: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    satisfaction: Satisfaction | None = _enum(Satisfaction, nullable=True)
+    revisited_at: datetime | None = _utc()
+    cycle: int = 1
+    reviewed_at: datetime | None = _utc()
+    merged_into: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+
+
+class GrievanceEvent(SQLModel, table=True):
+    """One audited event (审计日志). Append-only: the database refuses updates and deletes."""
+
+    __tablename__ = "grievance_event"
+    __table_args__ = (UniqueConstraint("grievance_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    grievance_id: int = Field(foreign_key="grievance.id", index=True)
+    number: str = Field(max_length=32, index=True)
+    seq: int  # equals the grievance version this event produced
+    event: Event = _enum(Event)
+    from_state: State = _enum(State)
+    to_state: State = _enum(State)
+    actor: str = Field(max_length=50)
+    role: Role = _enum(Role)
+    actor_unit: str | None = Field(default=None, max_length=32)
+    at: datetime = _utc(nullable=False)  # effective time, as the actor stated it
+    recorded_at: datetime = _utc(nullable=False)  # wall-clock time of recording
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class NumberCounter(SQLModel, table=True):
+    """Per-day sequence behind grievance numbers (20261123-0001)."""
+
+    __tablename__ = "number_counter"
+    day: str = Field(primary_key=True, max_length=8)
+    last: int = 0

@@ -1,0 +1,247 @@
+"""One validated command model per lifecycle operation (the input of `machine.decide`).
+
+The same models give the CLI its checks, the Prefect forms their bilingual titles, and the
+audit log its payloads (`payload()` is what gets stored and replayed).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workflow.errors import InvalidInput
+from workflow.validation import (
+    AMOUNT_MAX_YUAN,
+    EXTENSION_DAYS_MAX,
+    LongText,
+    NoteText,
+    PersonName,
+    Phone,
+    Plate,
+    Reference,
+    ShortText,
+    UnitCode,
+)
+from workflow.vocab import Category, Channel, CloseResult, Event, RequestType, Satisfaction
+
+Yuan = Annotated[Decimal, Field(ge=0, le=AMOUNT_MAX_YUAN, decimal_places=2)]
+GrievanceNumber = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")]
+
+
+class Command(BaseModel):
+    """Base of all commands: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    event: ClassVar[Event]
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON-ready form stored in the audit log."""
+        return self.model_dump(mode="json")
+
+
+class Accept(Command):
+    """受理: register a new grievance."""
+
+    event = Event.ACCEPT
+    channel: Channel = Field(title="来源渠道 Channel", examples=["hotline_12328"])
+    ref: Reference = Field(
+        title="渠道编号 Channel reference",
+        description="工单在来源渠道的编号 The work order number in the source channel",
+        examples=["12328-20261123-0001"],
+    )
+    type: RequestType = Field(title="诉求类型 Request type", examples=["complaint"])
+    category: Category = Field(title="诉求分类 Category", examples=["freight_unpaid"])
+    name: PersonName = Field(title="诉求人 Complainant", examples=["王师傅"])
+    phone: Phone = Field(title="联系电话 Phone", examples=["13812345678"])
+    plate: Plate | None = Field(default=None, title="车牌号 Plate", examples=["川B12345"])
+    description: LongText = Field(
+        title="诉求内容 Description", examples=["货主拖欠运费3500元已两个月"]
+    )
+    amount: Yuan | None = Field(
+        default=None, title="涉及金额（元） Amount in dispute (yuan)", examples=["3500"]
+    )
+    urgent: bool = Field(default=False, title="紧急 Urgent (即接即转即办)")
+
+
+def _check_co_units(lead: str, co_units: list[str]) -> list[str]:
+    if lead in co_units:
+        raise ValueError(f"unit {lead} cannot be both lead and co-handling unit")
+    if len(set(co_units)) != len(co_units):
+        raise ValueError("co-handling units listed twice")
+    return co_units
+
+
+class Assign(Command):
+    """分办: route the grievance to a lead unit, with optional co-handling units."""
+
+    event = Event.ASSIGN
+    unit: UnitCode = Field(title="主办单位 Lead unit", examples=["YZC"])
+    co_units: list[UnitCode] = Field(
+        default_factory=list, max_length=10, title="协办单位 Co-handling units"
+    )
+
+    @model_validator(mode="after")
+    def _co_units(self) -> Assign:
+        _check_co_units(self.unit, self.co_units)
+        return self
+
+
+class Sign(Command):
+    """签收: the lead unit signs for the grievance (it becomes first handler if none yet)."""
+
+    event = Event.SIGN
+    note: NoteText | None = Field(default=None, title="备注 Note")
+
+
+class ReturnToDesk(Command):
+    """退单: the unit returns the grievance to the desk with a reason."""
+
+    event = Event.RETURN
+    reason: ShortText = Field(title="退单理由 Reason", examples=["不属于本单位管辖"])
+
+
+class Reassign(Command):
+    """改派: the desk routes the grievance to another (or the same) unit."""
+
+    event = Event.REASSIGN
+    unit: UnitCode = Field(title="主办单位 Lead unit")
+    reason: ShortText = Field(title="改派理由 Reason")
+    co_units: list[UnitCode] = Field(
+        default_factory=list, max_length=10, title="协办单位 Co-handling units"
+    )
+
+    @model_validator(mode="after")
+    def _co_units(self) -> Reassign:
+        _check_co_units(self.unit, self.co_units)
+        return self
+
+
+class Feedback(Command):
+    """进展反馈: progress feedback given to the driver."""
+
+    event = Event.FEEDBACK
+    note: NoteText = Field(title="反馈内容 Feedback", examples=["已联系货主，约定本周五前结清"])
+
+
+class RequestExtension(Command):
+    """申请延期: ask for more working days before the close deadline."""
+
+    event = Event.REQUEST_EXTENSION
+    days: int = Field(ge=1, le=EXTENSION_DAYS_MAX, title="延期工作日数 Working days")
+    reason: ShortText = Field(title="延期理由 Reason")
+
+
+class ApproveExtension(Command):
+    """批准延期: a supervisor grants the pending extension."""
+
+    event = Event.APPROVE_EXTENSION
+    note: NoteText | None = Field(default=None, title="备注 Note")
+
+
+class RejectExtension(Command):
+    """驳回延期: a supervisor refuses the pending extension."""
+
+    event = Event.REJECT_EXTENSION
+    reason: ShortText = Field(title="驳回理由 Reason")
+
+
+class Suspend(Command):
+    """挂起: stop the clock while waiting on the driver or a third party (approved)."""
+
+    event = Event.SUSPEND
+    reason: ShortText = Field(title="挂起理由 Reason", examples=["等待司机补充运单材料"])
+
+
+class Resume(Command):
+    """恢复: restart handling after a suspension."""
+
+    event = Event.RESUME
+    note: NoteText | None = Field(default=None, title="备注 Note")
+
+
+class Close(Command):
+    """办结: close with a result."""
+
+    event = Event.CLOSE
+    result: CloseResult = Field(title="办理结果 Result")
+    note: NoteText = Field(title="办结说明 Note")
+    recovered: Yuan | None = Field(default=None, title="挽回金额（元） Recovered (yuan)")
+
+
+class Revisit(Command):
+    """回访: the follow-up contact with the driver after closing."""
+
+    event = Event.REVISIT
+    satisfaction: Satisfaction = Field(title="满意度 Satisfaction")
+    note: NoteText | None = Field(default=None, title="回访记录 Note")
+
+
+class Redo(Command):
+    """重办: back to handling after a dissatisfied revisit (a new cycle)."""
+
+    event = Event.REDO
+    reason: ShortText = Field(title="重办理由 Reason")
+
+
+class Review(Command):
+    """复盘: review the case; this finishes it."""
+
+    event = Event.REVIEW
+    root_cause: LongText = Field(title="问题根源 Root cause")
+    actions: LongText = Field(title="整改措施 Corrective actions")
+    lessons: LongText | None = Field(default=None, title="举一反三 Lessons")
+    responsibility: ShortText | None = Field(default=None, title="责任认定 Responsibility")
+
+
+class Merge(Command):
+    """并单: merge this duplicate into another open grievance."""
+
+    event = Event.MERGE
+    into: GrievanceNumber = Field(title="并入工单 Merge into")
+
+
+class Amend(Command):
+    """更正: correct registration facts (an audited correction, not a back door)."""
+
+    event = Event.AMEND
+    reason: ShortText = Field(title="更正理由 Reason")
+    type: RequestType | None = Field(default=None, title="诉求类型 Request type")
+    category: Category | None = Field(default=None, title="诉求分类 Category")
+    description: LongText | None = Field(default=None, title="诉求内容 Description")
+    amount: Yuan | None = Field(default=None, title="涉及金额（元） Amount (yuan)")
+
+    @model_validator(mode="after")
+    def _something(self) -> Amend:
+        if all(v is None for v in (self.type, self.category, self.description, self.amount)):
+            raise ValueError("nothing to amend: give a type, category, description or amount")
+        return self
+
+
+COMMANDS: dict[Event, type[Command]] = {
+    cls.event: cls
+    for cls in (
+        Accept, Assign, Sign, ReturnToDesk, Reassign, Feedback, RequestExtension,
+        ApproveExtension, RejectExtension, Suspend, Resume, Close, Revisit, Redo, Review,
+        Merge, Amend,
+    )
+}
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad field and why, without pydantic's URLs."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "input"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_command(event: Event, data: dict[str, Any]) -> Command:
+    """Build the command for `event` from raw data, or raise InvalidInput with one line."""
+    try:
+        return COMMANDS[event].model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(f"invalid {event.value} input: {describe_validation_error(error)}") from None
