@@ -103,7 +103,7 @@ def execute(
 
 
 def accept(db: Database, command: Accept, stamp: Stamp) -> Case:
-    """受理: register a new grievance; its number is assigned here (20261123-0001)."""
+    """受理: register a new grievance; its number is given here (20261123-0001)."""
     try:
         with db.transaction() as session:
             existing = repo.number_by_ref(session, command.channel, command.ref)
@@ -169,13 +169,13 @@ def request_extension(db: Database, number: str, stamp: Stamp, *, days: int, rea
 
 def approve_extension(db: Database, number: str, stamp: Stamp, *, note: str | None = None,
                       expected_version: int | None = None) -> Case:
-    """批准延期."""
+    """批准延期: a supervisor grants the pending extension."""
     return _run(db, number, Event.APPROVE_EXTENSION, stamp, expected_version, note=note)
 
 
 def reject_extension(db: Database, number: str, stamp: Stamp, *, reason: str,
                      expected_version: int | None = None) -> Case:
-    """驳回延期."""
+    """驳回延期: a supervisor refuses the pending extension."""
     return _run(db, number, Event.REJECT_EXTENSION, stamp, expected_version, reason=reason)
 
 
@@ -187,7 +187,7 @@ def suspend(db: Database, number: str, stamp: Stamp, *, reason: str,
 
 def resume(db: Database, number: str, stamp: Stamp, *, note: str | None = None,
            expected_version: int | None = None) -> Case:
-    """恢复办理."""
+    """恢复: handling restarts after a suspension."""
     return _run(db, number, Event.RESUME, stamp, expected_version, note=note)
 
 
