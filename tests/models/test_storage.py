@@ -1,0 +1,78 @@
+"""Storage: migrations, zones kept on SQLite, enums stored by value, an append-only audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import SQLModel
+
+from models import repo
+from models.db import Database
+from tests.conftest import Driver
+
+
+def test_new_database_is_created_and_migrated_on_first_use(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "fresh.db"
+    db = Database(f"sqlite:///{path}")
+    assert path.exists()
+    assert db.current_revision() == Database.head_revision()
+    assert db.migrate() is False  # already current: nothing to do
+
+
+def test_environment_variable_names_the_database(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("GRIEVANCE_DATABASE_URL", url)
+    assert Database().url == url
+
+
+def test_migrations_match_the_models(db: Database) -> None:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_times_come_back_in_utc_with_their_zone(driver: Driver) -> None:
+    case = driver.accept()
+    with driver.db.read() as session:
+        row = repo.get_row(session, case.number)
+    assert row.accepted_at == case.accepted_at
+    assert row.accepted_at.tzinfo is not None and row.accepted_at.utcoffset().total_seconds() == 0
+
+
+def test_naive_times_are_refused_by_the_column(driver: Driver) -> None:
+    case = driver.accept()
+    with pytest.raises(Exception, match="naive"), driver.db.transaction() as session:
+        row = repo.get_row(session, case.number)
+        row.updated_at = datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
+        session.flush()
+
+
+def test_enums_are_stored_by_value(driver: Driver) -> None:
+    driver.to("assigned")
+    with driver.db.read() as session:
+        state, channel = session.exec(text("SELECT state, channel FROM grievance")).one()
+        event = session.exec(text("SELECT event FROM grievance_event ORDER BY id DESC")).scalar()
+    assert (state, channel, event) == ("assigned", "hotline_12328", "assign")
+
+
+def test_audit_log_is_append_only(driver: Driver) -> None:
+    driver.accept()
+    for statement in ("UPDATE grievance_event SET actor = 'mallory'", "DELETE FROM grievance_event"):
+        with pytest.raises(DBAPIError, match="append-only"), driver.db.transaction() as session:
+            session.exec(text(statement))
+    with driver.db.read() as session:
+        assert session.exec(text("SELECT count(*) FROM grievance_event")).scalar() == 1
+
+
+def test_numbers_follow_the_acceptance_day(driver: Driver) -> None:
+    first, second = driver.accept(), driver.accept()
+    assert first.number == "20261123-0001" and second.number == "20261123-0002"
+    driver.now = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 00:30 on the 25th in Shanghai
+    assert driver.accept().number == "20261125-0001"

@@ -1,0 +1,568 @@
+"""The business calendar: Chinese working days, business hours and deadline arithmetic.
+
+Pure: reads no clock; every instant is an argument and every instant returned is aware UTC.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import chinese_calendar  # type: ignore[import-untyped]
+
+from workflow.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_HOURS",
+    "BusinessCalendar",
+    "BusinessHours",
+    "DayInfo",
+    "Deadline",
+    "Overrides",
+    "Step",
+]
+
+_ONE_DAY = timedelta(days=1)
+_ZERO = timedelta(0)
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# chinese_calendar names its days by the English value of its `Holiday` enum; we show Chinese.
+_LIBRARY_NAMES: dict[str, str] = {h.value: h.chinese for h in chinese_calendar.Holiday}
+
+# Fallback for years the library does not know yet: the fixed-date statutory holidays of the
+# national holiday law (全国年节及纪念日放假办法). Lunar holidays and 调休 can't be guessed.
+_FALLBACK_HOLIDAYS: dict[tuple[int, int], str] = {
+    (1, 1): "元旦",
+    (5, 1): "劳动节",
+    (5, 2): "劳动节",
+    (10, 1): "国庆节",
+    (10, 2): "国庆节",
+    (10, 3): "国庆节",
+}
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """Opening periods of a working day, local times in `tz` (configuration, not code)."""
+
+    periods: tuple[tuple[time, time], ...] = (
+        (time(8, 30), time(12, 0)),
+        (time(14, 0), time(17, 30)),
+    )
+    tz: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        if not self.periods:
+            raise InvalidInput("business hours need at least one period, e.g. 08:30-12:00")
+        previous_end: time | None = None
+        for period in self.periods:
+            if len(period) != 2 or not all(
+                isinstance(t, time) and t.tzinfo is None for t in period
+            ):
+                raise InvalidInput(
+                    f"business period {period!r}: give a (start, end) pair of local times"
+                )
+            start, end = period
+            if start >= end:
+                raise InvalidInput(
+                    f"business period {_hm(start)}-{_hm(end)}: the start must be before the end"
+                )
+            if previous_end is not None and start <= previous_end:
+                raise InvalidInput(
+                    f"business period {_hm(start)}-{_hm(end)} starts before the previous one "
+                    f"ends ({_hm(previous_end)}): periods must be sorted and separated by a break"
+                )
+            previous_end = end
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"unknown time zone {self.tz!r} (e.g. Asia/Shanghai)") from None
+
+
+DEFAULT_HOURS = BusinessHours()
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    """What the calendar says about one local date."""
+
+    day: date
+    working: bool
+    reason: str  # "workday", "weekend", "holiday" or "makeup_workday"
+    name: str | None  # e.g. "国庆节", "春节调休"
+    provisional: bool  # the library does not cover the date and no override decided it
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Operator-supplied holidays and make-up workdays; they win over the library."""
+
+    holidays: Mapping[date, str] = field(default_factory=dict)
+    workdays: Mapping[date, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for mapping in (self.holidays, self.workdays):
+            for key in mapping:
+                if isinstance(key, datetime) or not isinstance(key, date):
+                    raise ValueError(f"override keys must be dates, got {key!r}")
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            listed = ", ".join(d.isoformat() for d in both)
+            raise InvalidInput(f"overrides list {listed} both as holiday and as workday")
+        object.__setattr__(self, "holidays", MappingProxyType(dict(self.holidays)))
+        object.__setattr__(self, "workdays", MappingProxyType(dict(self.workdays)))
+
+    @classmethod
+    def from_toml(cls, text: str) -> Overrides:
+        """Parse `[[holidays]]` / `[[workdays]]` tables, each with `date` and optional `name`."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput(f"calendar override file is not valid TOML: {exc}") from None
+        unknown = sorted(set(data) - {"holidays", "workdays"})
+        if unknown:
+            raise InvalidInput(
+                f"calendar override file: unknown key(s) {', '.join(unknown)} "
+                "(expected [[holidays]] and [[workdays]])"
+            )
+        return cls(
+            holidays=_parse_entries(data, "holidays"),
+            workdays=_parse_entries(data, "workdays"),
+        )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Overrides:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InvalidInput(f"calendar override file not found: {os.fspath(path)}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(
+                f"can't read calendar override file {os.fspath(path)}: {exc}"
+            ) from None
+        try:
+            return cls.from_toml(text)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{os.fspath(path)}: {exc}") from None
+
+
+def _parse_entries(data: Mapping[str, Any], key: str) -> dict[date, str]:
+    entries = data.get(key, [])
+    if not isinstance(entries, list):
+        raise InvalidInput(f"calendar override file: `{key}` must be written as [[{key}]] tables")
+    result: dict[date, str] = {}
+    for number, entry in enumerate(entries, start=1):
+        where = f"calendar override file, [[{key}]] entry {number}"
+        if not isinstance(entry, dict):
+            raise InvalidInput(f"{where}: expected a table with `date` and `name`")
+        extra = sorted(set(entry) - {"date", "name"})
+        if extra:
+            raise InvalidInput(f"{where}: unknown key(s) {', '.join(extra)}")
+        if "date" not in entry:
+            raise InvalidInput(f'{where}: `date` is missing (e.g. date = "2027-01-01")')
+        day = _parse_date(entry["date"], where)
+        name = entry.get("name", "")
+        if not isinstance(name, str):
+            raise InvalidInput(f'{where}: `name` must be text, e.g. name = "元旦"')
+        if day in result:
+            raise InvalidInput(f"{where}: {day.isoformat()} is listed twice in [[{key}]]")
+        result[day] = name.strip()
+    return result
+
+
+def _parse_date(raw: object, where: str) -> date:
+    if isinstance(raw, datetime):
+        raise InvalidInput(f"{where}: `date` must be a date without a time, got {raw.isoformat()}")
+    if isinstance(raw, date):
+        return raw
+    if isinstance(raw, str) and _ISO_DATE.match(raw.strip()):
+        try:
+            return date.fromisoformat(raw.strip())
+        except ValueError:
+            pass
+    raise InvalidInput(f"{where}: `date` must be a date such as 2027-01-01, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a deadline's explanation."""
+
+    day: date
+    kind: str  # "counted", "skipped", "partial", "start_not_counted", "not_counted", "natural"
+    reason: str
+
+
+_KIND_TEXT = {
+    "counted": "counted",
+    "skipped": "skipped",
+    "partial": "partly counted",
+    "start_not_counted": "not counted",
+    "not_counted": "not counted",
+    "natural": "natural time",
+}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A computed deadline and why it falls where it does."""
+
+    at: datetime  # aware, UTC
+    provisional: bool  # some inspected day came from the fallback rule
+    steps: tuple[Step, ...]
+    tz: str = "Asia/Shanghai"  # the calendar's zone, for explain()
+    rule: str = ""  # what was computed, e.g. "4 working days after 2026-09-24"
+
+    def explain(self) -> list[str]:
+        local = self.at.astimezone(ZoneInfo(self.tz))
+        head = f"deadline {local:%Y-%m-%d %H:%M} {self.tz} ({_WEEKDAYS[local.weekday()]})"
+        if self.rule:
+            head += f": {self.rule}"
+        lines = [head]
+        if self.provisional:
+            lines.append(
+                "provisional: some days are outside the official calendar; the fallback rule "
+                "(weekends plus fixed-date statutory holidays) was used"
+            )
+        day_count = any(step.kind == "start_not_counted" for step in self.steps)
+        counted = 0
+        for step in self.steps:
+            kind = _KIND_TEXT.get(step.kind, step.kind)
+            if day_count and step.kind == "counted":
+                counted += 1
+                kind = f"working day {counted}"
+            lines.append(
+                f"{step.day.isoformat()} {_WEEKDAYS[step.day.weekday()]} {kind}: {step.reason}"
+            )
+        return lines
+
+
+class _Day:
+    """Everything the calendar computes once per date (cached)."""
+
+    __slots__ = (
+        "info",
+        "label",
+        "periods",
+        "length",
+        "rest_step",
+        "count_step",
+        "close_step",
+        "full_step",
+    )
+
+    def __init__(
+        self,
+        info: DayInfo,
+        label: str,
+        periods: tuple[tuple[datetime, datetime], ...],
+        hours_text: str,
+        close_text: str,
+    ) -> None:
+        self.info = info
+        self.label = label
+        self.periods = periods  # UTC (start, end) pairs; empty on rest days
+        self.length = sum((end - start for start, end in periods), _ZERO)
+        self.rest_step = Step(info.day, "skipped", label)
+        self.count_step = Step(info.day, "counted", label)
+        self.close_step = Step(
+            info.day, "counted", f"{label}; deadline at close of business {close_text}"
+        )
+        self.full_step = Step(
+            info.day, "counted", f"{label}: counted {hours_text} ({_duration(self.length)})"
+        )
+
+
+class BusinessCalendar:
+    """Working days (chinese_calendar + overrides + fallback) and business hours."""
+
+    def __init__(
+        self, hours: BusinessHours = DEFAULT_HOURS, overrides: Overrides | None = None
+    ) -> None:
+        self.hours = hours
+        self.overrides = overrides if overrides is not None else Overrides()
+        self.zone = ZoneInfo(hours.tz)
+        self._cache: dict[date, _Day] = {}
+        count = len(hours.periods)
+        self._hours_text = ", ".join(f"{_hm(s)}-{_hm(e)}" for s, e in hours.periods)
+        self._gaps = tuple(
+            f"{'lunch break' if count == 2 else 'break'} "
+            f"{_hm(hours.periods[i][1])}-{_hm(hours.periods[i + 1][0])}"
+            for i in range(count - 1)
+        )
+
+    # --- days -------------------------------------------------------------------------------
+
+    def day(self, d: date) -> DayInfo:
+        return self._day(d).info
+
+    def is_working_day(self, d: date) -> bool:
+        return self._day(d).info.working
+
+    def _day(self, d: date) -> _Day:
+        cached = self._cache.get(d)
+        if cached is None:
+            if isinstance(d, datetime) or not isinstance(d, date):
+                raise ValueError(f"expected a date, got {d!r}")
+            cached = self._cache[d] = self._build_day(d)
+        return cached
+
+    def _build_day(self, d: date) -> _Day:
+        working, reason, name, provisional = _base_day(d)
+        source = ""
+        if d in self.overrides.holidays:
+            working, reason, name, provisional = False, "holiday", self.overrides.holidays[d], False
+            source = " (override)"
+        elif d in self.overrides.workdays:
+            reason = "workday" if working else "makeup_workday"
+            working, name, provisional = True, self.overrides.workdays[d], False
+            source = " (override)"
+        info = DayInfo(d, working, reason, name or None, provisional)
+        label = {
+            "workday": "working day",
+            "weekend": "weekend",
+            "holiday": "holiday",
+            "makeup_workday": "make-up workday",
+        }[reason]
+        if info.name:
+            label += f" {info.name}"
+        label += source + (" (provisional)" if provisional else "")
+        periods: tuple[tuple[datetime, datetime], ...] = ()
+        if working:
+            periods = tuple(
+                (self._instant(d, start), self._instant(d, end))
+                for start, end in self.hours.periods
+            )
+        return _Day(info, label, periods, self._hours_text, _hm(self.hours.periods[-1][1]))
+
+    def _instant(self, d: date, t: time) -> datetime:
+        return datetime.combine(d, t, tzinfo=self.zone).astimezone(UTC)
+
+    # --- instants ---------------------------------------------------------------------------
+
+    def next_opening(self, instant: datetime) -> datetime:
+        """`instant` if it is inside business hours on a working day, else the next opening."""
+        moment = _utc(instant)
+        d = moment.astimezone(self.zone).date()
+        while True:
+            for start, end in self._day(d).periods:
+                if moment < end:
+                    return start if moment < start else moment
+            d += _ONE_DAY
+
+    def business_time_between(self, a: datetime, b: datetime) -> timedelta:
+        """Business time in [a, b); zero if b <= a."""
+        start, stop = _utc(a), _utc(b)
+        if stop <= start:
+            return _ZERO
+        total = _ZERO
+        d = start.astimezone(self.zone).date()
+        last = stop.astimezone(self.zone).date()
+        while d <= last:
+            for s, e in self._day(d).periods:
+                lo = s if s > start else start
+                hi = e if e < stop else stop
+                if hi > lo:
+                    total += hi - lo
+            d += _ONE_DAY
+        return total
+
+    # --- deadlines --------------------------------------------------------------------------
+
+    def add_business_time(self, start: datetime, duration: timedelta) -> Deadline:
+        """Count `duration` of business time from `start` (from the next opening if closed)."""
+        moment = _utc(start)
+        if duration < _ZERO:
+            raise ValueError(f"negative duration {duration}")
+        remaining = duration
+        local_start = moment.astimezone(self.zone)
+        d = local_start.date()
+        rule = (
+            f"{_duration(duration)} of business hours from "
+            f"{local_start.date().isoformat()} {_hm(local_start)}"
+        )
+        steps: list[Step] = []
+        provisional = False
+        first: datetime | None = moment
+        while True:
+            day = self._day(d)
+            provisional = provisional or day.info.provisional
+            if not day.info.working:
+                steps.append(day.rest_step)
+            elif first is None and remaining > day.length:
+                steps.append(day.full_step)
+                remaining -= day.length
+            else:
+                at, remaining, step = self._count_in_day(day, first, remaining)
+                steps.append(step)
+                if at is not None:
+                    return Deadline(at, provisional, tuple(steps), self.hours.tz, rule)
+            first = None
+            d += _ONE_DAY
+
+    def _count_in_day(
+        self, day: _Day, start: datetime | None, remaining: timedelta
+    ) -> tuple[datetime | None, timedelta, Step]:
+        """Count business time in one working day; `start` is set on the first day only."""
+        periods = day.periods
+        parts: list[str] = []
+        if start is not None:
+            parts.append(self._where(start, periods))
+        at: datetime | None = None
+        counted = _ZERO
+        previous: int | None = None
+        for index, (s, e) in enumerate(periods):
+            if start is not None and start >= e:
+                continue
+            begin = s if start is None or start < s else start
+            available = e - begin
+            if remaining <= available:
+                at = begin + remaining
+            stop = at if at is not None else e
+            if stop > begin:
+                if previous is not None:
+                    parts.append(f"{self._gaps[previous]} not counted")
+                parts.append(f"counted {_hm(self._local(begin))}-{_hm(self._local(stop))}")
+                counted += stop - begin
+                previous = index
+            if at is not None:
+                remaining = _ZERO
+                if stop == e:
+                    parts.append(f"deadline at closing {_hm(self._local(at))}")
+                else:
+                    parts.append(f"deadline {_hm(self._local(at))}")
+                break
+            remaining -= available
+        if counted == _ZERO:
+            kind = "not_counted" if at is None else "partial"
+        elif counted == day.length:
+            kind = "counted"
+        else:
+            kind = "partial"
+        if counted:
+            parts.append(f"total {_duration(counted)}")
+        return at, remaining, Step(day.info.day, kind, f"{day.label}: " + "; ".join(parts))
+
+    def _where(self, start: datetime, periods: tuple[tuple[datetime, datetime], ...]) -> str:
+        """Where the starting instant lies relative to the day's business hours."""
+        when = _hm(self._local(start))
+        if start < periods[0][0]:
+            return f"started {when}, before opening {_hm(self._local(periods[0][0]))}"
+        if start >= periods[-1][1]:
+            return (
+                f"started {when}, after closing {_hm(self._local(periods[-1][1]))}; "
+                "counting starts at the next opening"
+            )
+        for index in range(len(periods) - 1):
+            if periods[index][1] <= start < periods[index + 1][0]:
+                return f"started {when}, in the {self._gaps[index]}"
+        return f"started {when}"
+
+    def end_of_working_day(self, start: datetime, n: int) -> Deadline:
+        """Close of business of the n-th working day after the local date of `start`.
+
+        Civil Code art. 201: the starting day is not counted; art. 203: the period ends at the
+        end of business hours. A start before opening on a working day still doesn't count it.
+        """
+        return self._count_days(start, n, "starting day not counted (Civil Code art. 201)", "after")
+
+    def add_working_days(self, start: datetime, n: int) -> Deadline:
+        """Move a deadline later by n working days: close of business of the n-th day after."""
+        return self._count_days(
+            start,
+            n,
+            "current deadline day; the extension counts from the next day",
+            "of extension after",
+        )
+
+    def _count_days(self, start: datetime, n: int, start_reason: str, what: str) -> Deadline:
+        moment = _utc(start)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a whole number of working days >= 1, got {n!r}")
+        first = d = moment.astimezone(self.zone).date()
+        day = self._day(d)
+        provisional = day.info.provisional
+        steps = [Step(d, "start_not_counted", f"{day.label}; {start_reason}")]
+        left = n
+        while True:
+            d += _ONE_DAY
+            day = self._day(d)
+            provisional = provisional or day.info.provisional
+            if not day.info.working:
+                steps.append(day.rest_step)
+                continue
+            left -= 1
+            if left:
+                steps.append(day.count_step)
+                continue
+            steps.append(day.close_step)
+            rule = (
+                f"{n} working day{'s' if n > 1 else ''} {what} {first.isoformat()}, "
+                "ending at close of business (Civil Code art. 201/203)"
+            )
+            return Deadline(day.periods[-1][1], provisional, tuple(steps), self.hours.tz, rule)
+
+    def add_natural_time(self, start: datetime, duration: timedelta) -> Deadline:
+        """Plain clock time: nights, weekends and holidays all count."""
+        moment = _utc(start)
+        if duration < _ZERO:
+            raise ValueError(f"negative duration {duration}")
+        at = moment + duration
+        local_start, local_end = self._local(moment), self._local(at)
+        step = Step(
+            local_start.date(),
+            "natural",
+            f"{_duration(duration)} of clock time from {local_start:%Y-%m-%d %H:%M} to "
+            f"{local_end:%Y-%m-%d %H:%M}; nights, weekends and holidays included",
+        )
+        return Deadline(at, False, (step,), self.hours.tz, f"{_duration(duration)} natural time")
+
+    def _local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+
+def _base_day(d: date) -> tuple[bool, str, str | None, bool]:
+    """(working, reason, name, provisional) from chinese_calendar, or the fallback rule."""
+    try:
+        is_rest, raw_name = chinese_calendar.get_holiday_detail(d)
+    except NotImplementedError:  # the library raises this for years it has no data for
+        name = _FALLBACK_HOLIDAYS.get((d.month, d.day))
+        if name is not None:
+            return False, "holiday", name, True
+        if d.weekday() >= 5:
+            return False, "weekend", None, True
+        return True, "workday", None, True
+    name = None if raw_name is None else _LIBRARY_NAMES.get(str(raw_name), str(raw_name))
+    if is_rest:
+        return False, ("weekend" if name is None else "holiday"), name, False
+    if name is not None:  # a working day with a holiday name is a make-up workday (调休上班)
+        return True, "makeup_workday", f"{name}调休", False
+    return True, "workday", None, False
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: every instant must carry its zone")
+    return moment.astimezone(UTC)
+
+
+def _hm(t: time | datetime) -> str:
+    if t.second or t.microsecond:
+        return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+    return f"{t.hour:02d}:{t.minute:02d}"
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}h{minutes:02d}"
+    return f"{text}:{secs:02d}" if secs else text
