@@ -58,15 +58,28 @@ class Who:
 def acting(func: F) -> F:
     """Add --json, --at, --actor, --role, --actor-unit to a command (they may follow it too)."""
     options = [
-        click.option("--json", "json_out", is_flag=True, default=None,
-                     help="Print machine-readable JSON."),
-        click.option("--at", "at_text", metavar="ISO8601",
-                     help="Effective time (default now; without offset = Asia/Shanghai)."),
+        click.option(
+            "--json", "json_out", is_flag=True, default=None, help="Print machine-readable JSON."
+        ),
+        click.option(
+            "--at",
+            "at_text",
+            metavar="ISO8601",
+            help="Effective time (default now; without offset = Asia/Shanghai).",
+        ),
         click.option("--actor", "actor_name", metavar="NAME", help="Who acts [GRIEVANCE_ACTOR]."),
-        click.option("--role", "role_name", type=_choice(Role),
-                     help="Their role [GRIEVANCE_ROLE] (default dispatcher)."),
-        click.option("--actor-unit", "actor_unit", metavar="CODE",
-                     help="Their unit, for handlers and unit supervisors [GRIEVANCE_ACTOR_UNIT]."),
+        click.option(
+            "--role",
+            "role_name",
+            type=_choice(Role),
+            help="Their role [GRIEVANCE_ROLE] (default dispatcher).",
+        ),
+        click.option(
+            "--actor-unit",
+            "actor_unit",
+            metavar="CODE",
+            help="Their unit, for handlers and unit supervisors [GRIEVANCE_ACTOR_UNIT].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -89,8 +102,13 @@ class Ctx:
         return Database()
 
 
-def _ctx(json_out: bool | None, at_text: str | None, actor_name: str | None,
-         role_name: str | None, actor_unit: str | None) -> Ctx:
+def _ctx(
+    json_out: bool | None,
+    at_text: str | None,
+    actor_name: str | None,
+    role_name: str | None,
+    actor_unit: str | None,
+) -> Ctx:
     who: Who = click.get_current_context().find_object(Who) or Who()
     now = datetime.now(UTC)
     at_raw = at_text or who.at
@@ -105,8 +123,10 @@ def _ctx(json_out: bool | None, at_text: str | None, actor_name: str | None,
         ) from None
     actor = Actor(name=name, role=role, unit=unit)
     at = parse_instant(at_raw) if at_raw else now
-    return Ctx(stamp=uc.Stamp(actor=actor, at=at, recorded_at=now),
-               json=bool(json_out if json_out is not None else who.json))
+    return Ctx(
+        stamp=uc.Stamp(actor=actor, at=at, recorded_at=now),
+        json=bool(json_out if json_out is not None else who.json),
+    )
 
 
 def _emit(ctx: Ctx, data: Any, text: str) -> None:
@@ -117,8 +137,11 @@ def _emit(ctx: Ctx, data: Any, text: str) -> None:
 
 
 def _emit_case(ctx: Ctx, case: Any, verb: Event) -> None:
-    _emit(ctx, present.case_dict(case),
-          f"{verb.zh} {verb.value}: {case.number} -> {case.state.value} ({case.state.zh})")
+    _emit(
+        ctx,
+        present.case_dict(case),
+        f"{verb.zh} {verb.value}: {case.number} -> {case.state.value} ({case.state.zh})",
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -128,8 +151,14 @@ def _emit_case(ctx: Ctx, case: Any, verb: Event) -> None:
 @click.option("--json", "json_out", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--at", "at_text", metavar="ISO8601", help="Effective time (default now).")
 @click.pass_context
-def cli(click_ctx: click.Context, actor: str | None, role: str | None, actor_unit: str | None,
-        json_out: bool, at_text: str | None) -> None:
+def cli(
+    click_ctx: click.Context,
+    actor: str | None,
+    role: str | None,
+    actor_unit: str | None,
+    json_out: bool,
+    at_text: str | None,
+) -> None:
     """货车司机诉求办理 — grievance engine for truck drivers' grievances.
 
     Database: $GRIEVANCE_DATABASE_URL (default ./grievance.db, created on first use).
@@ -160,8 +189,11 @@ def unit_list(**who: Any) -> None:
     """List the handling units."""
     ctx = _ctx(**who)
     units = uc.list_units(ctx.db)
-    _emit(ctx, [{"code": u.code, "name": u.name} for u in units],
-          "\n".join(f"{u.code:<12} {u.name}" for u in units) or "no units yet")
+    _emit(
+        ctx,
+        [{"code": u.code, "name": u.name} for u in units],
+        "\n".join(f"{u.code:<12} {u.name}" for u in units) or "no units yet",
+    )
 
 
 # ----------------------------------------------------------------------------- lifecycle
@@ -177,14 +209,33 @@ def unit_list(**who: Any) -> None:
 @click.option("--amount", help="Amount in dispute, yuan.")
 @click.option("--urgent", is_flag=True, help="Urgent: received, transferred and handled at once.")
 @acting
-def accept(channel: str, ref: str, type_: str, category: str, name: str, phone: str,
-           plate: str | None, description: str, amount: str | None, urgent: bool,
-           **who: Any) -> None:
+def accept(
+    channel: str,
+    ref: str,
+    type_: str,
+    category: str,
+    name: str,
+    phone: str,
+    plate: str | None,
+    description: str,
+    amount: str | None,
+    urgent: bool,
+    **who: Any,
+) -> None:
     """受理: register a new grievance."""
     ctx = _ctx(**who)
-    data = {"channel": channel, "ref": ref, "type": type_, "category": category, "name": name,
-            "phone": phone, "plate": plate, "description": description, "amount": amount,
-            "urgent": urgent}
+    data = {
+        "channel": channel,
+        "ref": ref,
+        "type": type_,
+        "category": category,
+        "name": name,
+        "phone": phone,
+        "plate": plate,
+        "description": description,
+        "amount": amount,
+        "urgent": urgent,
+    }
     command = parse_command(Event.ACCEPT, {k: v for k, v in data.items() if v is not None})
     if not isinstance(command, Accept):
         raise TypeError("accept parsed to another command")
@@ -192,13 +243,16 @@ def accept(channel: str, ref: str, type_: str, category: str, name: str, phone: 
     _emit_case(ctx, case, Event.ACCEPT)
 
 
-def _action(name: str, event: Event, run: Callable[..., Any],
-            params: Sequence[Callable[[F], F]]) -> None:
+def _action(
+    name: str, event: Event, run: Callable[..., Any], params: Sequence[Callable[[F], F]]
+) -> None:
     """Declare one `grievance <name> NUMBER [options]` command that calls use case `run`."""
 
     def command(number: str, expect_version: int | None, **kwargs: Any) -> None:
-        who = {k: kwargs.pop(k) for k in ("json_out", "at_text", "actor_name", "role_name",
-                                           "actor_unit")}
+        who = {
+            k: kwargs.pop(k)
+            for k in ("json_out", "at_text", "actor_name", "role_name", "actor_unit")
+        }
         ctx = _ctx(**who)
         case = run(ctx.db, number, ctx.stamp, expected_version=expect_version, **kwargs)
         _emit_case(ctx, case, event)
@@ -208,7 +262,9 @@ def _action(name: str, event: Event, run: Callable[..., Any],
     for param in reversed(params):
         decorated = param(decorated)
     decorated = click.option(
-        "--expect-version", type=int, metavar="N",
+        "--expect-version",
+        type=int,
+        metavar="N",
         help="Refuse (conflict) unless the grievance is still at this version.",
     )(decorated)
     decorated = click.argument("number")(decorated)
@@ -217,46 +273,95 @@ def _action(name: str, event: Event, run: Callable[..., Any],
 
 _reason = click.option("--reason", required=True, help="Why (at most 500 chars).")
 _note = click.option("--note", help="Note.")
-_co = click.option("--co-unit", "co_units", multiple=True, metavar="CODE",
-                   help="Co-handling unit (协办), repeatable.")
+_co = click.option(
+    "--co-unit",
+    "co_units",
+    multiple=True,
+    metavar="CODE",
+    help="Co-handling unit (协办), repeatable.",
+)
 
-_action("assign", Event.ASSIGN, uc.assign,
-        [click.option("--unit", required=True, metavar="CODE", help="Lead unit (主办)."), _co])
+_action(
+    "assign",
+    Event.ASSIGN,
+    uc.assign,
+    [click.option("--unit", required=True, metavar="CODE", help="Lead unit (主办)."), _co],
+)
 _action("sign", Event.SIGN, uc.sign, [_note])
 _action("return", Event.RETURN, uc.return_to_desk, [_reason])
-_action("reassign", Event.REASSIGN, uc.reassign,
-        [click.option("--unit", required=True, metavar="CODE", help="New lead unit."),
-         _reason, _co])
-_action("feedback", Event.FEEDBACK, uc.feedback,
-        [click.option("--note", required=True, help="What the driver was told.")])
-_action("extend", Event.REQUEST_EXTENSION, uc.request_extension,
-        [click.option("--days", required=True, type=int, help="Working days asked for."),
-         _reason])
+_action(
+    "reassign",
+    Event.REASSIGN,
+    uc.reassign,
+    [click.option("--unit", required=True, metavar="CODE", help="New lead unit."), _reason, _co],
+)
+_action(
+    "feedback",
+    Event.FEEDBACK,
+    uc.feedback,
+    [click.option("--note", required=True, help="What the driver was told.")],
+)
+_action(
+    "extend",
+    Event.REQUEST_EXTENSION,
+    uc.request_extension,
+    [click.option("--days", required=True, type=int, help="Working days asked for."), _reason],
+)
 _action("approve-extension", Event.APPROVE_EXTENSION, uc.approve_extension, [_note])
 _action("reject-extension", Event.REJECT_EXTENSION, uc.reject_extension, [_reason])
 _action("suspend", Event.SUSPEND, uc.suspend, [_reason])
 _action("resume", Event.RESUME, uc.resume, [_note])
-_action("close", Event.CLOSE, uc.close,
-        [click.option("--result", required=True, type=_choice(CloseResult), help="办理结果."),
-         click.option("--note", required=True, help="How it was handled."),
-         click.option("--recovered", metavar="YUAN", help="Amount recovered for the driver.")])
-_action("revisit", Event.REVISIT, uc.revisit,
-        [click.option("--satisfaction", required=True, type=_choice(Satisfaction),
-                      help="The driver's answer."), _note])
+_action(
+    "close",
+    Event.CLOSE,
+    uc.close,
+    [
+        click.option("--result", required=True, type=_choice(CloseResult), help="办理结果."),
+        click.option("--note", required=True, help="How it was handled."),
+        click.option("--recovered", metavar="YUAN", help="Amount recovered for the driver."),
+    ],
+)
+_action(
+    "revisit",
+    Event.REVISIT,
+    uc.revisit,
+    [
+        click.option(
+            "--satisfaction", required=True, type=_choice(Satisfaction), help="The driver's answer."
+        ),
+        _note,
+    ],
+)
 _action("redo", Event.REDO, uc.redo, [_reason])
-_action("review", Event.REVIEW, uc.review,
-        [click.option("--root-cause", required=True, help="问题根源."),
-         click.option("--actions", required=True, help="整改措施 corrective actions."),
-         click.option("--lessons", help="举一反三 lessons."),
-         click.option("--responsibility", help="责任认定 responsibility finding.")])
-_action("merge", Event.MERGE, uc.merge,
-        [click.option("--into", required=True, metavar="NUMBER", help="The grievance kept.")])
-_action("amend", Event.AMEND, uc.amend,
-        [_reason,
-         click.option("--type", "type", type=_choice(RequestType), help="Corrected type."),
-         click.option("--category", type=_choice(Category), help="Corrected category."),
-         click.option("--description", help="Corrected description."),
-         click.option("--amount", metavar="YUAN", help="Corrected amount.")])
+_action(
+    "review",
+    Event.REVIEW,
+    uc.review,
+    [
+        click.option("--root-cause", required=True, help="问题根源."),
+        click.option("--actions", required=True, help="整改措施 corrective actions."),
+        click.option("--lessons", help="举一反三 lessons."),
+        click.option("--responsibility", help="责任认定 responsibility finding."),
+    ],
+)
+_action(
+    "merge",
+    Event.MERGE,
+    uc.merge,
+    [click.option("--into", required=True, metavar="NUMBER", help="The grievance kept.")],
+)
+_action(
+    "amend",
+    Event.AMEND,
+    uc.amend,
+    [
+        _reason,
+        click.option("--type", "type", type=_choice(RequestType), help="Corrected type."),
+        click.option("--category", type=_choice(Category), help="Corrected category."),
+        click.option("--description", help="Corrected description."),
+        click.option("--amount", metavar="YUAN", help="Corrected amount."),
+    ],
+)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -281,10 +386,19 @@ def show(number: str, **who: Any) -> None:
 def list_(state: str | None, unit: str | None, limit: int, offset: int, **who: Any) -> None:
     """Grievances in order of acceptance (unit staff see their unit's only)."""
     ctx = _ctx(**who)
-    cases = uc.list_cases(ctx.db, ctx.actor, state=State(state) if state else None, unit=unit,
-                          limit=limit, offset=offset)
-    _emit(ctx, [present.case_dict(c) for c in cases],
-          "\n".join(present.case_line(c) for c in cases) or "no grievances")
+    cases = uc.list_cases(
+        ctx.db,
+        ctx.actor,
+        state=State(state) if state else None,
+        unit=unit,
+        limit=limit,
+        offset=offset,
+    )
+    _emit(
+        ctx,
+        [present.case_dict(c) for c in cases],
+        "\n".join(present.case_line(c) for c in cases) or "no grievances",
+    )
 
 
 # ----------------------------------------------------------------------------- admin
@@ -293,13 +407,19 @@ def migrate() -> None:
     """Create or upgrade the grievance database schema (also done on first use)."""
     db = Database(migrate=False)
     applied = db.migrate()
-    click.echo(f"database at revision {db.current_revision()}"
-               + (" (upgraded)" if applied else " (already current)"))
+    click.echo(
+        f"database at revision {db.current_revision()}"
+        + (" (upgraded)" if applied else " (already current)")
+    )
 
 
 @cli.command()
-@click.option("--check", "check_file", type=click.Path(exists=True, dir_okay=False),
-              help="Exit 1 unless FILE carries the current diagram.")
+@click.option(
+    "--check",
+    "check_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Exit 1 unless FILE carries the current diagram.",
+)
 def diagram(check_file: str | None) -> None:
     """Print the state machine as Mermaid, generated from the transition table."""
     from workflow.diagram import readme_block
@@ -326,8 +446,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `grievance` console script."""
     debug = bool(os.environ.get("GRIEVANCE_DEBUG"))
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="grievance",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="grievance",
+            standalone_mode=False,
+        )
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -346,8 +469,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as error:  # noqa: BLE001 - the last line of defence of a CLI
         if debug:
             raise
-        click.echo(f"error: internal error ({type(error).__name__}: {error}); "
-                   "rerun with GRIEVANCE_DEBUG=1 for details", err=True)
+        click.echo(
+            f"error: internal error ({type(error).__name__}: {error}); "
+            "rerun with GRIEVANCE_DEBUG=1 for details",
+            err=True,
+        )
         sys.exit(70)
 
 

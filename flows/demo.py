@@ -31,30 +31,84 @@ REVIEWER = Actor("复盘组老李", Role.REVIEWER)
 
 # (category, type, text template, amount in yuan or None, likely unit)
 STORIES: list[tuple[Category, RequestType, str, int | None, str]] = [
-    (Category.FREIGHT_UNPAID, RequestType.COMPLAINT,
-     "货主拖欠运费{amount}元已两个月，多次催要无果，联系电话{phone}", 3500, "ROAD"),
-    (Category.TOLL_ETC, RequestType.COMPLAINT,
-     "ETC重复扣费，通行费被扣两次共{amount}元，请求退还", 286, "HWY"),
-    (Category.PLATFORM_FEE, RequestType.COMPLAINT,
-     "货运平台违规收取信息费和会员费{amount}元，司机无法退出", 1200, "LOGI"),
-    (Category.ENFORCEMENT, RequestType.COMPLAINT,
-     "执法人员在检查站处罚时未出示证件，对罚款{amount}元有异议", 2000, "LAW"),
-    (Category.REST_PARKING, RequestType.SUGGESTION,
-     "建议服务区增加货车夜间停车位，车牌{plate}经常找不到车位", None, "HWY"),
-    (Category.CITY_ACCESS, RequestType.ENQUIRY,
-     "咨询城市通行证办理条件和限行时段，车牌{plate}", None, "ROAD"),
-    (Category.CARGO_DAMAGE, RequestType.HELP,
-     "运输途中货物受损，货主扣留押金{amount}元，请求协调", 5000, "LOGI"),
-    (Category.VEHICLE_SALE, RequestType.COMPLAINT,
-     "以租代购车辆买卖合同存在套路，被收取高额违约金{amount}元", 30000, "LAW"),
-    (Category.OVERLOAD, RequestType.COMPLAINT,
-     "超限检测站称重结果与地磅不一致，车辆被扣", None, "LAW"),
-    (Category.INSURANCE, RequestType.HELP,
-     "车辆事故保险理赔迟迟不到账，涉及金额{amount}元", 8000, "ROAD"),
-    (Category.CONTRACT, RequestType.COMPLAINT,
-     "挂靠公司单方面解除合同并扣留车辆行驶证", None, "ROAD"),
-    (Category.OTHER, RequestType.ENQUIRY,
-     "咨询司机之家开放时间和免费淋浴服务", None, "LOGI"),
+    (
+        Category.FREIGHT_UNPAID,
+        RequestType.COMPLAINT,
+        "货主拖欠运费{amount}元已两个月，多次催要无果，联系电话{phone}",
+        3500,
+        "ROAD",
+    ),
+    (
+        Category.TOLL_ETC,
+        RequestType.COMPLAINT,
+        "ETC重复扣费，通行费被扣两次共{amount}元，请求退还",
+        286,
+        "HWY",
+    ),
+    (
+        Category.PLATFORM_FEE,
+        RequestType.COMPLAINT,
+        "货运平台违规收取信息费和会员费{amount}元，司机无法退出",
+        1200,
+        "LOGI",
+    ),
+    (
+        Category.ENFORCEMENT,
+        RequestType.COMPLAINT,
+        "执法人员在检查站处罚时未出示证件，对罚款{amount}元有异议",
+        2000,
+        "LAW",
+    ),
+    (
+        Category.REST_PARKING,
+        RequestType.SUGGESTION,
+        "建议服务区增加货车夜间停车位，车牌{plate}经常找不到车位",
+        None,
+        "HWY",
+    ),
+    (
+        Category.CITY_ACCESS,
+        RequestType.ENQUIRY,
+        "咨询城市通行证办理条件和限行时段，车牌{plate}",
+        None,
+        "ROAD",
+    ),
+    (
+        Category.CARGO_DAMAGE,
+        RequestType.HELP,
+        "运输途中货物受损，货主扣留押金{amount}元，请求协调",
+        5000,
+        "LOGI",
+    ),
+    (
+        Category.VEHICLE_SALE,
+        RequestType.COMPLAINT,
+        "以租代购车辆买卖合同存在套路，被收取高额违约金{amount}元",
+        30000,
+        "LAW",
+    ),
+    (
+        Category.OVERLOAD,
+        RequestType.COMPLAINT,
+        "超限检测站称重结果与地磅不一致，车辆被扣",
+        None,
+        "LAW",
+    ),
+    (
+        Category.INSURANCE,
+        RequestType.HELP,
+        "车辆事故保险理赔迟迟不到账，涉及金额{amount}元",
+        8000,
+        "ROAD",
+    ),
+    (
+        Category.CONTRACT,
+        RequestType.COMPLAINT,
+        "挂靠公司单方面解除合同并扣留车辆行驶证",
+        None,
+        "ROAD",
+    ),
+    (Category.OTHER, RequestType.ENQUIRY, "咨询司机之家开放时间和免费淋浴服务", None, "LOGI"),
 ]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 PROVINCES = "川渝陕甘贵云湘鄂豫冀鲁苏浙皖赣闽粤桂"
@@ -101,11 +155,21 @@ def _one(demo: Demo, index: int) -> None:
     plate = f"{rng.choice(PROVINCES)}{rng.choice('ABCDEFG')}{rng.randrange(10**5):05d}"
     text = template.format(amount=amount, phone=phone, plate=plate)
     accepted = (now - timedelta(hours=rng.uniform(1, 24 * 12))).replace(second=0, microsecond=0)
-    command = parse_command(Event.ACCEPT, {
-        "channel": rng.choice(list(Channel)), "ref": f"DEMO-{index + 1:04d}", "type": rtype,
-        "category": category, "name": f"{rng.choice(SURNAMES)}师傅", "phone": phone,
-        "plate": plate, "description": text, "amount": amount, "urgent": index % 17 == 5,
-    })
+    command = parse_command(
+        Event.ACCEPT,
+        {
+            "channel": rng.choice(list(Channel)),
+            "ref": f"DEMO-{index + 1:04d}",
+            "type": rtype,
+            "category": category,
+            "name": f"{rng.choice(SURNAMES)}师傅",
+            "phone": phone,
+            "plate": plate,
+            "description": text,
+            "amount": amount,
+            "urgent": index % 17 == 5,
+        },
+    )
     if not isinstance(command, Accept):
         raise TypeError("expected an Accept command")
     case = uc.accept(demo.db, command, _stamp(DESK, accepted, now))
@@ -117,15 +181,28 @@ def _one(demo: Demo, index: int) -> None:
         (demo.handler(unit), uc.sign, {}),
         (demo.handler(unit), uc.feedback, {"note": "已联系司机，正在核实情况"}),
         (demo.handler(unit), uc.close, _close_args(rng, amount)),
-        (DESK, uc.revisit, {"satisfaction": rng.choice(
-            ["satisfied", "satisfied", "basically_satisfied", "dissatisfied"])}),
-        (REVIEWER, uc.review, {"root_cause": "企业未按合同约定履行义务",
-                               "actions": "约谈企业负责人，督促限期整改",
-                               "lessons": "加强对同类平台和企业的日常监管"}),
+        (
+            DESK,
+            uc.revisit,
+            {
+                "satisfaction": rng.choice(
+                    ["satisfied", "satisfied", "basically_satisfied", "dissatisfied"]
+                )
+            },
+        ),
+        (
+            REVIEWER,
+            uc.review,
+            {
+                "root_cause": "企业未按合同约定履行义务",
+                "actions": "约谈企业负责人，督促限期整改",
+                "lessons": "加强对同类平台和企业的日常监管",
+            },
+        ),
     ]
     if index % 12 == 3:  # a unit returns one to the desk
         steps[1] = (demo.handler(unit), uc.return_to_desk, {"reason": "不属于本单位管辖范围"})
-    for actor, run, args in steps[:max(depth - 1, 0)]:
+    for actor, run, args in steps[: max(depth - 1, 0)]:
         t = min(t + timedelta(minutes=rng.randrange(30, 30 * 60)), now)
         if run is uc.review and demo_case_dissatisfied(demo.db, case.number):
             actor, run, args = DESK, uc.redo, {"reason": "司机对处理结果不满意，重新办理"}
@@ -158,5 +235,4 @@ def demo(count: int) -> None:
     click.echo(f"demo data: {added} grievances added" if added else "demo data: already loaded")
     for state, n in sorted(counts.items(), key=lambda kv: kv[0].value):
         click.echo(f"  {state.value:<10} {state.zh:<4} {n:>4}")
-    click.echo("next: .venv/bin/grievance list --state accepted; "
-               ".venv/bin/grievance show <number>")
+    click.echo("next: .venv/bin/grievance list --state accepted; .venv/bin/grievance show <number>")

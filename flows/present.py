@@ -84,8 +84,9 @@ def event_dict(event: GrievanceEvent) -> dict[str, Any]:
     }
 
 
-def case_text(case: Case, *, version: int | None = None,
-              events: Sequence[GrievanceEvent] = ()) -> str:
+def case_text(
+    case: Case, *, version: int | None = None, events: Sequence[GrievanceEvent] = ()
+) -> str:
     d = case_dict(case, version=version)
     who = d["complainant"]
     lines = [
@@ -113,7 +114,9 @@ def case_text(case: Case, *, version: int | None = None,
     if case.extension_days:
         lines.append(f"  已延期 Extended:   {case.extension_days} working day(s)")
     if case.result:
-        lines.append(f"  结果 Result:      {case.result.zh} ({case.result.value})  {d['closed_at']}")
+        lines.append(
+            f"  结果 Result:      {case.result.zh} ({case.result.value})  {d['closed_at']}"
+        )
     if case.recovered_fen is not None:
         lines.append(f"  挽回 Recovered:   {d['recovered']} 元")
     if case.satisfaction:

@@ -54,10 +54,10 @@ class CaseView:
 
 def _facts(session: Any, case: Case, command: Command) -> Facts:
     if command.event in (Event.ASSIGN, Event.REASSIGN):
-        units = {getattr(command, "unit"), *getattr(command, "co_units")}
+        units = {command.unit, *command.co_units}
         return Facts(unknown_units=repo.missing_units(session, units))
     if command.event is Event.MERGE:
-        return Facts(merge_target_state=repo.state_of(session, getattr(command, "into")))
+        return Facts(merge_target_state=repo.state_of(session, command.into))
     return Facts()
 
 
@@ -81,14 +81,20 @@ def execute(
             row = repo.get_row(session, number)
             case = repo.case_from_row(row)
             if not can_see(stamp.actor, case):
-                raise PermissionDenied(f"grievance {number} does not concern unit {stamp.actor.unit}")
+                raise PermissionDenied(
+                    f"grievance {number} does not concern unit {stamp.actor.unit}"
+                )
             if expected_version is not None and row.version != expected_version:
                 raise Conflict(
                     f"grievance {number} is at version {row.version}, not {expected_version}: "
                     "someone else acted on it; look at it again and retry"
                 )
             record = decide(
-                number, case, command, actor=stamp.actor, at=stamp.at,
+                number,
+                case,
+                command,
+                actor=stamp.actor,
+                at=stamp.at,
                 facts=_facts(session, case, command),
             )
             new = evolve(case, record)
@@ -108,9 +114,8 @@ def accept(db: Database, command: Accept, stamp: Stamp) -> Case:
         with db.transaction() as session:
             existing = repo.number_by_ref(session, command.channel, command.ref)
             if existing is not None:
-                raise Duplicate(
-                    f"{command.channel.value} reference {command.ref} is already grievance {existing}"
-                )
+                ref = f"{command.channel.value} reference {command.ref}"
+                raise Duplicate(f"{ref} is already grievance {existing}")
             number = repo.next_number(session, local(stamp.at).date())
             record = decide(number, None, command, actor=stamp.actor, at=stamp.at)
             case = evolve(None, record)
@@ -122,115 +127,232 @@ def accept(db: Database, command: Accept, stamp: Stamp) -> Case:
     return case
 
 
-def _run(db: Database, number: str, event: Event, stamp: Stamp, version: int | None,
-         **data: Any) -> Case:
+def _run(
+    db: Database, number: str, event: Event, stamp: Stamp, version: int | None, **data: Any
+) -> Case:
     fields = {key: value for key, value in data.items() if value is not None}
     return execute(db, number, parse_command(event, fields), stamp, expected_version=version)
 
 
-def assign(db: Database, number: str, stamp: Stamp, *, unit: str,
-           co_units: Iterable[str] = (), expected_version: int | None = None) -> Case:
+def assign(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    unit: str,
+    co_units: Iterable[str] = (),
+    expected_version: int | None = None,
+) -> Case:
     """分办: route to a lead unit and optional co-handling units."""
-    return _run(db, number, Event.ASSIGN, stamp, expected_version, unit=unit,
-                co_units=list(co_units))
+    return _run(
+        db, number, Event.ASSIGN, stamp, expected_version, unit=unit, co_units=list(co_units)
+    )
 
 
-def sign(db: Database, number: str, stamp: Stamp, *, note: str | None = None,
-         expected_version: int | None = None) -> Case:
+def sign(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """签收: the lead unit signs for it; the first unit to sign stays accountable (首办负责)."""
     return _run(db, number, Event.SIGN, stamp, expected_version, note=note)
 
 
-def return_to_desk(db: Database, number: str, stamp: Stamp, *, reason: str,
-                   expected_version: int | None = None) -> Case:
+def return_to_desk(
+    db: Database, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
+) -> Case:
     """退单: the unit hands it back to the desk with a reason (counted)."""
     return _run(db, number, Event.RETURN, stamp, expected_version, reason=reason)
 
 
-def reassign(db: Database, number: str, stamp: Stamp, *, unit: str, reason: str,
-             co_units: Iterable[str] = (), expected_version: int | None = None) -> Case:
+def reassign(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    unit: str,
+    reason: str,
+    co_units: Iterable[str] = (),
+    expected_version: int | None = None,
+) -> Case:
     """改派: the desk routes it to another (or the same) unit."""
-    return _run(db, number, Event.REASSIGN, stamp, expected_version, unit=unit, reason=reason,
-                co_units=list(co_units))
+    return _run(
+        db,
+        number,
+        Event.REASSIGN,
+        stamp,
+        expected_version,
+        unit=unit,
+        reason=reason,
+        co_units=list(co_units),
+    )
 
 
-def feedback(db: Database, number: str, stamp: Stamp, *, note: str,
-             expected_version: int | None = None) -> Case:
+def feedback(
+    db: Database, number: str, stamp: Stamp, *, note: str, expected_version: int | None = None
+) -> Case:
     """进展反馈: progress feedback given to the driver."""
     return _run(db, number, Event.FEEDBACK, stamp, expected_version, note=note)
 
 
-def request_extension(db: Database, number: str, stamp: Stamp, *, days: int, reason: str,
-                      expected_version: int | None = None) -> Case:
+def request_extension(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    days: int,
+    reason: str,
+    expected_version: int | None = None,
+) -> Case:
     """申请延期: ask for more working days (approved by a supervisor)."""
-    return _run(db, number, Event.REQUEST_EXTENSION, stamp, expected_version, days=days,
-                reason=reason)
+    return _run(
+        db, number, Event.REQUEST_EXTENSION, stamp, expected_version, days=days, reason=reason
+    )
 
 
-def approve_extension(db: Database, number: str, stamp: Stamp, *, note: str | None = None,
-                      expected_version: int | None = None) -> Case:
+def approve_extension(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """批准延期: a supervisor grants the pending extension."""
     return _run(db, number, Event.APPROVE_EXTENSION, stamp, expected_version, note=note)
 
 
-def reject_extension(db: Database, number: str, stamp: Stamp, *, reason: str,
-                     expected_version: int | None = None) -> Case:
+def reject_extension(
+    db: Database, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
+) -> Case:
     """驳回延期: a supervisor refuses the pending extension."""
     return _run(db, number, Event.REJECT_EXTENSION, stamp, expected_version, reason=reason)
 
 
-def suspend(db: Database, number: str, stamp: Stamp, *, reason: str,
-            expected_version: int | None = None) -> Case:
+def suspend(
+    db: Database, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
+) -> Case:
     """挂起: stop the clock while waiting on the driver or a third party."""
     return _run(db, number, Event.SUSPEND, stamp, expected_version, reason=reason)
 
 
-def resume(db: Database, number: str, stamp: Stamp, *, note: str | None = None,
-           expected_version: int | None = None) -> Case:
+def resume(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """恢复: handling restarts after a suspension."""
     return _run(db, number, Event.RESUME, stamp, expected_version, note=note)
 
 
-def close(db: Database, number: str, stamp: Stamp, *, result: str, note: str,
-          recovered: Decimal | str | None = None, expected_version: int | None = None) -> Case:
+def close(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    result: str,
+    note: str,
+    recovered: Decimal | str | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """办结: close with a result."""
-    return _run(db, number, Event.CLOSE, stamp, expected_version, result=result, note=note,
-                recovered=recovered)
+    return _run(
+        db,
+        number,
+        Event.CLOSE,
+        stamp,
+        expected_version,
+        result=result,
+        note=note,
+        recovered=recovered,
+    )
 
 
-def revisit(db: Database, number: str, stamp: Stamp, *, satisfaction: str,
-            note: str | None = None, expected_version: int | None = None) -> Case:
+def revisit(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    satisfaction: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """回访: record the driver's answer after closing."""
-    return _run(db, number, Event.REVISIT, stamp, expected_version, satisfaction=satisfaction,
-                note=note)
+    return _run(
+        db, number, Event.REVISIT, stamp, expected_version, satisfaction=satisfaction, note=note
+    )
 
 
-def redo(db: Database, number: str, stamp: Stamp, *, reason: str,
-         expected_version: int | None = None) -> Case:
+def redo(
+    db: Database, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
+) -> Case:
     """重办: back to handling after a dissatisfied revisit; starts a new cycle."""
     return _run(db, number, Event.REDO, stamp, expected_version, reason=reason)
 
 
-def review(db: Database, number: str, stamp: Stamp, *, root_cause: str, actions: str,
-           lessons: str | None = None, responsibility: str | None = None,
-           expected_version: int | None = None) -> Case:
+def review(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    root_cause: str,
+    actions: str,
+    lessons: str | None = None,
+    responsibility: str | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """复盘: review the case; this finishes it."""
-    return _run(db, number, Event.REVIEW, stamp, expected_version, root_cause=root_cause,
-                actions=actions, lessons=lessons, responsibility=responsibility)
+    return _run(
+        db,
+        number,
+        Event.REVIEW,
+        stamp,
+        expected_version,
+        root_cause=root_cause,
+        actions=actions,
+        lessons=lessons,
+        responsibility=responsibility,
+    )
 
 
-def merge(db: Database, number: str, stamp: Stamp, *, into: str,
-          expected_version: int | None = None) -> Case:
+def merge(
+    db: Database, number: str, stamp: Stamp, *, into: str, expected_version: int | None = None
+) -> Case:
     """并单: merge this duplicate into another open grievance."""
     return _run(db, number, Event.MERGE, stamp, expected_version, into=into)
 
 
-def amend(db: Database, number: str, stamp: Stamp, *, reason: str, type: str | None = None,
-          category: str | None = None, description: str | None = None,
-          amount: Decimal | str | None = None, expected_version: int | None = None) -> Case:
+def amend(
+    db: Database,
+    number: str,
+    stamp: Stamp,
+    *,
+    reason: str,
+    type: str | None = None,
+    category: str | None = None,
+    description: str | None = None,
+    amount: Decimal | str | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """更正: an audited correction of registration facts."""
-    return _run(db, number, Event.AMEND, stamp, expected_version, reason=reason, type=type,
-                category=category, description=description, amount=amount)
+    return _run(
+        db,
+        number,
+        Event.AMEND,
+        stamp,
+        expected_version,
+        reason=reason,
+        type=type,
+        category=category,
+        description=description,
+        amount=amount,
+    )
 
 
 def show(db: Database, number: str, actor: Actor) -> CaseView:
@@ -243,15 +365,23 @@ def show(db: Database, number: str, actor: Actor) -> CaseView:
         return CaseView(case=case, version=row.version, events=repo.events_of(session, number))
 
 
-def list_cases(db: Database, actor: Actor, *, state: State | None = None,
-               unit: str | None = None, limit: int = 100, offset: int = 0) -> list[Case]:
+def list_cases(
+    db: Database,
+    actor: Actor,
+    *,
+    state: State | None = None,
+    unit: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Case]:
     """Grievances in acceptance order; unit staff see only their unit's."""
     if not 1 <= limit <= 10_000:
         raise InvalidInput("limit must be between 1 and 10000")
     visible = actor.unit if actor.unit_bound else None
     with db.read() as session:
-        rows = repo.list_rows(session, state=state, unit=unit, visible_to_unit=visible,
-                              limit=limit, offset=offset)
+        rows = repo.list_rows(
+            session, state=state, unit=unit, visible_to_unit=visible, limit=limit, offset=offset
+        )
         return [repo.case_from_row(row) for row in rows]
 
 
@@ -263,8 +393,9 @@ def add_unit(db: Database, stamp: Stamp, *, code: str, name: str) -> Unit:
         raise InvalidInput(f"unit code {code!r}: use 1-32 letters, digits, '-' or '_'")
     name = _validate_unit_name(name)
     with db.transaction() as session:
-        return repo.add_unit(session, code=code, name=name, at=stamp.recorded_at,
-                             by=stamp.actor.name)
+        return repo.add_unit(
+            session, code=code, name=name, at=stamp.recorded_at, by=stamp.actor.name
+        )
 
 
 def _validate_unit_name(name: str) -> str:

@@ -10,8 +10,8 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select, text, update
-from sqlmodel import Session
+from sqlalchemy import String, cast, func, or_, text, update
+from sqlmodel import Session, col, select
 
 from models.tables import Grievance, GrievanceEvent, Unit
 from workflow.actor import Actor
@@ -47,35 +47,42 @@ def record_from_event(event: GrievanceEvent) -> Record:
 
 
 def get_row(session: Session, number: str) -> Grievance:
-    row = session.exec(select(Grievance).where(Grievance.number == number)).scalars().first()
+    row = session.exec(select(Grievance).where(Grievance.number == number)).first()
     if row is None:
         raise NotFound(f"grievance {number} does not exist")
     return row
 
 
 def state_of(session: Session, number: str) -> State | None:
-    return session.exec(select(Grievance.state).where(Grievance.number == number)).scalar()
+    value = session.exec(select(Grievance.state).where(Grievance.number == number)).first()
+    return None if value is None else State(value)
 
 
 def number_by_ref(session: Session, channel: Channel, ref: str) -> str | None:
     query = select(Grievance.number).where(Grievance.channel == channel, Grievance.ref == ref)
-    return session.exec(query).scalar()
+    return session.exec(query).first()
 
 
 def next_number(session: Session, day: date) -> str:
     """The next grievance number of the day, e.g. 20261123-0001 (atomic on every engine)."""
     key = day.strftime("%Y%m%d")
-    last = session.exec(
-        text(
-            "INSERT INTO number_counter (day, last) VALUES (:day, 1) "
-            "ON CONFLICT (day) DO UPDATE SET last = number_counter.last + 1 RETURNING last"
-        ),
-        params={"day": key},
-    ).scalar_one()
+    last = (
+        session.connection()
+        .execute(
+            text(
+                "INSERT INTO number_counter (day, last) VALUES (:day, 1) "
+                "ON CONFLICT (day) DO UPDATE SET last = number_counter.last + 1 RETURNING last"
+            ),
+            {"day": key},
+        )
+        .scalar_one()
+    )
     return f"{key}-{last:04d}"
 
 
-def _event_row(grievance_id: int, seq: int, record: Record, recorded_at: datetime) -> GrievanceEvent:
+def _event_row(
+    grievance_id: int, seq: int, record: Record, recorded_at: datetime
+) -> GrievanceEvent:
     return GrievanceEvent(
         grievance_id=grievance_id,
         number=record.number,
@@ -109,7 +116,7 @@ def update_case(
     """Compare-and-set on `version`: raise Conflict if someone else wrote in between."""
     result = session.exec(
         update(Grievance)
-        .where(Grievance.id == row_id, Grievance.version == version)
+        .where(col(Grievance.id) == row_id, col(Grievance.version) == version)
         .values(**_row_values(case), version=version + 1, updated_at=recorded_at)
         .execution_options(synchronize_session=False)
     )
@@ -125,7 +132,7 @@ def update_case(
 
 def events_of(session: Session, number: str) -> list[GrievanceEvent]:
     query = select(GrievanceEvent).where(GrievanceEvent.number == number)
-    return list(session.exec(query.order_by(GrievanceEvent.seq)).scalars())
+    return list(session.exec(query.order_by(col(GrievanceEvent.seq))).all())
 
 
 def list_rows(
@@ -145,30 +152,30 @@ def list_rows(
     if visible_to_unit is not None:
         query = query.where(
             or_(
-                Grievance.lead_unit == visible_to_unit,
-                Grievance.first_handler_unit == visible_to_unit,
+                col(Grievance.lead_unit) == visible_to_unit,
+                col(Grievance.first_handler_unit) == visible_to_unit,
                 cast(Grievance.co_units, String).like(f'%"{visible_to_unit}"%'),
             )
         )
-    query = query.order_by(Grievance.accepted_at, Grievance.id).limit(limit).offset(offset)
-    return session.exec(query).scalars().all()
+    query = query.order_by(col(Grievance.accepted_at), col(Grievance.id))
+    return session.exec(query.limit(limit).offset(offset)).all()
 
 
 def count_by_state(session: Session) -> dict[State, int]:
-    rows = session.exec(select(Grievance.state, func.count()).group_by(Grievance.state)).all()
-    return {state: count for state, count in rows}
+    rows = session.exec(select(Grievance.state, func.count()).group_by(col(Grievance.state))).all()
+    return {State(state): count for state, count in rows}
 
 
 def missing_units(session: Session, codes: Iterable[str]) -> frozenset[str]:
     wanted = set(codes)
     if not wanted:
         return frozenset()
-    found = session.exec(select(Unit.code).where(Unit.code.in_(wanted))).scalars()  # type: ignore[attr-defined]
+    found = session.exec(select(Unit.code).where(col(Unit.code).in_(wanted))).all()
     return frozenset(wanted - set(found))
 
 
 def add_unit(session: Session, *, code: str, name: str, at: datetime, by: str) -> Unit:
-    if session.exec(select(Unit.id).where(Unit.code == code)).scalar() is not None:
+    if session.exec(select(Unit.id).where(Unit.code == code)).first() is not None:
         raise Duplicate(f"unit {code} already exists")
     unit = Unit(code=code, name=name, created_at=at, created_by=by)
     session.add(unit)
@@ -177,4 +184,4 @@ def add_unit(session: Session, *, code: str, name: str, at: datetime, by: str) -
 
 
 def list_units(session: Session) -> Sequence[Unit]:
-    return session.exec(select(Unit).order_by(Unit.code)).scalars().all()
+    return session.exec(select(Unit).order_by(col(Unit.code))).all()

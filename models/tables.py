@@ -24,7 +24,6 @@ from workflow.vocab import (
     State,
 )
 
-
 # Named constraints, so migrations can refer to them on every database.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -40,11 +40,17 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def accept_command(ref: str = "R-1", **overrides: Any) -> Accept:
+def accept_command(**overrides: Any) -> Accept:
     data: dict[str, Any] = {
-        "channel": "hotline_12328", "ref": ref, "type": "complaint",
-        "category": "freight_unpaid", "name": "王建国", "phone": "13812345678",
-        "plate": "川B12345", "description": "货主拖欠运费3500元", "amount": "3500",
+        "channel": "hotline_12328",
+        "ref": "R-1",
+        "type": "complaint",
+        "category": "freight_unpaid",
+        "name": "王建国",
+        "phone": "13812345678",
+        "plate": "川B12345",
+        "description": "货主拖欠运费3500元",
+        "amount": "3500",
     }
     data.update(overrides)
     command = parse_command(Event.ACCEPT, data)
@@ -73,7 +79,8 @@ class Driver:
 
     def accept(self, **overrides: Any) -> Case:
         self.refs += 1
-        return uc.accept(self.db, accept_command(f"R-{self.refs}", **overrides), self.stamp(DESK))
+        overrides.setdefault("ref", f"R-{self.refs}")
+        return uc.accept(self.db, accept_command(**overrides), self.stamp(DESK))
 
     def to(self, state: str, **overrides: Any) -> Case:
         """A new grievance driven to `state` along the main path (lead unit UA)."""
@@ -83,12 +90,20 @@ class Driver:
         path: list[tuple[str, Any]] = [
             ("assigned", lambda: uc.assign(self.db, n, self.stamp(DESK), unit="UA")),
             ("handling", lambda: uc.sign(self.db, n, self.stamp(HANDLER))),
-            ("closed", lambda: uc.close(self.db, n, self.stamp(HANDLER), result="resolved",
-                                        note="done")),
-            ("revisited", lambda: uc.revisit(self.db, n, self.stamp(DESK),
-                                             satisfaction="satisfied")),
-            ("reviewed", lambda: uc.review(self.db, n, self.stamp(REVIEWER), root_cause="rc",
-                                           actions="acts")),
+            (
+                "closed",
+                lambda: uc.close(self.db, n, self.stamp(HANDLER), result="resolved", note="done"),
+            ),
+            (
+                "revisited",
+                lambda: uc.revisit(self.db, n, self.stamp(DESK), satisfaction="satisfied"),
+            ),
+            (
+                "reviewed",
+                lambda: uc.review(
+                    self.db, n, self.stamp(REVIEWER), root_cause="rc", actions="acts"
+                ),
+            ),
         ]
         if state == "accepted":
             return case

@@ -222,9 +222,23 @@ class Amend(Command):
 COMMANDS: dict[Event, type[Command]] = {
     cls.event: cls
     for cls in (
-        Accept, Assign, Sign, ReturnToDesk, Reassign, Feedback, RequestExtension,
-        ApproveExtension, RejectExtension, Suspend, Resume, Close, Revisit, Redo, Review,
-        Merge, Amend,
+        Accept,
+        Assign,
+        Sign,
+        ReturnToDesk,
+        Reassign,
+        Feedback,
+        RequestExtension,
+        ApproveExtension,
+        RejectExtension,
+        Suspend,
+        Resume,
+        Close,
+        Revisit,
+        Redo,
+        Review,
+        Merge,
+        Amend,
     )
 }
 
@@ -244,4 +258,6 @@ def parse_command(event: Event, data: dict[str, Any]) -> Command:
     try:
         return COMMANDS[event].model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(f"invalid {event.value} input: {describe_validation_error(error)}") from None
+        raise InvalidInput(
+            f"invalid {event.value} input: {describe_validation_error(error)}"
+        ) from None

@@ -23,7 +23,9 @@ def mermaid() -> str:
         if state is not State.NEW:
             lines.append(f"    {state.value}: {state.value} {state.zh}")
     order = {state: i for i, state in enumerate(State)}
-    for (source, target), events in sorted(edges.items(), key=lambda e: (order[e[0][0]], order[e[0][1]])):
+    for (source, target), events in sorted(
+        edges.items(), key=lambda e: (order[e[0][0]], order[e[0][1]])
+    ):
         start = "[*]" if source is State.NEW else source.value
         label = ", ".join(sorted(e.value for e in set(events)))
         lines.append(f"    {start} --> {target.value}: {label}")

@@ -139,7 +139,9 @@ def _merge_target_open(case: Case, command: Command, facts: Facts) -> str | None
     if facts.merge_target_state is None:
         return f"grievance {command.into} does not exist"
     if facts.merge_target_state in TERMINAL_STATES:
-        return f"grievance {command.into} is {facts.merge_target_state.value}; merge into an open one"
+        return (
+            f"grievance {command.into} is {facts.merge_target_state.value}; merge into an open one"
+        )
     return None
 
 

@@ -24,7 +24,9 @@ def mask_phone(phone: str | None) -> str:
     if len(digits) == 11 and digits.startswith("1"):
         return f"{digits[:3]}****{digits[-4:]}"
     if len(digits) >= 8:
-        return f"{digits[:-8]}****{digits[-4:]}" if digits.startswith("0") else "*" * 4 + digits[-4:]
+        return (
+            f"{digits[:-8]}****{digits[-4:]}" if digits.startswith("0") else "*" * 4 + digits[-4:]
+        )
     return "****"
 
 

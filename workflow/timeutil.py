@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
-
-import re
 
 import pendulum
 

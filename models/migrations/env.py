@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
+from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401 - registers the tables on the metadata
 from models.db import database_url
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 config = context.config
@@ -23,7 +23,7 @@ def run() -> None:
         _migrate(connection)
 
 
-def _migrate(connection: object) -> None:
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -40,9 +40,21 @@ UNITS = st.sampled_from(["UA", "UA", "UA", "UB", "NOPE"])
 TEXT = st.sampled_from(["说明", "说明", "说明", "说明", "  ", "x" * 600])
 DESK, HA, SA, REV = ACTORS[0], ACTORS[1], ACTORS[3], ACTORS[5]
 PREFERRED = {
-    "assign": DESK, "reassign": DESK, "revisit": DESK, "redo": DESK, "amend": DESK,
-    "sign": HA, "return": HA, "feedback": HA, "extend": HA, "resume": HA, "close": HA,
-    "approve": SA, "reject": SA, "suspend": SA, "review": REV,
+    "assign": DESK,
+    "reassign": DESK,
+    "revisit": DESK,
+    "redo": DESK,
+    "amend": DESK,
+    "sign": HA,
+    "return": HA,
+    "feedback": HA,
+    "extend": HA,
+    "resume": HA,
+    "close": HA,
+    "approve": SA,
+    "reject": SA,
+    "suspend": SA,
+    "review": REV,
 }
 OPERATIONS: dict[str, tuple[Any, st.SearchStrategy[dict[str, Any]]]] = {
     "assign": (uc.assign, st.fixed_dictionaries({"unit": UNITS})),
@@ -50,21 +62,37 @@ OPERATIONS: dict[str, tuple[Any, st.SearchStrategy[dict[str, Any]]]] = {
     "return": (uc.return_to_desk, st.fixed_dictionaries({"reason": TEXT})),
     "reassign": (uc.reassign, st.fixed_dictionaries({"unit": UNITS, "reason": TEXT})),
     "feedback": (uc.feedback, st.fixed_dictionaries({"note": TEXT})),
-    "extend": (uc.request_extension,
-               st.fixed_dictionaries({"days": st.integers(0, 4), "reason": TEXT})),
+    "extend": (
+        uc.request_extension,
+        st.fixed_dictionaries({"days": st.integers(0, 4), "reason": TEXT}),
+    ),
     "approve": (uc.approve_extension, st.just({})),
     "reject": (uc.reject_extension, st.fixed_dictionaries({"reason": TEXT})),
     "suspend": (uc.suspend, st.fixed_dictionaries({"reason": TEXT})),
     "resume": (uc.resume, st.just({})),
-    "close": (uc.close, st.fixed_dictionaries({
-        "result": st.sampled_from(["resolved", "no_fault", "unresolved", "resolved", "bogus"]),
-        "note": TEXT})),
-    "revisit": (uc.revisit, st.fixed_dictionaries({
-        "satisfaction": st.sampled_from(["satisfied", "dissatisfied", "unreachable"])})),
+    "close": (
+        uc.close,
+        st.fixed_dictionaries(
+            {
+                "result": st.sampled_from(
+                    ["resolved", "no_fault", "unresolved", "resolved", "bogus"]
+                ),
+                "note": TEXT,
+            }
+        ),
+    ),
+    "revisit": (
+        uc.revisit,
+        st.fixed_dictionaries(
+            {"satisfaction": st.sampled_from(["satisfied", "dissatisfied", "unreachable"])}
+        ),
+    ),
     "redo": (uc.redo, st.fixed_dictionaries({"reason": TEXT})),
     "review": (uc.review, st.fixed_dictionaries({"root_cause": TEXT, "actions": TEXT})),
-    "amend": (uc.amend, st.fixed_dictionaries({"reason": TEXT,
-                                               "category": st.sampled_from(["other", "toll_etc"])})),
+    "amend": (
+        uc.amend,
+        st.fixed_dictionaries({"reason": TEXT, "category": st.sampled_from(["other", "toll_etc"])}),
+    ),
 }
 
 
@@ -72,15 +100,24 @@ NEXT_STEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "accepted": [("assign", {"unit": "UA"})],
     "assigned": [("sign", {}), ("sign", {}), ("return", {"reason": "非本单位"})],
     "returned": [("reassign", {"unit": "UA", "reason": "改派"})],
-    "handling": [("feedback", {"note": "进展"}), ("extend", {"days": 2, "reason": "调查"}),
-                 ("approve", {}), ("reject", {"reason": "否"}), ("suspend", {"reason": "等待"}),
-                 ("close", {"result": "resolved", "note": "办结"}),
-                 ("close", {"result": "no_fault", "note": "无责"})],
+    "handling": [
+        ("feedback", {"note": "进展"}),
+        ("extend", {"days": 2, "reason": "调查"}),
+        ("approve", {}),
+        ("reject", {"reason": "否"}),
+        ("suspend", {"reason": "等待"}),
+        ("close", {"result": "resolved", "note": "办结"}),
+        ("close", {"result": "no_fault", "note": "无责"}),
+    ],
     "suspended": [("resume", {}), ("feedback", {"note": "进展"})],
-    "closed": [("revisit", {"satisfaction": s}) for s in ("satisfied", "dissatisfied",
-                                                          "unreachable")],
-    "revisited": [("review", {"root_cause": "根源", "actions": "措施"}), ("redo", {"reason": "重办"}),
-                  ("revisit", {"satisfaction": "basically_satisfied"})],
+    "closed": [
+        ("revisit", {"satisfaction": s}) for s in ("satisfied", "dissatisfied", "unreachable")
+    ],
+    "revisited": [
+        ("review", {"root_cause": "根源", "actions": "措施"}),
+        ("redo", {"reason": "重办"}),
+        ("revisit", {"satisfaction": "basically_satisfied"}),
+    ],
 }
 
 
@@ -112,13 +149,18 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(target=numbers, minutes=st.integers(0, 600))
     def accept(self, minutes: int) -> str:
         self.refs += 1
-        case = uc.accept(self.db, accept_command(ref=f"S-{self.refs}"),
-                         self.stamp(ACTORS[0], minutes))
+        case = uc.accept(
+            self.db, accept_command(ref=f"S-{self.refs}"), self.stamp(ACTORS[0], minutes)
+        )
         self.versions[case.number] = 1
         return case.number
 
-    @rule(number=numbers, operation=st.sampled_from(sorted(OPERATIONS)), data=st.data(),
-          minutes=st.integers(-120, 3000))
+    @rule(
+        number=numbers,
+        operation=st.sampled_from(sorted(OPERATIONS)),
+        data=st.data(),
+        minutes=st.integers(-120, 3000),
+    )
     def act(self, number: str, operation: str, data: st.DataObject, minutes: int) -> None:
         run, arguments = OPERATIONS[operation]
         actor = data.draw(st.one_of(st.just(PREFERRED[operation]), st.sampled_from(ACTORS)))
@@ -181,6 +223,8 @@ class Lifecycle(RuleBasedStateMachine):
 
 TestLifecycle = Lifecycle.TestCase
 TestLifecycle.settings = settings(
-    max_examples=50, stateful_step_count=80, deadline=None,
+    max_examples=50,
+    stateful_step_count=80,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

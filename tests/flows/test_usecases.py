@@ -41,8 +41,14 @@ def assert_replays(db: Database, number: str) -> None:
 def test_full_lifecycle_is_audited_and_replays(driver: Driver) -> None:
     case = driver.to("reviewed")
     view = uc.show(driver.db, case.number, DESK)
-    assert [e.event.value for e in view.events] == ["accept", "assign", "sign", "close",
-                                                      "revisit", "review"]
+    assert [e.event.value for e in view.events] == [
+        "accept",
+        "assign",
+        "sign",
+        "close",
+        "revisit",
+        "review",
+    ]
     sign = view.events[2]
     assert (sign.actor, sign.role.value, sign.actor_unit) == ("handler-a", "handler", "UA")
     assert sign.at == sign.recorded_at  # the driver stamps both with the same instant
@@ -51,8 +57,9 @@ def test_full_lifecycle_is_audited_and_replays(driver: Driver) -> None:
 
 def test_effective_and_recorded_times_are_both_kept(driver: Driver) -> None:
     case = driver.to("assigned")
-    stamp = uc.Stamp(HANDLER, at=driver.now + timedelta(minutes=5),
-                     recorded_at=driver.now + timedelta(hours=3))
+    stamp = uc.Stamp(
+        HANDLER, at=driver.now + timedelta(minutes=5), recorded_at=driver.now + timedelta(hours=3)
+    )
     uc.sign(driver.db, case.number, stamp)
     event = uc.show(driver.db, case.number, DESK).events[-1]
     assert (event.at, event.recorded_at) == (stamp.at, stamp.recorded_at)
@@ -62,16 +69,32 @@ def test_errors_write_nothing(driver: Driver) -> None:
     case = driver.to("handling")
     before = counts(driver.db)
     attempts = [
-        (IllegalTransition, lambda: uc.assign(driver.db, case.number, driver.stamp(DESK),
-                                              unit="UA")),
-        (PermissionDenied, lambda: uc.close(driver.db, case.number, driver.stamp(HANDLER_B),
-                                            result="resolved", note="x")),
-        (PermissionDenied, lambda: uc.close(driver.db, case.number, driver.stamp(REVIEWER),
-                                            result="resolved", note="x")),
-        (InvalidInput, lambda: uc.close(driver.db, case.number, driver.stamp(HANDLER),
-                                        result="great", note="x")),
-        (GuardFailed, lambda: uc.approve_extension(driver.db, case.number,
-                                                   driver.stamp(SUPERVISOR))),
+        (
+            IllegalTransition,
+            lambda: uc.assign(driver.db, case.number, driver.stamp(DESK), unit="UA"),
+        ),
+        (
+            PermissionDenied,
+            lambda: uc.close(
+                driver.db, case.number, driver.stamp(HANDLER_B), result="resolved", note="x"
+            ),
+        ),
+        (
+            PermissionDenied,
+            lambda: uc.close(
+                driver.db, case.number, driver.stamp(REVIEWER), result="resolved", note="x"
+            ),
+        ),
+        (
+            InvalidInput,
+            lambda: uc.close(
+                driver.db, case.number, driver.stamp(HANDLER), result="great", note="x"
+            ),
+        ),
+        (
+            GuardFailed,
+            lambda: uc.approve_extension(driver.db, case.number, driver.stamp(SUPERVISOR)),
+        ),
         (NotFound, lambda: uc.sign(driver.db, "20990101-0001", driver.stamp(HANDLER))),
         (Duplicate, lambda: driver.accept(ref="R-1")),
     ]
@@ -129,19 +152,20 @@ def test_merge_into_an_open_grievance(driver: Driver) -> None:
     merged = uc.merge(driver.db, duplicate.number, driver.stamp(DESK), into=kept.number)
     assert merged.state is State.MERGED and merged.merged_into == kept.number
     with pytest.raises(GuardFailed, match="merge into an open one"):
-        uc.merge(driver.db, driver.to("accepted").number, driver.stamp(DESK),
-                 into=duplicate.number)
+        uc.merge(driver.db, driver.to("accepted").number, driver.stamp(DESK), into=duplicate.number)
 
 
 # --------------------------------------------------------------------------- concurrency
 def test_stale_version_is_a_conflict(driver: Driver) -> None:
     case = driver.to("handling")
     version = uc.show(driver.db, case.number, DESK).version
-    uc.feedback(driver.db, case.number, driver.stamp(HANDLER), note="first",
-                expected_version=version)
+    uc.feedback(
+        driver.db, case.number, driver.stamp(HANDLER), note="first", expected_version=version
+    )
     with pytest.raises(Conflict, match="someone else"):
-        uc.feedback(driver.db, case.number, driver.stamp(HANDLER), note="second",
-                    expected_version=version)
+        uc.feedback(
+            driver.db, case.number, driver.stamp(HANDLER), note="second", expected_version=version
+        )
 
 
 def test_compare_and_set_refuses_a_write_based_on_an_old_read(driver: Driver) -> None:
@@ -155,8 +179,13 @@ def test_compare_and_set_refuses_a_write_based_on_an_old_read(driver: Driver) ->
     from workflow.machine import decide
     from workflow.vocab import Event
 
-    record = decide(case.number, old, parse_command(Event.FEEDBACK, {"note": "late"}),
-                    actor=HANDLER, at=driver.now + timedelta(minutes=1))
+    record = decide(
+        case.number,
+        old,
+        parse_command(Event.FEEDBACK, {"note": "late"}),
+        actor=HANDLER,
+        at=driver.now + timedelta(minutes=1),
+    )
     assert row.id is not None
     with pytest.raises(Conflict), driver.db.transaction() as session:
         repo.update_case(session, row.id, row.version, evolve(old, record), record, driver.now)
@@ -172,8 +201,7 @@ def test_two_people_at_once_one_wins_one_gets_a_conflict(driver: Driver) -> None
     def act(unit: str) -> None:
         barrier.wait()
         try:
-            uc.assign(driver.db, case.number, driver.stamp(DESK, 0), unit=unit,
-                      expected_version=1)
+            uc.assign(driver.db, case.number, driver.stamp(DESK, 0), unit=unit, expected_version=1)
             outcomes.append("ok")
         except Conflict:
             outcomes.append("conflict")

@@ -25,8 +25,9 @@ def test_new_database_is_created_and_migrated_on_first_use(tmp_path: Path) -> No
     assert db.migrate() is False  # already current: nothing to do
 
 
-def test_environment_variable_names_the_database(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variable_names_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'from-env.db'}"
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", url)
     assert Database().url == url
@@ -64,7 +65,10 @@ def test_enums_are_stored_by_value(driver: Driver) -> None:
 
 def test_audit_log_is_append_only(driver: Driver) -> None:
     driver.accept()
-    for statement in ("UPDATE grievance_event SET actor = 'mallory'", "DELETE FROM grievance_event"):
+    for statement in (
+        "UPDATE grievance_event SET actor = 'mallory'",
+        "DELETE FROM grievance_event",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), driver.db.transaction() as session:
             session.exec(text(statement))
     with driver.db.read() as session:

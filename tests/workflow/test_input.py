@@ -15,8 +15,12 @@ from workflow.validation import DESCRIPTION_MAX, REASON_MAX, normalize_phone
 from workflow.vocab import Event
 
 GOOD: dict[str, Any] = {
-    "channel": "hotline_12328", "ref": "12328-1", "type": "complaint",
-    "category": "freight_unpaid", "name": "王师傅", "phone": "13812345678",
+    "channel": "hotline_12328",
+    "ref": "12328-1",
+    "type": "complaint",
+    "category": "freight_unpaid",
+    "name": "王师傅",
+    "phone": "13812345678",
     "description": "欠运费",
 }
 
@@ -41,9 +45,13 @@ def test_every_field_has_a_bilingual_title() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "stored"),
-    [("13812345678", "13812345678"), ("+86 138-1234-5678", "13812345678"),
-     ("0086 13812345678", "13812345678"), ("028-87654321", "02887654321"),
-     ("0816 2345678", "08162345678")],
+    [
+        ("13812345678", "13812345678"),
+        ("+86 138-1234-5678", "13812345678"),
+        ("0086 13812345678", "13812345678"),
+        ("028-87654321", "02887654321"),
+        ("0816 2345678", "08162345678"),
+    ],
 )
 def test_phone_numbers_are_normalised(raw: str, stored: str) -> None:
     assert normalize_phone(raw) == stored
@@ -71,8 +79,9 @@ def test_phone_numbers_are_normalised(raw: str, stored: str) -> None:
         ("unexpected", "x", "Extra inputs"),
     ],
 )
-def test_bad_accept_input_is_refused_with_the_field_named(field: str, value: str,
-                                                          message: str) -> None:
+def test_bad_accept_input_is_refused_with_the_field_named(
+    field: str, value: str, message: str
+) -> None:
     with pytest.raises(InvalidInput) as raised:
         accept(**{field: value})
     text = str(raised.value)
@@ -130,8 +139,20 @@ def test_times_parse_to_utc(text: str, utc: datetime) -> None:
     assert parse_instant(text) == utc
 
 
-@pytest.mark.parametrize("text", ["", "09:30", "yesterday", "2026-13-01T00:00", "2026-02-30",
-                                  "2026-11-23T25:00", "2026-W48", "1", "x" * 200])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "09:30",
+        "yesterday",
+        "2026-13-01T00:00",
+        "2026-02-30",
+        "2026-11-23T25:00",
+        "2026-W48",
+        "1",
+        "x" * 200,
+    ],
+)
 def test_times_without_a_parsable_date_are_refused(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_instant(text)
@@ -151,7 +172,9 @@ def test_masking_helpers() -> None:
 
 
 def test_mask_text_finds_personal_data_in_free_text() -> None:
-    text = "电话13812345678或138-1234-5678，车牌川B12345，身份证51010419900101123X，座机028-87654321"
+    text = (
+        "电话13812345678或138-1234-5678，车牌川B12345，身份证51010419900101123X，座机028-87654321"
+    )
     masked = mask_text(text)
     for secret in ("13812345678", "1234-5678", "川B12345", "19900101", "87654321"):
         assert secret not in masked

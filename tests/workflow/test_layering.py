@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
-FORBIDDEN_MODULES = {"prefect", "sqlmodel", "sqlalchemy", "jinja2", "models", "flows",
-                     "templates"}
-CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "localtime",
-               "gmtime"}
+FORBIDDEN_MODULES = {"prefect", "sqlmodel", "sqlalchemy", "jinja2", "models", "flows", "templates"}
+CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "localtime", "gmtime"}
 CLOCK_OWNERS = {"datetime", "date", "pendulum", "time", "DateTime", "Date"}
 
 
@@ -31,8 +29,11 @@ def _violations(source: str) -> list[str]:
                 found += [f"{node.module}.{a.name}" for a in node.names if a.name in CLOCK_CALLS]
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             owner = node.func.value
-            owner_name = owner.id if isinstance(owner, ast.Name) else (
-                owner.attr if isinstance(owner, ast.Attribute) else "")
+            owner_name = (
+                owner.id
+                if isinstance(owner, ast.Name)
+                else (owner.attr if isinstance(owner, ast.Attribute) else "")
+            )
             if node.func.attr in CLOCK_CALLS and owner_name in CLOCK_OWNERS:
                 found.append(f"{owner_name}.{node.func.attr}()")
     return found

@@ -29,8 +29,15 @@ from workflow.vocab import Category, Channel, Event, RequestType, Role, Satisfac
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 SAMPLE_INPUT: dict[Event, dict[str, Any]] = {
-    Event.ACCEPT: {"channel": "mailbox", "ref": "M-1", "type": "help", "category": "toll_etc",
-                   "name": "李四", "phone": "13912345678", "description": "ETC扣费异常"},
+    Event.ACCEPT: {
+        "channel": "mailbox",
+        "ref": "M-1",
+        "type": "help",
+        "category": "toll_etc",
+        "name": "李四",
+        "phone": "13912345678",
+        "description": "ETC扣费异常",
+    },
     Event.ASSIGN: {"unit": "UA"},
     Event.SIGN: {},
     Event.RETURN: {"reason": "不属于本单位"},
@@ -59,11 +66,22 @@ GUARD_SETUP: dict[str, dict[str, Any]] = {
 
 def make_case(state: State, **changes: Any) -> Case:
     base = Case(
-        number="20261123-0001", state=state, channel=Channel.HOTLINE_12328, ref="R-1",
-        type=RequestType.COMPLAINT, category=Category.FREIGHT_UNPAID, name="王五",
-        phone="13812345678", plate=None, description="欠运费", amount_fen=None, urgent=False,
-        accepted_at=AT - timedelta(days=1), last_event_at=AT - timedelta(days=1),
-        lead_unit="UA", first_handler_unit="UA",
+        number="20261123-0001",
+        state=state,
+        channel=Channel.HOTLINE_12328,
+        ref="R-1",
+        type=RequestType.COMPLAINT,
+        category=Category.FREIGHT_UNPAID,
+        name="王五",
+        phone="13812345678",
+        plate=None,
+        description="欠运费",
+        amount_fen=None,
+        urgent=False,
+        accepted_at=AT - timedelta(days=1),
+        last_event_at=AT - timedelta(days=1),
+        lead_unit="UA",
+        first_handler_unit="UA",
     )
     return replace(base, **changes)
 
@@ -92,7 +110,9 @@ def test_every_state_event_pair(state: State, event: Event) -> None:
     if row is None:
         actor = Actor("desk", Role.DISPATCHER)
         with pytest.raises(IllegalTransition) as raised:
-            decide("20261123-0001", case, command(event), actor=actor, at=AT, facts=facts_for(event))
+            decide(
+                "20261123-0001", case, command(event), actor=actor, at=AT, facts=facts_for(event)
+            )
         message = str(raised.value)
         assert "20261123-0001" in message and state.value in message and event.value in message
         assert raised.value.allowed == sorted(e.value for e in allowed_events(state))
@@ -101,8 +121,9 @@ def test_every_state_event_pair(state: State, event: Event) -> None:
     for guard in row.guards:
         setup.update(GUARD_SETUP.get(guard, {}))
     case = None if case is None else replace(case, **setup)
-    record = decide("20261123-0001", case, command(event), actor=actor_for(row), at=AT,
-                    facts=facts_for(event))
+    record = decide(
+        "20261123-0001", case, command(event), actor=actor_for(row), at=AT, facts=facts_for(event)
+    )
     assert record.from_state is state
     assert record.to_state is row.target_from(state)
     assert evolve(case, record).state is record.to_state
@@ -114,26 +135,57 @@ def test_terminal_states_have_no_exits() -> None:
 
 
 def test_illegal_message_names_allowed_events() -> None:
-    with pytest.raises(IllegalTransition, match=r"can't close when accepted; allowed now: amend, "
-                                                r"assign, merge"):
-        decide("N-1", make_case(State.ACCEPTED), command(Event.CLOSE),
-               actor=Actor("h", Role.HANDLER, "UA"), at=AT)
+    with pytest.raises(
+        IllegalTransition,
+        match=r"can't close when accepted; allowed now: amend, "
+        r"assign, merge",
+    ):
+        decide(
+            "N-1",
+            make_case(State.ACCEPTED),
+            command(Event.CLOSE),
+            actor=Actor("h", Role.HANDLER, "UA"),
+            at=AT,
+        )
 
 
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        (TABLE + (Transition(Event.AMEND, frozenset({State.REVIEWED}), None,
-                             frozenset({Role.DISPATCHER})),), "terminal"),
-        (TABLE + (Transition(Event.SIGN, frozenset({State.ASSIGNED}), State.HANDLING,
-                             frozenset({Role.HANDLER})),), "two rows"),
+        (
+            TABLE
+            + (
+                Transition(
+                    Event.AMEND, frozenset({State.REVIEWED}), None, frozenset({Role.DISPATCHER})
+                ),
+            ),
+            "terminal",
+        ),
+        (
+            TABLE
+            + (
+                Transition(
+                    Event.SIGN,
+                    frozenset({State.ASSIGNED}),
+                    State.HANDLING,
+                    frozenset({Role.HANDLER}),
+                ),
+            ),
+            "two rows",
+        ),
         (tuple(r for r in TABLE if r.event is not Event.REVIEW), "unreachable"),
         (TABLE[:1] + (replace(TABLE[1], guards=("no_such_guard",)),) + TABLE[2:], "unknown guard"),
         (TABLE[:1] + (replace(TABLE[1], roles=frozenset()),) + TABLE[2:], "nobody"),
         (TABLE[:1] + (replace(TABLE[1], guards=("merge_target_open",)),) + TABLE[2:], "inspects"),
     ],
-    ids=["exit-from-terminal", "duplicate-row", "unreachable-state", "unknown-guard",
-         "no-roles", "guard-on-wrong-command"],
+    ids=[
+        "exit-from-terminal",
+        "duplicate-row",
+        "unreachable-state",
+        "unknown-guard",
+        "no-roles",
+        "guard-on-wrong-command",
+    ],
 )
 def test_table_validation_rejects(table: tuple[Transition, ...], message: str) -> None:
     with pytest.raises(TableError, match=message):
@@ -146,8 +198,14 @@ def test_validate_accepts_the_real_table() -> None:
 
 # --------------------------------------------------------------------------- permissions
 def _decide(state: State, event: Event, actor: Actor, **changes: Any) -> None:
-    decide("N-1", make_case(state, **changes), command(event), actor=actor, at=AT,
-           facts=facts_for(event))
+    decide(
+        "N-1",
+        make_case(state, **changes),
+        command(event),
+        actor=actor,
+        at=AT,
+        facts=facts_for(event),
+    )
 
 
 def test_handler_of_another_unit_can_neither_see_nor_act() -> None:
@@ -189,8 +247,12 @@ def test_unit_supervisor_cannot_do_desk_work() -> None:
     with pytest.raises(PermissionDenied, match="may not assign"):
         _decide(State.ACCEPTED, Event.ASSIGN, Actor("s", Role.SUPERVISOR, "UA"))
     with pytest.raises(PermissionDenied, match="desk's work"):
-        _decide(State.REVISITED, Event.REDO, Actor("s", Role.SUPERVISOR, "UA"),
-                satisfaction=Satisfaction.DISSATISFIED)
+        _decide(
+            State.REVISITED,
+            Event.REDO,
+            Actor("s", Role.SUPERVISOR, "UA"),
+            satisfaction=Satisfaction.DISSATISFIED,
+        )
 
 
 def test_handler_needs_a_unit() -> None:
@@ -203,22 +265,43 @@ def test_handler_needs_a_unit() -> None:
     ("state", "event", "changes", "facts", "reason"),
     [
         (State.ACCEPTED, Event.ASSIGN, {}, Facts(unknown_units=frozenset({"UA"})), "unknown unit"),
-        (State.HANDLING, Event.REQUEST_EXTENSION, {"pending_extension_days": 1}, Facts(),
-         "already pending"),
-        (State.HANDLING, Event.REQUEST_EXTENSION, {"extensions_granted": 1}, Facts(),
-         "limited to 1"),
+        (
+            State.HANDLING,
+            Event.REQUEST_EXTENSION,
+            {"pending_extension_days": 1},
+            Facts(),
+            "already pending",
+        ),
+        (
+            State.HANDLING,
+            Event.REQUEST_EXTENSION,
+            {"extensions_granted": 1},
+            Facts(),
+            "limited to 1",
+        ),
         (State.HANDLING, Event.APPROVE_EXTENSION, {}, Facts(), "no extension is pending"),
-        (State.REVISITED, Event.REDO, {"satisfaction": Satisfaction.SATISFIED}, Facts(),
-         "said satisfied"),
-        (State.REVISITED, Event.REVISIT, {"satisfaction": Satisfaction.SATISFIED}, Facts(),
-         "already reached"),
+        (
+            State.REVISITED,
+            Event.REDO,
+            {"satisfaction": Satisfaction.SATISFIED},
+            Facts(),
+            "said satisfied",
+        ),
+        (
+            State.REVISITED,
+            Event.REVISIT,
+            {"satisfaction": Satisfaction.SATISFIED},
+            Facts(),
+            "already reached",
+        ),
         (State.HANDLING, Event.MERGE, {}, Facts(), "does not exist"),
         (State.HANDLING, Event.MERGE, {}, Facts(merge_target_state=State.REVIEWED), "reviewed"),
         (State.HANDLING, Event.AMEND, {"category": Category.OTHER}, Facts(), "changes nothing"),
     ],
 )
-def test_guards_refuse_with_a_reason(state: State, event: Event, changes: dict[str, Any],
-                                     facts: Facts, reason: str) -> None:
+def test_guards_refuse_with_a_reason(
+    state: State, event: Event, changes: dict[str, Any], facts: Facts, reason: str
+) -> None:
     row = transition_for(state, event)
     assert row is not None
     actor = actor_for(row) if row.scope is Scope.ANY else Actor("s", Role.SUPERVISOR, "UA")
@@ -229,21 +312,37 @@ def test_guards_refuse_with_a_reason(state: State, event: Event, changes: dict[s
 def test_merge_into_itself_is_refused() -> None:
     cmd = parse_command(Event.MERGE, {"into": "20261123-0001"})
     with pytest.raises(GuardFailed, match="into itself"):
-        decide("N-1", make_case(State.HANDLING), cmd, actor=Actor("d", Role.DISPATCHER), at=AT,
-               facts=Facts(merge_target_state=State.HANDLING))
+        decide(
+            "N-1",
+            make_case(State.HANDLING),
+            cmd,
+            actor=Actor("d", Role.DISPATCHER),
+            at=AT,
+            facts=Facts(merge_target_state=State.HANDLING),
+        )
 
 
 def test_effective_time_cannot_go_back_before_the_last_event() -> None:
     case = make_case(State.HANDLING, last_event_at=AT)
     with pytest.raises(InvalidInput, match="before its last event"):
-        decide("N-1", case, command(Event.FEEDBACK), actor=Actor("h", Role.HANDLER, "UA"),
-               at=AT - timedelta(minutes=1))
+        decide(
+            "N-1",
+            case,
+            command(Event.FEEDBACK),
+            actor=Actor("h", Role.HANDLER, "UA"),
+            at=AT - timedelta(minutes=1),
+        )
 
 
 def test_naive_time_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        decide("N-1", None, command(Event.ACCEPT), actor=Actor("d", Role.DISPATCHER),
-               at=datetime(2026, 11, 23, 9, 0))
+        decide(
+            "N-1",
+            None,
+            command(Event.ACCEPT),
+            actor=Actor("d", Role.DISPATCHER),
+            at=datetime(2026, 11, 23, 9, 0),
+        )
 
 
 # --------------------------------------------------------------------------- evolve & replay
@@ -251,8 +350,9 @@ def _run(events: list[tuple[Event, Actor, dict[str, Any]]]) -> list[Any]:
     records, case, at = [], None, AT
     for event, actor, data in events:
         at += timedelta(hours=1)
-        record = decide("N-1", case, parse_command(event, data), actor=actor, at=at,
-                        facts=facts_for(event))
+        record = decide(
+            "N-1", case, parse_command(event, data), actor=actor, at=at, facts=facts_for(event)
+        )
         case = evolve(case, record)
         records.append(record)
     return records
@@ -263,30 +363,34 @@ SUP, OTHER = Actor("s", Role.SUPERVISOR, "UA"), Actor("o", Role.HANDLER, "UB")
 
 
 def test_first_handler_stays_accountable_through_return_and_reassignment() -> None:
-    records = _run([
-        (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
-        (Event.ASSIGN, DESK, {"unit": "UA"}),
-        (Event.SIGN, HANDLER, {}),
-        (Event.RETURN, HANDLER, {"reason": "不归我们管"}),
-        (Event.REASSIGN, DESK, {"unit": "UB", "reason": "改派执法"}),
-        (Event.SIGN, OTHER, {}),
-    ])
+    records = _run(
+        [
+            (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
+            (Event.ASSIGN, DESK, {"unit": "UA"}),
+            (Event.SIGN, HANDLER, {}),
+            (Event.RETURN, HANDLER, {"reason": "不归我们管"}),
+            (Event.REASSIGN, DESK, {"unit": "UB", "reason": "改派执法"}),
+            (Event.SIGN, OTHER, {}),
+        ]
+    )
     case = replay(records)
     assert case is not None
     assert (case.lead_unit, case.first_handler_unit, case.return_count) == ("UB", "UA", 1)
 
 
 def test_extension_and_redo_cycle() -> None:
-    records = _run([
-        (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
-        (Event.ASSIGN, DESK, {"unit": "UA", "co_units": ["UB"]}),
-        (Event.SIGN, HANDLER, {}),
-        (Event.REQUEST_EXTENSION, HANDLER, {"days": 3, "reason": "调查"}),
-        (Event.APPROVE_EXTENSION, SUP, {}),
-        (Event.CLOSE, HANDLER, {"result": "resolved", "note": "ok", "recovered": "120.50"}),
-        (Event.REVISIT, DESK, {"satisfaction": "dissatisfied"}),
-        (Event.REDO, DESK, {"reason": "不满意"}),
-    ])
+    records = _run(
+        [
+            (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
+            (Event.ASSIGN, DESK, {"unit": "UA", "co_units": ["UB"]}),
+            (Event.SIGN, HANDLER, {}),
+            (Event.REQUEST_EXTENSION, HANDLER, {"days": 3, "reason": "调查"}),
+            (Event.APPROVE_EXTENSION, SUP, {}),
+            (Event.CLOSE, HANDLER, {"result": "resolved", "note": "ok", "recovered": "120.50"}),
+            (Event.REVISIT, DESK, {"satisfaction": "dissatisfied"}),
+            (Event.REDO, DESK, {"reason": "不满意"}),
+        ]
+    )
     case = replay(records)
     assert case is not None
     assert case.state is State.HANDLING and case.cycle == 2 and case.extension_days == 3
@@ -295,22 +399,25 @@ def test_extension_and_redo_cycle() -> None:
 
 
 def test_unreachable_revisit_may_be_repeated() -> None:
-    records = _run([
-        (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
-        (Event.ASSIGN, DESK, {"unit": "UA"}),
-        (Event.SIGN, HANDLER, {}),
-        (Event.CLOSE, HANDLER, {"result": "no_fault", "note": "无责"}),
-        (Event.REVISIT, DESK, {"satisfaction": "unreachable"}),
-        (Event.REVISIT, DESK, {"satisfaction": "basically_satisfied"}),
-    ])
+    records = _run(
+        [
+            (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
+            (Event.ASSIGN, DESK, {"unit": "UA"}),
+            (Event.SIGN, HANDLER, {}),
+            (Event.CLOSE, HANDLER, {"result": "no_fault", "note": "无责"}),
+            (Event.REVISIT, DESK, {"satisfaction": "unreachable"}),
+            (Event.REVISIT, DESK, {"satisfaction": "basically_satisfied"}),
+        ]
+    )
     case = replay(records)
     assert case is not None and case.satisfaction is Satisfaction.BASICALLY_SATISFIED
 
 
 def test_replay_refuses_a_record_the_table_does_not_allow() -> None:
     records = _run([(Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT])])
-    forged = replace(records[0], event=Event.CLOSE, from_state=State.ACCEPTED,
-                     to_state=State.CLOSED)
+    forged = replace(
+        records[0], event=Event.CLOSE, from_state=State.ACCEPTED, to_state=State.CLOSED
+    )
     with pytest.raises(ReplayError, match="not in the transition table"):
         replay([records[0], forged])
     with pytest.raises(ReplayError, match="recorded from"):
