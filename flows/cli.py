@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flows import present
 from flows import usecases as uc
+from flows.engine import Engine
 from models.db import Database
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
@@ -98,8 +99,8 @@ class Ctx:
         return self.stamp.actor
 
     @functools.cached_property
-    def db(self) -> Database:
-        return Database()
+    def engine(self) -> Engine:
+        return Engine.open()
 
 
 def _ctx(
@@ -179,7 +180,7 @@ def unit() -> None:
 def unit_add(code: str, name: str, **who: Any) -> None:
     """Register a handling unit."""
     ctx = _ctx(**who)
-    added = uc.add_unit(ctx.db, ctx.stamp, code=code, name=name)
+    added = uc.add_unit(ctx.engine, ctx.stamp, code=code, name=name)
     _emit(ctx, {"code": added.code, "name": added.name}, f"unit {added.code} added: {added.name}")
 
 
@@ -188,7 +189,7 @@ def unit_add(code: str, name: str, **who: Any) -> None:
 def unit_list(**who: Any) -> None:
     """List the handling units."""
     ctx = _ctx(**who)
-    units = uc.list_units(ctx.db)
+    units = uc.list_units(ctx.engine)
     _emit(
         ctx,
         [{"code": u.code, "name": u.name} for u in units],
@@ -239,7 +240,7 @@ def accept(
     command = parse_command(Event.ACCEPT, {k: v for k, v in data.items() if v is not None})
     if not isinstance(command, Accept):
         raise TypeError("accept parsed to another command")
-    case = uc.accept(ctx.db, command, ctx.stamp)
+    case = uc.accept(ctx.engine, command, ctx.stamp)
     _emit_case(ctx, case, Event.ACCEPT)
 
 
@@ -254,7 +255,7 @@ def _action(
             for k in ("json_out", "at_text", "actor_name", "role_name", "actor_unit")
         }
         ctx = _ctx(**who)
-        case = run(ctx.db, number, ctx.stamp, expected_version=expect_version, **kwargs)
+        case = run(ctx.engine, number, ctx.stamp, expected_version=expect_version, **kwargs)
         _emit_case(ctx, case, event)
 
     command.__doc__ = (run.__doc__ or event.zh).splitlines()[0]
@@ -371,7 +372,7 @@ _action(
 def show(number: str, **who: Any) -> None:
     """One grievance with its audit events (personal data masked)."""
     ctx = _ctx(**who)
-    view = uc.show(ctx.db, number, ctx.actor)
+    view = uc.show(ctx.engine, number, ctx.actor)
     data = present.case_dict(view.case, version=view.version)
     data["events"] = [present.event_dict(e) for e in view.events]
     _emit(ctx, data, present.case_text(view.case, version=view.version, events=view.events))
@@ -387,7 +388,7 @@ def list_(state: str | None, unit: str | None, limit: int, offset: int, **who: A
     """Grievances in order of acceptance (unit staff see their unit's only)."""
     ctx = _ctx(**who)
     cases = uc.list_cases(
-        ctx.db,
+        ctx.engine,
         ctx.actor,
         state=State(state) if state else None,
         unit=unit,

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from flows import usecases as uc
+from flows.engine import Engine
 from models import repo
-from models.db import Database
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.errors import Duplicate
@@ -116,7 +116,7 @@ PROVINCES = "川渝陕甘贵云湘鄂豫冀鲁苏浙皖赣闽粤桂"
 
 @dataclass(frozen=True)
 class Demo:
-    db: Database
+    engine: Engine
     now: datetime
     rng: random.Random
 
@@ -131,17 +131,17 @@ def _stamp(actor: Actor, at: datetime, now: datetime) -> uc.Stamp:
     return uc.Stamp(actor=actor, at=at, recorded_at=now)
 
 
-def load(db: Database, now: datetime, *, count: int = 36, seed: int = 2142) -> int:
+def load(engine: Engine, now: datetime, *, count: int = 36, seed: int = 2142) -> int:
     """Load the demo data as of `now`; returns how many grievances were added (0 if present)."""
     setup = _stamp(DESK, now, now)
-    with db.read() as session:
+    with engine.db.read() as session:
         missing = repo.missing_units(session, UNITS)
     for code in sorted(missing):
-        uc.add_unit(db, setup, code=code, name=UNITS[code])
+        uc.add_unit(engine, setup, code=code, name=UNITS[code])
     added = 0
     for index in range(count):
         try:  # one generator per grievance: skipping a loaded one keeps the others the same
-            _one(Demo(db=db, now=now, rng=random.Random(seed * 10_000 + index)), index)
+            _one(Demo(engine=engine, now=now, rng=random.Random(seed * 10_000 + index)), index)
             added += 1
         except Duplicate:
             continue
@@ -172,7 +172,7 @@ def _one(demo: Demo, index: int) -> None:
     )
     if not isinstance(command, Accept):
         raise TypeError("expected an Accept command")
-    case = uc.accept(demo.db, command, _stamp(DESK, accepted, now))
+    case = uc.accept(demo.engine, command, _stamp(DESK, accepted, now))
     # How far this one got: 0 = still waiting for the desk ... 8 = reviewed.
     depth = [0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8][index % 12]
     t = accepted
@@ -204,13 +204,13 @@ def _one(demo: Demo, index: int) -> None:
         steps[1] = (demo.handler(unit), uc.return_to_desk, {"reason": "不属于本单位管辖范围"})
     for actor, run, args in steps[: max(depth - 1, 0)]:
         t = min(t + timedelta(minutes=rng.randrange(30, 30 * 60)), now)
-        if run is uc.review and demo_case_dissatisfied(demo.db, case.number):
+        if run is uc.review and demo_case_dissatisfied(demo.engine, case.number):
             actor, run, args = DESK, uc.redo, {"reason": "司机对处理结果不满意，重新办理"}
-        run(demo.db, case.number, _stamp(actor, t, now), **args)
+        run(demo.engine, case.number, _stamp(actor, t, now), **args)
 
 
-def demo_case_dissatisfied(db: Database, number: str) -> bool:
-    with db.read() as session:
+def demo_case_dissatisfied(engine: Engine, number: str) -> bool:
+    with engine.db.read() as session:
         return repo.get_row(session, number).satisfaction == "dissatisfied"
 
 
@@ -227,11 +227,11 @@ def _close_args(rng: random.Random, amount: int | None) -> dict[str, Any]:
 def demo(count: int) -> None:
     """Set up the database, load demo data, and show the dispatcher's overview."""
     now = datetime.now(UTC)
-    db = Database()
-    added = load(db, now, count=count)
-    with db.read() as session:
+    engine = Engine.open()
+    added = load(engine, now, count=count)
+    with engine.db.read() as session:
         counts = repo.count_by_state(session)
-    click.echo(f"grievance database: {db.url}")
+    click.echo(f"grievance database: {engine.db.url}")
     click.echo(f"demo data: {added} grievances added" if added else "demo data: already loaded")
     for state, n in sorted(counts.items(), key=lambda kv: kv[0].value):
         click.echo(f"  {state.value:<10} {state.zh:<4} {n:>4}")

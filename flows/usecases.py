@@ -1,30 +1,34 @@
 """Use cases: one function per operation, each one database transaction.
 
 Shape of every operation: load -> `machine.decide` -> `evolve` -> save (compare-and-set) plus
-one audit event, all in one transaction. No Prefect here: the CLI, the flows and the tests all
-call these functions. The caller reads the clock once and passes it in a `Stamp`.
+one audit event and the advanced SLA timers, all in one transaction. No Prefect here: the CLI,
+the flows and the tests all call these functions. The caller reads the clock once and passes
+it in a `Stamp`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
+from flows.engine import Engine
 from models import repo
-from models.db import Database
-from models.tables import GrievanceEvent, Unit
+from models.tables import Grievance, GrievanceEvent, Unit
 from workflow.actor import Actor
-from workflow.case import Case, evolve
-from workflow.commands import Accept, Command, parse_command
+from workflow.case import Case, Record, evolve
+from workflow.commands import Accept, Assign, Command, Merge, Reassign, parse_command
 from workflow.errors import Conflict, Duplicate, InvalidInput, PermissionDenied
 from workflow.machine import Facts, can_see, decide
+from workflow.policies import Policy
+from workflow.sla import Timer, advance, rebuild
 from workflow.timeutil import local, to_utc
 from workflow.validation import UNIT_CODE_PATTERN, UnitName
 from workflow.vocab import Event, Role, State
@@ -45,24 +49,54 @@ class Stamp:
 
 @dataclass(frozen=True, slots=True)
 class CaseView:
-    """A case as one actor may see it: the current state, its version, its audit events."""
+    """A case as one actor may see it: state, version, audit events, SLA timers."""
 
     case: Case
     version: int
     events: Sequence[GrievanceEvent]
+    timers: Sequence[Timer] = ()
+    explanations: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
 
-def _facts(session: Any, case: Case, command: Command) -> Facts:
-    if command.event in (Event.ASSIGN, Event.REASSIGN):
+def _facts(session: Session, command: Command, policy: Policy) -> Facts:
+    """Look up what the guards of `command` need to know."""
+    facts = Facts(max_extensions=policy.max_extensions)
+    if isinstance(command, Assign | Reassign):
         units = {command.unit, *command.co_units}
-        return Facts(unknown_units=repo.missing_units(session, units))
-    if command.event is Event.MERGE:
-        return Facts(merge_target_state=repo.state_of(session, command.into))
-    return Facts()
+        return replace(facts, unknown_units=repo.missing_units(session, units))
+    if isinstance(command, Merge):
+        return replace(facts, merge_target_state=repo.state_of(session, command.into))
+    return facts
+
+
+def _id(row: Grievance) -> int:
+    if row.id is None:
+        raise RuntimeError("grievance row without id")
+    return row.id
+
+
+def _commit(
+    engine: Engine,
+    session: Session,
+    row: Grievance,
+    case: Case,
+    record: Record,
+    policy: Policy,
+    recorded_at: datetime,
+) -> Case:
+    """Write one decided record: the new case (compare-and-set), its event, its timers."""
+    new = evolve(case, record)
+    repo.update_case(session, _id(row), row.version, new, record, recorded_at)
+    timer_rows = repo.timers_of(session, _id(row))
+    timers = advance(
+        [repo.timer_from_row(t) for t in timer_rows], record, case, policy, engine.calendar
+    )
+    repo.save_timers(session, _id(row), case.number, timer_rows, timers)
+    return new
 
 
 def execute(
-    db: Database,
+    engine: Engine,
     number: str,
     command: Command,
     stamp: Stamp,
@@ -77,7 +111,7 @@ def execute(
     if command.event is Event.ACCEPT:
         raise InvalidInput("use accept() to register a new grievance")
     try:
-        with db.transaction() as session:
+        with engine.db.transaction() as session:
             row = repo.get_row(session, number)
             case = repo.case_from_row(row)
             if not can_see(stamp.actor, case):
@@ -89,18 +123,10 @@ def execute(
                     f"grievance {number} is at version {row.version}, not {expected_version}: "
                     "someone else acted on it; look at it again and retry"
                 )
-            record = decide(
-                number,
-                case,
-                command,
-                actor=stamp.actor,
-                at=stamp.at,
-                facts=_facts(session, case, command),
-            )
-            new = evolve(case, record)
-            if row.id is None:
-                raise RuntimeError("loaded grievance row without id")
-            repo.update_case(session, row.id, row.version, new, record, stamp.recorded_at)
+            policy = engine.policies.get(case.policy)
+            facts = _facts(session, command, policy)
+            record = decide(number, case, command, actor=stamp.actor, at=stamp.at, facts=facts)
+            new = _commit(engine, session, row, case, record, policy, stamp.recorded_at)
     except IntegrityError:
         raise Conflict(
             f"grievance {number} was changed by someone else at the same time; retry"
@@ -108,18 +134,25 @@ def execute(
     return new
 
 
-def accept(db: Database, command: Accept, stamp: Stamp) -> Case:
-    """受理: register a new grievance; its number is given here (20261123-0001)."""
+def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
+    """受理: register a new grievance; its number is given here (20261123-0001).
+
+    It gets the deployment's policy (or the urgent one) in its current version, for good.
+    """
     try:
-        with db.transaction() as session:
+        with engine.db.transaction() as session:
             existing = repo.number_by_ref(session, command.channel, command.ref)
             if existing is not None:
                 ref = f"{command.channel.value} reference {command.ref}"
                 raise Duplicate(f"{ref} is already grievance {existing}")
             number = repo.next_number(session, local(stamp.at).date())
-            record = decide(number, None, command, actor=stamp.actor, at=stamp.at)
+            policy = engine.policy_for_new(command.urgent)
+            facts = Facts(policy=policy.key)
+            record = decide(number, None, command, actor=stamp.actor, at=stamp.at, facts=facts)
             case = evolve(None, record)
-            repo.insert_case(session, case, record, stamp.recorded_at)
+            grievance_id = repo.insert_case(session, case, record, stamp.recorded_at)
+            timers = advance((), record, None, policy, engine.calendar)
+            repo.save_timers(session, grievance_id, number, [], timers)
     except IntegrityError:
         raise Duplicate(
             f"{command.channel.value} reference {command.ref} was registered at the same time"
@@ -128,14 +161,14 @@ def accept(db: Database, command: Accept, stamp: Stamp) -> Case:
 
 
 def _run(
-    db: Database, number: str, event: Event, stamp: Stamp, version: int | None, **data: Any
+    engine: Engine, number: str, event: Event, stamp: Stamp, version: int | None, **data: Any
 ) -> Case:
     fields = {key: value for key, value in data.items() if value is not None}
-    return execute(db, number, parse_command(event, fields), stamp, expected_version=version)
+    return execute(engine, number, parse_command(event, fields), stamp, expected_version=version)
 
 
 def assign(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -145,12 +178,12 @@ def assign(
 ) -> Case:
     """分办: route to a lead unit and optional co-handling units."""
     return _run(
-        db, number, Event.ASSIGN, stamp, expected_version, unit=unit, co_units=list(co_units)
+        engine, number, Event.ASSIGN, stamp, expected_version, unit=unit, co_units=list(co_units)
     )
 
 
 def sign(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -158,18 +191,18 @@ def sign(
     expected_version: int | None = None,
 ) -> Case:
     """签收: the lead unit signs for it; the first unit to sign stays accountable (首办负责)."""
-    return _run(db, number, Event.SIGN, stamp, expected_version, note=note)
+    return _run(engine, number, Event.SIGN, stamp, expected_version, note=note)
 
 
 def return_to_desk(
-    db: Database, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
+    engine: Engine, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
 ) -> Case:
     """退单: the unit hands it back to the desk with a reason (counted)."""
-    return _run(db, number, Event.RETURN, stamp, expected_version, reason=reason)
+    return _run(engine, number, Event.RETURN, stamp, expected_version, reason=reason)
 
 
 def reassign(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -180,7 +213,7 @@ def reassign(
 ) -> Case:
     """改派: the desk routes it to another (or the same) unit."""
     return _run(
-        db,
+        engine,
         number,
         Event.REASSIGN,
         stamp,
@@ -192,14 +225,14 @@ def reassign(
 
 
 def feedback(
-    db: Database, number: str, stamp: Stamp, *, note: str, expected_version: int | None = None
+    engine: Engine, number: str, stamp: Stamp, *, note: str, expected_version: int | None = None
 ) -> Case:
     """进展反馈: progress feedback given to the driver."""
-    return _run(db, number, Event.FEEDBACK, stamp, expected_version, note=note)
+    return _run(engine, number, Event.FEEDBACK, stamp, expected_version, note=note)
 
 
 def request_extension(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -209,12 +242,12 @@ def request_extension(
 ) -> Case:
     """申请延期: ask for more working days (approved by a supervisor)."""
     return _run(
-        db, number, Event.REQUEST_EXTENSION, stamp, expected_version, days=days, reason=reason
+        engine, number, Event.REQUEST_EXTENSION, stamp, expected_version, days=days, reason=reason
     )
 
 
 def approve_extension(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -222,25 +255,25 @@ def approve_extension(
     expected_version: int | None = None,
 ) -> Case:
     """批准延期: a supervisor grants the pending extension."""
-    return _run(db, number, Event.APPROVE_EXTENSION, stamp, expected_version, note=note)
+    return _run(engine, number, Event.APPROVE_EXTENSION, stamp, expected_version, note=note)
 
 
 def reject_extension(
-    db: Database, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
+    engine: Engine, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
 ) -> Case:
     """驳回延期: a supervisor refuses the pending extension."""
-    return _run(db, number, Event.REJECT_EXTENSION, stamp, expected_version, reason=reason)
+    return _run(engine, number, Event.REJECT_EXTENSION, stamp, expected_version, reason=reason)
 
 
 def suspend(
-    db: Database, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
+    engine: Engine, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
 ) -> Case:
     """挂起: stop the clock while waiting on the driver or a third party."""
-    return _run(db, number, Event.SUSPEND, stamp, expected_version, reason=reason)
+    return _run(engine, number, Event.SUSPEND, stamp, expected_version, reason=reason)
 
 
 def resume(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -248,11 +281,11 @@ def resume(
     expected_version: int | None = None,
 ) -> Case:
     """恢复: handling restarts after a suspension."""
-    return _run(db, number, Event.RESUME, stamp, expected_version, note=note)
+    return _run(engine, number, Event.RESUME, stamp, expected_version, note=note)
 
 
 def close(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -263,7 +296,7 @@ def close(
 ) -> Case:
     """办结: close with a result."""
     return _run(
-        db,
+        engine,
         number,
         Event.CLOSE,
         stamp,
@@ -275,7 +308,7 @@ def close(
 
 
 def revisit(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -285,19 +318,19 @@ def revisit(
 ) -> Case:
     """回访: record the driver's answer after closing."""
     return _run(
-        db, number, Event.REVISIT, stamp, expected_version, satisfaction=satisfaction, note=note
+        engine, number, Event.REVISIT, stamp, expected_version, satisfaction=satisfaction, note=note
     )
 
 
 def redo(
-    db: Database, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
+    engine: Engine, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
 ) -> Case:
     """重办: back to handling after a dissatisfied revisit; starts a new cycle."""
-    return _run(db, number, Event.REDO, stamp, expected_version, reason=reason)
+    return _run(engine, number, Event.REDO, stamp, expected_version, reason=reason)
 
 
 def review(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -309,7 +342,7 @@ def review(
 ) -> Case:
     """复盘: review the case; this finishes it."""
     return _run(
-        db,
+        engine,
         number,
         Event.REVIEW,
         stamp,
@@ -322,14 +355,14 @@ def review(
 
 
 def merge(
-    db: Database, number: str, stamp: Stamp, *, into: str, expected_version: int | None = None
+    engine: Engine, number: str, stamp: Stamp, *, into: str, expected_version: int | None = None
 ) -> Case:
     """并单: merge this duplicate into another open grievance."""
-    return _run(db, number, Event.MERGE, stamp, expected_version, into=into)
+    return _run(engine, number, Event.MERGE, stamp, expected_version, into=into)
 
 
 def amend(
-    db: Database,
+    engine: Engine,
     number: str,
     stamp: Stamp,
     *,
@@ -342,7 +375,7 @@ def amend(
 ) -> Case:
     """更正: an audited correction of registration facts."""
     return _run(
-        db,
+        engine,
         number,
         Event.AMEND,
         stamp,
@@ -355,18 +388,28 @@ def amend(
     )
 
 
-def show(db: Database, number: str, actor: Actor) -> CaseView:
-    """One grievance with its audit events, if the actor may see it."""
-    with db.read() as session:
+def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) -> CaseView:
+    """One grievance with its audit events and SLA timers, if the actor may see it.
+
+    With `explain`, every timer's deadline is explained (days skipped and why, the lunch
+    break, pauses, extensions) by replaying the audit log.
+    """
+    with engine.db.read() as session:
         row = repo.get_row(session, number)
         case = repo.case_from_row(row)
         if not can_see(actor, case):
             raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
-        return CaseView(case=case, version=row.version, events=repo.events_of(session, number))
+        events = repo.events_of(session, number)
+        timers = [repo.timer_from_row(t) for t in repo.timers_of(session, _id(row))]
+    notes: dict[tuple[str, int], list[str]] = {}
+    if explain:
+        policy = engine.policies.get(case.policy)
+        rebuild((repo.record_from_event(e) for e in events), policy, engine.calendar, notes)
+    return CaseView(case, row.version, events, timers, notes)
 
 
 def list_cases(
-    db: Database,
+    engine: Engine,
     actor: Actor,
     *,
     state: State | None = None,
@@ -378,21 +421,21 @@ def list_cases(
     if not 1 <= limit <= 10_000:
         raise InvalidInput("limit must be between 1 and 10000")
     visible = actor.unit if actor.unit_bound else None
-    with db.read() as session:
+    with engine.db.read() as session:
         rows = repo.list_rows(
             session, state=state, unit=unit, visible_to_unit=visible, limit=limit, offset=offset
         )
         return [repo.case_from_row(row) for row in rows]
 
 
-def add_unit(db: Database, stamp: Stamp, *, code: str, name: str) -> Unit:
+def add_unit(engine: Engine, stamp: Stamp, *, code: str, name: str) -> Unit:
     """Register a handling unit (承办单位). Desk work: dispatchers and supervisors."""
     if stamp.actor.role not in (Role.DISPATCHER, Role.SUPERVISOR) or stamp.actor.unit_bound:
         raise PermissionDenied("only the desk (a dispatcher or bureau supervisor) adds units")
     if not re.match(UNIT_CODE_PATTERN, code):
         raise InvalidInput(f"unit code {code!r}: use 1-32 letters, digits, '-' or '_'")
     name = _validate_unit_name(name)
-    with db.transaction() as session:
+    with engine.db.transaction() as session:
         return repo.add_unit(
             session, code=code, name=name, at=stamp.recorded_at, by=stamp.actor.name
         )
@@ -405,6 +448,6 @@ def _validate_unit_name(name: str) -> str:
         raise InvalidInput(f"unit name: {error.errors()[0]['msg']}") from None
 
 
-def list_units(db: Database) -> Sequence[Unit]:
-    with db.read() as session:
+def list_units(engine: Engine) -> Sequence[Unit]:
+    with engine.db.read() as session:
         return repo.list_units(session)

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, func, or_, text, update
 from sqlmodel import Session, col, select
 
-from models.tables import Grievance, GrievanceEvent, Unit
+from models.tables import CalendarDay, Grievance, GrievanceEvent, SlaTimer, Unit
 from workflow.actor import Actor
+from workflow.calendar import Overrides
 from workflow.case import Case, Record
 from workflow.errors import Conflict, Duplicate, NotFound
+from workflow.sla import Timer
 from workflow.vocab import Channel, State
 
 _CASE_FIELDS = tuple(f.name for f in fields(Case))
@@ -100,6 +102,7 @@ def _event_row(
 
 
 def insert_case(session: Session, case: Case, record: Record, recorded_at: datetime) -> int:
+    """Insert a new grievance and its first audit event; returns the row id."""
     row = Grievance(**_row_values(case), version=1, created_at=recorded_at, updated_at=recorded_at)
     session.add(row)
     session.flush()
@@ -107,7 +110,7 @@ def insert_case(session: Session, case: Case, record: Record, recorded_at: datet
         raise RuntimeError("grievance insert returned no id")
     session.add(_event_row(row.id, 1, record, recorded_at))
     session.flush()
-    return 1
+    return row.id
 
 
 def update_case(
@@ -185,3 +188,75 @@ def add_unit(session: Session, *, code: str, name: str, at: datetime, by: str) -
 
 def list_units(session: Session) -> Sequence[Unit]:
     return session.exec(select(Unit).order_by(col(Unit.code))).all()
+
+
+# ----------------------------------------------------------------------------- SLA timers
+_TIMER_FIELDS = tuple(f.name for f in fields(Timer) if f.name != "paused_total")
+
+
+def timer_from_row(row: SlaTimer) -> Timer:
+    values: dict[str, Any] = {name: getattr(row, name) for name in _TIMER_FIELDS}
+    return Timer(**values, paused_total=timedelta(seconds=row.paused_seconds))
+
+
+def timers_of(session: Session, grievance_id: int) -> list[SlaTimer]:
+    query = select(SlaTimer).where(SlaTimer.grievance_id == grievance_id)
+    return list(session.exec(query.order_by(col(SlaTimer.target), col(SlaTimer.cycle))).all())
+
+
+def save_timers(
+    session: Session,
+    grievance_id: int,
+    number: str,
+    old: Sequence[SlaTimer],
+    timers: Iterable[Timer],
+) -> None:
+    """Insert new timers and update the ones that changed (each row's version goes up)."""
+    rows = {(row.target, row.cycle): row for row in old}
+    for timer in timers:
+        values = {name: getattr(timer, name) for name in _TIMER_FIELDS}
+        values["paused_seconds"] = int(timer.paused_total.total_seconds())
+        row = rows.get(timer.key)
+        if row is None:
+            session.add(SlaTimer(grievance_id=grievance_id, number=number, **values))
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.version += 1
+    session.flush()
+
+
+def open_grievance_ids(session: Session) -> list[int]:
+    """Grievances with a timer still open (the ones a calendar change can move)."""
+    query = select(SlaTimer.grievance_id).where(col(SlaTimer.stopped_at).is_(None)).distinct()
+    return sorted(session.exec(query).all())
+
+
+# ----------------------------------------------------------------------------- calendar
+def calendar_overrides(session: Session) -> Overrides:
+    rows = session.exec(select(CalendarDay)).all()
+    return Overrides(
+        holidays={r.day: r.name for r in rows if not r.working},
+        workdays={r.day: r.name for r in rows if r.working},
+    )
+
+
+def store_calendar(
+    session: Session, overrides: Overrides, *, source: str, at: datetime, by: str
+) -> int:
+    """Add or replace the stored override of every date in `overrides`; returns how many."""
+    count = 0
+    for working, days in ((False, overrides.holidays), (True, overrides.workdays)):
+        for day, name in days.items():
+            row = session.get(CalendarDay, day)
+            if row is None:
+                row = CalendarDay(
+                    day=day, working=working, name=name, source=source, loaded_at=at, loaded_by=by
+                )
+                session.add(row)
+            else:
+                row.working, row.name, row.source = working, name, source
+                row.loaded_at, row.loaded_by = at, by
+            count += 1
+    session.flush()
+    return count

@@ -6,13 +6,14 @@ gives the same values (tests check it). Columns mirror `workflow.case.Case` fiel
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import EnumValue, UTCDateTime
+from workflow.sla import TimerState
 from workflow.vocab import (
     Category,
     Channel,
@@ -64,6 +65,7 @@ class Grievance(SQLModel, table=True):
     number: str = Field(max_length=32, unique=True)
     version: int = Field(default=1)
     state: State = _enum(State, index=True)
+    policy: str = Field(max_length=64)  # the policy version it was accepted under, "2142@1"
     channel: Channel = _enum(Channel)
     ref: str = Field(max_length=64)
     type: RequestType = _enum(RequestType)
@@ -119,6 +121,43 @@ class GrievanceEvent(SQLModel, table=True):
     at: datetime = _utc(nullable=False)  # effective time, as the actor stated it
     recorded_at: datetime = _utc(nullable=False)  # wall-clock time of recording
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SlaTimer(SQLModel, table=True):
+    """One SLA timer per (grievance, target, cycle). `next_fire_at` is what the watchdog asks."""
+
+    __tablename__ = "sla_timer"
+    __table_args__ = (UniqueConstraint("grievance_id", "target", "cycle"),)
+    id: int | None = Field(default=None, primary_key=True)
+    grievance_id: int = Field(foreign_key="grievance.id", index=True)
+    number: str = Field(max_length=32)
+    target: str = Field(max_length=32)
+    cycle: int
+    state: TimerState = _enum(TimerState)
+    started_at: datetime = _utc(nullable=False)
+    due_at: datetime = _utc(nullable=False)
+    provisional: bool = False
+    warn_at: datetime | None = _utc()
+    paused_since: datetime | None = _utc()
+    paused_seconds: int = 0
+    extended_days: int = 0
+    stopped_at: datetime | None = _utc()
+    breached_at: datetime | None = _utc()
+    fired: int = 0
+    next_fire_at: datetime | None = _utc(index=True)
+    version: int = 1
+
+
+class CalendarDay(SQLModel, table=True):
+    """An operator's calendar override: a holiday or a working day the library doesn't know."""
+
+    __tablename__ = "calendar_day"
+    day: date = Field(primary_key=True)
+    working: bool
+    name: str = Field(max_length=50)
+    source: str = Field(max_length=200)
+    loaded_at: datetime = _utc(nullable=False)
+    loaded_by: str = Field(max_length=50)
 
 
 class NumberCounter(SQLModel, table=True):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from flows import usecases as uc
-from models.db import Database
+from flows.engine import Engine
 from workflow.actor import Actor
 from workflow.case import Case
 from workflow.commands import Accept, parse_command
@@ -34,10 +34,10 @@ def database_url_for(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(database_url_for(tmp_path))
-    yield database
-    database.dispose()
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    opened = Engine.open(database_url_for(tmp_path))
+    yield opened
+    opened.db.dispose()
 
 
 def accept_command(**overrides: Any) -> Accept:
@@ -62,7 +62,7 @@ def accept_command(**overrides: Any) -> Accept:
 class Driver:
     """Moves grievances through the lifecycle with explicit, increasing times."""
 
-    db: Database
+    engine: Engine
     now: datetime = T0
     refs: int = 0
     units_added: set[str] = field(default_factory=set)
@@ -74,13 +74,13 @@ class Driver:
     def units(self, *codes: str) -> None:
         for code in codes:
             if code not in self.units_added:
-                uc.add_unit(self.db, self.stamp(DESK, 0), code=code, name=f"单位{code}")
+                uc.add_unit(self.engine, self.stamp(DESK, 0), code=code, name=f"单位{code}")
                 self.units_added.add(code)
 
     def accept(self, **overrides: Any) -> Case:
         self.refs += 1
         overrides.setdefault("ref", f"R-{self.refs}")
-        return uc.accept(self.db, accept_command(**overrides), self.stamp(DESK))
+        return uc.accept(self.engine, accept_command(**overrides), self.stamp(DESK))
 
     def to(self, state: str, **overrides: Any) -> Case:
         """A new grievance driven to `state` along the main path (lead unit UA)."""
@@ -88,20 +88,22 @@ class Driver:
         case = self.accept(**overrides)
         n = case.number
         path: list[tuple[str, Any]] = [
-            ("assigned", lambda: uc.assign(self.db, n, self.stamp(DESK), unit="UA")),
-            ("handling", lambda: uc.sign(self.db, n, self.stamp(HANDLER))),
+            ("assigned", lambda: uc.assign(self.engine, n, self.stamp(DESK), unit="UA")),
+            ("handling", lambda: uc.sign(self.engine, n, self.stamp(HANDLER))),
             (
                 "closed",
-                lambda: uc.close(self.db, n, self.stamp(HANDLER), result="resolved", note="done"),
+                lambda: uc.close(
+                    self.engine, n, self.stamp(HANDLER), result="resolved", note="done"
+                ),
             ),
             (
                 "revisited",
-                lambda: uc.revisit(self.db, n, self.stamp(DESK), satisfaction="satisfied"),
+                lambda: uc.revisit(self.engine, n, self.stamp(DESK), satisfaction="satisfied"),
             ),
             (
                 "reviewed",
                 lambda: uc.review(
-                    self.db, n, self.stamp(REVIEWER), root_cause="rc", actions="acts"
+                    self.engine, n, self.stamp(REVIEWER), root_cause="rc", actions="acts"
                 ),
             ),
         ]
@@ -115,5 +117,5 @@ class Driver:
 
 
 @pytest.fixture
-def driver(db: Database) -> Driver:
-    return Driver(db)
+def driver(engine: Engine) -> Driver:
+    return Driver(engine)

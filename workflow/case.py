@@ -41,6 +41,7 @@ class Case:
     urgent: bool
     accepted_at: datetime
     last_event_at: datetime
+    policy: str  # the time-limit policy version it was accepted under, e.g. "2142@1"
     lead_unit: str | None = None
     co_units: tuple[str, ...] = ()
     first_handler_unit: str | None = None
@@ -111,6 +112,7 @@ def evolve(case: Case | None, record: Record) -> Case:
             urgent=bool(p.get("urgent", False)),
             accepted_at=at,
             last_event_at=at,
+            policy=p["policy"],
         )
     if case is None:
         raise ValueError(f"{record.number}: {record.event.value} before accept")
@@ -167,6 +169,8 @@ def evolve(case: Case | None, record: Record) -> Case:
                 satisfaction=None,
                 revisited_at=None,
             )
+        case Event.RECALCULATE:
+            pass  # timers only: the case itself does not change
         case Event.REVIEW:
             c = replace(c, reviewed_at=at)
         case Event.MERGE:

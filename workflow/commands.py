@@ -6,6 +6,7 @@ audit log its payloads (`payload()` is what gets stored and replayed).
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
@@ -219,6 +220,17 @@ class Amend(Command):
         return self
 
 
+class Recalculate(Command):
+    """重算时限: a deadline moved because the working-day calendar changed (recorded, audited)."""
+
+    event = Event.RECALCULATE
+    target: str = Field(max_length=32, title="时限 Target")
+    cycle: int = Field(ge=1, title="轮次 Cycle")
+    old_due: datetime = Field(title="原期限 Old deadline")
+    new_due: datetime = Field(title="新期限 New deadline")
+    reason: ShortText = Field(title="原因 Reason")
+
+
 COMMANDS: dict[Event, type[Command]] = {
     cls.event: cls
     for cls in (
@@ -239,6 +251,7 @@ COMMANDS: dict[Event, type[Command]] = {
         Review,
         Merge,
         Amend,
+        Recalculate,
     )
 }
 

@@ -78,6 +78,7 @@ TABLE: tuple[Transition, ...] = (
     _t(Event.REDO,              [_st.REVISITED],              _st.HANDLING,  [D, S],    guards=("driver_dissatisfied",)),
     _t(Event.REVIEW,            [_st.REVISITED],              _st.REVIEWED,  [R]),
     _t(Event.MERGE,             OPEN_STATES,                  _st.MERGED,    [D],       guards=("merge_target_open",)),
+    _t(Event.RECALCULATE,       [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S]),
     _t(Event.AMEND,             [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S], guards=("amend_changes_something",)),
 )
 # fmt: on
@@ -90,6 +91,7 @@ class Facts:
     unknown_units: frozenset[str] = frozenset()
     merge_target_state: State | None = None  # None: the target grievance does not exist
     max_extensions: int = MAX_EXTENSIONS
+    policy: str = "2142@1"  # the policy version a new grievance is accepted under
 
 
 Guard = Callable[[Case, Command, Facts], str | None]
@@ -299,5 +301,7 @@ def decide(
         to_state=row.target_from(state),
         at=at,
         actor=actor,
-        payload=command.payload(),
+        payload={**command.payload(), "policy": facts.policy}
+        if command.event is Event.ACCEPT
+        else command.payload(),
     )

@@ -51,6 +51,7 @@ class Event(Vocab):
     REVIEW = "review"
     MERGE = "merge"
     AMEND = "amend"
+    RECALCULATE = "recalculate"
 
 
 class Role(Vocab):
@@ -135,6 +136,7 @@ ZH: dict[Vocab, str] = {
     Event.REVIEW: "复盘",
     Event.MERGE: "并单",
     Event.AMEND: "更正",
+    Event.RECALCULATE: "重算时限",
     Role.DISPATCHER: "受理员",
     Role.HANDLER: "承办人",
     Role.SUPERVISOR: "主管",

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
 from flows import usecases as uc
+from flows.engine import Engine
 from models import repo
-from models.db import Database
 from tests.conftest import T0, accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.case import TERMINAL_STATES
@@ -127,14 +127,14 @@ class Lifecycle(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = tempfile.TemporaryDirectory()
-        self.db = Database(database_url_for(Path(self.folder.name)))
+        self.engine = Engine.open(database_url_for(Path(self.folder.name)))
         self.now = T0
         self.refs = 0
         self.finished: dict[str, Any] = {}  # number -> the case when it became terminal
         self.versions: dict[str, int] = {}
 
     def teardown(self) -> None:
-        self.db.dispose()
+        self.engine.db.dispose()
         self.folder.cleanup()
 
     def stamp(self, actor: Actor, minutes: int) -> uc.Stamp:
@@ -144,13 +144,13 @@ class Lifecycle(RuleBasedStateMachine):
     @initialize()
     def units(self) -> None:
         for code in ("UA", "UB"):
-            uc.add_unit(self.db, self.stamp(ACTORS[0], 0), code=code, name=code)
+            uc.add_unit(self.engine, self.stamp(ACTORS[0], 0), code=code, name=code)
 
     @rule(target=numbers, minutes=st.integers(0, 600))
     def accept(self, minutes: int) -> str:
         self.refs += 1
         case = uc.accept(
-            self.db, accept_command(ref=f"S-{self.refs}"), self.stamp(ACTORS[0], minutes)
+            self.engine, accept_command(ref=f"S-{self.refs}"), self.stamp(ACTORS[0], minutes)
         )
         self.versions[case.number] = 1
         return case.number
@@ -164,12 +164,12 @@ class Lifecycle(RuleBasedStateMachine):
     def act(self, number: str, operation: str, data: st.DataObject, minutes: int) -> None:
         run, arguments = OPERATIONS[operation]
         actor = data.draw(st.one_of(st.just(PREFERRED[operation]), st.sampled_from(ACTORS)))
-        before = uc.show(self.db, number, ACTORS[0])
+        before = uc.show(self.engine, number, ACTORS[0])
         try:
-            case = run(self.db, number, self.stamp(actor, minutes), **data.draw(arguments))
+            case = run(self.engine, number, self.stamp(actor, minutes), **data.draw(arguments))
         except GrievanceError as error:
             event(f"{operation}: refused ({type(error).__name__})")
-            after = uc.show(self.db, number, ACTORS[0])
+            after = uc.show(self.engine, number, ACTORS[0])
             assert after.version == before.version and after.case == before.case
             return
         event(f"{operation}: applied -> {case.state.value}")
@@ -181,14 +181,14 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(number=numbers, data=st.data(), minutes=st.integers(1, 3000))
     def advance(self, number: str, data: st.DataObject, minutes: int) -> None:
         """The next sensible step for the grievance's state, by the right person."""
-        state = uc.show(self.db, number, DESK).case.state.value
+        state = uc.show(self.engine, number, DESK).case.state.value
         choices = NEXT_STEPS.get(state)
         if not choices:
             return
         operation, arguments = data.draw(st.sampled_from(choices))
         run = OPERATIONS[operation][0]
         try:
-            case = run(self.db, number, self.stamp(PREFERRED[operation], minutes), **arguments)
+            case = run(self.engine, number, self.stamp(PREFERRED[operation], minutes), **arguments)
         except GrievanceError as error:  # a guard may still refuse (no pending extension...)
             event(f"advance {operation}: refused ({type(error).__name__})")
             return
@@ -201,7 +201,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(number=numbers, into=numbers)
     def merge(self, number: str, into: str) -> None:
         try:
-            case = uc.merge(self.db, number, self.stamp(ACTORS[0], 5), into=into)
+            case = uc.merge(self.engine, number, self.stamp(ACTORS[0], 5), into=into)
         except GrievanceError:
             return
         self.versions[number] += 1
@@ -209,7 +209,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     @invariant()
     def audit_log_replays_to_the_stored_state(self) -> None:
-        with self.db.read() as session:
+        with self.engine.db.read() as session:
             for number, version in self.versions.items():
                 row = repo.get_row(session, number)
                 events = repo.events_of(session, number)

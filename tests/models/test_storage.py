@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
+from flows.engine import Engine
 from models import repo
 from models.db import Database
 from tests.conftest import Driver
@@ -33,15 +34,15 @@ def test_environment_variable_names_the_database(
     assert Database().url == url
 
 
-def test_migrations_match_the_models(db: Database) -> None:
-    with db.engine.connect() as connection:
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
 def test_times_come_back_in_utc_with_their_zone(driver: Driver) -> None:
     case = driver.accept()
-    with driver.db.read() as session:
+    with driver.engine.db.read() as session:
         row = repo.get_row(session, case.number)
     assert row.accepted_at == case.accepted_at
     assert row.accepted_at.tzinfo is not None and row.accepted_at.utcoffset().total_seconds() == 0
@@ -49,7 +50,7 @@ def test_times_come_back_in_utc_with_their_zone(driver: Driver) -> None:
 
 def test_naive_times_are_refused_by_the_column(driver: Driver) -> None:
     case = driver.accept()
-    with pytest.raises(Exception, match="naive"), driver.db.transaction() as session:
+    with pytest.raises(Exception, match="naive"), driver.engine.db.transaction() as session:
         row = repo.get_row(session, case.number)
         row.updated_at = datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
         session.flush()
@@ -57,7 +58,7 @@ def test_naive_times_are_refused_by_the_column(driver: Driver) -> None:
 
 def test_enums_are_stored_by_value(driver: Driver) -> None:
     driver.to("assigned")
-    with driver.db.read() as session:
+    with driver.engine.db.read() as session:
         state, channel = session.exec(text("SELECT state, channel FROM grievance")).one()
         event = session.exec(text("SELECT event FROM grievance_event ORDER BY id DESC")).scalar()
     assert (state, channel, event) == ("assigned", "hotline_12328", "assign")
@@ -69,9 +70,12 @@ def test_audit_log_is_append_only(driver: Driver) -> None:
         "UPDATE grievance_event SET actor = 'mallory'",
         "DELETE FROM grievance_event",
     ):
-        with pytest.raises(DBAPIError, match="append-only"), driver.db.transaction() as session:
+        with (
+            pytest.raises(DBAPIError, match="append-only"),
+            driver.engine.db.transaction() as session,
+        ):
             session.exec(text(statement))
-    with driver.db.read() as session:
+    with driver.engine.db.read() as session:
         assert session.exec(text("SELECT count(*) FROM grievance_event")).scalar() == 1
 
 

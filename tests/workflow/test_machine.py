@@ -54,6 +54,13 @@ SAMPLE_INPUT: dict[Event, dict[str, Any]] = {
     Event.REVIEW: {"root_cause": "原因", "actions": "措施"},
     Event.MERGE: {"into": "20261123-9999"},
     Event.AMEND: {"reason": "更正", "category": "other"},
+    Event.RECALCULATE: {
+        "target": "close",
+        "cycle": 1,
+        "old_due": "2027-01-01T09:30:00Z",
+        "new_due": "2027-01-04T09:30:00Z",
+        "reason": "节假日安排公布",
+    },
 }
 
 # Case facts that make each guard hold, so a legal pair is refused only by the table.
@@ -82,6 +89,7 @@ def make_case(state: State, **changes: Any) -> Case:
         last_event_at=AT - timedelta(days=1),
         lead_unit="UA",
         first_handler_unit="UA",
+        policy="2142@1",
     )
     return replace(base, **changes)
 

@@ -1,0 +1,87 @@
+"""The engine's configuration in one object: the database, the business calendar (library +
+the overrides stored in the database) and the time-limit policies.
+
+Settings come from the environment (documented in the README):
+`GRIEVANCE_DATABASE_URL`, `GRIEVANCE_POLICY` (default 2142), `GRIEVANCE_POLICY_FILE` (custom
+policies, TOML), `GRIEVANCE_BUSINESS_HOURS` (default "08:30-12:00,14:00-17:30") and
+`GRIEVANCE_TIMEZONE` (default Asia/Shanghai).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+
+from models import repo
+from models.db import Database
+from workflow.calendar import BusinessCalendar, BusinessHours, Overrides
+from workflow.errors import InvalidInput
+from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy, Registry, registry
+
+
+def parse_hours(text: str, tz: str = "Asia/Shanghai") -> BusinessHours:
+    """'08:30-12:00,14:00-17:30' -> BusinessHours."""
+    periods = []
+    for part in text.split(","):
+        try:
+            start, end = (time.fromisoformat(p.strip()) for p in part.split("-"))
+        except ValueError:
+            raise InvalidInput(
+                f"business hours {text!r}: use HH:MM-HH:MM[,HH:MM-HH:MM...]"
+            ) from None
+        periods.append((start, end))
+    return BusinessHours(periods=tuple(periods), tz=tz)
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInput(f"cannot read {what} {path}: {error.strerror}") from None
+
+
+@dataclass
+class Engine:
+    db: Database
+    hours: BusinessHours
+    policies: Registry
+    default_policy: str
+    calendar: BusinessCalendar
+
+    @classmethod
+    def open(cls, url: str | None = None, *, db: Database | None = None) -> Engine:
+        """The engine as the environment configures it (the database migrated if needed)."""
+        database = db or Database(url)
+        tz = os.environ.get("GRIEVANCE_TIMEZONE") or "Asia/Shanghai"
+        hours_text = os.environ.get("GRIEVANCE_BUSINESS_HOURS")
+        hours = parse_hours(hours_text, tz) if hours_text else BusinessHours(tz=tz)
+        policy_file = os.environ.get("GRIEVANCE_POLICY_FILE")
+        policies = registry(_read(policy_file, "policy file") if policy_file else None)
+        default = os.environ.get("GRIEVANCE_POLICY") or DEFAULT_POLICY
+        policies.latest(default)  # fail early on a misspelt policy name
+        engine = cls(database, hours, policies, default, BusinessCalendar(hours))
+        engine.reload_calendar()
+        return engine
+
+    def reload_calendar(self) -> None:
+        """Rebuild the calendar from the library and the overrides stored in the database."""
+        with self.db.read() as session:
+            overrides = repo.calendar_overrides(session)
+        self.calendar = BusinessCalendar(self.hours, overrides)
+
+    def calendar_with(self, extra: Overrides) -> BusinessCalendar:
+        """The engine's calendar with `extra` overrides on top (for planning with a file)."""
+        holidays = dict(self.calendar.overrides.holidays)
+        workdays = dict(self.calendar.overrides.workdays)
+        for day, name in extra.holidays.items():
+            workdays.pop(day, None)
+            holidays[day] = name
+        for day, name in extra.workdays.items():
+            holidays.pop(day, None)
+            workdays[day] = name
+        return BusinessCalendar(self.hours, Overrides(holidays=holidays, workdays=workdays))
+
+    def policy_for_new(self, urgent: bool) -> Policy:
+        return self.policies.latest(URGENT_POLICY if urgent else self.default_policy)

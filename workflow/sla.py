@@ -1,0 +1,292 @@
+"""SLA timers: one per (target, cycle), advanced by the same records that evolve a case.
+
+`advance` is the only way a timer changes in response to the lifecycle; `rebuild` folds a
+whole audit log through it, so stored timers can always be checked against their history.
+Pure: the calendar and policy are arguments, every instant comes from a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from workflow.calendar import BusinessCalendar, Deadline
+from workflow.case import Case, Record, evolve
+from workflow.policies import Audience, Clock, Limit, Policy, Target
+from workflow.vocab import Event
+
+ZERO = timedelta(0)
+
+
+class TimerState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"  # suspended: the clock stands still
+    MET = "met"  # stopped by its deadline
+    BREACHED = "breached"  # the deadline passed while open; stays so when finally stopped
+    CANCELLED = "cancelled"  # merged away, or replaced by a new cycle
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    target: str
+    cycle: int  # 1 for the first run of this target; a redo or a return starts the next
+    state: TimerState
+    started_at: datetime
+    due_at: datetime
+    provisional: bool  # the deadline depends on days outside the official calendar
+    warn_at: datetime | None = None
+    paused_since: datetime | None = None
+    paused_total: timedelta = ZERO  # time on the target's clock spent suspended
+    extended_days: int = 0
+    stopped_at: datetime | None = None  # when it was met (or met late), or cancelled
+    breached_at: datetime | None = None  # set once the deadline has passed while open
+    fired: int = 0  # how many of `steps()` the watchdog has fired
+    next_fire_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.target, self.cycle)
+
+
+@dataclass(frozen=True, slots=True)
+class FireStep:
+    """One moment the watchdog acts on a timer: the warning, the breach, or a ladder rung."""
+
+    index: int
+    name: str  # "warning", "breach", or the ladder step's name
+    title_zh: str
+    at: datetime
+    notify: tuple[Audience, ...]
+
+
+def steps(timer: Timer, target: Target, calendar: BusinessCalendar) -> list[FireStep]:
+    """Every step of the timer in order: yellow card, breach (red card), later rungs."""
+    plan: list[tuple[str, str, datetime, tuple[Audience, ...]]] = []
+    if timer.warn_at is not None and timer.warn_at < timer.due_at:
+        plan.append(("warning", "黄牌预警", timer.warn_at, target.warn_notify))
+    ladder = list(target.ladder)
+    if not ladder or ladder[0].after is not None:
+        plan.append(("breach", "超时", timer.due_at, target.warn_notify))
+    for rung in ladder:
+        at = timer.due_at if rung.after is None else rung.after.shift(calendar, timer.due_at).at
+        plan.append((rung.name, rung.title_zh, at, rung.notify))
+    return [
+        FireStep(i, name, title, at, notify) for i, (name, title, at, notify) in enumerate(plan)
+    ]
+
+
+def _schedule(timer: Timer, target: Target, calendar: BusinessCalendar) -> Timer:
+    """Set `next_fire_at`: the next unfired step of an open, running timer."""
+    if not timer.open or timer.state is TimerState.PAUSED:
+        return replace(timer, next_fire_at=None)
+    pending = steps(timer, target, calendar)[timer.fired :]
+    return replace(timer, next_fire_at=pending[0].at if pending else None)
+
+
+def _warn_at(
+    target: Target, calendar: BusinessCalendar, start: datetime, due: datetime
+) -> datetime | None:
+    warning = target.warning
+    if warning is None:
+        return None
+    natural = target.limit.clock is Clock.NATURAL
+    total = due - start if natural else calendar.business_time_between(start, due)
+    if warning.share is not None:
+        before = total * warning.share
+    elif warning.before is not None and warning.before.clock is Clock.WORKING_DAYS:
+        day = sum((end - begin for begin, end in _periods(calendar)), ZERO)
+        before = day * warning.before.days
+    else:
+        before = warning.before.span if warning.before is not None else ZERO
+    if before >= total:
+        return start
+    if natural:
+        return due - before
+    return calendar.add_business_time(start, total - before).at
+
+
+def _periods(calendar: BusinessCalendar) -> list[tuple[timedelta, timedelta]]:
+    return [
+        (timedelta(hours=s.hour, minutes=s.minute), timedelta(hours=e.hour, minutes=e.minute))
+        for s, e in calendar.hours.periods
+    ]
+
+
+def _elapsed(limit: Limit, calendar: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
+    return b - a if limit.clock is Clock.NATURAL else calendar.business_time_between(a, b)
+
+
+def _push(limit: Limit, calendar: BusinessCalendar, due: datetime, span: timedelta) -> Deadline:
+    if limit.clock is Clock.NATURAL:
+        return calendar.add_natural_time(due, span)
+    return calendar.add_business_time(due, span)
+
+
+Notes = dict[tuple[str, int], list[str]]
+
+
+def _start(
+    target: Target, cycle: int, at: datetime, calendar: BusinessCalendar, notes: Notes | None
+) -> Timer:
+    deadline = target.limit.deadline(calendar, at)
+    if notes is not None:
+        notes[(target.name, cycle)] = [
+            f"{target.name} ({target.title_zh}) cycle {cycle}: {target.limit.text}",
+            *deadline.explain(),
+        ]
+    timer = Timer(
+        target=target.name,
+        cycle=cycle,
+        state=TimerState.RUNNING,
+        started_at=at,
+        due_at=deadline.at,
+        provisional=deadline.provisional,
+    )
+    return _schedule(
+        replace(timer, warn_at=_warn_at(target, calendar, at, deadline.at)), target, calendar
+    )
+
+
+def _note(notes: Notes | None, timer: Timer, text: str) -> None:
+    if notes is not None:
+        notes.setdefault(timer.key, []).append(text)
+
+
+def _resume(
+    timer: Timer, target: Target, at: datetime, calendar: BusinessCalendar, notes: Notes | None
+) -> Timer:
+    if timer.paused_since is None:
+        return timer
+    paused = _elapsed(target.limit, calendar, timer.paused_since, at)
+    moved = _push(target.limit, calendar, timer.due_at, paused)
+    _note(
+        notes,
+        timer,
+        f"paused {timer.paused_since.isoformat()} to {at.isoformat()}: "
+        f"{paused} added; deadline moves to {moved.at.isoformat()}",
+    )
+    return replace(
+        timer,
+        state=TimerState.BREACHED if timer.breached_at is not None else TimerState.RUNNING,
+        paused_since=None,
+        paused_total=timer.paused_total + paused,
+        due_at=moved.at,
+        provisional=timer.provisional or moved.provisional,
+        warn_at=None
+        if timer.warn_at is None
+        else _push(target.limit, calendar, timer.warn_at, paused).at,
+    )
+
+
+def advance(
+    timers: Iterable[Timer],
+    record: Record,
+    before: Case | None,
+    policy: Policy,
+    calendar: BusinessCalendar,
+    notes: Notes | None = None,
+) -> tuple[Timer, ...]:
+    """The timers after `record` happened to a case that looked like `before`."""
+    at, event = record.at, record.event
+    result: list[Timer] = []
+    for timer in timers:
+        if not timer.open:
+            result.append(timer)
+            continue
+        target = policy.target(timer.target)
+        if event in target.cancels_on or event in target.starts_on:
+            why = "merged" if event is Event.MERGE else f"replaced by a new cycle ({event.value})"
+            _note(notes, timer, f"cancelled at {at.isoformat()}: {why}")
+            timer = replace(timer, state=TimerState.CANCELLED, stopped_at=at, paused_since=None)
+        elif event in target.stops_on:
+            timer = _resume(timer, target, at, calendar, notes)
+            late = at > timer.due_at
+            timer = replace(
+                timer,
+                stopped_at=at,
+                state=TimerState.BREACHED if late else TimerState.MET,
+                breached_at=timer.breached_at or (timer.due_at if late else None),
+            )
+            _note(
+                notes,
+                timer,
+                f"{'met late' if late else 'met'} at {at.isoformat()} by {event.value}",
+            )
+        elif event is Event.SUSPEND and target.pauses:
+            timer = replace(timer, state=TimerState.PAUSED, paused_since=at)
+        elif event is Event.RESUME and target.pauses:
+            timer = _resume(timer, target, at, calendar, notes)
+        elif event is Event.APPROVE_EXTENSION and target.extends and before is not None:
+            days = before.pending_extension_days or 0
+            moved = calendar.add_working_days(timer.due_at, days)
+            _note(
+                notes,
+                timer,
+                f"extension of {days} working day(s) approved at "
+                f"{at.isoformat()}; deadline moves to {moved.at.isoformat()}",
+            )
+            timer = replace(
+                timer,
+                due_at=moved.at,
+                extended_days=timer.extended_days + days,
+                provisional=timer.provisional or moved.provisional,
+                breached_at=None if moved.at > at else timer.breached_at,
+                state=TimerState.PAUSED
+                if timer.state is TimerState.PAUSED
+                else TimerState.RUNNING
+                if moved.at > at
+                else timer.state,
+            )
+        result.append(_schedule(timer, target, calendar))
+    for target in policy.targets:
+        if event in target.starts_on:
+            cycle = 1 + max((t.cycle for t in result if t.target == target.name), default=0)
+            result.append(_start(target, cycle, at, calendar, notes))
+    return tuple(result)
+
+
+def rebuild(
+    records: Iterable[Record],
+    policy: Policy,
+    calendar: BusinessCalendar,
+    notes: Notes | None = None,
+) -> tuple[Timer, ...]:
+    """Timers from the audit log alone (and the policy and calendar)."""
+    timers: tuple[Timer, ...] = ()
+    case: Case | None = None
+    for record in records:
+        timers = advance(timers, record, case, policy, calendar, notes)
+        case = evolve(case, record)
+    return timers
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    policy: Policy
+    deadlines: dict[str, Deadline]
+
+    @property
+    def provisional(self) -> bool:
+        return any(d.provisional for d in self.deadlines.values())
+
+
+def plan(
+    policy: Policy,
+    calendar: BusinessCalendar,
+    accepted_at: datetime,
+    closed_at: datetime | None = None,
+) -> Plan:
+    """The deadlines a grievance accepted (and perhaps closed) at these instants would get."""
+    deadlines: dict[str, Deadline] = {}
+    for target in policy.targets:
+        if Event.ACCEPT in target.starts_on:
+            deadlines[target.name] = target.limit.deadline(calendar, accepted_at)
+        elif Event.CLOSE in target.starts_on and closed_at is not None:
+            deadlines[target.name] = target.limit.deadline(calendar, closed_at)
+    return Plan(policy, deadlines)
