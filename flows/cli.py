@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import click
@@ -24,9 +24,11 @@ from flows import usecases as uc
 from flows.engine import Engine
 from models.db import Database
 from workflow.actor import Actor
+from workflow.calendar import Overrides
 from workflow.commands import Accept, parse_command
 from workflow.errors import GrievanceError, InvalidInput
-from workflow.timeutil import parse_instant
+from workflow.sla import plan
+from workflow.timeutil import iso, local, parse_instant
 from workflow.vocab import (
     Category,
     Channel,
@@ -368,14 +370,27 @@ _action(
 # ----------------------------------------------------------------------------- reading
 @cli.command()
 @click.argument("number")
+@click.option("--explain", is_flag=True, help="Explain each deadline: days skipped and why.")
 @acting
-def show(number: str, **who: Any) -> None:
-    """One grievance with its audit events (personal data masked)."""
+def show(number: str, explain: bool, **who: Any) -> None:
+    """One grievance with its audit events and SLA timers (personal data masked)."""
     ctx = _ctx(**who)
-    view = uc.show(ctx.engine, number, ctx.actor)
+    view = uc.show(ctx.engine, number, ctx.actor, explain=explain)
+    now = ctx.stamp.recorded_at
     data = present.case_dict(view.case, version=view.version)
+    data["policy"] = view.case.policy
     data["events"] = [present.event_dict(e) for e in view.events]
-    _emit(ctx, data, present.case_text(view.case, version=view.version, events=view.events))
+    data["timers"] = [present.timer_dict(t, now) for t in view.timers]
+    if explain:
+        for item, timer in zip(data["timers"], view.timers, strict=True):
+            item["explanation"] = view.explanations.get(timer.key, [])
+    lines = [
+        present.case_text(view.case, version=view.version, events=view.events),
+        f"  时限 SLA timers (policy {view.case.policy}):",
+    ]
+    for timer in view.timers:
+        lines += present.timer_text(timer, now, view.explanations.get(timer.key, ()))
+    _emit(ctx, data, "\n".join(lines))
 
 
 @cli.command("list")
@@ -400,6 +415,137 @@ def list_(state: str | None, unit: str | None, limit: int, offset: int, **who: A
         [present.case_dict(c) for c in cases],
         "\n".join(present.case_line(c) for c in cases) or "no grievances",
     )
+
+
+# ----------------------------------------------------------------------------- SLA
+@cli.group()
+def sla() -> None:
+    """Time limits (时限): plan deadlines, check timers against the audit log."""
+
+
+@sla.command("plan")
+@click.option("--accepted-at", required=True, metavar="ISO8601", help="When it was accepted.")
+@click.option("--closed-at", metavar="ISO8601", help="When it was closed (adds revisit).")
+@click.option("--policy", "policy_name", metavar="NAME", help="Policy (default: configured).")
+@click.option(
+    "--calendar",
+    "calendar_file",
+    metavar="FILE",
+    help="A calendar TOML file on top of the stored calendar.",
+)
+@acting
+def sla_plan(
+    accepted_at: str,
+    closed_at: str | None,
+    policy_name: str | None,
+    calendar_file: str | None,
+    **who: Any,
+) -> None:
+    """Deadlines a grievance accepted (and closed) at these times gets. Touches no grievance."""
+    ctx = _ctx(**who)
+    engine = ctx.engine
+    policy = engine.policies.latest(policy_name or engine.default_policy)
+    calendar = engine.calendar
+    if calendar_file:
+        calendar = engine.calendar_with(Overrides.from_file(calendar_file))
+    accepted = parse_instant(accepted_at)
+    closed = parse_instant(closed_at) if closed_at else None
+    if closed is not None and closed < accepted:
+        raise InvalidInput("--closed-at is before --accepted-at")
+    result = plan(policy, calendar, accepted, closed)
+    data = {
+        "policy": policy.name,
+        "version": policy.version,
+        "provisional": result.provisional,
+        "deadlines": {name: iso(d.at) for name, d in result.deadlines.items()},
+    }
+    text = [f"policy {policy.key}: {policy.title}"]
+    for name, deadline in result.deadlines.items():
+        flag = "  (provisional 暂定)" if deadline.provisional else ""
+        text.append(f"  {name:<9} {iso(deadline.at)}{flag}")
+    _emit(ctx, data, "\n".join(text))
+
+
+@sla.command("check")
+@click.option("--fix", is_flag=True, help="Store the timers replayed from the audit log.")
+@acting
+def sla_check(fix: bool, **who: Any) -> None:
+    """Rebuild every grievance's timers from its audit log and compare with the stored ones."""
+    ctx = _ctx(**who)
+    problems = uc.check_timers(ctx.engine, fix=fix)
+    _emit(
+        ctx,
+        {"differences": problems, "fixed": fix and bool(problems)},
+        "\n".join(problems) or "all timers match their audit logs",
+    )
+    if problems and not fix:
+        sys.exit(1)
+
+
+# ----------------------------------------------------------------------------- calendar
+@cli.group()
+def calendar() -> None:
+    """The working-day calendar (工作日): library data plus operator overrides."""
+
+
+@calendar.command("load")
+@click.argument("file", type=click.Path(dir_okay=False))
+@acting
+def calendar_load(file: str, **who: Any) -> None:
+    """Load holidays and make-up workdays from a TOML file; recompute open deadlines."""
+    ctx = _ctx(**who)
+    overrides = Overrides.from_file(file)
+    moved = uc.load_calendar(ctx.engine, overrides, ctx.stamp, source=os.path.basename(file))
+    data = {
+        "holidays": len(overrides.holidays),
+        "workdays": len(overrides.workdays),
+        "moved": [
+            {
+                "number": m.number,
+                "target": m.target,
+                "cycle": m.cycle,
+                "old_due": iso(m.old_due),
+                "new_due": iso(m.new_due),
+                "provisional": m.provisional,
+            }
+            for m in moved
+        ],
+    }
+    lines = [
+        f"loaded {len(overrides.holidays)} holiday(s), {len(overrides.workdays)} "
+        f"workday(s); {len(moved)} deadline(s) moved"
+    ]
+    lines += [
+        f"  {m.number} {m.target}#{m.cycle}: {iso(m.old_due)} -> {iso(m.new_due)}" for m in moved
+    ]
+    _emit(ctx, data, "\n".join(lines))
+
+
+@calendar.command("show")
+@click.argument("start", metavar="DATE")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366))
+@acting
+def calendar_show(start: str, days: int, **who: Any) -> None:
+    """Each day from DATE: working or not, and why (holiday name, make-up workday...)."""
+    ctx = _ctx(**who)
+    first = local(parse_instant(start)).date()
+    infos = [ctx.engine.calendar.day(first + timedelta(days=i)) for i in range(days)]
+    data = [
+        {
+            "date": i.day.isoformat(),
+            "working": i.working,
+            "reason": i.reason,
+            "name": i.name,
+            "provisional": i.provisional,
+        }
+        for i in infos
+    ]
+    text = [
+        f"{i.day.isoformat()} {i.day:%a}  {'work' if i.working else 'rest'}  {i.reason}"
+        f"{' ' + i.name if i.name else ''}{'  (provisional)' if i.provisional else ''}"
+        for i in infos
+    ]
+    _emit(ctx, data, "\n".join(text))
 
 
 # ----------------------------------------------------------------------------- admin

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from models.tables import GrievanceEvent
 from workflow.case import Case
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text
+from workflow.sla import Timer, TimerState
 from workflow.timeutil import iso
 
 
@@ -135,6 +137,46 @@ def case_text(
                 f"{event.actor} ({event.role.value}{unit})"
             )
     return "\n".join(lines)
+
+
+def timer_dict(timer: Timer, now: datetime | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "target": timer.target,
+        "cycle": timer.cycle,
+        "state": timer.state.value,
+        "started_at": iso(timer.started_at),
+        "due_at": iso(timer.due_at),
+        "warn_at": iso(timer.warn_at),
+        "provisional": timer.provisional,
+        "paused_since": iso(timer.paused_since),
+        "paused": str(timer.paused_total),
+        "extended_days": timer.extended_days,
+        "stopped_at": iso(timer.stopped_at),
+        "breached_at": iso(timer.breached_at),
+        "next_fire_at": iso(timer.next_fire_at),
+    }
+    if now is not None:
+        data["overdue"] = timer.open and now > timer.due_at
+    return data
+
+
+def timer_text(timer: Timer, now: datetime, explanation: Sequence[str] = ()) -> list[str]:
+    flag = " (provisional 暂定)" if timer.provisional else ""
+    if timer.stopped_at is not None:
+        when = f"stopped {iso(timer.stopped_at)}"
+    elif timer.state is TimerState.PAUSED:
+        when = f"paused since {iso(timer.paused_since)}"
+    elif now > timer.due_at:
+        when = "OVERDUE 已超时"
+    else:
+        when = "running"
+    extra = f", extended {timer.extended_days} wd" if timer.extended_days else ""
+    lines = [
+        f"    {timer.target:<9} #{timer.cycle} {timer.state.value:<9} due {iso(timer.due_at)}"
+        f"{flag}  {when}{extra}"
+    ]
+    lines += [f"        {line}" for line in explanation]
+    return lines
 
 
 def case_line(case: Case) -> str:

@@ -23,12 +23,13 @@ from flows.engine import Engine
 from models import repo
 from models.tables import Grievance, GrievanceEvent, Unit
 from workflow.actor import Actor
+from workflow.calendar import Overrides
 from workflow.case import Case, Record, evolve
 from workflow.commands import Accept, Assign, Command, Merge, Reassign, parse_command
 from workflow.errors import Conflict, Duplicate, InvalidInput, PermissionDenied
 from workflow.machine import Facts, can_see, decide
 from workflow.policies import Policy
-from workflow.sla import Timer, advance, rebuild
+from workflow.sla import Timer, advance, rebuild, reschedule
 from workflow.timeutil import local, to_utc
 from workflow.validation import UNIT_CODE_PATTERN, UnitName
 from workflow.vocab import Event, Role, State
@@ -401,9 +402,11 @@ def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) ->
             raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
         events = repo.events_of(session, number)
         timers = [repo.timer_from_row(t) for t in repo.timers_of(session, _id(row))]
+    policy = engine.policies.get(case.policy)
+    order = {target.name: i for i, target in enumerate(policy.targets)}
+    timers.sort(key=lambda t: (order.get(t.target, len(order)), t.cycle))
     notes: dict[tuple[str, int], list[str]] = {}
     if explain:
-        policy = engine.policies.get(case.policy)
         rebuild((repo.record_from_event(e) for e in events), policy, engine.calendar, notes)
     return CaseView(case, row.version, events, timers, notes)
 
@@ -451,3 +454,106 @@ def _validate_unit_name(name: str) -> str:
 def list_units(engine: Engine) -> Sequence[Unit]:
     with engine.db.read() as session:
         return repo.list_units(session)
+
+
+# ----------------------------------------------------------------------------- SLA upkeep
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A deadline that a calendar change moved."""
+
+    number: str
+    target: str
+    cycle: int
+    old_due: datetime
+    new_due: datetime
+    provisional: bool
+
+
+def _rebuilt(
+    engine: Engine, session: Session, row: Grievance, stored: Sequence[Timer]
+) -> tuple[Timer, ...]:
+    """The grievance's timers replayed from its audit log, keeping the watchdog's progress."""
+    policy = engine.policies.get(row.policy)
+    records = [repo.record_from_event(e) for e in repo.events_of(session, row.number)]
+    fired = {t.key: t.fired for t in stored}
+    timers = rebuild(records, policy, engine.calendar)
+    return tuple(
+        reschedule(replace(t, fired=fired.get(t.key, 0)), policy, engine.calendar) for t in timers
+    )
+
+
+def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
+    """Compare every grievance's stored timers with the replay of its audit log.
+
+    Returns one line per difference; with `fix`, stores the replayed timers.
+    """
+    problems: list[str] = []
+    with engine.db.read() as session:
+        numbers = repo.all_numbers(session)
+    for number in numbers:
+        with engine.db.transaction() as session:
+            row = repo.get_row(session, number)
+            rows = repo.timers_of(session, _id(row))
+            stored = tuple(repo.timer_from_row(t) for t in rows)
+            rebuilt = _rebuilt(engine, session, row, stored)
+            if set(stored) != set(rebuilt):
+                keys = sorted({t.key for t in set(stored) ^ set(rebuilt)})
+                problems.append(f"{number}: timers differ from the audit log: {keys}")
+                if fix:
+                    repo.save_timers(session, _id(row), number, rows, rebuilt)
+    return problems
+
+
+def load_calendar(
+    engine: Engine, overrides: Overrides, stamp: Stamp, *, source: str
+) -> list[Moved]:
+    """Store calendar overrides, then recompute the deadlines of every open grievance.
+
+    Each deadline that moves is written to the grievance's audit log (重算时限).
+    """
+    if stamp.actor.role not in (Role.DISPATCHER, Role.SUPERVISOR) or stamp.actor.unit_bound:
+        raise PermissionDenied("only the desk (a dispatcher or bureau supervisor) loads calendars")
+    with engine.db.transaction() as session:
+        repo.store_calendar(
+            session, overrides, source=source[:200], at=stamp.recorded_at, by=stamp.actor.name
+        )
+        ids = repo.open_grievance_ids(session)
+    engine.reload_calendar()
+    moved: list[Moved] = []
+    for grievance_id in ids:
+        with engine.db.transaction() as session:
+            moved += _recalculate(engine, session, grievance_id, stamp, source)
+    return moved
+
+
+def _recalculate(
+    engine: Engine, session: Session, grievance_id: int, stamp: Stamp, source: str
+) -> list[Moved]:
+    row = repo.get_row_by_id(session, grievance_id)
+    rows = repo.timers_of(session, grievance_id)
+    stored = {t.key: t for t in (repo.timer_from_row(r) for r in rows)}
+    rebuilt = _rebuilt(engine, session, row, tuple(stored.values()))
+    moved = [
+        Moved(row.number, t.target, t.cycle, stored[t.key].due_at, t.due_at, t.provisional)
+        for t in rebuilt
+        if t.key in stored and t.open and stored[t.key].due_at != t.due_at
+    ]
+    case, version = repo.case_from_row(row), row.version
+    for change in moved:
+        command = parse_command(
+            Event.RECALCULATE,
+            {
+                "target": change.target,
+                "cycle": change.cycle,
+                "old_due": change.old_due,
+                "new_due": change.new_due,
+                "reason": f"calendar loaded from {source}"[:500],
+            },
+        )
+        at = max(stamp.at, case.last_event_at)
+        record = decide(case.number, case, command, actor=stamp.actor, at=at)
+        new = evolve(case, record)
+        version = repo.update_case(session, grievance_id, version, new, record, stamp.recorded_at)
+        case = new
+    repo.save_timers(session, grievance_id, row.number, rows, rebuilt)
+    return moved

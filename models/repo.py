@@ -55,6 +55,17 @@ def get_row(session: Session, number: str) -> Grievance:
     return row
 
 
+def get_row_by_id(session: Session, grievance_id: int) -> Grievance:
+    row = session.get(Grievance, grievance_id)
+    if row is None:
+        raise NotFound(f"grievance id {grievance_id} does not exist")
+    return row
+
+
+def all_numbers(session: Session) -> list[str]:
+    return list(session.exec(select(Grievance.number).order_by(col(Grievance.id))).all())
+
+
 def state_of(session: Session, number: str) -> State | None:
     value = session.exec(select(Grievance.state).where(Grievance.number == number)).first()
     return None if value is None else State(value)

@@ -89,6 +89,11 @@ def _schedule(timer: Timer, target: Target, calendar: BusinessCalendar) -> Timer
     return replace(timer, next_fire_at=pending[0].at if pending else None)
 
 
+def reschedule(timer: Timer, policy: Policy, calendar: BusinessCalendar) -> Timer:
+    """Recompute `next_fire_at` (after the watchdog fired a step, or the calendar changed)."""
+    return _schedule(timer, policy.target(timer.target), calendar)
+
+
 def _warn_at(
     target: Target, calendar: BusinessCalendar, start: datetime, due: datetime
 ) -> datetime | None:
@@ -131,6 +136,10 @@ def _push(limit: Limit, calendar: BusinessCalendar, due: datetime, span: timedel
 Notes = dict[tuple[str, int], list[str]]
 
 
+def _when(calendar: BusinessCalendar, at: datetime) -> str:
+    return at.astimezone(calendar.zone).strftime("%Y-%m-%d %H:%M")
+
+
 def _start(
     target: Target, cycle: int, at: datetime, calendar: BusinessCalendar, notes: Notes | None
 ) -> Timer:
@@ -168,8 +177,8 @@ def _resume(
     _note(
         notes,
         timer,
-        f"paused {timer.paused_since.isoformat()} to {at.isoformat()}: "
-        f"{paused} added; deadline moves to {moved.at.isoformat()}",
+        f"suspended {_when(calendar, timer.paused_since)} to {_when(calendar, at)}: "
+        f"{paused} added; deadline moves to {_when(calendar, moved.at)}",
     )
     return replace(
         timer,
@@ -202,7 +211,7 @@ def advance(
         target = policy.target(timer.target)
         if event in target.cancels_on or event in target.starts_on:
             why = "merged" if event is Event.MERGE else f"replaced by a new cycle ({event.value})"
-            _note(notes, timer, f"cancelled at {at.isoformat()}: {why}")
+            _note(notes, timer, f"cancelled at {_when(calendar, at)}: {why}")
             timer = replace(timer, state=TimerState.CANCELLED, stopped_at=at, paused_since=None)
         elif event in target.stops_on:
             timer = _resume(timer, target, at, calendar, notes)
@@ -216,7 +225,7 @@ def advance(
             _note(
                 notes,
                 timer,
-                f"{'met late' if late else 'met'} at {at.isoformat()} by {event.value}",
+                f"{'met late' if late else 'met'} at {_when(calendar, at)} by {event.value}",
             )
         elif event is Event.SUSPEND and target.pauses:
             timer = replace(timer, state=TimerState.PAUSED, paused_since=at)
@@ -229,7 +238,7 @@ def advance(
                 notes,
                 timer,
                 f"extension of {days} working day(s) approved at "
-                f"{at.isoformat()}; deadline moves to {moved.at.isoformat()}",
+                f"{_when(calendar, at)}; deadline moves to {_when(calendar, moved.at)}",
             )
             timer = replace(
                 timer,
