@@ -509,7 +509,8 @@ def load_calendar(
 ) -> list[Moved]:
     """Store calendar overrides, then recompute the deadlines of every open grievance.
 
-    Each deadline that moves is written to the grievance's audit log (重算时限).
+    Each deadline that moves, open or already met, is written to the grievance's audit log
+    (重算时限), so a replay of the log still gives the stored timers.
     """
     if stamp.actor.role not in (Role.DISPATCHER, Role.SUPERVISOR) or stamp.actor.unit_bound:
         raise PermissionDenied("only the desk (a dispatcher or bureau supervisor) loads calendars")
@@ -517,7 +518,11 @@ def load_calendar(
         repo.store_calendar(
             session, overrides, source=source[:200], at=stamp.recorded_at, by=stamp.actor.name
         )
-        ids = repo.open_grievance_ids(session)
+        first = min([*overrides.holidays, *overrides.workdays], default=None)
+        if first is None:
+            return []
+        since = datetime.combine(first, datetime.min.time(), tzinfo=engine.calendar.zone)
+        ids = repo.grievance_ids_due_from(session, since)
     engine.reload_calendar()
     moved: list[Moved] = []
     for grievance_id in ids:
@@ -536,7 +541,7 @@ def _recalculate(
     moved = [
         Moved(row.number, t.target, t.cycle, stored[t.key].due_at, t.due_at, t.provisional)
         for t in rebuilt
-        if t.key in stored and t.open and stored[t.key].due_at != t.due_at
+        if t.key in stored and stored[t.key].due_at != t.due_at
     ]
     case, version = repo.case_from_row(row), row.version
     for change in moved:

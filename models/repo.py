@@ -237,9 +237,14 @@ def save_timers(
     session.flush()
 
 
-def open_grievance_ids(session: Session) -> list[int]:
-    """Grievances with a timer still open (the ones a calendar change can move)."""
-    query = select(SlaTimer.grievance_id).where(col(SlaTimer.stopped_at).is_(None)).distinct()
+def grievance_ids_due_from(session: Session, since: datetime) -> list[int]:
+    """Grievances a calendar change from `since` on can move: a timer still open, or one due
+    at or after `since` (the indexed columns keep this off a full scan of history)."""
+    query = (
+        select(SlaTimer.grievance_id)
+        .where(or_(col(SlaTimer.stopped_at).is_(None), col(SlaTimer.due_at) >= since))
+        .distinct()
+    )
     return sorted(session.exec(query).all())
 
 

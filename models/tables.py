@@ -135,13 +135,13 @@ class SlaTimer(SQLModel, table=True):
     cycle: int
     state: TimerState = _enum(TimerState)
     started_at: datetime = _utc(nullable=False)
-    due_at: datetime = _utc(nullable=False)
+    due_at: datetime = _utc(nullable=False, index=True)
     provisional: bool = False
     warn_at: datetime | None = _utc()
     paused_since: datetime | None = _utc()
     paused_seconds: int = 0
     extended_days: int = 0
-    stopped_at: datetime | None = _utc()
+    stopped_at: datetime | None = _utc(index=True)
     breached_at: datetime | None = _utc()
     fired: int = 0
     next_fire_at: datetime | None = _utc(index=True)

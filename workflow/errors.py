@@ -38,7 +38,8 @@ class IllegalTransition(GrievanceError):
     def __init__(self, number: str, state: str, event: str, allowed: Iterable[str]) -> None:
         self.number, self.state, self.event = number, state, event
         self.allowed = sorted(allowed)
-        allowed_text = ", ".join(self.allowed) if self.allowed else "none (the case is finished)"
+        moves = [a for a in self.allowed if a != "recalculate"]
+        allowed_text = ", ".join(self.allowed) if moves else "none (the case is finished)"
         super().__init__(
             f"grievance {number}: can't {event} when {state}; allowed now: {allowed_text}"
         )

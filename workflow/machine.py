@@ -20,6 +20,9 @@ from workflow.vocab import Event, Role, Satisfaction, State
 
 D, H, S, R = Role.DISPATCHER, Role.HANDLER, Role.SUPERVISOR, Role.REVIEWER
 MAX_EXTENSIONS = 1  # "normally once"; a policy may allow more (see the SLA issue)
+# Events that only record a fact about the timers and change nothing of the case: the one
+# kind of row a terminal state may have (it stays where it is: nothing leaves a final state).
+RECORD_ONLY = frozenset({Event.RECALCULATE})
 
 
 class Scope(StrEnum):
@@ -78,7 +81,7 @@ TABLE: tuple[Transition, ...] = (
     _t(Event.REDO,              [_st.REVISITED],              _st.HANDLING,  [D, S],    guards=("driver_dissatisfied",)),
     _t(Event.REVIEW,            [_st.REVISITED],              _st.REVIEWED,  [R]),
     _t(Event.MERGE,             OPEN_STATES,                  _st.MERGED,    [D],       guards=("merge_target_open",)),
-    _t(Event.RECALCULATE,       [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S]),
+    _t(Event.RECALCULATE,       [s for s in _st if s is not _st.NEW], None, [D, S]),
     _t(Event.AMEND,             [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S], guards=("amend_changes_something",)),
 )
 # fmt: on
@@ -191,7 +194,7 @@ def validate_table(table: Iterable[Transition]) -> None:
     seen: set[tuple[State, Event]] = set()
     for row in rows:
         for source in row.sources:
-            if source in TERMINAL_STATES:
+            if source in TERMINAL_STATES and not (row.event in RECORD_ONLY and row.target is None):
                 raise TableError(f"{row.event.value} leaves terminal state {source.value}")
             if (source, row.event) in seen:
                 raise TableError(f"two rows for {row.event.value} in {source.value}")

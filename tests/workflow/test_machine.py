@@ -139,7 +139,9 @@ def test_every_state_event_pair(state: State, event: Event) -> None:
 
 def test_terminal_states_have_no_exits() -> None:
     for state in TERMINAL_STATES:
-        assert allowed_events(state) == []
+        assert allowed_events(state) == [Event.RECALCULATE]  # recorded, stays in place
+        row = transition_for(state, Event.RECALCULATE)
+        assert row is not None and row.target is None
 
 
 def test_illegal_message_names_allowed_events() -> None:

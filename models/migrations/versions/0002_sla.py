@@ -55,6 +55,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_sla_timer_grievance_id", "sla_timer", ["grievance_id"])
     op.create_index("ix_sla_timer_next_fire_at", "sla_timer", ["next_fire_at"])
+    op.create_index("ix_sla_timer_due_at", "sla_timer", ["due_at"])
+    op.create_index("ix_sla_timer_stopped_at", "sla_timer", ["stopped_at"])
     op.create_table(
         "calendar_day",
         sa.Column("day", sa.Date(), nullable=False),
