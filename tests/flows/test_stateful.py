@@ -144,6 +144,14 @@ class Lifecycle(RuleBasedStateMachine):
         self.now += timedelta(minutes=minutes)
         return uc.Stamp(actor=actor, at=self.now, recorded_at=self.now)
 
+    def applied(self, number: str, case: Any, label: str) -> None:
+        """Bookkeeping after a successful operation: a finished case must stay finished."""
+        event(f"{label}: applied -> {case.state.value}")
+        assert number not in self.finished, f"{number} left terminal state"
+        self.versions[number] += 1
+        if case.state in TERMINAL_STATES:
+            self.finished[number] = case
+
     @initialize()
     def units(self) -> None:
         for code in ("UA", "UB"):
@@ -177,11 +185,7 @@ class Lifecycle(RuleBasedStateMachine):
             after = uc.show(self.engine, number, ACTORS[0])
             assert after.version == before.version and after.case == before.case
             return
-        event(f"{operation}: applied -> {case.state.value}")
-        assert number not in self.finished, f"{number} left terminal state"
-        self.versions[number] += 1
-        if case.state in TERMINAL_STATES:
-            self.finished[number] = case
+        self.applied(number, case, operation)
 
     @rule(number=numbers, data=st.data(), minutes=st.integers(1, 3000))
     def advance(self, number: str, data: st.DataObject, minutes: int) -> None:
@@ -198,11 +202,7 @@ class Lifecycle(RuleBasedStateMachine):
         except GrievanceError as error:  # a guard may still refuse (no pending extension...)
             event(f"advance {operation}: refused ({type(error).__name__})")
             return
-        event(f"advance {operation}: applied -> {case.state.value}")
-        assert number not in self.finished, f"{number} left terminal state"
-        self.versions[number] += 1
-        if case.state in TERMINAL_STATES:
-            self.finished[number] = case
+        self.applied(number, case, f"advance {operation}")
 
     @rule(number=numbers, into=numbers)
     def merge(self, number: str, into: str) -> None:
