@@ -231,8 +231,11 @@ def demo(count: int) -> None:
     added = load(engine, now, count=count)
     with engine.db.read() as session:
         counts = repo.count_by_state(session)
+        overdue = repo.overdue_by_target(session, now)
     click.echo(f"grievance database: {engine.db.url}")
     click.echo(f"demo data: {added} grievances added" if added else "demo data: already loaded")
     for state, n in sorted(counts.items(), key=lambda kv: kv[0].value):
         click.echo(f"  {state.value:<10} {state.zh:<4} {n:>4}")
+    late = ", ".join(f"{target} {n}" for target, n in sorted(overdue.items())) or "none"
+    click.echo(f"overdue now (open timers past their deadline): {late}")
     click.echo("next: .venv/bin/grievance list --state accepted; .venv/bin/grievance show <number>")

@@ -237,6 +237,16 @@ def save_timers(
     session.flush()
 
 
+def overdue_by_target(session: Session, now: datetime) -> dict[str, int]:
+    """Open timers past their deadline at `now`, counted per target."""
+    query = (
+        select(SlaTimer.target, func.count())
+        .where(col(SlaTimer.stopped_at).is_(None), col(SlaTimer.due_at) < now)
+        .group_by(col(SlaTimer.target))
+    )
+    return {target: count for target, count in session.exec(query).all()}
+
+
 def grievance_ids_due_from(session: Session, since: datetime) -> list[int]:
     """Grievances a calendar change from `since` on can move: a timer still open, or one due
     at or after `since` (the indexed columns keep this off a full scan of history)."""
