@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows import present
+from flows import demo, present
 from flows import usecases as uc
 from flows.engine import Engine
 from models.db import Database
@@ -580,13 +580,7 @@ def diagram(check_file: str | None) -> None:
             raise click.ClickException(f"{check_file} does not carry the current state diagram")
 
 
-def _register_optional_commands() -> None:
-    from flows import demo
-
-    cli.add_command(demo.demo)
-
-
-_register_optional_commands()
+cli.add_command(demo.demo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

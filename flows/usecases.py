@@ -491,7 +491,7 @@ def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
     with engine.db.read() as session:
         numbers = repo.all_numbers(session)
     for number in numbers:
-        with engine.db.transaction() as session:
+        with engine.db.transaction() if fix else engine.db.read() as session:
             row = repo.get_row(session, number)
             rows = repo.timers_of(session, _id(row))
             stored = tuple(repo.timer_from_row(t) for t in rows)
