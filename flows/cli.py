@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows import demo, present
+from flows import delivery, demo, present, watchdog
 from flows import usecases as uc
 from flows.engine import Engine
 from models.db import Database
@@ -74,7 +74,7 @@ def acting(func: F) -> F:
         click.option(
             "--role",
             "role_name",
-            type=_choice(Role),
+            type=_choice(Role, exclude=(Role.SYSTEM.value,)),
             help="Their role [GRIEVANCE_ROLE] (default dispatcher).",
         ),
         click.option(
@@ -118,12 +118,10 @@ def _ctx(
     name = actor_name or who.actor or os.environ.get("GRIEVANCE_ACTOR") or getpass.getuser()
     role_raw = role_name or who.role or os.environ.get("GRIEVANCE_ROLE") or Role.DISPATCHER.value
     unit = actor_unit or who.actor_unit or os.environ.get("GRIEVANCE_ACTOR_UNIT") or None
-    try:
-        role = Role(role_raw)
-    except ValueError:
-        raise InvalidInput(
-            f"unknown role {role_raw!r}: use one of {', '.join(r.value for r in Role)}"
-        ) from None
+    people = [r.value for r in Role if r is not Role.SYSTEM]
+    if role_raw not in people:
+        raise InvalidInput(f"unknown role {role_raw!r}: use one of {', '.join(people)}")
+    role = Role(role_raw)
     actor = Actor(name=name, role=role, unit=unit)
     at = parse_instant(at_raw) if at_raw else now
     return Ctx(
@@ -149,7 +147,11 @@ def _emit_case(ctx: Ctx, case: Any, verb: Event) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--actor", metavar="NAME", help="Who acts (default $GRIEVANCE_ACTOR or the OS user).")
-@click.option("--role", type=_choice(Role), help="Role (default $GRIEVANCE_ROLE or dispatcher).")
+@click.option(
+    "--role",
+    type=_choice(Role, exclude=(Role.SYSTEM.value,)),
+    help="Role (default $GRIEVANCE_ROLE or dispatcher).",
+)
 @click.option("--actor-unit", metavar="CODE", help="Unit of a handler or unit supervisor.")
 @click.option("--json", "json_out", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--at", "at_text", metavar="ISO8601", help="Effective time (default now).")
@@ -175,15 +177,73 @@ def unit() -> None:
     """Handling units (承办单位)."""
 
 
+_NOTIFY = click.option(
+    "--notify",
+    "notify",
+    multiple=True,
+    metavar="URL",
+    help="Apprise URL for the unit's handlers (repeatable): dingtalk://, wecombot://, "
+    "feishu://, mailto://, json://, inbox://NAME.",
+)
+_SUPERVISOR_NOTIFY = click.option(
+    "--supervisor-notify",
+    "supervisor_notify",
+    multiple=True,
+    metavar="URL",
+    help="Apprise URL for the unit's supervisor (repeatable).",
+)
+
+
+def _unit_dict(u: Any) -> dict[str, Any]:
+    return {
+        "code": u.code,
+        "name": u.name,
+        "notify": [delivery.redact(url) for url in u.notify],
+        "supervisor_notify": [delivery.redact(url) for url in u.supervisor_notify],
+    }
+
+
+def _unit_text(u: Any) -> str:
+    targets = len(u.notify), len(u.supervisor_notify)
+    return f"{u.code:<12} {u.name}  (notify: {targets[0]}, supervisor: {targets[1]})"
+
+
 @unit.command("add")
 @click.argument("code")
 @click.option("--name", required=True, help="Unit name, e.g. 市道路运输管理处.")
+@_NOTIFY
+@_SUPERVISOR_NOTIFY
 @acting
-def unit_add(code: str, name: str, **who: Any) -> None:
-    """Register a handling unit."""
+def unit_add(
+    code: str, name: str, notify: tuple[str, ...], supervisor_notify: tuple[str, ...], **who: Any
+) -> None:
+    """Register a handling unit and where its notifications go."""
     ctx = _ctx(**who)
-    added = uc.add_unit(ctx.engine, ctx.stamp, code=code, name=name)
-    _emit(ctx, {"code": added.code, "name": added.name}, f"unit {added.code} added: {added.name}")
+    added = uc.add_unit(
+        ctx.engine,
+        ctx.stamp,
+        code=code,
+        name=name,
+        notify=notify,
+        supervisor_notify=supervisor_notify,
+    )
+    _emit(ctx, _unit_dict(added), f"unit added: {_unit_text(added)}")
+
+
+@unit.command("notify")
+@click.argument("code")
+@_NOTIFY
+@_SUPERVISOR_NOTIFY
+@acting
+def unit_notify(
+    code: str, notify: tuple[str, ...], supervisor_notify: tuple[str, ...], **who: Any
+) -> None:
+    """Replace where a unit's notifications go (give no URL to clear both lists)."""
+    ctx = _ctx(**who)
+    changed = uc.set_unit_targets(
+        ctx.engine, ctx.stamp, code=code, notify=notify, supervisor_notify=supervisor_notify
+    )
+    _emit(ctx, _unit_dict(changed), f"unit updated: {_unit_text(changed)}")
 
 
 @unit.command("list")
@@ -194,8 +254,8 @@ def unit_list(**who: Any) -> None:
     units = uc.list_units(ctx.engine)
     _emit(
         ctx,
-        [{"code": u.code, "name": u.name} for u in units],
-        "\n".join(f"{u.code:<12} {u.name}" for u in units) or "no units yet",
+        [_unit_dict(u) for u in units],
+        "\n".join(_unit_text(u) for u in units) or "no units yet",
     )
 
 
@@ -480,6 +540,97 @@ def sla_check(fix: bool, **who: Any) -> None:
     )
     if problems and not fix:
         sys.exit(1)
+
+
+def _now(text: str | None) -> datetime:
+    """--now: an ISO 8601 instant (without offset: Asia/Shanghai), or the clock."""
+    return parse_instant(text) if text else datetime.now(UTC)
+
+
+def _progress(what: str) -> Callable[[Any], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    return lambda result: click.echo(f"\r{what}: {_count(result)}", nl=False, err=True)
+
+
+def _count(result: Any) -> str:
+    if isinstance(result, watchdog.SweepResult):
+        return f"{len(result.fired)} steps fired in {result.batches} batches"
+    return f"{result.sent} sent, {result.retried} to retry, {result.dead} dead"
+
+
+@sla.command("sweep")
+@click.option("--now", "now_text", metavar="ISO8601", help="Run as of this instant (default now).")
+@click.option("--batch", default=watchdog.BATCH, show_default=True, help="Timers per transaction.")
+@acting
+def sla_sweep(now_text: str | None, batch: int, **who: Any) -> None:
+    """Run the watchdog once: fire the warnings, breaches and escalations due now."""
+    ctx = _ctx(**who)
+    if batch < 1:
+        raise InvalidInput("--batch must be at least 1")
+    result = watchdog.sweep(ctx.engine, _now(now_text), batch=batch, progress=_progress("sweep"))
+    steps = [present.fired_dict(f) for f in result.fired]
+    lines = [present.fired_text(f) for f in result.fired]
+    lines.append(f"fired {len(result.fired)} step(s) as of {iso(result.now)}")
+    if result.conflicts:
+        lines.append(f"{result.conflicts} grievance(s) changed meanwhile: next sweep")
+    data = {"fired": len(result.fired), "now": iso(result.now), "conflicts": result.conflicts}
+    _emit(ctx, {**data, "steps": steps}, "\n".join(lines))
+
+
+# ----------------------------------------------------------------------------- notifications
+@cli.group()
+def notifications() -> None:
+    """The notification outbox (通知): list, deliver, retry dead letters."""
+
+
+@notifications.command("list")
+@click.option(
+    "--status", type=click.Choice(["pending", "sending", "sent", "dead"]), help="Only these."
+)
+@click.option("--grievance", "number", metavar="NUMBER", help="Only this grievance's.")
+@click.option("--limit", default=100, show_default=True, help="At most this many.")
+@acting
+def notifications_list(status: str | None, number: str | None, limit: int, **who: Any) -> None:
+    """Queued, sent and dead-lettered notifications (recipients shown without secrets)."""
+    ctx = _ctx(**who)
+    if not 1 <= limit <= 100_000:
+        raise InvalidInput("--limit must be between 1 and 100000")
+    rows = delivery.listing(ctx.engine, status=status, number=number, limit=limit)
+    text = [
+        f"{r['id']:>6} {r['status']:<8} {r['grievance']} {r['step']:<12} → {r['recipient']}"
+        f"  attempts {r['attempts']}" + (f"  ({r['last_error']})" if r["last_error"] else "")
+        for r in rows
+    ]
+    _emit(ctx, rows, "\n".join(text) or "no notifications")
+
+
+@notifications.command("deliver")
+@click.option("--now", "now_text", metavar="ISO8601", help="Run as of this instant (default now).")
+@acting
+def notifications_deliver(now_text: str | None, **who: Any) -> None:
+    """Send the notifications due now through their channels (retries with backoff)."""
+    ctx = _ctx(**who)
+    result = delivery.deliver(ctx.engine, _now(now_text), progress=_progress("deliver"))
+    data = {"sent": result.sent, "retried": result.retried, "dead": result.dead}
+    text = [f"sent {result.sent}, to retry {result.retried}, dead-lettered {result.dead}"]
+    _emit(ctx, {**data, "errors": result.errors}, "\n".join(text + result.errors))
+
+
+@notifications.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_dead", is_flag=True, help="Every dead letter.")
+@click.option("--now", "now_text", metavar="ISO8601", help="As of this instant (default now).")
+@acting
+def notifications_retry(
+    ids: tuple[int, ...], all_dead: bool, now_text: str | None, **who: Any
+) -> None:
+    """Give dead letters another round of attempts (after fixing the channel)."""
+    ctx = _ctx(**who)
+    if not ids and not all_dead:
+        raise InvalidInput("give notification ids, or --all for every dead letter")
+    count = delivery.requeue(ctx.engine, _now(now_text), list(ids) or None)
+    _emit(ctx, {"requeued": count}, f"{count} dead letter(s) queued again")
 
 
 # ----------------------------------------------------------------------------- calendar

@@ -4,18 +4,23 @@ the overrides stored in the database) and the time-limit policies.
 Settings come from the environment (documented in the README):
 `GRIEVANCE_DATABASE_URL`, `GRIEVANCE_POLICY` (default 2142), `GRIEVANCE_POLICY_FILE` (custom
 policies, TOML), `GRIEVANCE_BUSINESS_HOURS` (default "08:30-12:00,14:00-17:30") and
-`GRIEVANCE_TIMEZONE` (default Asia/Shanghai).
+`GRIEVANCE_TIMEZONE` (default Asia/Shanghai); for notifications `GRIEVANCE_NOTIFY_DESK`,
+`GRIEVANCE_NOTIFY_SUPERVISOR`, `GRIEVANCE_NOTIFY_LEADERSHIP` (Apprise URLs, separated by
+spaces or new lines), `GRIEVANCE_NOTIFY_MAX_ATTEMPTS` (default 8),
+`GRIEVANCE_NOTIFY_BACKOFF` (first retry delay in seconds, default 60; doubles, at most an
+hour) and `GRIEVANCE_LANGUAGE` (zh, the default, or en).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from datetime import time
+from dataclasses import dataclass, field
+from datetime import time, timedelta
 from pathlib import Path
 
 from models import repo
 from models.db import Database
+from templates import language
 from workflow.calendar import BusinessCalendar, BusinessHours, Overrides
 from workflow.errors import InvalidInput
 from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy, Registry, registry
@@ -42,6 +47,52 @@ def _read(path: str, what: str) -> str:
         raise InvalidInput(f"cannot read {what} {path}: {error.strerror}") from None
 
 
+def _urls(name: str) -> tuple[str, ...]:
+    return tuple((os.environ.get(name) or "").split())
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}={raw!r}: give a whole number") from None
+    if value < 1:
+        raise InvalidInput(f"{name}={raw!r}: give a number of at least 1")
+    return value
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Bureau-level notification targets and the delivery policy."""
+
+    desk: tuple[str, ...] = ()  # the grievance desk (dispatchers)
+    supervisor: tuple[str, ...] = ()  # bureau supervisors: for units without their own
+    leadership: tuple[str, ...] = ()  # bureau leadership (督办)
+    language: str = "zh"
+    max_attempts: int = 8
+    backoff: timedelta = timedelta(seconds=60)
+    backoff_cap: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=5)  # a delivery not finished by then is retried
+
+    @classmethod
+    def from_env(cls) -> NotifyConfig:
+        return cls(
+            desk=_urls("GRIEVANCE_NOTIFY_DESK"),
+            supervisor=_urls("GRIEVANCE_NOTIFY_SUPERVISOR"),
+            leadership=_urls("GRIEVANCE_NOTIFY_LEADERSHIP"),
+            language=language(),
+            max_attempts=_positive_int("GRIEVANCE_NOTIFY_MAX_ATTEMPTS", 8),
+            backoff=timedelta(seconds=_positive_int("GRIEVANCE_NOTIFY_BACKOFF", 60)),
+        )
+
+    def delay(self, attempts: int) -> timedelta:
+        """How long to wait after the `attempts`-th failure: 1, 2, 4... minutes, at most 1 h."""
+        return min(self.backoff * (1 << min(max(attempts - 1, 0), 20)), self.backoff_cap)
+
+
 @dataclass
 class Engine:
     db: Database
@@ -49,6 +100,7 @@ class Engine:
     policies: Registry
     default_policy: str
     calendar: BusinessCalendar
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     @classmethod
     def open(cls, url: str | None = None, *, db: Database | None = None) -> Engine:
@@ -61,7 +113,9 @@ class Engine:
         policies = registry(_read(policy_file, "policy file") if policy_file else None)
         default = os.environ.get("GRIEVANCE_POLICY") or DEFAULT_POLICY
         policies.latest(default)  # fail early on a misspelt policy name
-        engine = cls(database, hours, policies, default, BusinessCalendar(hours))
+        engine = cls(
+            database, hours, policies, default, BusinessCalendar(hours), NotifyConfig.from_env()
+        )
         engine.reload_calendar()
         return engine
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from flows.watchdog import Fired
 from models.tables import GrievanceEvent
 from workflow.case import Case
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text
@@ -153,6 +154,8 @@ def timer_dict(timer: Timer, now: datetime | None = None) -> dict[str, Any]:
         "extended_days": timer.extended_days,
         "stopped_at": iso(timer.stopped_at),
         "breached_at": iso(timer.breached_at),
+        "late_seconds": int(timer.late.total_seconds()),
+        "steps_fired": timer.fired,
         "next_fire_at": iso(timer.next_fire_at),
     }
     if now is not None:
@@ -171,6 +174,8 @@ def timer_text(timer: Timer, now: datetime, explanation: Sequence[str] = ()) -> 
     else:
         when = "running"
     extra = f", extended {timer.extended_days} wd" if timer.extended_days else ""
+    extra += f", {timer.late} late" if timer.late else ""
+    extra += f", {timer.fired} step(s) fired" if timer.fired else ""
     lines = [
         f"    {timer.target:<9} #{timer.cycle} {timer.state.value:<9} due {iso(timer.due_at)}"
         f"{flag}  {when}{extra}"
@@ -184,4 +189,28 @@ def case_line(case: Case) -> str:
     return (
         f"{case.number}  {case.state.value:<10} {unit:<10} {case.category.value:<15} "
         f"{iso(case.accepted_at)}  {mask_text(case.description)[:30]}"
+    )
+
+
+def fired_dict(fired: Fired) -> dict[str, Any]:
+    return {
+        "grievance": fired.number,
+        "target": fired.target,
+        "cycle": fired.cycle,
+        "step": fired.step,
+        "title": fired.title,
+        "at": iso(fired.at),
+        "due_at": iso(fired.due_at),
+        "late_seconds": int(fired.late.total_seconds()),
+        "unit": fired.unit,
+        "notify": list(fired.audiences),
+        "notifications": fired.notifications,
+    }
+
+
+def fired_text(fired: Fired) -> str:
+    late = f", {fired.late} late" if fired.late else ""
+    return (
+        f"{fired.number}  {fired.target}#{fired.cycle}  {fired.title} {fired.step} "
+        f"at {iso(fired.at)}{late} -> {', '.join(fired.audiences)}"
     )

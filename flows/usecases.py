@@ -19,6 +19,8 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from flows import outbox
+from flows.delivery import check_url
 from flows.engine import Engine
 from models import repo
 from models.tables import Grievance, GrievanceEvent, Unit
@@ -27,12 +29,12 @@ from workflow.calendar import Overrides
 from workflow.case import Case, Record, evolve
 from workflow.commands import Accept, Assign, Command, Merge, Reassign, parse_command
 from workflow.errors import Conflict, Duplicate, InvalidInput, PermissionDenied
-from workflow.machine import Facts, can_see, decide
+from workflow.machine import SYSTEM_EVENTS, Facts, can_see, decide
 from workflow.policies import Policy
-from workflow.sla import Timer, advance, rebuild, reschedule
+from workflow.sla import Timer, advance, rebuild
 from workflow.timeutil import local, to_utc
 from workflow.validation import UNIT_CODE_PATTERN, UnitName
-from workflow.vocab import Event, Role, State
+from workflow.vocab import Event, Role, Satisfaction, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,8 @@ def _commit(
     policy: Policy,
     recorded_at: datetime,
 ) -> Case:
-    """Write one decided record: the new case (compare-and-set), its event, its timers."""
+    """Write one decided record: the new case (compare-and-set), its event, its timers, and
+    the notifications it causes (a dissatisfied revisit tells the unit's supervisor)."""
     new = evolve(case, record)
     repo.update_case(session, _id(row), row.version, new, record, recorded_at)
     timer_rows = repo.timers_of(session, _id(row))
@@ -93,7 +96,28 @@ def _commit(
         [repo.timer_from_row(t) for t in timer_rows], record, case, policy, engine.calendar
     )
     repo.save_timers(session, _id(row), case.number, timer_rows, timers)
+    if record.event is Event.REVISIT and new.satisfaction is Satisfaction.DISSATISFIED:
+        outbox.queue_dissatisfied(
+            engine,
+            session,
+            case=new,
+            grievance_id=_id(row),
+            policy=policy,
+            note=record.payload.get("note"),
+            now=recorded_at,
+        )
     return new
+
+
+def _stale(session: Session, row: Grievance, expected: int) -> bool:
+    """Has a person acted since `expected`? The engine's own records (a fired SLA step, a
+    recalculated deadline) don't make a person's view stale."""
+    if expected == row.version:
+        return False
+    if expected > row.version:
+        return True
+    later = repo.events_since(session, _id(row), expected)
+    return any(event.event not in SYSTEM_EVENTS for event in later)
 
 
 def execute(
@@ -119,7 +143,7 @@ def execute(
                 raise PermissionDenied(
                     f"grievance {number} does not concern unit {stamp.actor.unit}"
                 )
-            if expected_version is not None and row.version != expected_version:
+            if expected_version is not None and _stale(session, row, expected_version):
                 raise Conflict(
                     f"grievance {number} is at version {row.version}, not {expected_version}: "
                     "someone else acted on it; look at it again and retry"
@@ -431,16 +455,54 @@ def list_cases(
         return [repo.case_from_row(row) for row in rows]
 
 
-def add_unit(engine: Engine, stamp: Stamp, *, code: str, name: str) -> Unit:
-    """Register a handling unit (承办单位). Desk work: dispatchers and supervisors."""
+def _desk_only(stamp: Stamp, what: str) -> None:
     if stamp.actor.role not in (Role.DISPATCHER, Role.SUPERVISOR) or stamp.actor.unit_bound:
-        raise PermissionDenied("only the desk (a dispatcher or bureau supervisor) adds units")
+        raise PermissionDenied(f"only the desk (a dispatcher or bureau supervisor) {what}")
+
+
+def add_unit(
+    engine: Engine,
+    stamp: Stamp,
+    *,
+    code: str,
+    name: str,
+    notify: Iterable[str] = (),
+    supervisor_notify: Iterable[str] = (),
+) -> Unit:
+    """Register a handling unit (承办单位) and its notification targets (Apprise URLs)."""
+    _desk_only(stamp, "adds units")
     if not re.match(UNIT_CODE_PATTERN, code):
         raise InvalidInput(f"unit code {code!r}: use 1-32 letters, digits, '-' or '_'")
     name = _validate_unit_name(name)
+    handlers = [check_url(url) for url in notify]
+    supervisors = [check_url(url) for url in supervisor_notify]
     with engine.db.transaction() as session:
         return repo.add_unit(
-            session, code=code, name=name, at=stamp.recorded_at, by=stamp.actor.name
+            session,
+            code=code,
+            name=name,
+            at=stamp.recorded_at,
+            by=stamp.actor.name,
+            notify=handlers,
+            supervisor_notify=supervisors,
+        )
+
+
+def set_unit_targets(
+    engine: Engine,
+    stamp: Stamp,
+    *,
+    code: str,
+    notify: Iterable[str] = (),
+    supervisor_notify: Iterable[str] = (),
+) -> Unit:
+    """Replace where a unit's notifications go. Messages already queued keep their target."""
+    _desk_only(stamp, "changes unit notification targets")
+    handlers = [check_url(url) for url in notify]
+    supervisors = [check_url(url) for url in supervisor_notify]
+    with engine.db.transaction() as session:
+        return repo.set_unit_targets(
+            session, code=code, notify=handlers, supervisor_notify=supervisors
         )
 
 
@@ -469,17 +531,11 @@ class Moved:
     provisional: bool
 
 
-def _rebuilt(
-    engine: Engine, session: Session, row: Grievance, stored: Sequence[Timer]
-) -> tuple[Timer, ...]:
-    """The grievance's timers replayed from its audit log, keeping the watchdog's progress."""
+def _rebuilt(engine: Engine, session: Session, row: Grievance) -> tuple[Timer, ...]:
+    """The grievance's timers replayed from its audit log (the watchdog's steps included)."""
     policy = engine.policies.get(row.policy)
     records = [repo.record_from_event(e) for e in repo.events_of(session, row.number)]
-    fired = {t.key: t.fired for t in stored}
-    timers = rebuild(records, policy, engine.calendar)
-    return tuple(
-        reschedule(replace(t, fired=fired.get(t.key, 0)), policy, engine.calendar) for t in timers
-    )
+    return rebuild(records, policy, engine.calendar)
 
 
 def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
@@ -495,7 +551,7 @@ def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
             row = repo.get_row(session, number)
             rows = repo.timers_of(session, _id(row))
             stored = tuple(repo.timer_from_row(t) for t in rows)
-            rebuilt = _rebuilt(engine, session, row, stored)
+            rebuilt = _rebuilt(engine, session, row)
             if set(stored) != set(rebuilt):
                 keys = sorted({t.key for t in set(stored) ^ set(rebuilt)})
                 problems.append(f"{number}: timers differ from the audit log: {keys}")
@@ -512,8 +568,7 @@ def load_calendar(
     Each deadline that moves, open or already met, is written to the grievance's audit log
     (重算时限), so a replay of the log still gives the stored timers.
     """
-    if stamp.actor.role not in (Role.DISPATCHER, Role.SUPERVISOR) or stamp.actor.unit_bound:
-        raise PermissionDenied("only the desk (a dispatcher or bureau supervisor) loads calendars")
+    _desk_only(stamp, "loads calendars")
     with engine.db.transaction() as session:
         repo.store_calendar(
             session, overrides, source=source[:200], at=stamp.recorded_at, by=stamp.actor.name
@@ -537,7 +592,7 @@ def _recalculate(
     row = repo.get_row_by_id(session, grievance_id)
     rows = repo.timers_of(session, grievance_id)
     stored = {t.key: t for t in (repo.timer_from_row(r) for r in rows)}
-    rebuilt = _rebuilt(engine, session, row, tuple(stored.values()))
+    rebuilt = _rebuilt(engine, session, row)
     moved = [
         Moved(row.number, t.target, t.cycle, stored[t.key].due_at, t.due_at, t.provisional)
         for t in rebuilt

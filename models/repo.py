@@ -149,6 +149,14 @@ def events_of(session: Session, number: str) -> list[GrievanceEvent]:
     return list(session.exec(query.order_by(col(GrievanceEvent.seq))).all())
 
 
+def events_since(session: Session, grievance_id: int, seq: int) -> list[GrievanceEvent]:
+    """The audit events of a grievance after version `seq`."""
+    query = select(GrievanceEvent).where(
+        GrievanceEvent.grievance_id == grievance_id, col(GrievanceEvent.seq) > seq
+    )
+    return list(session.exec(query.order_by(col(GrievanceEvent.seq))).all())
+
+
 def list_rows(
     session: Session,
     *,
@@ -188,10 +196,38 @@ def missing_units(session: Session, codes: Iterable[str]) -> frozenset[str]:
     return frozenset(wanted - set(found))
 
 
-def add_unit(session: Session, *, code: str, name: str, at: datetime, by: str) -> Unit:
+def add_unit(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    at: datetime,
+    by: str,
+    notify: Sequence[str] = (),
+    supervisor_notify: Sequence[str] = (),
+) -> Unit:
     if session.exec(select(Unit.id).where(Unit.code == code)).first() is not None:
         raise Duplicate(f"unit {code} already exists")
-    unit = Unit(code=code, name=name, created_at=at, created_by=by)
+    unit = Unit(
+        code=code,
+        name=name,
+        created_at=at,
+        created_by=by,
+        notify=list(notify),
+        supervisor_notify=list(supervisor_notify),
+    )
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def set_unit_targets(
+    session: Session, *, code: str, notify: Sequence[str], supervisor_notify: Sequence[str]
+) -> Unit:
+    unit = session.exec(select(Unit).where(Unit.code == code)).first()
+    if unit is None:
+        raise NotFound(f"unit {code} does not exist")
+    unit.notify, unit.supervisor_notify = list(notify), list(supervisor_notify)
     session.add(unit)
     session.flush()
     return unit
@@ -202,12 +238,16 @@ def list_units(session: Session) -> Sequence[Unit]:
 
 
 # ----------------------------------------------------------------------------- SLA timers
-_TIMER_FIELDS = tuple(f.name for f in fields(Timer) if f.name != "paused_total")
+_TIMER_FIELDS = tuple(f.name for f in fields(Timer) if f.name not in ("paused_total", "late"))
 
 
 def timer_from_row(row: SlaTimer) -> Timer:
     values: dict[str, Any] = {name: getattr(row, name) for name in _TIMER_FIELDS}
-    return Timer(**values, paused_total=timedelta(seconds=row.paused_seconds))
+    return Timer(
+        **values,
+        paused_total=timedelta(seconds=row.paused_seconds),
+        late=timedelta(seconds=row.late_seconds),
+    )
 
 
 def timers_of(session: Session, grievance_id: int) -> list[SlaTimer]:
@@ -227,6 +267,7 @@ def save_timers(
     for timer in timers:
         values = {name: getattr(timer, name) for name in _TIMER_FIELDS}
         values["paused_seconds"] = int(timer.paused_total.total_seconds())
+        values["late_seconds"] = int(timer.late.total_seconds())
         row = rows.get(timer.key)
         if row is None:
             session.add(SlaTimer(grievance_id=grievance_id, number=number, **values))
@@ -235,6 +276,22 @@ def save_timers(
                 setattr(row, name, value)
             row.version += 1
     session.flush()
+
+
+def due_timers(
+    session: Session, now: datetime, limit: int, exclude: Iterable[int] = (), lock: bool = False
+) -> list[SlaTimer]:
+    """Timers with a step due at `now`, soonest first (the `next_fire_at` index; never a scan
+    of open grievances). With `lock` (PostgreSQL), the rows are locked FOR UPDATE SKIP LOCKED,
+    so concurrent watchdogs share the work instead of queueing on the same rows."""
+    query = select(SlaTimer).where(col(SlaTimer.next_fire_at) <= now)
+    skipped = list(exclude)
+    if skipped:
+        query = query.where(col(SlaTimer.id).not_in(skipped))
+    query = query.order_by(col(SlaTimer.next_fire_at), col(SlaTimer.id)).limit(limit)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query).all())
 
 
 def overdue_by_target(session: Session, now: datetime) -> dict[str, int]:

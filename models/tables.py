@@ -51,6 +51,11 @@ class Unit(SQLModel, table=True):
     name: str = Field(max_length=100)
     created_at: datetime = _utc(nullable=False)
     created_by: str = Field(max_length=50)
+    # Apprise URLs: the unit's handlers (yellow and red cards) and its supervisor.
+    notify: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    supervisor_notify: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
 
 
 class Grievance(SQLModel, table=True):
@@ -143,9 +148,60 @@ class SlaTimer(SQLModel, table=True):
     extended_days: int = 0
     stopped_at: datetime | None = _utc(index=True)
     breached_at: datetime | None = _utc()
+    late_seconds: int = 0
     fired: int = 0
     next_fire_at: datetime | None = _utc(index=True)
     version: int = 1
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: one message to one recipient, written in the transaction that decided it.
+
+    `dedupe_key` (grievance/target/cycle/step/recipient) is unique, so no step can ever queue
+    the same message twice. Delivery is a separate step (`flows.delivery`).
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    grievance_id: int = Field(foreign_key="grievance.id", index=True)
+    number: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # sla_step | revisit_dissatisfied
+    target: str | None = Field(default=None, max_length=32)
+    cycle: int
+    step: str = Field(max_length=32)  # warning, red_card, supervision, dissatisfied...
+    audience: str = Field(max_length=16)
+    unit: str | None = Field(default=None, max_length=32)
+    recipient: str = Field(max_length=80)  # e.g. "unit/ROAD#3fa2c1d0" (no secrets)
+    url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    language: str = Field(max_length=8)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _utc(nullable=False)
+    not_before: datetime = _utc(nullable=False)  # held until business hours, if so configured
+    status: str = Field(max_length=16)  # pending | sending | sent | dead
+    attempts: int = 0
+    give_up_after: int  # dead-lettered when `attempts` reaches this (raised by a requeue)
+    next_attempt_at: datetime | None = _utc()
+    lease_until: datetime | None = _utc()  # a delivery in progress; retried after it expires
+    sent_at: datetime | None = _utc()
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    version: int = 1
+
+
+class NotificationAttempt(SQLModel, table=True):
+    """One delivery attempt of a notification (kept, for the record and for dead letters)."""
+
+    __tablename__ = "notification_attempt"
+    __table_args__ = (UniqueConstraint("notification_id", "attempt"),)
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notification.id", index=True)
+    attempt: int
+    started_at: datetime = _utc(nullable=False)
+    finished_at: datetime | None = _utc()
+    ok: bool | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class CalendarDay(SQLModel, table=True):

@@ -1,0 +1,116 @@
+"""One Jinja environment for every document and message the engine renders.
+
+- Templates live beside this file: `notify/*.j2` (notifications), more to come for documents.
+- HTML templates are autoescaped; every template runs with StrictUndefined, so a missing
+  field fails loudly instead of leaving an empty section.
+- Chinese by default; English by `GRIEVANCE_LANGUAGE=en` (or the `language` argument). A
+  template `name.{lang}.{ext}.j2` is chosen by language.
+- Filters: `local_time` (Asia/Shanghai, Chinese style), `work_time` (a business-time span in
+  working hours), `yuan` (fen to yuan), `mask` (phone, ID and plate numbers in free text),
+  `mask_phone`, `mask_name`, `mask_plate`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from workflow.errors import InvalidInput
+from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text
+
+HERE = Path(__file__).parent
+LANGUAGES = ("zh", "en")
+ENV_LANGUAGE = "GRIEVANCE_LANGUAGE"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def language(value: str | None = None) -> str:
+    """The language to render in: the argument, else $GRIEVANCE_LANGUAGE, else Chinese."""
+    chosen = (value or os.environ.get(ENV_LANGUAGE) or "zh").strip().lower()
+    if chosen not in LANGUAGES:
+        raise InvalidInput(f"unknown language {chosen!r}: use one of {', '.join(LANGUAGES)}")
+    return chosen
+
+
+def local_time(moment: datetime | None, lang: str = "zh", tz: ZoneInfo = SHANGHAI) -> str:
+    """2026年11月23日 14:30 (zh) or 2026-11-23 14:30 (en), in the bureau's zone."""
+    if moment is None:
+        return "—"
+    shown = moment.astimezone(tz)
+    if lang == "zh":
+        return f"{shown.year}年{shown.month}月{shown.day}日 {shown:%H:%M}"
+    return f"{shown:%Y-%m-%d %H:%M}"
+
+
+def work_time(span: timedelta | None, lang: str = "zh") -> str:
+    """A span of business time: 3小时20分钟 / 3 h 20 min (working hours, not clock days)."""
+    minutes = int((span or timedelta(0)).total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if lang == "zh":
+        if not hours:
+            return f"{rest}分钟"
+        return f"{hours}小时{rest}分钟" if rest else f"{hours}小时"
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def yuan(fen: int | None, lang: str = "zh") -> str:
+    """350000 -> 3,500.00元 (zh) or CNY 3,500.00 (en)."""
+    if fen is None:
+        return "—"
+    amount = f"{fen // 100:,}.{fen % 100:02d}"
+    return f"{amount}元" if lang == "zh" else f"CNY {amount}"
+
+
+def _build(lang: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE),
+        autoescape=select_autoescape(["html", "htm", "xml"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["local_time"] = lambda m: local_time(m, lang)
+    env.filters["work_time"] = lambda s: work_time(s, lang)
+    env.filters["yuan"] = lambda f: yuan(f, lang)
+    env.filters["mask"] = lambda t: mask_text(str(t))
+    env.filters["mask_phone"] = mask_phone
+    env.filters["mask_name"] = mask_name
+    env.filters["mask_plate"] = mask_plate
+    env.globals["lang"] = lang
+    return env
+
+
+@cache
+def environment(lang: str = "zh") -> Environment:
+    """The shared environment for one language (built once per process)."""
+    return _build(language(lang))
+
+
+def render(name: str, lang: str | None = None, **context: Any) -> str:
+    """Render `name` (e.g. "notify/sla_step.md") in the chosen language."""
+    chosen = language(lang)
+    return environment(chosen).get_template(_path(name, chosen)).render(**context)
+
+
+def render_message(name: str, lang: str | None = None, **context: Any) -> tuple[str, str]:
+    """A message template's title (its `{% set title %}` block) and body."""
+    chosen = language(lang)
+    template = environment(chosen).get_template(_path(name, chosen))
+    module = template.make_module(context)
+    return str(module.title).strip(), str(module).strip() + "\n"  # type: ignore[attr-defined]
+
+
+def _path(name: str, lang: str) -> str:
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        raise ValueError(f"template name needs an extension: {name!r}")
+    return f"{stem}.{lang}.{ext}.j2"

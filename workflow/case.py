@@ -116,6 +116,10 @@ def evolve(case: Case | None, record: Record) -> Case:
         )
     if case is None:
         raise ValueError(f"{record.number}: {record.event.value} before accept")
+    if record.event is Event.SLA_STEP:
+        # The watchdog's record of a fired step: the case is unchanged, and its effective
+        # time does not move (a person may still record what happened before the step).
+        return replace(case, state=record.to_state)
     c = replace(case, state=record.to_state, last_event_at=at)
     match record.event:
         case Event.ASSIGN:

@@ -231,6 +231,20 @@ class Recalculate(Command):
     reason: ShortText = Field(title="原因 Reason")
 
 
+class SlaStep(Command):
+    """时限告警: the watchdog fired one step of a timer (yellow card, red card, 督办...)."""
+
+    event = Event.SLA_STEP
+    target: str = Field(max_length=32, title="时限 Target")
+    cycle: int = Field(ge=1, title="轮次 Cycle")
+    step: int = Field(ge=0, title="步骤序号 Step index")
+    name: str = Field(max_length=32, title="步骤 Step")
+    title: str = Field(max_length=32, title="步骤名称 Step title")
+    due: datetime = Field(title="期限 Deadline")
+    late_seconds: int = Field(ge=0, title="超时（秒） Late by (seconds)")
+    notify: list[str] = Field(default_factory=list, title="通知对象 Audiences")
+
+
 COMMANDS: dict[Event, type[Command]] = {
     cls.event: cls
     for cls in (
@@ -252,6 +266,7 @@ COMMANDS: dict[Event, type[Command]] = {
         Merge,
         Amend,
         Recalculate,
+        SlaStep,
     )
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from workflow.case import TERMINAL_STATES
-from workflow.machine import TABLE
+from workflow.machine import SYSTEM_EVENTS, TABLE
 from workflow.vocab import Event, State
 
 BEGIN = "<!-- state-diagram:begin (generated from workflow/machine.py) -->"
@@ -13,12 +13,19 @@ END = "<!-- state-diagram:end -->"
 
 
 def mermaid() -> str:
-    """A `stateDiagram-v2`: one arrow per (from, to) pair, labelled with its events."""
+    """A `stateDiagram-v2`: one arrow per (from, to) pair, labelled with its events.
+
+    The engine's own records (recalculate, sla_step) may come in every state and change
+    nothing of the case; they are named in a comment instead of drawn on every state.
+    """
     edges: dict[tuple[State, State], list[Event]] = defaultdict(list)
     for row in TABLE:
+        if row.event in SYSTEM_EVENTS:
+            continue
         for source in sorted(row.sources):
             edges[(source, row.target_from(source))].append(row.event)
-    lines = ["stateDiagram-v2"]
+    system = ", ".join(sorted(e.value for e in SYSTEM_EVENTS))
+    lines = ["stateDiagram-v2", f"    %% {system}: recorded in every state after accept, no move"]
     for state in State:
         if state is not State.NEW:
             lines.append(f"    {state.value}: {state.value} {state.zh}")

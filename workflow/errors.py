@@ -38,8 +38,9 @@ class IllegalTransition(GrievanceError):
     def __init__(self, number: str, state: str, event: str, allowed: Iterable[str]) -> None:
         self.number, self.state, self.event = number, state, event
         self.allowed = sorted(allowed)
-        moves = [a for a in self.allowed if a != "recalculate"]
-        allowed_text = ", ".join(self.allowed) if moves else "none (the case is finished)"
+        # what a person may do: the engine's own records (see machine.SYSTEM_EVENTS) aside
+        moves = [a for a in self.allowed if a not in ("recalculate", "sla_step")]
+        allowed_text = ", ".join(moves) if moves else "none (the case is finished)"
         super().__init__(
             f"grievance {number}: can't {event} when {state}; allowed now: {allowed_text}"
         )

@@ -19,10 +19,14 @@ from workflow.errors import GuardFailed, IllegalTransition, InvalidInput, Permis
 from workflow.vocab import Event, Role, Satisfaction, State
 
 D, H, S, R = Role.DISPATCHER, Role.HANDLER, Role.SUPERVISOR, Role.REVIEWER
+SYS = Role.SYSTEM
 MAX_EXTENSIONS = 1  # "normally once"; a policy may allow more (see the SLA issue)
 # Events that only record a fact about the timers and change nothing of the case: the one
 # kind of row a terminal state may have (it stays where it is: nothing leaves a final state).
-RECORD_ONLY = frozenset({Event.RECALCULATE})
+RECORD_ONLY = frozenset({Event.RECALCULATE, Event.SLA_STEP})
+# Events the engine records on its own schedule: they neither move the case's effective time
+# forward nor make a person's view of the case stale.
+SYSTEM_EVENTS = frozenset({Event.RECALCULATE, Event.SLA_STEP})
 
 
 class Scope(StrEnum):
@@ -82,6 +86,7 @@ TABLE: tuple[Transition, ...] = (
     _t(Event.REVIEW,            [_st.REVISITED],              _st.REVIEWED,  [R]),
     _t(Event.MERGE,             OPEN_STATES,                  _st.MERGED,    [D],       guards=("merge_target_open",)),
     _t(Event.RECALCULATE,       [s for s in _st if s is not _st.NEW], None, [D, S]),
+    _t(Event.SLA_STEP,          [s for s in _st if s is not _st.NEW], None, [SYS]),
     _t(Event.AMEND,             [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S], guards=("amend_changes_something",)),
 )
 # fmt: on
@@ -280,7 +285,7 @@ def decide(
         raise ValueError("`at` must be timezone-aware")
     if case is not None and not can_see(actor, case):
         raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
-    if case is not None and at < case.last_event_at:
+    if case is not None and at < case.last_event_at and command.event is not Event.SLA_STEP:
         raise InvalidInput(
             f"grievance {number}: effective time {at.isoformat()} is before its last event "
             f"({case.last_event_at.isoformat()}); events are recorded in order"

@@ -60,6 +60,17 @@ class Limit:
         return self.deadline(calendar, moment)
 
     @property
+    def text_zh(self) -> str:
+        """1个工作日 / 2小时（工作时间） / 30分钟（自然时间）."""
+        if self.clock is Clock.WORKING_DAYS:
+            return f"{self.days}个工作日"
+        minutes = int(self.span.total_seconds() // 60)
+        hours, rest = divmod(minutes, 60)
+        amount = (f"{hours}小时" if hours else "") + (f"{rest}分钟" if rest else "")
+        kind = "工作时间" if self.clock is Clock.BUSINESS else "自然时间"
+        return f"{amount or '0分钟'}（{kind}）"
+
+    @property
     def text(self) -> str:
         if self.clock is Clock.WORKING_DAYS:
             return f"{self.days} working day{'s' if self.days != 1 else ''}"
@@ -117,6 +128,8 @@ class Policy:
     targets: tuple[Target, ...]
     max_extensions: int = 1
     source: str = "built-in"
+    # Hold notifications to people until the next opening (not at 3 a.m. or on a holiday).
+    notify_in_business_hours: bool = True
 
     @property
     def key(self) -> str:
@@ -206,7 +219,14 @@ def _urgent() -> Policy:
         limit = natural.get(target.name, target.limit)
         warning = Warning(share=0.25) if target.name == "close" else target.warning
         targets.append(_replace_target(target, limit=limit, warning=warning))
-    return Policy(base.name, base.version, base.title, tuple(targets), max_extensions=0)
+    return Policy(
+        base.name,
+        base.version,
+        base.title,
+        tuple(targets),
+        max_extensions=0,
+        notify_in_business_hours=False,  # urgent cases are everyone's business at once
+    )
 
 
 def _replace_target(target: Target, **changes: Any) -> Target:
@@ -398,6 +418,7 @@ def policies_from_toml(text: str, source: str = "custom") -> tuple[Policy, ...]:
                 targets=targets,
                 max_extensions=int(raw.get("max_extensions", 1)),
                 source=source,
+                notify_in_business_hours=bool(raw.get("notify_in_business_hours", True)),
             )
         )
     if not result:

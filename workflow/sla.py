@@ -42,6 +42,7 @@ class Timer:
     extended_days: int = 0
     stopped_at: datetime | None = None  # when it was met (or met late), or cancelled
     breached_at: datetime | None = None  # set once the deadline has passed while open
+    late: timedelta = ZERO  # how late, on the target's clock: at the last fired step, or final
     fired: int = 0  # how many of `steps()` the watchdog has fired
     next_fire_at: datetime | None = None
 
@@ -68,8 +69,8 @@ class FireStep:
 def steps(timer: Timer, target: Target, calendar: BusinessCalendar) -> list[FireStep]:
     """Every step of the timer in order: yellow card, breach (red card), later rungs."""
     plan: list[tuple[str, str, datetime, tuple[Audience, ...]]] = []
-    if timer.warn_at is not None and timer.warn_at < timer.due_at:
-        plan.append(("warning", "黄牌预警", timer.warn_at, target.warn_notify))
+    if timer.warn_at is not None:  # always first, so step indices never shift
+        plan.append(("warning", "黄牌预警", min(timer.warn_at, timer.due_at), target.warn_notify))
     ladder = list(target.ladder)
     if not ladder or ladder[0].after is not None:
         plan.append(("breach", "超时", timer.due_at, target.warn_notify))
@@ -79,6 +80,22 @@ def steps(timer: Timer, target: Target, calendar: BusinessCalendar) -> list[Fire
     return [
         FireStep(i, name, title, at, notify) for i, (name, title, at, notify) in enumerate(plan)
     ]
+
+
+def due_steps(
+    timer: Timer, target: Target, calendar: BusinessCalendar, now: datetime
+) -> list[FireStep]:
+    """The steps of an open, running timer that are due at `now` and not fired yet."""
+    if not timer.open or timer.state is TimerState.PAUSED:
+        return []
+    return [s for s in steps(timer, target, calendar)[timer.fired :] if s.at <= now]
+
+
+def lateness(timer: Timer, target: Target, calendar: BusinessCalendar, at: datetime) -> timedelta:
+    """How late the timer is at `at`, on its target's clock (zero before the deadline)."""
+    if at <= timer.due_at:
+        return ZERO
+    return _elapsed(target.limit, calendar, timer.due_at, at)
 
 
 def _schedule(timer: Timer, target: Target, calendar: BusinessCalendar) -> Timer:
@@ -213,14 +230,20 @@ def advance(
             why = "merged" if event is Event.MERGE else f"replaced by a new cycle ({event.value})"
             _note(notes, timer, f"cancelled at {_when(calendar, at)}: {why}")
             timer = replace(timer, state=TimerState.CANCELLED, stopped_at=at, paused_since=None)
+        elif event is Event.SLA_STEP:
+            if (record.payload["target"], record.payload["cycle"]) == timer.key:
+                timer = _fired(timer, record, calendar, notes)
         elif event in target.stops_on:
             timer = _resume(timer, target, at, calendar, notes)
             late = at > timer.due_at
+            # Effective time decides: a stop recorded as of before the deadline is on time,
+            # even if the watchdog already fired the breach (that record stays in the log).
             timer = replace(
                 timer,
                 stopped_at=at,
                 state=TimerState.BREACHED if late else TimerState.MET,
-                breached_at=timer.breached_at or (timer.due_at if late else None),
+                breached_at=timer.due_at if late else None,
+                late=lateness(timer, target, calendar, at),
             )
             _note(
                 notes,
@@ -246,6 +269,7 @@ def advance(
                 extended_days=timer.extended_days + days,
                 provisional=timer.provisional or moved.provisional,
                 breached_at=None if moved.at > at else timer.breached_at,
+                late=ZERO if moved.at > at else timer.late,
                 state=TimerState.PAUSED
                 if timer.state is TimerState.PAUSED
                 else TimerState.RUNNING
@@ -258,6 +282,21 @@ def advance(
             cycle = 1 + max((t.cycle for t in result if t.target == target.name), default=0)
             result.append(_start(target, cycle, at, calendar, notes))
     return tuple(result)
+
+
+def _fired(timer: Timer, record: Record, calendar: BusinessCalendar, notes: Notes | None) -> Timer:
+    """The timer after the watchdog fired step `record.payload["step"]` of it."""
+    p = record.payload
+    _note(notes, timer, f"{p['title']} ({p['name']}) fired at {_when(calendar, record.at)}")
+    timer = replace(timer, fired=max(timer.fired, int(p["step"]) + 1))
+    if record.at < timer.due_at:
+        return timer
+    return replace(
+        timer,
+        state=TimerState.BREACHED if timer.state is TimerState.RUNNING else timer.state,
+        breached_at=timer.breached_at or timer.due_at,
+        late=max(timer.late, timedelta(seconds=int(p["late_seconds"]))),
+    )
 
 
 def rebuild(

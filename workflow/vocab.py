@@ -52,6 +52,7 @@ class Event(Vocab):
     MERGE = "merge"
     AMEND = "amend"
     RECALCULATE = "recalculate"
+    SLA_STEP = "sla_step"  # the watchdog fired a warning, breach or escalation step
 
 
 class Role(Vocab):
@@ -59,6 +60,7 @@ class Role(Vocab):
     HANDLER = "handler"
     SUPERVISOR = "supervisor"
     REVIEWER = "reviewer"
+    SYSTEM = "system"  # the engine itself (the watchdog); never a person
 
 
 class Channel(Vocab):
@@ -137,10 +139,12 @@ ZH: dict[Vocab, str] = {
     Event.MERGE: "并单",
     Event.AMEND: "更正",
     Event.RECALCULATE: "重算时限",
+    Event.SLA_STEP: "时限告警",
     Role.DISPATCHER: "受理员",
     Role.HANDLER: "承办人",
     Role.SUPERVISOR: "主管",
     Role.REVIEWER: "复盘人",
+    Role.SYSTEM: "系统",
     Channel.HOTLINE_12328: "12328热线",
     Channel.HOTLINE_12345: "12345热线",
     Channel.MAILBOX: "解忧信箱",

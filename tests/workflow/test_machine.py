@@ -61,6 +61,16 @@ SAMPLE_INPUT: dict[Event, dict[str, Any]] = {
         "new_due": "2027-01-04T09:30:00Z",
         "reason": "节假日安排公布",
     },
+    Event.SLA_STEP: {
+        "target": "close",
+        "cycle": 1,
+        "step": 1,
+        "name": "red_card",
+        "title": "红牌",
+        "due": "2026-11-23T09:30:00Z",
+        "late_seconds": 0,
+        "notify": ["unit", "supervisor"],
+    },
 }
 
 # Case facts that make each guard hold, so a legal pair is refused only by the table.
@@ -139,9 +149,11 @@ def test_every_state_event_pair(state: State, event: Event) -> None:
 
 def test_terminal_states_have_no_exits() -> None:
     for state in TERMINAL_STATES:
-        assert allowed_events(state) == [Event.RECALCULATE]  # recorded, stays in place
-        row = transition_for(state, Event.RECALCULATE)
-        assert row is not None and row.target is None
+        # only the engine's own records, which stay in place
+        assert allowed_events(state) == [Event.RECALCULATE, Event.SLA_STEP]
+        for event in (Event.RECALCULATE, Event.SLA_STEP):
+            row = transition_for(state, event)
+            assert row is not None and row.target is None
 
 
 def test_illegal_message_names_allowed_events() -> None:
