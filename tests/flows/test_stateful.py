@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
 from flows import usecases as uc
+from flows import watchdog
 from flows.engine import Engine
 from models import repo
 from tests.conftest import T0, accept_command, database_url_for
@@ -213,6 +214,18 @@ class Lifecycle(RuleBasedStateMachine):
             return
         self.versions[number] += 1
         self.finished[number] = case
+
+    @rule(minutes=st.integers(0, 6000))
+    def sweep(self, minutes: int) -> None:
+        """The watchdog runs: each due step is recorded once, on top of the lifecycle."""
+        self.now += timedelta(minutes=minutes)
+        result = watchdog.sweep(self.engine, self.now, batch=3)
+        for fired in result.fired:
+            assert fired.number not in self.finished, "a finished case has no running timer"
+            self.versions[fired.number] += 1
+            self.touched.add(fired.number)
+        event(f"sweep fired {min(len(result.fired), 3)}+ steps")
+        assert watchdog.sweep(self.engine, self.now).fired == []
 
     @invariant()
     def audit_log_replays_to_the_stored_state(self) -> None:
