@@ -578,6 +578,24 @@ def sla_sweep(now_text: str | None, batch: int, **who: Any) -> None:
     _emit(ctx, {**data, "steps": steps}, "\n".join(lines))
 
 
+@cli.command()
+@click.option(
+    "--watchdog-interval",
+    type=click.IntRange(min=5),
+    metavar="SECONDS",
+    help="How often the SLA watchdog runs [GRIEVANCE_WATCHDOG_INTERVAL] (default 60).",
+)
+def serve(watchdog_interval: int | None) -> None:
+    """Serve the engine's Prefect deployments (the SLA watchdog...) until Ctrl-C.
+
+    Needs a Prefect API: $PREFECT_API_URL, or Prefect's own default set-up.
+    """
+    from flows import scheduled  # Prefect is imported only by the commands that need it
+
+    interval = timedelta(seconds=watchdog_interval) if watchdog_interval else None
+    scheduled.run_serve(interval)
+
+
 # ----------------------------------------------------------------------------- notifications
 @cli.group()
 def notifications() -> None:

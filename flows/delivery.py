@@ -211,7 +211,7 @@ def _send_one(
             result.errors.append(f"{row.number} {row.step} → {row.recipient}: {error}")
         else:
             row.status, row.last_error = PENDING, error
-            row.next_attempt_at = now + engine.notify.delay(row.attempts)
+            row.next_attempt_at = now + engine.notify.delay(row.attempts + 1)
             result.retried += 1
 
 
