@@ -1,9 +1,15 @@
 """`grievance demo`: migrate, load demo data (units and a few dozen grievances spread over
-every stage, some overdue), and show where things stand. Loading twice adds nothing.
+every stage, some overdue), run the SLA watchdog and deliver its notifications, and show
+where things stand. Loading twice adds nothing.
+
+Notifications go to local inboxes (`inbox://NAME` -> `./inbox/NAME.jsonl`), so the demo needs
+no chat system and no network: each unit has its own, and the desk, the bureau supervisors
+and the leadership get theirs unless `GRIEVANCE_NOTIFY_*` say otherwise.
 """
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +18,7 @@ from typing import Any
 
 import click
 
+from flows import delivery, watchdog
 from flows import usecases as uc
 from flows.engine import Engine
 from models import repo
@@ -137,7 +144,15 @@ def load(engine: Engine, now: datetime, *, count: int = 36, seed: int = 2142) ->
     with engine.db.read() as session:
         missing = repo.missing_units(session, UNITS)
     for code in sorted(missing):
-        uc.add_unit(engine, setup, code=code, name=UNITS[code])
+        inbox = f"inbox://{code.lower()}"
+        uc.add_unit(
+            engine,
+            setup,
+            code=code,
+            name=UNITS[code],
+            notify=[inbox],
+            supervisor_notify=[f"{inbox}-supervisor"],
+        )
     added = 0
     for index in range(count):
         try:  # one generator per grievance: skipping a loaded one keeps the others the same
@@ -227,8 +242,13 @@ def _close_args(rng: random.Random, amount: int | None) -> dict[str, Any]:
 def demo(count: int) -> None:
     """Set up the database, load demo data, and show the dispatcher's overview."""
     now = datetime.now(UTC)
+    for audience in ("DESK", "SUPERVISOR", "LEADERSHIP"):
+        os.environ.setdefault(f"GRIEVANCE_NOTIFY_{audience}", f"inbox://{audience.lower()}")
     engine = Engine.open()
     added = load(engine, now, count=count)
+    fired = watchdog.sweep(engine, now).fired
+    sent = delivery.deliver(engine, now)
+    held = len(delivery.listing(engine, status="pending", limit=100_000))
     with engine.db.read() as session:
         counts = repo.count_by_state(session)
         overdue = repo.overdue_by_target(session, now)
@@ -238,4 +258,11 @@ def demo(count: int) -> None:
         click.echo(f"  {state.value:<10} {state.zh:<4} {n:>4}")
     late = ", ".join(f"{target} {n}" for target, n in sorted(overdue.items())) or "none"
     click.echo(f"overdue now (open timers past their deadline): {late}")
+    inbox = os.environ.get("GRIEVANCE_INBOX_DIR") or "inbox"
+    click.echo(
+        f"watchdog: {len(fired)} warning/breach/escalation steps fired; notifications: "
+        f"{sent.sent} delivered to {inbox}/, {held} held for business hours or retry, "
+        f"{sent.dead} dead-lettered"
+    )
     click.echo("next: .venv/bin/grievance list --state accepted; .venv/bin/grievance show <number>")
+    click.echo("      .venv/bin/grievance notifications list; .venv/bin/grievance sla sweep")
