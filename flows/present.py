@@ -12,6 +12,7 @@ from workflow.case import Case
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text
 from workflow.sla import Timer, TimerState
 from workflow.timeutil import iso
+from workflow.vocab import Event
 
 
 def yuan(fen: int | None) -> str | None:
@@ -132,10 +133,13 @@ def case_text(
         lines.append("  事件 Events:")
         for event in events:
             unit = f"@{event.actor_unit}" if event.actor_unit else ""
+            what = f"{event.from_state.value} -> {event.to_state.value}"
+            if event.event is Event.SLA_STEP:  # which step of which timer, not a move
+                p = event.payload
+                what = f"{p['title']} {p['name']}: {p['target']}#{p['cycle']}"
             lines.append(
                 f"    {event.seq:>3}  {iso(event.at)}  {event.event.value:<18} "
-                f"{event.from_state.value} -> {event.to_state.value}  "
-                f"{event.actor} ({event.role.value}{unit})"
+                f"{what}  {event.actor} ({event.role.value}{unit})"
             )
     return "\n".join(lines)
 

@@ -444,3 +444,26 @@ def test_replay_refuses_a_record_the_table_does_not_allow() -> None:
         replay([records[0], forged])
     with pytest.raises(ReplayError, match="recorded from"):
         replay([records[0], replace(records[0], from_state=State.HANDLING)])
+
+
+def test_the_engines_own_records_are_not_offered_to_people() -> None:
+    """Error messages list what a person may do; recalculate and sla_step are the engine's."""
+    from workflow.machine import SYSTEM_EVENTS
+
+    assert {e.value for e in SYSTEM_EVENTS} == {"recalculate", "sla_step"}
+    with pytest.raises(IllegalTransition, match=r"allowed now: none \(the case is finished\)"):
+        decide(
+            "N-1",
+            make_case(State.REVIEWED),
+            command(Event.CLOSE),
+            actor=Actor("h", Role.HANDLER, "UA"),
+            at=AT,
+        )
+    with pytest.raises(PermissionDenied, match="only system"):
+        decide(
+            "N-1",
+            make_case(State.HANDLING),
+            command(Event.SLA_STEP),
+            actor=Actor("desk", Role.DISPATCHER),
+            at=AT,
+        )
