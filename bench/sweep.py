@@ -245,7 +245,9 @@ def generate(path: Path, size: int, due: int, templates: Templates, log: Log) ->
             connection.executemany(templates.due.timers.insert_sql(), timers)
             connection.execute("COMMIT")
             done = first + len(grievances)
-            log(f"  {path.name}: {done:>9,} / {size:,} grievances ({time.perf_counter() - started:.0f} s)")
+            log(
+                f"  {path.name}: {done:>9,} / {size:,} grievances ({time.perf_counter() - started:.0f} s)"
+            )
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
@@ -275,8 +277,8 @@ def full_scan(engine: Engine, now: datetime) -> tuple[int, int]:
                 return seen, steps
             ids = [row.id for row in rows]
             timers: dict[int, list[SlaTimer]] = {}
-            for timer in session.exec(select(SlaTimer).where(col(SlaTimer.grievance_id).in_(ids))):
-                timers.setdefault(timer.grievance_id, []).append(timer)
+            for stored in session.exec(select(SlaTimer).where(col(SlaTimer.grievance_id).in_(ids))):
+                timers.setdefault(stored.grievance_id, []).append(stored)
             for row in rows:
                 case = repo.case_from_row(row)
                 policy = engine.policies.get(case.policy)

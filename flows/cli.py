@@ -271,6 +271,7 @@ def unit_list(**who: Any) -> None:
 @click.option("--description", required=True, help="What the driver asks (at most 2000 chars).")
 @click.option("--amount", help="Amount in dispute, yuan.")
 @click.option("--urgent", is_flag=True, help="Urgent: received, transferred and handled at once.")
+@click.option("--respondent", help="Who is complained about (被反映对象): company, platform...")
 @acting
 def accept(
     channel: str,
@@ -283,6 +284,7 @@ def accept(
     description: str,
     amount: str | None,
     urgent: bool,
+    respondent: str | None,
     **who: Any,
 ) -> None:
     """受理: register a new grievance."""
@@ -298,6 +300,7 @@ def accept(
         "description": description,
         "amount": amount,
         "urgent": urgent,
+        "respondent": respondent,
     }
     command = parse_command(Event.ACCEPT, {k: v for k, v in data.items() if v is not None})
     if not isinstance(command, Accept):
@@ -374,14 +377,50 @@ _action("approve-extension", Event.APPROVE_EXTENSION, uc.approve_extension, [_no
 _action("reject-extension", Event.REJECT_EXTENSION, uc.reject_extension, [_reason])
 _action("suspend", Event.SUSPEND, uc.suspend, [_reason])
 _action("resume", Event.RESUME, uc.resume, [_note])
+
+
+def _close(
+    engine: Engine,
+    number: str,
+    stamp: uc.Stamp,
+    *,
+    verification: str | None,
+    facts: str | None,
+    basis: str | None,
+    explanation: str | None,
+    explained_at: str | None,
+    evidence: tuple[str, ...],
+    **kwargs: Any,
+) -> Any:
+    """办结: close with a result (no_fault / unsubstantiated: with the findings, by a supervisor)."""
+    parts = {
+        "verification": verification,
+        "facts": facts,
+        "basis": basis,
+        "explanation": explanation,
+        "explained_at": iso(parse_instant(explained_at)) if explained_at else None,
+        "evidence": list(evidence) or None,
+    }
+    findings = {k: v for k, v in parts.items() if v is not None} or None
+    return uc.close(engine, number, stamp, findings=findings, **kwargs)
+
+
 _action(
     "close",
     Event.CLOSE,
-    uc.close,
+    _close,
     [
         click.option("--result", required=True, type=_choice(CloseResult), help="办理结果."),
         click.option("--note", required=True, help="How it was handled."),
         click.option("--recovered", metavar="YUAN", help="Amount recovered for the driver."),
+        click.option("--verification", help="无责说明: how it was verified (核实经过)."),
+        click.option("--facts", help="无责说明: the facts found (查明事实)."),
+        click.option("--basis", help="无责说明: the legal or policy basis (依据)."),
+        click.option("--explanation", help="无责说明: what was explained to the driver."),
+        click.option("--explained-at", metavar="ISO8601", help="无责说明: when it was explained."),
+        click.option(
+            "--evidence", multiple=True, help="无责说明: one piece of evidence (repeatable)."
+        ),
     ],
 )
 _action(
@@ -423,6 +462,7 @@ _action(
         click.option("--category", type=_choice(Category), help="Corrected category."),
         click.option("--description", help="Corrected description."),
         click.option("--amount", metavar="YUAN", help="Corrected amount."),
+        click.option("--respondent", help="Corrected respondent (被反映对象)."),
     ],
 )
 

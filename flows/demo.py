@@ -117,6 +117,19 @@ STORIES: list[tuple[Category, RequestType, str, int | None, str]] = [
     ),
     (Category.OTHER, RequestType.ENQUIRY, "咨询司机之家开放时间和免费淋浴服务", None, "LOGI"),
 ]
+# Who the drivers complain about: a few names recur, as in real data (会商研判 looks for them).
+RESPONDENTS: dict[Category, list[str]] = {
+    Category.FREIGHT_UNPAID: ["顺达物流有限公司", "恒通货运代理部"],
+    Category.TOLL_ETC: ["省高速公路联网收费中心"],
+    Category.PLATFORM_FEE: ["货满满网络货运平台", "运易达平台"],
+    Category.ENFORCEMENT: ["城西交通执法检查站"],
+    Category.CARGO_DAMAGE: ["顺达物流有限公司"],
+    Category.VEHICLE_SALE: ["安驰汽车销售服务公司"],
+    Category.CONTRACT: ["鑫运车辆挂靠服务公司"],
+    Category.INSURANCE: ["平安路保险代理公司"],
+}
+# A driver who comes back: these demo grievances share one complainant.
+REPEAT_COMPLAINANT = {4, 16, 28}
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 PROVINCES = "川渝陕甘贵云湘鄂豫冀鲁苏浙皖赣闽粤桂"
 
@@ -168,7 +181,11 @@ def _one(demo: Demo, index: int) -> None:
     category, rtype, template, amount, unit = STORIES[index % len(STORIES)]
     phone = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
     plate = f"{rng.choice(PROVINCES)}{rng.choice('ABCDEFG')}{rng.randrange(10**5):05d}"
+    name = f"{rng.choice(SURNAMES)}师傅"
+    if index in REPEAT_COMPLAINANT:
+        phone, plate, name = "13981234567", "川B62731", "罗师傅"
     text = template.format(amount=amount, phone=phone, plate=plate)
+    respondents = RESPONDENTS.get(category)
     accepted = (now - timedelta(hours=rng.uniform(1, 24 * 12))).replace(second=0, microsecond=0)
     command = parse_command(
         Event.ACCEPT,
@@ -177,12 +194,13 @@ def _one(demo: Demo, index: int) -> None:
             "ref": f"DEMO-{index + 1:04d}",
             "type": rtype,
             "category": category,
-            "name": f"{rng.choice(SURNAMES)}师傅",
+            "name": name,
             "phone": phone,
             "plate": plate,
             "description": text,
             "amount": amount,
             "urgent": index % 17 == 5,
+            "respondent": rng.choice(respondents) if respondents else None,
         },
     )
     if not isinstance(command, Accept):
@@ -195,7 +213,7 @@ def _one(demo: Demo, index: int) -> None:
         (DESK, uc.assign, {"unit": unit}),
         (demo.handler(unit), uc.sign, {}),
         (demo.handler(unit), uc.feedback, {"note": "已联系司机，正在核实情况"}),
-        (demo.handler(unit), uc.close, _close_args(rng, amount)),
+        _closing(demo, unit, t, amount),
         (
             DESK,
             uc.revisit,
@@ -219,6 +237,8 @@ def _one(demo: Demo, index: int) -> None:
         steps[1] = (demo.handler(unit), uc.return_to_desk, {"reason": "不属于本单位管辖范围"})
     for actor, run, args in steps[: max(depth - 1, 0)]:
         t = min(t + timedelta(minutes=rng.randrange(30, 30 * 60)), now)
+        if "findings" in args:  # explained to the driver when it was closed
+            args = {**args, "findings": {**args["findings"], "explained_at": t.isoformat()}}
         if run is uc.review and demo_case_dissatisfied(demo.engine, case.number):
             actor, run, args = DESK, uc.redo, {"reason": "司机对处理结果不满意，重新办理"}
         run(demo.engine, case.number, _stamp(actor, t, now), **args)
@@ -229,12 +249,28 @@ def demo_case_dissatisfied(engine: Engine, number: str) -> bool:
         return repo.get_row(session, number).satisfaction == "dissatisfied"
 
 
-def _close_args(rng: random.Random, amount: int | None) -> dict[str, Any]:
+def _closing(
+    demo: Demo, unit: str, at: datetime, amount: int | None
+) -> tuple[Actor, Callable[..., Any], dict[str, Any]]:
+    """The close step: a handler closes; a no-fault conclusion is the supervisor's, with its
+    findings for the no-fault statement (无责说明)."""
+    rng = demo.rng
     result = rng.choice(["resolved", "resolved", "partly_resolved", "no_fault", "unsubstantiated"])
     args: dict[str, Any] = {"result": result, "note": "经核实，已协调相关方处理完毕"}
     if amount and result in ("resolved", "partly_resolved"):
         args["recovered"] = str(amount if result == "resolved" else amount // 2)
-    return args
+    if result in ("resolved", "partly_resolved"):
+        return demo.handler(unit), uc.close, args
+    args["note"] = "经核实，被反映对象无过错" if result == "no_fault" else "经核实，反映情况不属实"
+    args["findings"] = {
+        "verification": "调取运单、结算记录和通话记录，电话询问货主及司机，实地核查",
+        "facts": "相关费用已按合同约定结清，未发现违规收费或拖欠行为",
+        "basis": "《中华人民共和国民法典》第五百零九条；《道路货物运输及站场管理规定》",
+        "explanation": "已电话向司机说明核查结果、依据及后续维权途径，司机表示知悉",
+        "explained_at": at.isoformat(),  # replaced by the closing time below
+        "evidence": ["运单及结算凭证", "银行转账记录", "通话记录"],
+    }
+    return demo.supervisor(unit), uc.close, args
 
 
 @click.command()

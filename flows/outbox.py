@@ -9,7 +9,7 @@ Delivery is a separate step (`flows.delivery`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,8 +53,16 @@ def _digest(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
+Units = Mapping[str, Unit]
+
+
+def load_units(session: Session) -> dict[str, Unit]:
+    """Every unit by code (a small table: read once per sweep, not once per message)."""
+    return {unit.code: unit for unit in session.exec(select(Unit)).all()}
+
+
 def recipients(
-    engine: Engine, session: Session, audience: Audience, unit_code: str | None
+    engine: Engine, units: Units, audience: Audience, unit_code: str | None
 ) -> list[Recipient]:
     """The configured targets for `audience` about a case led by `unit_code`.
 
@@ -62,7 +70,7 @@ def recipients(
     A unit without its own supervisor targets falls back to the bureau's supervisors.
     """
     config = engine.notify
-    unit = session.exec(select(Unit).where(Unit.code == unit_code)).first() if unit_code else None
+    unit = units.get(unit_code) if unit_code else None
     urls: Sequence[str]
     scope: str | None = unit_code
     if audience is Audience.UNIT and unit is None:
@@ -87,11 +95,11 @@ def _label(value: Vocab, lang: str) -> str:
     return value.zh if lang == "zh" else value.value.replace("_", " ")
 
 
-def _unit_text(session: Session, code: str | None) -> str | None:
+def _unit_text(units: Units, code: str | None) -> str | None:
     if code is None:
         return None
-    name = session.exec(select(Unit.name).where(Unit.code == code)).first()
-    return f"{code} {name}" if name else code
+    unit = units.get(code)
+    return f"{code} {unit.name}" if unit is not None else code
 
 
 def hold_until(engine: Engine, policy: Policy, now: datetime) -> datetime:
@@ -115,6 +123,7 @@ def queue(
     context: dict[str, Any],
     now: datetime,
     not_before: datetime,
+    units: Units,
 ) -> list[Notification]:
     """One outbox row per recipient of each audience (deduplicated by recipient)."""
     lang = engine.notify.language
@@ -122,7 +131,7 @@ def queue(
     rows: list[Notification] = []
     seen: set[str] = set()
     for audience in audiences:
-        for recipient in recipients(engine, session, audience, case.lead_unit):
+        for recipient in recipients(engine, units, audience, case.lead_unit):
             if recipient.label in seen:
                 continue
             seen.add(recipient.label)
@@ -154,7 +163,6 @@ def queue(
             )
             session.add(row)
             rows.append(row)
-    session.flush()
     return rows
 
 
@@ -170,9 +178,11 @@ def queue_step(
     step: FireStep,
     late: timedelta,
     now: datetime,
+    units: Units | None = None,
 ) -> list[Notification]:
     """The messages of one fired SLA step (yellow card, red card, 督办...)."""
     lang = engine.notify.language
+    units = load_units(session) if units is None else units
     context = {
         "number": case.number,
         "step": step.name,
@@ -186,7 +196,7 @@ def queue_step(
         "limit": target.limit.text_zh if lang == "zh" else target.limit.text,
         "category": _label(case.category, lang),
         "state": _label(case.state, lang),
-        "unit": _unit_text(session, case.lead_unit),
+        "unit": _unit_text(units, case.lead_unit),
         "description": case.description,
     }
     return queue(
@@ -204,6 +214,7 @@ def queue_step(
         context=context,
         now=now,
         not_before=hold_until(engine, policy, now),
+        units=units,
     )
 
 
@@ -219,10 +230,11 @@ def queue_dissatisfied(
 ) -> list[Notification]:
     """A dissatisfied revisit: the lead unit's supervisor hears of it (may lead to a redo)."""
     lang = engine.notify.language
+    units = load_units(session)
     context = {
         "number": case.number,
         "category": _label(case.category, lang),
-        "unit": _unit_text(session, case.lead_unit),
+        "unit": _unit_text(units, case.lead_unit),
         "result": _label(case.result, lang) if case.result else "—",
         "note": note,
         "revisited_at": case.revisited_at,
@@ -243,4 +255,5 @@ def queue_dissatisfied(
         context=context,
         now=now,
         not_before=hold_until(engine, policy, now),
+        units=units,
     )

@@ -317,9 +317,11 @@ def close(
     result: str,
     note: str,
     recovered: Decimal | str | None = None,
+    findings: dict[str, Any] | None = None,
     expected_version: int | None = None,
 ) -> Case:
-    """办结: close with a result."""
+    """办结: close with a result. A no_fault or unsubstantiated result needs its `findings`
+    (verification, facts, basis, explanation, explained_at, evidence) and a supervisor."""
     return _run(
         engine,
         number,
@@ -329,6 +331,7 @@ def close(
         result=result,
         note=note,
         recovered=recovered,
+        findings=findings,
     )
 
 
@@ -396,6 +399,7 @@ def amend(
     category: str | None = None,
     description: str | None = None,
     amount: Decimal | str | None = None,
+    respondent: str | None = None,
     expected_version: int | None = None,
 ) -> Case:
     """更正: an audited correction of registration facts."""
@@ -410,6 +414,7 @@ def amend(
         category=category,
         description=description,
         amount=amount,
+        respondent=respondent,
     )
 
 

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from flows import outbox
 from flows.engine import Engine
 from models import repo
-from models.tables import SlaTimer
+from models.tables import Grievance, SlaTimer
 from workflow.actor import Actor
 from workflow.case import Case, evolve
 from workflow.commands import SlaStep
@@ -82,19 +82,32 @@ def sweep(
     result = SweepResult(now)
     skip: set[int] = set()  # timers not finished in this sweep (conflicts): no endless loop
     lock = not engine.db.is_sqlite
+    units: outbox.Units | None = None
     while True:
         fired: list[Fired] = []
         with engine.db.transaction() as session:
             due = repo.due_timers(session, now, batch, skip, lock=lock)
             if not due:
                 break
+            units = outbox.load_units(session) if units is None else units
             by_grievance: dict[int, list[SlaTimer]] = {}
             for row in due:
                 by_grievance.setdefault(row.grievance_id, []).append(row)
+            # one query each for the batch's grievances and all their timers
+            grievances = repo.rows_by_id(session, by_grievance)
+            timers = repo.timers_of_many(session, by_grievance)
             for grievance_id, rows in by_grievance.items():
                 try:
                     with session.begin_nested():
-                        fired += _fire(engine, session, grievance_id, rows, now)
+                        fired += _fire(
+                            engine,
+                            session,
+                            grievances[grievance_id],
+                            timers[grievance_id],
+                            rows,
+                            now,
+                            units,
+                        )
                 except (Conflict, IntegrityError):
                     result.conflicts += 1
                     skip.update(r.id for r in rows if r.id is not None)
@@ -113,14 +126,19 @@ def sweep(
 
 
 def _fire(
-    engine: Engine, session: Session, grievance_id: int, due: list[SlaTimer], now: datetime
+    engine: Engine,
+    session: Session,
+    row: Grievance,
+    timer_rows: list[SlaTimer],
+    due: list[SlaTimer],
+    now: datetime,
+    units: outbox.Units,
 ) -> list[Fired]:
-    row = repo.get_row_by_id(session, grievance_id)
+    grievance_id = row.id or 0
     case: Case = repo.case_from_row(row)
     version = row.version
     policy = engine.policies.get(case.policy)
     calendar = engine.calendar
-    timer_rows = repo.timers_of(session, grievance_id)
     timers: tuple[Timer, ...] = tuple(repo.timer_from_row(t) for t in timer_rows)
     wanted = {(r.target, r.cycle) for r in due}
     fired: list[Fired] = []
@@ -149,7 +167,9 @@ def _fire(
         )
         record = decide(case.number, case, command, actor=WATCHDOG, at=step.at)
         new = evolve(case, record)
-        version = repo.update_case(session, grievance_id, version, new, record, now)
+        if new != case:
+            raise RuntimeError(f"{case.number}: a fired step must not change the case")
+        version = repo.record_system_event(session, grievance_id, version, record, now)
         timers = advance(timers, record, case, policy, calendar)
         case = new
         rows = outbox.queue_step(
@@ -163,6 +183,7 @@ def _fire(
             step=step,
             late=late,
             now=now,
+            units=units,
         )
         fired.append(
             Fired(

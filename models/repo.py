@@ -149,6 +149,23 @@ def events_of(session: Session, number: str) -> list[GrievanceEvent]:
     return list(session.exec(query.order_by(col(GrievanceEvent.seq))).all())
 
 
+def record_system_event(
+    session: Session, row_id: int, version: int, record: Record, recorded_at: datetime
+) -> int:
+    """Append an engine record that changes nothing of the case (a fired SLA step): the same
+    compare-and-set on `version` as `update_case`, without rewriting the case's columns."""
+    result = session.exec(
+        update(Grievance)
+        .where(col(Grievance.id) == row_id, col(Grievance.version) == version)
+        .values(version=version + 1, updated_at=recorded_at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"grievance {record.number} was changed meanwhile")
+    session.add(_event_row(row_id, version + 1, record, recorded_at))
+    return version + 1
+
+
 def events_since(session: Session, grievance_id: int, seq: int) -> list[GrievanceEvent]:
     """The audit events of a grievance after version `seq`."""
     query = select(GrievanceEvent).where(
@@ -238,21 +255,40 @@ def list_units(session: Session) -> Sequence[Unit]:
 
 
 # ----------------------------------------------------------------------------- SLA timers
-_TIMER_FIELDS = tuple(f.name for f in fields(Timer) if f.name not in ("paused_total", "late"))
+_DURATIONS = {"paused_total": "paused_seconds", "late": "late_seconds", "used": "used_seconds"}
+_TIMER_FIELDS = tuple(f.name for f in fields(Timer) if f.name not in _DURATIONS)
 
 
 def timer_from_row(row: SlaTimer) -> Timer:
     values: dict[str, Any] = {name: getattr(row, name) for name in _TIMER_FIELDS}
-    return Timer(
-        **values,
-        paused_total=timedelta(seconds=row.paused_seconds),
-        late=timedelta(seconds=row.late_seconds),
-    )
+    for name, column in _DURATIONS.items():
+        values[name] = timedelta(seconds=getattr(row, column))
+    return Timer(**values)
 
 
 def timers_of(session: Session, grievance_id: int) -> list[SlaTimer]:
     query = select(SlaTimer).where(SlaTimer.grievance_id == grievance_id)
     return list(session.exec(query.order_by(col(SlaTimer.target), col(SlaTimer.cycle))).all())
+
+
+def rows_by_id(session: Session, ids: Iterable[int]) -> dict[int, Grievance]:
+    wanted = list(ids)
+    rows = session.exec(select(Grievance).where(col(Grievance.id).in_(wanted))).all()
+    return {row.id: row for row in rows if row.id is not None}
+
+
+def timers_of_many(session: Session, ids: Iterable[int]) -> dict[int, list[SlaTimer]]:
+    """The timers of several grievances at once, each list ordered like `timers_of`."""
+    wanted = list(ids)
+    result: dict[int, list[SlaTimer]] = {i: [] for i in wanted}
+    query = (
+        select(SlaTimer)
+        .where(col(SlaTimer.grievance_id).in_(wanted))
+        .order_by(col(SlaTimer.grievance_id), col(SlaTimer.target), col(SlaTimer.cycle))
+    )
+    for timer in session.exec(query).all():
+        result[timer.grievance_id].append(timer)
+    return result
 
 
 def save_timers(
@@ -266,8 +302,8 @@ def save_timers(
     rows = {(row.target, row.cycle): row for row in old}
     for timer in timers:
         values = {name: getattr(timer, name) for name in _TIMER_FIELDS}
-        values["paused_seconds"] = int(timer.paused_total.total_seconds())
-        values["late_seconds"] = int(timer.late.total_seconds())
+        for name, column in _DURATIONS.items():
+            values[column] = int(getattr(timer, name).total_seconds())
         row = rows.get(timer.key)
         if row is None:
             session.add(SlaTimer(grievance_id=grievance_id, number=number, **values))

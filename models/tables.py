@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import EnumValue, UTCDateTime
@@ -81,6 +81,7 @@ class Grievance(SQLModel, table=True):
     description: str = Field(sa_column=Column(Text, nullable=False))
     amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     urgent: bool = Field(default=False)
+    respondent: str | None = Field(default=None, max_length=100, index=True)
     accepted_at: datetime = _utc(nullable=False, index=True)
     last_event_at: datetime = _utc(nullable=False)
     lead_unit: str | None = Field(default=None, max_length=32)
@@ -149,6 +150,7 @@ class SlaTimer(SQLModel, table=True):
     stopped_at: datetime | None = _utc(index=True)
     breached_at: datetime | None = _utc()
     late_seconds: int = 0
+    used_seconds: int = 0  # business (or natural) seconds from start to stop, pauses excluded
     fired: int = 0
     next_fire_at: datetime | None = _utc(index=True)
     version: int = 1
@@ -222,3 +224,24 @@ class NumberCounter(SQLModel, table=True):
     __tablename__ = "number_counter"
     day: str = Field(primary_key=True, max_length=8)
     last: int = 0
+
+
+class Document(SQLModel, table=True):
+    """A rendered document (复盘报告, 无责说明...) as issued: bytes, hash, who and when.
+
+    Rendering the same facts again gives the same bytes, so the hash identifies the content.
+    """
+
+    __tablename__ = "document"
+    __table_args__ = (Index(None, "number", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    grievance_id: int = Field(foreign_key="grievance.id", index=True)
+    number: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # review | no_fault
+    format: str = Field(max_length=8)  # html | md | docx
+    language: str = Field(max_length=8)
+    sha256: str = Field(max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    version: int  # the grievance version it was rendered from
+    rendered_at: datetime = _utc(nullable=False)
+    rendered_by: str = Field(max_length=50)

@@ -42,6 +42,7 @@ class Case:
     accepted_at: datetime
     last_event_at: datetime
     policy: str  # the time-limit policy version it was accepted under, e.g. "2142@1"
+    respondent: str | None = None  # the company, platform or office complained about
     lead_unit: str | None = None
     co_units: tuple[str, ...] = ()
     first_handler_unit: str | None = None
@@ -113,6 +114,7 @@ def evolve(case: Case | None, record: Record) -> Case:
             accepted_at=at,
             last_event_at=at,
             policy=p["policy"],
+            respondent=p.get("respondent"),
         )
     if case is None:
         raise ValueError(f"{record.number}: {record.event.value} before accept")
@@ -186,6 +188,7 @@ def evolve(case: Case | None, record: Record) -> Case:
                 category=Category(p["category"]) if p.get("category") else c.category,
                 description=p.get("description") or c.description,
                 amount_fen=to_fen(p["amount"]) if p.get("amount") is not None else c.amount_fen,
+                respondent=p.get("respondent") or c.respondent,
             )
         case _:
             raise ValueError(f"{record.number}: no evolution rule for {record.event.value}")

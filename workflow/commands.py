@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from workflow.errors import InvalidInput
 from workflow.validation import (
     AMOUNT_MAX_YUAN,
+    EVIDENCE_MAX,
     EXTENSION_DAYS_MAX,
     LongText,
     NoteText,
@@ -22,6 +23,7 @@ from workflow.validation import (
     Phone,
     Plate,
     Reference,
+    Respondent,
     ShortText,
     UnitCode,
 )
@@ -64,6 +66,12 @@ class Accept(Command):
         default=None, title="涉及金额（元） Amount in dispute (yuan)", examples=["3500"]
     )
     urgent: bool = Field(default=False, title="紧急 Urgent (即接即转即办)")
+    respondent: Respondent | None = Field(
+        default=None,
+        title="被反映对象 Respondent",
+        description="被投诉的企业、平台或部门 The company, platform or office complained about",
+        examples=["某某物流有限公司"],
+    )
 
 
 def _check_co_units(lead: str, co_units: list[str]) -> list[str]:
@@ -162,13 +170,55 @@ class Resume(Command):
     note: NoteText | None = Field(default=None, title="备注 Note")
 
 
+NO_FAULT_RESULTS = frozenset({CloseResult.NO_FAULT, CloseResult.UNSUBSTANTIATED})
+
+
+class NoFaultFindings(BaseModel):
+    """无责说明: what a no-fault or unsubstantiated conclusion rests on (all required)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    verification: NoteText = Field(
+        title="核实经过 How it was verified", examples=["调取运单、通话记录，走访货主"]
+    )
+    facts: NoteText = Field(title="查明事实 Facts found", examples=["运费已于11月20日结清"])
+    basis: NoteText = Field(
+        title="依据 Legal or policy basis", examples=["《道路货物运输及站场管理规定》第X条"]
+    )
+    explanation: NoteText = Field(
+        title="向司机说明 What was explained to the driver",
+        examples=["已电话告知司机核查结果及依据"],
+    )
+    explained_at: datetime = Field(title="说明时间 When it was explained")
+    evidence: list[ShortText] = Field(
+        min_length=1,
+        max_length=EVIDENCE_MAX,
+        title="证据清单 Evidence",
+        examples=[["运单截图", "银行转账凭证"]],
+    )
+
+
 class Close(Command):
-    """办结: close with a result."""
+    """办结: close with a result. A no-fault or unsubstantiated result (无责/不属实) carries its
+    findings for the no-fault statement and is closed by the unit supervisor (审核)."""
 
     event = Event.CLOSE
     result: CloseResult = Field(title="办理结果 Result")
     note: NoteText = Field(title="办结说明 Note")
     recovered: Yuan | None = Field(default=None, title="挽回金额（元） Recovered (yuan)")
+    findings: NoFaultFindings | None = Field(
+        default=None, title="无责说明 No-fault findings (for no_fault / unsubstantiated)"
+    )
+
+    @model_validator(mode="after")
+    def _findings_fit_the_result(self) -> Close:
+        if self.result in NO_FAULT_RESULTS and self.findings is None:
+            raise ValueError(
+                f"a {self.result.value} result needs its findings (verification, facts, basis, "
+                "explanation, explained_at, evidence) for the no-fault statement"
+            )
+        if self.result not in NO_FAULT_RESULTS and self.findings is not None:
+            raise ValueError("findings belong to a no_fault or unsubstantiated result only")
+        return self
 
 
 class Revisit(Command):
@@ -212,11 +262,15 @@ class Amend(Command):
     category: Category | None = Field(default=None, title="诉求分类 Category")
     description: LongText | None = Field(default=None, title="诉求内容 Description")
     amount: Yuan | None = Field(default=None, title="涉及金额（元） Amount (yuan)")
+    respondent: Respondent | None = Field(default=None, title="被反映对象 Respondent")
 
     @model_validator(mode="after")
     def _something(self) -> Amend:
-        if all(v is None for v in (self.type, self.category, self.description, self.amount)):
-            raise ValueError("nothing to amend: give a type, category, description or amount")
+        values = (self.type, self.category, self.description, self.amount, self.respondent)
+        if all(v is None for v in values):
+            raise ValueError(
+                "nothing to amend: give a type, category, description, amount or respondent"
+            )
         return self
 
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from workflow.actor import Actor
 from workflow.case import TERMINAL_STATES, Case, Record
-from workflow.commands import Amend, Command, Merge
+from workflow.commands import NO_FAULT_RESULTS, Amend, Close, Command, Merge
 from workflow.errors import GuardFailed, IllegalTransition, InvalidInput, PermissionDenied
 from workflow.vocab import Event, Role, Satisfaction, State
 
@@ -164,6 +164,7 @@ def _amend_changes_something(case: Case, command: Command, facts: Facts) -> str 
         command.category not in (None, case.category),
         command.description not in (None, case.description),
         amount not in (None, case.amount_fen),
+        command.respondent not in (None, case.respondent),
     ]
     return None if any(changes) else "the amendment changes nothing"
 
@@ -297,6 +298,15 @@ def decide(
             number, state.value, command.event.value, (e.value for e in allowed_events(state))
         )
     _authorize(actor, row, case, number)
+    if (
+        isinstance(command, Close)
+        and command.result in NO_FAULT_RESULTS
+        and actor.role is not Role.SUPERVISOR
+    ):
+        raise PermissionDenied(
+            f"grievance {number}: a {command.result.value} conclusion (无责/不属实) is closed by "
+            "the unit supervisor, who thereby approves the no-fault statement"
+        )
     if case is not None:
         for name in row.guards:
             reason = GUARDS[name](case, command, facts)

@@ -43,6 +43,7 @@ class Timer:
     stopped_at: datetime | None = None  # when it was met (or met late), or cancelled
     breached_at: datetime | None = None  # set once the deadline has passed while open
     late: timedelta = ZERO  # how late, on the target's clock: at the last fired step, or final
+    used: timedelta = ZERO  # time on the target's clock from start to stop, pauses excluded
     fired: int = 0  # how many of `steps()` the watchdog has fired
     next_fire_at: datetime | None = None
 
@@ -244,6 +245,10 @@ def advance(
                 state=TimerState.BREACHED if late else TimerState.MET,
                 breached_at=timer.due_at if late else None,
                 late=lateness(timer, target, calendar, at),
+                used=max(
+                    _elapsed(target.limit, calendar, timer.started_at, at) - timer.paused_total,
+                    ZERO,
+                ),
             )
             _note(
                 notes,

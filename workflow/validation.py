@@ -16,6 +16,8 @@ REASON_MAX = 500
 NAME_MAX = 50
 REF_MAX = 64
 UNIT_NAME_MAX = 100
+RESPONDENT_MAX = 100
+EVIDENCE_MAX = 20
 AMOUNT_MAX_YUAN = 100_000_000
 EXTENSION_DAYS_MAX = 30
 
@@ -73,3 +75,4 @@ Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]
 Plate = Annotated[str, Field(max_length=16), AfterValidator(normalize_plate)]
 UnitCode = Annotated[str, Field(pattern=UNIT_CODE_PATTERN)]
 UnitName = Annotated[str, Field(max_length=UNIT_NAME_MAX), AfterValidator(_not_blank)]
+Respondent = Annotated[str, Field(max_length=RESPONDENT_MAX), AfterValidator(_not_blank)]

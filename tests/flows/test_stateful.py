@@ -58,6 +58,7 @@ PREFERRED = {
     "reject": SA,
     "suspend": SA,
     "review": REV,
+    "close no-fault": SA,  # a no-fault conclusion is the supervisor's to close
 }
 OPERATIONS: dict[str, tuple[Any, st.SearchStrategy[dict[str, Any]]]] = {
     "assign": (uc.assign, st.fixed_dictionaries({"unit": UNITS})),
@@ -99,6 +100,14 @@ OPERATIONS: dict[str, tuple[Any, st.SearchStrategy[dict[str, Any]]]] = {
 }
 
 
+FINDINGS = {
+    "verification": "调取运单",
+    "facts": "运费已结清",
+    "basis": "合同约定",
+    "explanation": "已告知司机",
+    "explained_at": "2026-11-23T10:00:00+08:00",
+    "evidence": ["运单"],
+}
 NEXT_STEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "accepted": [("assign", {"unit": "UA"})],
     "assigned": [("sign", {}), ("sign", {}), ("return", {"reason": "非本单位"})],
@@ -110,7 +119,8 @@ NEXT_STEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("reject", {"reason": "否"}),
         ("suspend", {"reason": "等待"}),
         ("close", {"result": "resolved", "note": "办结"}),
-        ("close", {"result": "no_fault", "note": "无责"}),
+        ("close", {"result": "unresolved", "note": "已解释"}),
+        ("close no-fault", {"result": "no_fault", "note": "无责", "findings": FINDINGS}),
     ],
     "suspended": [("resume", {}), ("feedback", {"note": "进展"})],
     "closed": [
@@ -197,7 +207,7 @@ class Lifecycle(RuleBasedStateMachine):
         if not choices:
             return
         operation, arguments = data.draw(st.sampled_from(choices))
-        run = OPERATIONS[operation][0]
+        run = OPERATIONS[operation.split()[0]][0]
         try:
             case = run(self.engine, number, self.stamp(PREFERRED[operation], minutes), **arguments)
         except GrievanceError as error:  # a guard may still refuse (no pending extension...)

@@ -251,18 +251,18 @@ def test_a_grievance_changed_during_the_sweep_waits_for_the_next_one(
     numbers = fleet(driver, 3)
     engine = driver.engine
     now = at("2026-12-02T10:00")
-    real = watchdog.repo.update_case
+    real = watchdog.repo.record_system_event
     victim = numbers[1]
 
-    def conflict_on_victim(session, row_id, version, case, record, recorded_at):  # type: ignore[no-untyped-def]
-        if case.number == victim:
+    def conflict_on_victim(session, row_id, version, record, recorded_at):  # type: ignore[no-untyped-def]
+        if record.number == victim:
             raise uc.Conflict("changed meanwhile")
-        return real(session, row_id, version, case, record, recorded_at)
+        return real(session, row_id, version, record, recorded_at)
 
-    monkeypatch.setattr(watchdog.repo, "update_case", conflict_on_victim)
+    monkeypatch.setattr(watchdog.repo, "record_system_event", conflict_on_victim)
     first = watchdog.sweep(engine, now)
     assert first.conflicts == 1 and victim not in {f.number for f in first.fired}
-    monkeypatch.setattr(watchdog.repo, "update_case", real)
+    monkeypatch.setattr(watchdog.repo, "record_system_event", real)
     second = watchdog.sweep(engine, now)
     assert {f.number for f in second.fired} == {victim}
     assert max(step_keys(engine).values()) == 1

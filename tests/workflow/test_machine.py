@@ -426,7 +426,7 @@ def test_unreachable_revisit_may_be_repeated() -> None:
             (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
             (Event.ASSIGN, DESK, {"unit": "UA"}),
             (Event.SIGN, HANDLER, {}),
-            (Event.CLOSE, HANDLER, {"result": "no_fault", "note": "无责"}),
+            (Event.CLOSE, HANDLER, {"result": "unresolved", "note": "已解释"}),
             (Event.REVISIT, DESK, {"satisfaction": "unreachable"}),
             (Event.REVISIT, DESK, {"satisfaction": "basically_satisfied"}),
         ]
