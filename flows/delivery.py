@@ -71,8 +71,12 @@ def redact(url: str | None) -> str | None:
     """A URL fit to show: Apprise's privacy form (tokens and passwords starred)."""
     if url is None:
         return None
-    if urlsplit(url).scheme.lower() == "inbox":
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "inbox":
         return url  # a local file name: nothing secret
+    if parts.scheme.lower() in _KEYED_SCHEMES:  # a webhook path may carry its token
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname or ''}{port}/…"
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         parts = urlsplit(url)
@@ -159,7 +163,12 @@ def _claim(engine: Engine, now: datetime, batch: int) -> list[tuple[int, int]]:
             if row.id is None:
                 continue
             if row.status == SENDING:  # a delivery that never reported back
-                _finish_attempt(session, row, now, "no outcome recorded: the delivery stopped")
+                lost = "no outcome recorded: the delivery stopped"
+                _finish_attempt(session, row, now, lost)
+                if row.attempts >= row.give_up_after:  # that was its last attempt
+                    row.status, row.last_error, row.lease_until = DEAD, lost, None
+                    row.version += 1
+                    continue
             row.status = SENDING
             row.attempts += 1
             row.lease_until = lease
@@ -211,7 +220,7 @@ def _send_one(
             result.errors.append(f"{row.number} {row.step} → {row.recipient}: {error}")
         else:
             row.status, row.last_error = PENDING, error
-            row.next_attempt_at = now + engine.notify.delay(row.attempts + 1)
+            row.next_attempt_at = now + engine.notify.delay(row.attempts)
             result.retried += 1
 
 

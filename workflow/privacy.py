@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
-_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
+# an optional +86 / 86 / 0086 country code is masked with the number
+_PHONE_IN_TEXT = re.compile(
+    r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)"
+)
 _LANDLINE_IN_TEXT = re.compile(r"(?<!\d)(0\d{2,3})-?(\d{3,4})(\d{4})(?!\d)")
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _PLATE_IN_TEXT = re.compile(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,24 @@ MOBILE = re.compile(r"1[3-9]\d{9}")
 
 
 # ----------------------------------------------------------------------------- helpers
+@pytest.fixture(autouse=True)
+def deadline() -> Iterator[None]:
+    """Fail, rather than hang, if a regression makes `deliver` loop on the same rows."""
+
+    def expired(signum: int, frame: object) -> None:
+        # pytest.fail raises a BaseException: `deliver` catching a plug-in's errors cannot
+        # swallow it
+        pytest.fail("the test ran for more than 30 s: does deliver() loop on the same rows?")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(30)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def rows(engine: Engine) -> list[Notification]:
     with engine.db.read() as session:
         return list(session.exec(select(Notification).order_by(col(Notification.id))).all())
@@ -75,8 +94,7 @@ def targets(driver: Driver, unit: str, supervisor: str, leadership: str) -> None
 
 def overdue_grievance(driver: Driver, **overrides: Any) -> str:
     """A grievance assigned to UA on Mon 11-23 whose steps a sweep at MON_0900 fires."""
-    number = driver.to("assigned", **overrides).number
-    return number
+    return driver.to("assigned", **overrides).number
 
 
 @dataclass
@@ -112,7 +130,7 @@ def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the http.server protocol)
+        def do_POST(self) -> None:  # the name http.server calls
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             with state.lock:
@@ -126,7 +144,7 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, fmt: str, *args: Any) -> None:  # keep pytest's output clean
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -157,7 +175,8 @@ def test_a_flaky_channel_still_delivers_every_row_exactly_once(
 
     now = MON_0900
     for _ in range(20):
-        result = delivery.deliver(engine, now)
+        # `limit`: a run that kept re-claiming rows would fail here instead of hanging
+        result = delivery.deliver(engine, now, limit=10 * len(queued))
         assert result.dead == 0
         if not any(r.status in (PENDING, SENDING) for r in rows(engine)):
             break
@@ -260,6 +279,27 @@ def test_backoff_doubles_up_to_an_hour_then_the_row_is_dead_lettered(driver: Dri
     assert delivery.listing(engine, status="dead") == []
 
 
+def test_a_channel_that_raises_does_not_stop_the_others(driver: Driver) -> None:
+    engine = driver.engine
+    targets(driver, unit="inbox://ua", supervisor="inbox://sup", leadership="inbox://lead")
+    overdue_grievance(driver)
+    watchdog.sweep(engine, MON_0900)
+
+    def outcome(row: Notification) -> str | None:
+        if row.audience == "leadership":
+            raise RuntimeError("plug-in crashed")
+        return None
+
+    send = Recorder(outcome)
+    result = delivery.deliver(engine, MON_0900, send=send)
+    assert len(send.calls) == len(FIRED_AT_MON_0900)
+    assert (result.sent, result.retried) == (len(FIRED_AT_MON_0900) - 1, 1)
+    (crashed,) = [r for r in rows(engine) if r.audience == "leadership"]
+    assert crashed.status == PENDING
+    assert crashed.last_error == "RuntimeError: plug-in crashed"
+    assert crashed.next_attempt_at == MON_0900 + timedelta(minutes=1)
+
+
 def test_requeue_of_an_unknown_or_live_id_is_refused(driver: Driver) -> None:
     engine = driver.engine
     targets(driver, unit="inbox://ua", supervisor="inbox://sup", leadership="inbox://lead")
@@ -332,6 +372,23 @@ def test_a_delivery_that_died_is_retried_after_its_lease(
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
     assert sorted(line["title"] for line in lines) == sorted(r.title for r in final)
+
+
+def test_a_lost_last_attempt_dead_letters_the_row_instead_of_trying_again(
+    driver: Driver,
+) -> None:
+    engine = driver.engine
+    engine.notify = replace(engine.notify, max_attempts=1)
+    targets(driver, unit="inbox://ua", supervisor="inbox://sup", leadership="inbox://lead")
+    overdue_grievance(driver)
+    watchdog.sweep(engine, MON_0900)
+    assert delivery._claim(engine, MON_0900, delivery.BATCH)  # attempt 1 of 1, then it dies
+    never = Recorder()
+    result = delivery.deliver(engine, MON_0900 + timedelta(minutes=6), send=never)
+    assert never.calls == [] and result.sent == 0
+    final = rows(engine)
+    assert all(r.status == DEAD and r.attempts == 1 for r in final)
+    assert all("no outcome recorded" in str(r.last_error) for r in final)
 
 
 # ----------------------------------------------------------------------------- 4. hours
@@ -441,6 +498,11 @@ def test_set_unit_targets_refuses_a_bad_url(driver: Driver) -> None:
     driver.units("UA")
     with pytest.raises(InvalidInput):
         uc.set_unit_targets(driver.engine, driver.stamp(DESK, 0), code="UA", notify=["nope://x"])
+
+
+def test_redact_hides_a_token_in_a_webhook_path() -> None:
+    shown = delivery.redact("json://hooks.example.cn:8443/hooks/SECRET-TOKEN?+X-Key=abc")
+    assert shown == "json://hooks.example.cn:8443/…"
 
 
 def test_redact_hides_passwords_and_tokens() -> None:

@@ -184,3 +184,10 @@ def test_mask_text_finds_personal_data_in_free_text() -> None:
 def test_mask_text_leaves_amounts_and_dates_alone() -> None:
     text = "拖欠运费3500元，2026年11月23日，订单号20261123"
     assert mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["+8613812345678", "8613812345678", "008613812345678", "+86 138-1234-5678"]
+)
+def test_mask_text_masks_numbers_with_a_country_code(text: str) -> None:
+    assert mask_text(f"电话{text}。") == "电话138****5678。"
