@@ -393,7 +393,7 @@ def _target(raw: Mapping[str, Any], where: str) -> Target:
 
 
 def policies_from_toml(text: str, source: str = "custom") -> tuple[Policy, ...]:
-    """Custom policies; see docs/policies.md for the format."""
+    """Custom policies; the format is in the README ("Time limits (SLA)", custom policy file)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
