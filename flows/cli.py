@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows import delivery, demo, present, watchdog
+from flows import delivery, demo, digests, documents, present, watchdog
 from flows import usecases as uc
 from flows.engine import Engine
 from models.db import Database
@@ -790,6 +790,8 @@ def diagram(check_file: str | None) -> None:
 
 
 cli.add_command(demo.demo)
+cli.add_command(digests.report)
+cli.add_command(documents.document)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

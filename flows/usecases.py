@@ -106,6 +106,10 @@ def _commit(
             note=record.payload.get("note"),
             now=recorded_at,
         )
+    from flows import documents  # documents uses this module: imported here, not at the top
+
+    # a review issues its 复盘报告, a 无责/不属实 close its 无责说明, in this same transaction
+    documents.auto_render(engine, session, _id(row), new, record, recorded_at)
     return new
 
 

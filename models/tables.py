@@ -133,7 +133,10 @@ class SlaTimer(SQLModel, table=True):
     """One SLA timer per (grievance, target, cycle). `next_fire_at` is what the watchdog asks."""
 
     __tablename__ = "sla_timer"
-    __table_args__ = (UniqueConstraint("grievance_id", "target", "cycle"),)
+    __table_args__ = (
+        UniqueConstraint("grievance_id", "target", "cycle"),
+        Index(None, "stopped_at", "due_at"),  # open timers by deadline (overdue, due lists)
+    )
     id: int | None = Field(default=None, primary_key=True)
     grievance_id: int = Field(foreign_key="grievance.id", index=True)
     number: str = Field(max_length=32)

@@ -7,7 +7,9 @@
   template `name.{lang}.{ext}.j2` is chosen by language.
 - Filters: `local_time` (Asia/Shanghai, Chinese style), `work_time` (a business-time span in
   working hours), `yuan` (fen to yuan), `mask` (phone, ID and plate numbers in free text),
-  `mask_phone`, `mask_name`, `mask_plate`.
+  `mask_phone`, `mask_name`, `mask_plate`, `pct` (a rate as 93.3%, None as "—"; `sign=True`
+  for a change such as +25.0%), `md` (user text made safe inside a Markdown table cell).
+- Autoescaping goes by the extension before `.j2`: html, htm, xml and svg templates escape.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ HERE = Path(__file__).parent
 LANGUAGES = ("zh", "en")
 ENV_LANGUAGE = "GRIEVANCE_LANGUAGE"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# `name.zh.html.j2` ends in ".j2": select_autoescape must see the extension before it.
+_ESCAPED = [f"{ext}{j2}" for ext in ("html", "htm", "xml", "svg") for j2 in ("", ".j2")]
 
 
 def language(value: str | None = None) -> str:
@@ -69,10 +73,26 @@ def yuan(fen: int | None, lang: str = "zh") -> str:
     return f"{amount}元" if lang == "zh" else f"CNY {amount}"
 
 
+def pct(value: float | None, digits: int = 1, sign: bool = False) -> str:
+    """0.9333 -> 93.3%; None (a rate with no denominator) -> "—"; with `sign`, +25.0%."""
+    if value is None:
+        return "—"
+    percent = value * 100
+    if round(percent, digits) == 0:
+        percent = 0.0  # no "+0.0%" or "-0.0%"
+    return f"{percent:{'+' if sign and percent else ''}.{digits}f}%"
+
+
+def md_cell(text: object) -> str:
+    """User text inside a Markdown table: no cell breaks, no new lines, no raw HTML tags."""
+    flat = " ".join(str(text).split())
+    return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _build(lang: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE),
-        autoescape=select_autoescape(["html", "htm", "xml"]),
+        autoescape=select_autoescape(_ESCAPED),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -85,6 +105,8 @@ def _build(lang: str) -> Environment:
     env.filters["mask_phone"] = mask_phone
     env.filters["mask_name"] = mask_name
     env.filters["mask_plate"] = mask_plate
+    env.filters["pct"] = pct
+    env.filters["md"] = md_cell
     env.globals["lang"] = lang
     return env
 

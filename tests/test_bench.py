@@ -25,3 +25,11 @@ def test_sweep_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "ratio full scan / sweep at 1,000 open" in out
     assert "ratio sweep peak memory 1,000 / 300 open" in out
     assert "FAILED" not in out
+
+
+def test_bulletin_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import bulletin
+
+    assert bulletin.main(["--n", "2000", "--repeat", "1", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ratio bulletin / bare GROUP BY" in out

@@ -67,13 +67,53 @@ def test_the_served_deployment_runs_every_minute_by_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(scheduled.ENV_INTERVAL, raising=False)
-    (deployment,) = scheduled.deployments()
+    deployment = scheduled.deployments()[0]
     assert deployment.name == "sla-watchdog"
     (schedule,) = deployment.schedules
     assert schedule.schedule.interval == timedelta(minutes=1)
     monkeypatch.setenv(scheduled.ENV_INTERVAL, "300")
-    (deployment,) = scheduled.deployments()
+    deployment = scheduled.deployments()[0]
     assert deployment.schedules[0].schedule.interval == timedelta(minutes=5)
     monkeypatch.setenv(scheduled.ENV_INTERVAL, "soon")
     with pytest.raises(scheduled.InvalidInput, match="whole seconds"):
         scheduled.deployments()
+
+
+def test_the_digest_flows_publish_artifacts_and_skip_rest_days(
+    harness: None,
+    driver: Driver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
+    monkeypatch.setenv(scheduled.ENV_REPORT_DIR, str(tmp_path / "reports"))
+    driver.to("assigned")  # unit UA has open work
+    sunday = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # 08:00 Asia/Shanghai
+    assert scheduled.daily_reminder(now=sunday) == {"day": "2026-11-29", "reminders": 0}
+    monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+    assert scheduled.daily_reminder(now=monday)["reminders"] == 1
+    assert "2026" in scheduled.weekly_summary(now=monday)
+    assert "2026年11月" in scheduled.monthly_bulletin(now=monday, month="2026-11")
+    files = sorted(p.name for p in (tmp_path / "reports").rglob("*") if p.is_file())
+    assert "daily-2026-11-30-UA.zh.html" in files and "monthly-2026-11.zh.xlsx" in files
+    keys = ["daily-reminder-ua", "weekly-summary", "monthly-bulletin"]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+    assert {a.key for a in found} == set(keys)
+    assert all(a.type == "markdown" and a.data and "138" not in str(a.data) for a in found)
+
+
+def test_every_digest_has_a_schedule_in_the_bureaus_zone() -> None:
+    names = {d.name: d for d in scheduled.deployments(timedelta(minutes=1))}
+    assert set(names) == {"sla-watchdog", "daily-reminder", "weekly-summary", "monthly-bulletin"}
+    cron = {n: d.schedules[0].schedule for n, d in names.items() if n != "sla-watchdog"}
+    assert {n: (c.cron, c.timezone) for n, c in cron.items()} == {
+        "daily-reminder": ("0 8 * * *", "Asia/Shanghai"),
+        "weekly-summary": ("30 8 * * 1", "Asia/Shanghai"),
+        "monthly-bulletin": ("0 9 1 * *", "Asia/Shanghai"),
+    }
