@@ -656,7 +656,8 @@ def notifications_list(status: str | None, number: str | None, limit: int, **who
         raise InvalidInput("--limit must be between 1 and 100000")
     rows = delivery.listing(ctx.engine, status=status, number=number, limit=limit)
     text = [
-        f"{r['id']:>6} {r['status']:<8} {r['grievance']} {r['step']:<12} → {r['recipient']}"
+        f"{r['id']:>6} {r['status']:<8} {r['grievance'] or r['kind']} {r['step']:<12} "
+        f"→ {r['recipient']}"
         f"  attempts {r['attempts']}" + (f"  ({r['last_error']})" if r["last_error"] else "")
         for r in rows
     ]

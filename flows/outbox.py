@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from flows.engine import Engine
 from models.tables import Notification, Unit
@@ -126,12 +126,60 @@ def queue(
     units: Units,
 ) -> list[Notification]:
     """One outbox row per recipient of each audience (deduplicated by recipient)."""
+    title, body = render_message(template, engine.notify.language, **context)
+    return _enqueue(
+        engine,
+        session,
+        title=title,
+        body=body,
+        number=case.number,
+        grievance_id=grievance_id,
+        lead_unit=case.lead_unit,
+        key=key,
+        kind=kind,
+        step=step,
+        target=target,
+        cycle=cycle,
+        audiences=audiences,
+        now=now,
+        not_before=not_before,
+        units=units,
+    )
+
+
+def _enqueue(
+    engine: Engine,
+    session: Session,
+    *,
+    title: str,
+    body: str,
+    number: str | None,
+    grievance_id: int | None,
+    lead_unit: str | None,
+    key: str,
+    kind: str,
+    step: str,
+    target: str | None,
+    cycle: int,
+    audiences: Sequence[Audience],
+    now: datetime,
+    not_before: datetime,
+    units: Units,
+    rerun: bool = False,
+) -> list[Notification]:
+    """The rows themselves. With `rerun` (a job that may run twice, like the daily reminder),
+    keys already queued are skipped; a fired step needs no such look-up (its record is
+    compare-and-set, so it is queued once)."""
     lang = engine.notify.language
-    title, body = render_message(template, lang, **context)
     rows: list[Notification] = []
     seen: set[str] = set()
+    if rerun:
+        queued = select(Notification.dedupe_key).where(
+            col(Notification.dedupe_key).startswith(f"{key}/", autoescape=True)
+        )
+        seen.update(k.removeprefix(f"{key}/") for k in session.exec(queued).all())
     for audience in audiences:
-        for recipient in recipients(engine, units, audience, case.lead_unit):
+        for recipient in recipients(engine, units, audience, lead_unit):
             if recipient.label in seen:
                 continue
             seen.add(recipient.label)
@@ -139,7 +187,7 @@ def queue(
             row = Notification(
                 dedupe_key=f"{key}/{recipient.label}"[:200],
                 grievance_id=grievance_id,
-                number=case.number,
+                number=number,
                 kind=kind,
                 target=target,
                 cycle=cycle,
@@ -256,4 +304,39 @@ def queue_dissatisfied(
         now=now,
         not_before=hold_until(engine, policy, now),
         units=units,
+    )
+
+
+def queue_reminder(
+    engine: Engine,
+    session: Session,
+    *,
+    unit: str,
+    day: str,
+    title: str,
+    body: str,
+    now: datetime,
+) -> list[Notification]:
+    """日提醒: a unit's daily reminder to the unit's own targets, once per day and recipient.
+
+    Sent on working days only (the caller decides); held until the opening if made earlier.
+    """
+    return _enqueue(
+        engine,
+        session,
+        title=title,
+        body=body,
+        number=None,
+        grievance_id=None,
+        lead_unit=unit,
+        key=f"daily/{day}/{unit}",
+        kind="daily_reminder",
+        step="daily",
+        target=None,
+        cycle=0,
+        audiences=(Audience.UNIT,),
+        now=now,
+        not_before=engine.calendar.next_opening(now),
+        units=load_units(session),
+        rerun=True,
     )

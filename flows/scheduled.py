@@ -39,7 +39,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.events import emit_event
 from prefect.schedules import Cron
 
-from flows import delivery, digests, watchdog
+from flows import delivery, digests, outbox, watchdog
 from flows.engine import Engine
 from workflow.errors import InvalidInput
 from workflow.measures import month_of, week_of
@@ -165,21 +165,37 @@ def publish(digest: digests.Digest) -> list[str]:
 
 @flow(name="daily-reminder", description="日提醒：各单位今日到期、即将到期、已超期事项。")
 def daily_reminder(now: datetime | None = None) -> dict[str, Any]:
-    """日提醒 daily reminder per unit (working days only, make-up Saturdays included)."""
+    """日提醒 daily reminder per unit (working days only, make-up Saturdays included): sent to
+    each unit's notification targets through the outbox, and published as an artifact."""
     at = _clock(now)
     day = at.astimezone(SHANGHAI).date()
     engine = Engine.open()
     try:
         made = digests.daily(engine, day, at)
+        queued = 0
+        with engine.db.transaction() as session:
+            for digest in made:
+                body = digests.render_digest(digest, "md").decode("utf-8")
+                queued += len(
+                    outbox.queue_reminder(
+                        engine,
+                        session,
+                        unit=digest.unit or "",
+                        day=day.isoformat(),
+                        title=digest.title,
+                        body=body,
+                        now=at,
+                    )
+                )
     finally:
         engine.db.dispose()
     logger = get_run_logger()
     if not made:
         logger.info("%s is not a working day (or no unit has open work): no reminder", day)
-        return {"day": day.isoformat(), "reminders": 0}
+        return {"day": day.isoformat(), "reminders": 0, "queued": 0}
     files = [path for digest in made for path in publish(digest)]
-    logger.info("%d reminder(s) for %s: %s", len(made), day, ", ".join(files))
-    return {"day": day.isoformat(), "reminders": len(made)}
+    logger.info("%d reminder(s) for %s, %d message(s) queued: %s", len(made), day, queued, files)
+    return {"day": day.isoformat(), "reminders": len(made), "queued": queued}
 
 
 @flow(name="weekly-summary", description="周汇总：上周各单位办理情况与指标。")

@@ -170,9 +170,10 @@ class Notification(SQLModel, table=True):
     __table_args__ = (Index(None, "status", "next_attempt_at"),)
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=200, unique=True)
-    grievance_id: int = Field(foreign_key="grievance.id", index=True)
-    number: str = Field(max_length=32)
-    kind: str = Field(max_length=32)  # sla_step | revisit_dissatisfied
+    # None for messages about no single grievance (a unit's daily reminder)
+    grievance_id: int | None = Field(default=None, foreign_key="grievance.id", index=True)
+    number: str | None = Field(default=None, max_length=32)
+    kind: str = Field(max_length=32)  # sla_step | revisit_dissatisfied | daily_reminder
     target: str | None = Field(default=None, max_length=32)
     cycle: int
     step: str = Field(max_length=32)  # warning, red_card, supervision, dissatisfied...

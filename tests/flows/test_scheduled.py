@@ -11,7 +11,8 @@ from prefect.events.clients import AssertingEventsClient
 from prefect.events.worker import EventsWorker
 from prefect.testing.utilities import prefect_test_harness
 
-from flows import scheduled
+from flows import delivery, scheduled
+from flows.engine import Engine
 from tests.conftest import Driver, database_url_for
 
 
@@ -92,9 +93,17 @@ def test_the_digest_flows_publish_artifacts_and_skip_rest_days(
     monkeypatch.setenv(scheduled.ENV_REPORT_DIR, str(tmp_path / "reports"))
     driver.to("assigned")  # unit UA has open work
     sunday = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # 08:00 Asia/Shanghai
-    assert scheduled.daily_reminder(now=sunday) == {"day": "2026-11-29", "reminders": 0}
+    assert scheduled.daily_reminder(now=sunday)["reminders"] == 0
     monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
     assert scheduled.daily_reminder(now=monday)["reminders"] == 1
+    again = scheduled.daily_reminder(now=monday)  # a rerun queues nothing twice
+    assert again["reminders"] == 1
+    engine = Engine.open(database_url_for(tmp_path))
+    (reminder,) = delivery.listing(engine)
+    engine.db.dispose()
+    assert reminder["kind"] == "daily_reminder" and reminder["unit"] == "UA"
+    assert reminder["grievance"] is None and reminder["status"] == "dead"  # UA has no target
+    assert reminder["not_before"] == "2026-11-30T08:30:00+08:00"  # held until the opening
     assert "2026" in scheduled.weekly_summary(now=monday)
     assert "2026年11月" in scheduled.monthly_bulletin(now=monday, month="2026-11")
     files = sorted(p.name for p in (tmp_path / "reports").rglob("*") if p.is_file())
