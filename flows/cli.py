@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows import delivery, demo, digests, documents, present, watchdog
+from flows import delivery, demo, digests, documents, importer, present, watchdog
 from flows import usecases as uc
 from flows.engine import Engine
 from models.db import Database
@@ -626,14 +626,20 @@ def sla_sweep(now_text: str | None, batch: int, **who: Any) -> None:
     help="How often the SLA watchdog runs [GRIEVANCE_WATCHDOG_INTERVAL] (default 60).",
 )
 def serve(watchdog_interval: int | None) -> None:
-    """Serve the engine's Prefect deployments (the SLA watchdog...) until Ctrl-C.
+    """Serve the engine's Prefect deployments (actions, watchdog, digests) until Ctrl-C.
 
-    Needs a Prefect API: $PREFECT_API_URL, or Prefect's own default set-up.
+    Uses the Prefect server at $PREFECT_API_URL, or starts one on 127.0.0.1 (and stops it).
     """
-    from flows import scheduled  # Prefect is imported only by the commands that need it
+    from flows import prefect_server, scheduled  # Prefect only for the commands that need it
 
     interval = timedelta(seconds=watchdog_interval) if watchdog_interval else None
-    scheduled.run_serve(interval)
+    prefect_server.interrupt_on_sigterm()
+    with prefect_server.prefect_api(say=click.echo) as api_url:
+        click.echo(f"Prefect UI: {api_url.removesuffix('/api')}  (Ctrl-C stops)")
+        try:
+            scheduled.run_serve(interval)
+        except KeyboardInterrupt:
+            click.echo("stopping...")
 
 
 # ----------------------------------------------------------------------------- notifications
@@ -793,6 +799,7 @@ def diagram(check_file: str | None) -> None:
 cli.add_command(demo.demo)
 cli.add_command(digests.report)
 cli.add_command(documents.document)
+cli.add_command(importer.import_)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

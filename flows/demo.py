@@ -275,8 +275,34 @@ def _closing(
 
 @click.command()
 @click.option("--count", default=36, show_default=True, help="How many demo grievances.")
-def demo(count: int) -> None:
-    """Set up the database, load demo data, and show the dispatcher's overview."""
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="Start the Prefect server (unless PREFECT_API_URL is set) and serve the deployments.",
+)
+def demo(count: int, serve: bool) -> None:
+    """Set up the database, load demo data, show the overview, then serve the Prefect UI.
+
+    Ctrl-C stops the served deployments and the Prefect server it started.
+    """
+    overview(count)
+    if not serve:
+        return
+    from flows import prefect_server, scheduled  # Prefect only when serving
+
+    prefect_server.interrupt_on_sigterm()
+    with prefect_server.prefect_api(say=click.echo) as api_url:
+        ui = api_url.removesuffix("/api")
+        click.echo(f"Prefect UI: {ui}  (deployments: {ui}/deployments; Ctrl-C stops)")
+        try:
+            scheduled.run_serve()
+        except KeyboardInterrupt:
+            click.echo("stopping...")
+
+
+def overview(count: int) -> None:
+    """Load the demo data, run the watchdog once, and print where things stand."""
     now = datetime.now(UTC)
     for audience in ("DESK", "SUPERVISOR", "LEADERSHIP"):
         os.environ.setdefault(f"GRIEVANCE_NOTIFY_{audience}", f"inbox://{audience.lower()}")

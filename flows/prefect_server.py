@@ -1,0 +1,123 @@
+"""The embedded Prefect server: started by `grievance demo` / `grievance serve` when no
+`PREFECT_API_URL` is set, stopped again when they stop.
+
+It is Prefect's own server (`prefect server start`, API and UI, SQLite under
+`$PREFECT_HOME`, default `./.prefect` beside the grievance database), run as a child process
+on 127.0.0.1 (`GRIEVANCE_PREFECT_PORT`, default 4200). Analytics are off: nothing leaves the
+machine. With `PREFECT_API_URL` set, the server it names is used and nothing is started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from workflow.errors import GrievanceError
+
+ENV_PORT = "GRIEVANCE_PREFECT_PORT"
+
+
+class ServerError(GrievanceError):
+    """The embedded Prefect server could not be started."""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (a service manager, `timeout`, `kill`) like Ctrl-C, so what this process
+    started is stopped in order instead of being left behind."""
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+@contextmanager
+def prefect_api(
+    *, port: int | None = None, timeout: float = 120, say: Callable[[str], None] = print
+) -> Iterator[str]:
+    """Yield the Prefect API URL: the configured one, or an embedded server's while in use."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        yield configured.rstrip("/")
+        return
+    port = port or int(os.environ.get(ENV_PORT) or 4200)
+    api_url = f"http://127.0.0.1:{port}/api"
+    if not _port_free(port):
+        raise ServerError(
+            f"port {port} is taken: stop what runs there, set {ENV_PORT} to another port, "
+            "or point PREFECT_API_URL at a running Prefect server"
+        )
+    env = dict(os.environ)
+    env.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    env["PREFECT_UI_API_URL"] = api_url
+    log = Path(env["PREFECT_HOME"]) / "server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    say(f"starting the Prefect server on http://127.0.0.1:{port} (log: {log}) ...")
+    with open(log, "ab") as out:
+        server = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--analytics-off",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop it ourselves, in order
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(api_url):
+            if server.poll() is not None:
+                raise ServerError(f"the Prefect server stopped at start-up; see {log}")
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"the Prefect server did not answer in {timeout:.0f} s; see {log}"
+                )
+            time.sleep(0.5)
+        # Prefect reads its settings once at import: point this process at the server too
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        os.environ["PREFECT_API_URL"] = api_url  # for child processes (served runs)
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        say("Prefect server stopped")
