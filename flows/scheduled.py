@@ -247,8 +247,12 @@ def watchdog_interval() -> timedelta:
 
 
 def deployments(interval: timedelta | None = None) -> list[Any]:
-    """Every deployment the served process runs (more join as the Prefect work lands)."""
+    """Every deployment the served process runs: one per lifecycle action (forms for the
+    dispatchers), the watchdog and the digests on their schedules."""
+    from flows import actions  # its forms import pydantic models at runtime
+
     return [
+        *actions.action_deployments(),
         sla_watchdog.to_deployment(
             name="sla-watchdog",
             interval=interval or watchdog_interval(),
