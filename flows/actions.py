@@ -37,13 +37,14 @@ from prefect.runtime import flow_run
 from prefect.states import Failed, State
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from flows import documents
 from flows import usecases as uc
 from flows.engine import Engine
 from models import repo
 from workflow import commands as cmd
 from workflow.actor import Actor
 from workflow.case import Case
-from workflow.commands import GrievanceNumber
+from workflow.commands import NO_FAULT_RESULTS, GrievanceNumber
 from workflow.errors import GrievanceError
 from workflow.timeutil import SHANGHAI, iso
 from workflow.validation import PersonName, UnitCode
@@ -300,6 +301,23 @@ def _version(engine: Engine, number: str) -> int:
         return repo.get_row(session, number).version
 
 
+def _publish_document(engine: Engine, event: Event, case: Case, stamp: uc.Stamp) -> None:
+    """A review issues the 复盘报告 and a no-fault close the 无责说明 (stored by the use case):
+    each is also a markdown artifact keyed by the grievance number, for the analysts."""
+    if event is Event.REVIEW:
+        kind, key = "review", f"review-{case.number}"
+    elif event is Event.CLOSE and case.result in NO_FAULT_RESULTS:
+        kind, key = "no_fault", f"no-fault-{case.number}"
+    else:
+        return
+    doc = documents.render(engine, case.number, kind, "md", stamp.actor, stamp.recorded_at)
+    create_markdown_artifact(
+        key=re.sub(r"[^a-z0-9-]+", "-", key.lower()),
+        markdown=doc.content.decode("utf-8"),
+        description=f"{doc.filename} sha256 {doc.sha256[:12]}",
+    )
+
+
 def _publish(event: Event, case: Case, version: int, stamp: uc.Stamp) -> dict[str, Any]:
     """Log one line, publish a markdown artifact keyed by the grievance, return the summary."""
     action = f"{event.zh} {event.value}"
@@ -344,6 +362,7 @@ def _act(
         engine = Engine.open()
         case = call(engine, stamp)
         version = _version(engine, case.number)
+        _publish_document(engine, event, case, stamp)
     except GrievanceError as error:
         get_run_logger().warning("%s %s: %s", event.value, number or "", error)
         _tag(number, [actor_unit])

@@ -29,18 +29,19 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, serve, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 from prefect.schedules import Cron
 
 from flows import delivery, digests, outbox, watchdog
 from flows.engine import Engine
+from models import reports
 from workflow.errors import InvalidInput
 from workflow.measures import month_of, week_of
 from workflow.timeutil import iso
@@ -121,13 +122,47 @@ def deliver_task(now: datetime) -> dict[str, int]:
     return {"sent": result.sent, "retried": result.retried, "dead": result.dead}
 
 
+@task(name="sla-board")
+def board_task(now: datetime) -> list[dict[str, Any]]:
+    """The SLA board artifact: per unit, what is overdue, due today, due by the end of the
+    next working day (refreshed by every watchdog run; key `sla-board`)."""
+    engine = Engine.open()
+    try:
+        tz = engine.calendar.zone
+        today = now.astimezone(tz).date()
+        today_end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
+        soon_day = digests.next_working_day(engine, today)
+        soon_end = datetime.combine(soon_day + timedelta(days=1), time.min, tzinfo=tz)
+        with engine.db.read() as session:
+            rows = reports.sla_board(session, now, today_end, soon_end)
+            names = {code: unit.name for code, unit in outbox.load_units(session).items()}
+    finally:
+        engine.db.dispose()
+    table = [
+        {
+            "承办单位 Unit": f"{unit} {names.get(unit, '')}".strip() if unit else "（未分办）desk",
+            "已超期 Overdue": overdue,
+            "今日到期 Due today": due_today,
+            f"即将到期 Due by {soon_day:%m-%d}": due_soon,
+        }
+        for unit, overdue, due_today, due_soon in rows
+    ]
+    create_table_artifact(
+        key="sla-board",
+        table=table,
+        description=f"时限看板 SLA board as of {iso(now)}",
+    )
+    return table
+
+
 @flow(name="sla-watchdog", description="时限监控：触发预警、超时与督办，并发送通知。")
 def sla_watchdog(now: datetime | None = None) -> dict[str, Any]:
     """时限监控 SLA watchdog: fire due warnings, breaches and escalations, then deliver the
-    notifications. `now` defaults to the clock (read once); give one to replay an instant."""
+    notifications and refresh the SLA board. `now` defaults to the clock (read once)."""
     at = now.astimezone(UTC) if now is not None else datetime.now(UTC)
     fired = sweep_task(at)
     sent = deliver_task(at)
+    board_task(at)
     return {"now": iso(at), "fired": len(fired), **sent}
 
 

@@ -445,6 +445,30 @@ def repeat_respondents(
     return [Repeat(name, n, numbers) for name, n, numbers in found]
 
 
+def sla_board(
+    session: Session, as_of: datetime, today_end: datetime, soon_end: datetime
+) -> list[tuple[str | None, int, int, int]]:
+    """Per lead unit (None: not assigned yet): open, running timers overdue at `as_of`, due
+    before `today_end`, and due before `soon_end` (the SLA board). One grouped query."""
+    t, g = SlaTimer, Grievance
+    running = and_(col(t.stopped_at).is_(None), col(t.state) != TimerState.PAUSED)
+    due = col(t.due_at)
+    query = (
+        select(
+            col(g.lead_unit),
+            func.sum(case((due < as_of, 1), else_=0)),
+            func.sum(case((and_(due >= as_of, due < today_end), 1), else_=0)),
+            func.sum(case((and_(due >= today_end, due < soon_end), 1), else_=0)),
+        )
+        .join(g, col(g.id) == col(t.grievance_id))
+        .where(running, due < soon_end)
+        .group_by(col(g.lead_unit))
+        .order_by(col(g.lead_unit))
+    )
+    rows = session.connection().execute(query).all()
+    return [(unit, int(a or 0), int(b or 0), int(c or 0)) for unit, a, b, c in rows]
+
+
 def units_with_open_work(session: Session) -> list[str]:
     """Units leading at least one open grievance (`workflow.machine.OPEN_STATES`: assigned,
     returned, handling, suspended; a grievance returned to the desk keeps its lead unit and
@@ -468,5 +492,6 @@ __all__ = [
     "overdue_list",
     "repeat_complainants",
     "repeat_respondents",
+    "sla_board",
     "units_with_open_work",
 ]

@@ -430,3 +430,26 @@ def test_the_action_deployments_carry_bilingual_forms() -> None:
     assert close["CloseResult"]["enum"][-1] == "no_fault"  # a dropdown
     assert "Satisfaction" in by_name["revisit"]["definitions"]
     assert "Category" in by_name["accept"]["definitions"]
+
+
+def test_a_review_publishes_its_report_as_an_artifact_keyed_by_the_number(
+    db: None, driver: Driver
+) -> None:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    case = _revisited(driver)
+    state, _ = run(
+        actions.review,
+        case.number,
+        REVIEWER_WHO,
+        root_cause="合同无付款期限",
+        actions="约谈货主",
+    )
+    assert state.is_completed()
+    key = f"review-{case.number}"
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )  # every version of the key (earlier tests may have reviewed the same number)
+    assert found and all("复盘报告" in str(a.data) for a in found)
+    assert all("13812345678" not in str(a.data) for a in found)

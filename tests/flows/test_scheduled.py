@@ -62,6 +62,21 @@ def test_the_watchdog_flow_fires_steps_and_emits_events(
     )
     again = scheduled.sla_watchdog(now=now)
     assert again["fired"] == 0
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        boards = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["sla-board"]))
+        )
+    assert boards and all(b.type == "table" for b in boards)
+    import json
+
+    rows = [json.loads(str(b.data)) for b in boards]
+    assert [
+        {"承办单位 Unit": "UA 单位UA", "已超期 Overdue": 1}.items() <= r[0].items() for r in rows
+    ]
+    assert any(r[0]["已超期 Overdue"] == 1 for r in rows)
 
 
 def test_the_served_deployment_runs_every_minute_by_default(
