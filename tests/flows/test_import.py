@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -250,9 +251,15 @@ def test_the_flow_is_one_run_with_a_task_per_batch(
     run_id = state.state_details.flow_run_id
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(run_id)
-        tasks = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
-        )
+        # Task runs reach the server as events, recorded asynchronously: ask until all three
+        # are there (a bound on the server's bookkeeping, not on the engine's behaviour).
+        for _ in range(120):
+            tasks = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            )
+            if len(tasks) >= 3:
+                break
+            time.sleep(0.25)
     assert flow_run.name == "import day.csv"
     assert len(tasks) == 3 and all(t.name.startswith("import-batch") for t in tasks)
     artifact = Artifact.get("import-2026-11-23")
