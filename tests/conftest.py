@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from flows import usecases as uc
 from flows.engine import Engine
+from models.db import Database
 from workflow.actor import Actor
 from workflow.case import Case
 from workflow.commands import Accept, parse_command
@@ -28,9 +31,109 @@ SUPERVISOR = Actor("supervisor-a", Role.SUPERVISOR, "UA")
 REVIEWER = Actor("reviewer", Role.REVIEWER)
 
 
+TEST_DATABASE_ENV = "GRIEVANCE_TEST_DATABASE_URL"
+# `GRIEVANCE_DATABASE_URL=postgresql+psycopg://... ./scripts/test` runs the suite on that
+# PostgreSQL server: each test gets a database of its own there (the named database itself
+# is never touched). It is taken out of the environment so no test writes to it by accident.
+_SUITE_URL = os.environ.pop("GRIEVANCE_DATABASE_URL", None)
+if _SUITE_URL and not os.environ.get(TEST_DATABASE_ENV):
+    if make_url(_SUITE_URL).get_backend_name() == "postgresql":
+        os.environ[TEST_DATABASE_ENV] = _SUITE_URL
+_TEMPLATE = f"grievance_template_{os.getpid()}"  # one per pytest process
+_templates: set[str] = set()  # servers on which this process made its template
+_made: dict[Path, str] = {}
+
+
+def _server_sql(base: str, *statements: str) -> None:
+    """Run statements on the PostgreSQL server of `base` outside a transaction."""
+    import psycopg
+
+    url = make_url(base).set(drivername="postgresql", database="postgres")
+    dsn = url.render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)  # type: ignore[arg-type]
+
+
+def _postgres_for(tmp_path: Path, base: str) -> str:
+    """A database of its own for the test at `tmp_path`, copied from a migrated template."""
+    if tmp_path not in _made:
+        server = make_url(base).set(database="postgres").render_as_string(hide_password=False)
+        if server not in _templates:
+            _server_sql(base, f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)")
+            _server_sql(base, f"CREATE DATABASE {_TEMPLATE}")
+            template_url = make_url(base).set(database=_TEMPLATE)
+            Database(template_url.render_as_string(hide_password=False)).dispose()
+            _templates.add(server)
+        name = "t_" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:16]
+        _server_sql(
+            base,
+            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+            f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}",
+        )
+        _made[tmp_path] = make_url(base).set(database=name).render_as_string(hide_password=False)
+    return _made[tmp_path]
+
+
 def database_url_for(tmp_path: Path) -> str:
-    """SQLite in the test's own folder, unless GRIEVANCE_TEST_DATABASE_URL names another."""
-    return os.environ.get("GRIEVANCE_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+    """The test's own database: SQLite in its folder, or, when GRIEVANCE_TEST_DATABASE_URL
+    names a PostgreSQL server, a fresh database on it copied from a migrated template."""
+    base = os.environ.get(TEST_DATABASE_ENV)
+    if not base:
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    if make_url(base).get_backend_name() != "postgresql":
+        return base
+    return _postgres_for(tmp_path, base)
+
+
+def _drop(urls: list[str]) -> None:
+    for url in urls:
+        name = make_url(url).database
+        _server_sql(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """A PostgreSQL database made for a test is dropped when the test ends (those of module
+    fixtures, made before the test starts, when the session ends)."""
+    before = set(_made)
+    yield
+    _drop([_made.pop(path) for path in set(_made) - before])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _drop_remaining_databases() -> Iterator[None]:
+    yield
+    _drop(list(_made.values()))
+    _made.clear()
+    for server in _templates:
+        _server_sql(server, f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)")
+    _templates.clear()
+
+
+PG_ENV = "GRIEVANCE_TEST_PG_URL"
+
+
+def postgres_server() -> str | None:
+    """The PostgreSQL server for the tests that need one whatever the suite runs on:
+    GRIEVANCE_TEST_PG_URL, or the suite's own server when it runs on PostgreSQL. Without one
+    those tests skip, except under CI=true, where `.ci/run` starts one: there they fail."""
+    for url in (os.environ.get(PG_ENV), os.environ.get(TEST_DATABASE_ENV)):
+        if url and make_url(url).get_backend_name() == "postgresql":
+            return url
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but no PostgreSQL server: set {PG_ENV} (.ci/run does)")
+    pytest.skip(f"needs PostgreSQL: set {PG_ENV} (scripts/postgres start prints one)")
+
+
+@pytest.fixture
+def pg_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL database of this test's own."""
+    server = postgres_server()
+    assert server is not None
+    opened = Engine.open(_postgres_for(tmp_path / "pg", server))
+    yield opened
+    opened.db.dispose()
 
 
 @pytest.fixture

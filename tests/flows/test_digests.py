@@ -28,7 +28,7 @@ from openpyxl import load_workbook
 from flows import digests
 from flows import usecases as uc
 from flows.engine import Engine
-from tests.conftest import accept_command
+from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
 from workflow.measures import Counts, Measures, month_of, week_of
@@ -297,9 +297,7 @@ def build(engine: Engine) -> None:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    url = os.environ.get("GRIEVANCE_TEST_DATABASE_URL")
-    path = tmp_path_factory.mktemp("digests") / "digests.db"
-    opened = Engine.open(url or f"sqlite:///{path}")
+    opened = Engine.open(database_url_for(tmp_path_factory.mktemp("digests")))
     build(opened)
     yield opened
     opened.db.dispose()

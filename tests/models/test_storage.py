@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,13 +10,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from flows.engine import Engine
 from models import repo
 from models.db import Database
-from tests.conftest import Driver
+from tests.conftest import TEST_DATABASE_ENV, Driver
 
 
 def test_new_database_is_created_and_migrated_on_first_use(tmp_path: Path) -> None:
@@ -84,3 +86,16 @@ def test_numbers_follow_the_acceptance_day(driver: Driver) -> None:
     assert first.number == "20261123-0001" and second.number == "20261123-0002"
     driver.now = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 00:30 on the 25th in Shanghai
     assert driver.accept().number == "20261125-0001"
+
+
+def test_the_suite_runs_on_the_database_it_was_asked_for(engine: Engine, tmp_path: Path) -> None:
+    """With GRIEVANCE_TEST_DATABASE_URL (or GRIEVANCE_DATABASE_URL) on PostgreSQL, each test
+    has a database of its own there, already migrated; otherwise a SQLite file of its own."""
+    asked = os.environ.get(TEST_DATABASE_ENV)
+    backend = engine.db.engine.dialect.name
+    if asked and make_url(asked).get_backend_name() == "postgresql":
+        assert backend == "postgresql"
+        assert make_url(engine.db.url).database != make_url(asked).database
+        assert engine.db.current_revision() == Database.head_revision()
+    elif not asked:
+        assert backend == "sqlite" and str(tmp_path) in engine.db.url
