@@ -10,7 +10,8 @@ One run (`deliver(engine, now)`):
 A process killed between 2 and 3 leaves the row `sending`; when its lease runs out the next
 run sends it again and records the lost attempt as such. Delivery is therefore at least once;
 JSON webhooks get the row's dedupe key in an `X-Grievance-Key` header so a receiver can make
-it exactly once. Channels: every Apprise URL (DingTalk `dingtalk://`, WeCom `wecombot://`,
+it exactly once, and the local inbox does so itself (bench/crash.py kills deliveries at random
+to show it). Channels: every Apprise URL (DingTalk `dingtalk://`, WeCom `wecombot://`,
 Feishu/Lark `feishu://`/`lark://`, e-mail `mailto://`, `json://` webhooks...), plus
 `inbox://NAME`, which appends to `$GRIEVANCE_INBOX_DIR/NAME.jsonl` (default `./inbox`): a
 local channel for the demo and for desks without a chat system.
@@ -18,6 +19,7 @@ local channel for the demo and for desks without a chat system.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -46,14 +48,43 @@ Sender = Callable[[Notification], str | None]  # returns None when sent, else th
 
 @apprise_notify(on="inbox", name="Grievance engine local inbox")
 def _inbox(body: str, title: str, notify_type: str, meta: dict[str, Any], **_: Any) -> bool:
-    """`inbox://NAME`: append the message to a JSON-lines file (no network needed)."""
+    """`inbox://NAME`: append the message to a JSON-lines file (no network needed).
+
+    The engine adds the row's dedupe key (`?key=...`); a message whose key is already in the
+    file is not written again, so a delivery retried after a crash (sent, but killed before
+    it was recorded) still lands once. Lines are written whole, under an exclusive lock.
+    """
     name = str(meta.get("host") or "inbox")
+    key = str((meta.get("qsd") or {}).get("key") or "") or None
     folder = Path(os.environ.get("GRIEVANCE_INBOX_DIR") or "inbox")
     folder.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"title": title, "body": body, "type": str(notify_type)}, ensure_ascii=False)
-    with open(folder / f"{name}.jsonl", "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    record = {"title": title, "body": body, "type": str(notify_type)}
+    if key:
+        record["key"] = key
+    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(folder / f"{name}.jsonl", os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if key is None or key not in inbox_keys(folder / f"{name}.jsonl"):
+            os.write(fd, line)
+    finally:
+        os.close(fd)  # also releases the lock
     return True
+
+
+def inbox_keys(path: Path) -> set[str]:
+    """The dedupe keys of the messages in an inbox file (a torn last line is ignored)."""
+    keys: set[str] = set()
+    if not path.exists():
+        return keys
+    for text in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            key = json.loads(text).get("key")
+        except ValueError:
+            continue
+        if key:
+            keys.add(str(key))
+    return keys
 
 
 def check_url(url: str) -> str:
@@ -85,9 +116,14 @@ def redact(url: str | None) -> str | None:
 
 
 def _keyed(url: str, key: str) -> str:
-    if urlsplit(url).scheme.lower() not in _KEYED_SCHEMES:
-        return url
+    """The URL to send one row to: webhooks get the dedupe key as a header, the local inbox
+    as a parameter (it refuses a key twice); other channels as they are."""
+    scheme = urlsplit(url).scheme.lower()
     joiner = "&" if "?" in url else "?"
+    if scheme == "inbox":
+        return f"{url}{joiner}key={quote(key, safe='')}"
+    if scheme not in _KEYED_SCHEMES:
+        return url
     return f"{url}{joiner}+X-Grievance-Key={quote(key, safe='')}"
 
 

@@ -584,3 +584,29 @@ def test_a_satisfied_revisit_notifies_nobody(driver: Driver) -> None:
     targets(driver, unit="inbox://ua", supervisor="inbox://sup", leadership="inbox://lead")
     number = driver.to("revisited").number
     assert delivery.listing(engine, number=number) == []
+
+
+def test_the_inbox_keeps_a_message_once_when_a_retry_sends_it_again(
+    driver: Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery killed after the channel took the message but before it was recorded is
+    sent again; the inbox channel knows the dedupe key and writes the message once."""
+    inbox = tmp_path / "inbox"
+    monkeypatch.setenv("GRIEVANCE_INBOX_DIR", str(inbox))
+    engine = driver.engine
+    targets(driver, unit="inbox://ua", supervisor="inbox://sup", leadership="inbox://lead")
+    overdue_grievance(driver)
+    watchdog.sweep(engine, MON_0900)
+    for row in rows(engine):
+        assert delivery.send_with_apprise(row) is None
+        assert delivery.send_with_apprise(row) is None  # the retry after a crash
+    lines = [
+        json.loads(line)
+        for path in sorted(inbox.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    keys = [line["key"] for line in lines]
+    assert sorted(keys) == sorted(r.dedupe_key for r in rows(engine))
+    assert delivery.inbox_keys(inbox / "ua.jsonl") == {
+        r.dedupe_key for r in rows(engine) if r.url == "inbox://ua"
+    }
