@@ -82,6 +82,14 @@ def attempts(engine: Engine) -> list[NotificationAttempt]:
         return list(session.exec(query).all())
 
 
+def inbox_lines(inbox: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for path in sorted(inbox.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+
+
 def targets(driver: Driver, unit: str, supervisor: str, leadership: str) -> None:
     """Give UA handler and supervisor targets and the bureau a leadership target."""
     engine = driver.engine
@@ -366,11 +374,7 @@ def test_a_delivery_that_died_is_retried_after_its_lease(
     assert all(a.ok is False and "no outcome recorded" in str(a.error) for a in lost)
     assert all(a.finished_at == later for a in lost)
     assert all(a.ok is True for a in recorded if a.attempt == 2)
-    lines = [
-        json.loads(line)
-        for path in sorted(inbox.glob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
+    lines = inbox_lines(inbox)
     assert sorted(line["title"] for line in lines) == sorted(r.title for r in final)
 
 
@@ -600,11 +604,7 @@ def test_the_inbox_keeps_a_message_once_when_a_retry_sends_it_again(
     for row in rows(engine):
         assert delivery.send_with_apprise(row) is None
         assert delivery.send_with_apprise(row) is None  # the retry after a crash
-    lines = [
-        json.loads(line)
-        for path in sorted(inbox.glob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]
+    lines = inbox_lines(inbox)
     keys = [line["key"] for line in lines]
     assert sorted(keys) == sorted(r.dedupe_key for r in rows(engine))
     assert delivery.inbox_keys(inbox / "ua.jsonl") == {

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
+from bench.audit import FINDINGS
 from flows import usecases as uc
 from flows import watchdog
 from flows.engine import Engine
@@ -100,14 +101,6 @@ OPERATIONS: dict[str, tuple[Any, st.SearchStrategy[dict[str, Any]]]] = {
 }
 
 
-FINDINGS = {
-    "verification": "调取运单",
-    "facts": "运费已结清",
-    "basis": "合同约定",
-    "explanation": "已告知司机",
-    "explained_at": "2026-11-23T10:00:00+08:00",
-    "evidence": ["运单"],
-}
 NEXT_STEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "accepted": [("assign", {"unit": "UA"})],
     "assigned": [("sign", {}), ("sign", {}), ("return", {"reason": "非本单位"})],

@@ -49,6 +49,31 @@ def fleet(driver: Driver, n: int = 6) -> list[str]:
     return [driver.to(states[i % len(states)]).number for i in range(n)]
 
 
+def race_sweeps(urls: list[str], now: datetime, batch: int) -> list[watchdog.SweepResult]:
+    """One sweep per URL, each on its own engine and thread, started together."""
+    engines = [Engine.open(url) for url in urls]
+    results: list[watchdog.SweepResult] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(engines))
+
+    def run(engine: Engine) -> None:
+        try:
+            barrier.wait()
+            results.append(watchdog.sweep(engine, now, batch=batch))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for engine in engines:
+        engine.db.dispose()
+    assert errors == []
+    return results
+
+
 # ----------------------------------------------------------------------------- exactly once
 def test_a_breach_fires_once_when_the_sweep_runs_twice_and_again_later(driver: Driver) -> None:
     number = driver.to("assigned").number  # accepted 09:10, assigned 09:20, unit UA
@@ -216,26 +241,7 @@ def test_two_sweeps_racing_on_one_database_fire_each_step_once(
 ) -> None:
     fleet(driver, 10)
     now = at("2026-12-02T10:00")
-    engines = [Engine.open(database_url_for(tmp_path)) for _ in range(2)]
-    results: list[watchdog.SweepResult] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(engines))
-
-    def run(engine: Engine) -> None:
-        try:
-            barrier.wait()
-            results.append(watchdog.sweep(engine, now, batch=2))
-        except BaseException as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for engine in engines:
-        engine.db.dispose()
-    assert errors == []
+    results = race_sweeps([database_url_for(tmp_path)] * 2, now, batch=2)
     fired = [f for r in results for f in r.fired]
     keys = step_keys(driver.engine)
     assert len(fired) == sum(keys.values()) and max(keys.values()) == 1
@@ -317,26 +323,7 @@ def test_four_watchdogs_on_postgresql_share_the_due_timers_and_fire_each_step_on
     driver = Driver(pg_engine)
     fleet(driver, 24)
     now = at("2026-12-02T10:00")
-    engines = [Engine.open(pg_engine.db.url) for _ in range(4)]
-    results: list[watchdog.SweepResult] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(engines))
-
-    def run(engine: Engine) -> None:
-        try:
-            barrier.wait()
-            results.append(watchdog.sweep(engine, now, batch=2))
-        except BaseException as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for engine in engines:
-        engine.db.dispose()
-    assert errors == []
+    results = race_sweeps([pg_engine.db.url] * 4, now, batch=2)
     fired = [f for r in results for f in r.fired]
     keys = step_keys(pg_engine)
     assert len(fired) == sum(keys.values()) > 24
