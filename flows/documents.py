@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -212,10 +212,13 @@ def render(
     at: datetime,
     lang: str | None = None,
     store: bool = True,
+    before_store: Callable[[Rendered], None] | None = None,
 ) -> Rendered:
     """Render one document of a grievance the actor may see, and store it (once per content).
 
     `at` is when it is rendered (stored as `rendered_at`); the content does not depend on it.
+    `before_store` (writing the file, say) runs before the document is stored: if it fails,
+    nothing is stored.
     """
     from flows import usecases  # usecases calls auto_render: imported here, not at the top
 
@@ -231,6 +234,8 @@ def render(
         kind, view.case, _records(view.events), view.timers, policy, engine.calendar, names
     )
     rendered = _rendered(kind, fmt, chosen, context)
+    if before_store is not None:
+        before_store(rendered)
     if store:
         with engine.db.transaction() as session:
             row = repo.get_row(session, number)
@@ -311,6 +316,17 @@ def stored(engine: Engine, number: str) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- CLI
+def write_file(out: Path, content: bytes) -> None:
+    """Write `content` to `out` (folders created); a path that can't be written is the
+    user's error, named in one line."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(content)
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise InvalidInput(f"--out {str(out)[:200]!r}: can't write the file: {reason}") from None
+
+
 _ROLES = [role.value for role in Role if role is not Role.SYSTEM]
 
 
@@ -343,10 +359,15 @@ def document(number: str, kind: str, fmt: str, out: Path, lang: str | None, **wh
 
     ctx = _ctx(**who)
     rendered = render(
-        ctx.engine, number, kind.replace("-", "_"), fmt, ctx.actor, ctx.stamp.at, lang=lang
+        ctx.engine,
+        number,
+        kind.replace("-", "_"),
+        fmt,
+        ctx.actor,
+        ctx.stamp.at,
+        lang=lang,
+        before_store=lambda done: write_file(out, done.content),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(rendered.content)
     data = {
         "path": str(out),
         "format": fmt,

@@ -9,7 +9,7 @@ from typing import Any
 from flows.watchdog import Fired
 from models.tables import GrievanceEvent
 from workflow.case import Case
-from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text
+from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text, mask_value
 from workflow.sla import Timer, TimerState
 from workflow.timeutil import iso
 from workflow.vocab import Event
@@ -57,19 +57,17 @@ def case_dict(case: Case, *, version: int | None = None) -> dict[str, Any]:
     return data
 
 
-def _mask_payload(payload: dict[str, Any]) -> dict[str, Any]:
+def _mask_payload(payload: dict[str, Any], event: str = "") -> dict[str, Any]:
     masked: dict[str, Any] = {}
     for key, value in payload.items():
         if key == "phone":
             masked[key] = mask_phone(value)
-        elif key == "name":
+        elif key == "name" and event != Event.SLA_STEP:  # a step's name is not a person's
             masked[key] = mask_name(value)
         elif key == "plate":
             masked[key] = mask_plate(value) or None
-        elif isinstance(value, str):
-            masked[key] = mask_text(value)
-        else:
-            masked[key] = value
+        else:  # free text, also nested (a no-fault close's findings)
+            masked[key] = mask_value(value)
     return masked
 
 
@@ -84,7 +82,7 @@ def event_dict(event: GrievanceEvent) -> dict[str, Any]:
         "actor": event.actor,
         "role": event.role.value,
         "actor_unit": event.actor_unit,
-        "payload": _mask_payload(event.payload),
+        "payload": _mask_payload(event.payload, event.event),
     }
 
 

@@ -8,13 +8,15 @@
 - Filters: `local_time` (Asia/Shanghai, Chinese style), `work_time` (a business-time span in
   working hours), `yuan` (fen to yuan), `mask` (phone, ID and plate numbers in free text),
   `mask_phone`, `mask_name`, `mask_plate`, `pct` (a rate as 93.3%, None as "—"; `sign=True`
-  for a change such as +25.0%), `md` (user text made safe inside a Markdown table cell).
+  for a change such as +25.0%), `md` (user text made literal inside a Markdown table cell or list item:
+  one line, no HTML, no links).
 - Autoescaping goes by the extension before `.j2`: html, htm, xml and svg templates escape.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -83,10 +85,14 @@ def pct(value: float | None, digits: int = 1, sign: bool = False) -> str:
     return f"{percent:{'+' if sign and percent else ''}.{digits}f}%"
 
 
+_MD_INLINE = re.compile(r"([\\`\[\]|])")
+
+
 def md_cell(text: object) -> str:
-    """User text inside a Markdown table: no cell breaks, no new lines, no raw HTML tags."""
+    """User text inside a Markdown table cell or a one-line list item: no cell breaks, no new
+    lines, no raw HTML tags, no links or code spans (Markdown made literal)."""
     flat = " ".join(str(text).split())
-    return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_INLINE.sub(r"\\\1", flat).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _build(lang: str) -> Environment:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from workflow.errors import InvalidInput
-from workflow.validation import NAME_MAX, UNIT_CODE_PATTERN
+from workflow.validation import NAME_MAX, has_binary, is_unit_code
 from workflow.vocab import Role
 
 
@@ -19,7 +18,9 @@ class Actor:
     def __post_init__(self) -> None:
         if not self.name.strip() or len(self.name) > NAME_MAX:
             raise InvalidInput(f"actor name must be 1-{NAME_MAX} characters")
-        if self.unit is not None and not re.match(UNIT_CODE_PATTERN, self.unit):
+        if has_binary(self.name):
+            raise InvalidInput("actor name: control characters are not allowed")
+        if self.unit is not None and not is_unit_code(self.unit):
             raise InvalidInput(f"actor unit {self.unit!r} is not a valid unit code")
         if self.role is Role.HANDLER and self.unit is None:
             raise InvalidInput("a handler acts for a unit: give --actor-unit CODE")

@@ -10,9 +10,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from workflow.errors import InvalidInput
+from workflow.timeutil import SHANGHAI
 from workflow.validation import (
     AMOUNT_MAX_YUAN,
     EVIDENCE_MAX,
@@ -31,12 +39,30 @@ from workflow.vocab import Category, Channel, CloseResult, Event, RequestType, S
 
 Yuan = Annotated[Decimal, Field(ge=0, le=AMOUNT_MAX_YUAN, decimal_places=2)]
 GrievanceNumber = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")]
+INSTANT_YEARS = (2000, 2100)
+
+
+def _plausible_instant(value: datetime) -> datetime:
+    """A time a person gives: without a zone it is Asia/Shanghai; years 2000-2100 only (a
+    typo such as 0202 or 20266 is refused, not stored)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SHANGHAI)
+    first, last = INSTANT_YEARS
+    if not first <= value.year <= last:
+        raise ValueError(f"must be a time in the years {first}-{last}")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_plausible_instant)]
 
 
 class Command(BaseModel):
     """Base of all commands: immutable, unknown fields refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    # hide_input_in_errors: a refused value (a phone number...) never reaches an error text
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=False, hide_input_in_errors=True
+    )
     event: ClassVar[Event]
 
     def payload(self) -> dict[str, Any]:
@@ -176,7 +202,7 @@ NO_FAULT_RESULTS = frozenset({CloseResult.NO_FAULT, CloseResult.UNSUBSTANTIATED}
 class NoFaultFindings(BaseModel):
     """无责说明: what a no-fault or unsubstantiated conclusion rests on (all required)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
     verification: NoteText = Field(
         title="核实经过 How it was verified", examples=["调取运单、通话记录，走访货主"]
     )
@@ -188,7 +214,7 @@ class NoFaultFindings(BaseModel):
         title="向司机说明 What was explained to the driver",
         examples=["已电话告知司机核查结果及依据"],
     )
-    explained_at: datetime = Field(title="说明时间 When it was explained")
+    explained_at: Instant = Field(title="说明时间 When it was explained")
     evidence: list[ShortText] = Field(
         min_length=1,
         max_length=EVIDENCE_MAX,

@@ -45,6 +45,9 @@ class Transition:
     roles: frozenset[Role]
     scope: Scope = Scope.ANY
     guards: tuple[str, ...] = ()
+    # a unit's work (scope LEAD or LEAD_OR_CO) is done by that unit's staff; `bureau` lets a
+    # bureau-level supervisor (one without a unit) do it too: the approvals
+    bureau: bool = False
 
     def target_from(self, state: State) -> State:
         return self.target or state
@@ -57,8 +60,9 @@ def _t(
     roles: Iterable[Role],
     scope: Scope = Scope.ANY,
     guards: tuple[str, ...] = (),
+    bureau: bool = False,
 ) -> Transition:
-    return Transition(event, frozenset(sources), target, frozenset(roles), scope, guards)
+    return Transition(event, frozenset(sources), target, frozenset(roles), scope, guards, bureau)
 
 
 _st = State
@@ -75,9 +79,9 @@ TABLE: tuple[Transition, ...] = (
     _t(Event.RETURN,            [_st.ASSIGNED, _st.HANDLING], _st.RETURNED,  [H, S],    Scope.LEAD),
     _t(Event.FEEDBACK,          WORKING,                      None,          [H, S],    Scope.LEAD_OR_CO),
     _t(Event.REQUEST_EXTENSION, WORKING,                      None,          [H, S],    Scope.LEAD, ("no_pending_extension", "extension_quota")),
-    _t(Event.APPROVE_EXTENSION, WORKING,                      None,          [S],       Scope.LEAD, ("extension_pending",)),
-    _t(Event.REJECT_EXTENSION,  WORKING,                      None,          [S],       Scope.LEAD, ("extension_pending",)),
-    _t(Event.SUSPEND,           [_st.HANDLING],               _st.SUSPENDED, [S],       Scope.LEAD),
+    _t(Event.APPROVE_EXTENSION, WORKING,                      None,          [S],       Scope.LEAD, ("extension_pending",), bureau=True),
+    _t(Event.REJECT_EXTENSION,  WORKING,                      None,          [S],       Scope.LEAD, ("extension_pending",), bureau=True),
+    _t(Event.SUSPEND,           [_st.HANDLING],               _st.SUSPENDED, [S],       Scope.LEAD, bureau=True),
     _t(Event.RESUME,            [_st.SUSPENDED],              _st.HANDLING,  [H, S],    Scope.LEAD),
     _t(Event.CLOSE,             [_st.HANDLING],               _st.CLOSED,    [H, S],    Scope.LEAD),
     _t(Event.REVISIT,           [_st.CLOSED],                 _st.REVISITED, [D]),
@@ -254,8 +258,15 @@ def _authorize(actor: Actor, row: Transition, case: Case | None, number: str) ->
         raise PermissionDenied(
             f"grievance {number}: a {actor.role.value} may not {row.event.value} (only {who})"
         )
-    if not actor.unit_bound or case is None:
+    if case is None or (not actor.unit_bound and (row.scope is Scope.ANY or row.bureau)):
         return
+    if not actor.unit_bound:  # a bureau-level supervisor, on a unit's own work
+        units = "lead unit" if row.scope is Scope.LEAD else "lead or a co-handling unit"
+        raise PermissionDenied(
+            f"grievance {number}: {row.event.value} is the unit's work: only staff of the "
+            f"{units} may do it (the lead unit is {case.lead_unit or 'not set'}); "
+            "a bureau supervisor may not"
+        )
     if row.scope is Scope.ANY:
         raise PermissionDenied(
             f"grievance {number}: {row.event.value} is the desk's work, not a unit's"

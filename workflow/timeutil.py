@@ -25,11 +25,11 @@ def parse_instant(text: str, *, default_tz: ZoneInfo = SHANGHAI) -> datetime:
         raise InvalidInput(f"not a time: {text[:64]!r} ({_HINT})")
     try:
         parsed = pendulum.parse(raw, tz=default_tz.key, strict=True)
+        if not isinstance(parsed, datetime):
+            raise InvalidInput(f"not a date and time: {text!r} ({_HINT})")
+        return to_utc(parsed)  # year 1 or 9999 can overflow here, in the zone conversion
     except (ValueError, OverflowError):  # pendulum's ParserError is a ValueError
-        raise InvalidInput(f"not a time: {text!r} ({_HINT})") from None
-    if not isinstance(parsed, datetime):
-        raise InvalidInput(f"not a date and time: {text!r} ({_HINT})")
-    return to_utc(parsed)
+        raise InvalidInput(f"not a time: {text[:64]!r} ({_HINT})") from None
 
 
 def to_utc(moment: datetime) -> datetime:

@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from workflow.privacy import fold_width, mask_phone, mask_plate, mask_text
+
 DESCRIPTION_MAX = 2000
 NOTE_MAX = 2000
 REASON_MAX = 500
@@ -21,47 +23,83 @@ EVIDENCE_MAX = 20
 AMOUNT_MAX_YUAN = 100_000_000
 EXTENSION_DAYS_MAX = 30
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
-_PLATE = re.compile(
-    r"^[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]"
-    r"[A-Z][A-Z0-9]{4,6}[挂学]?$"
+# C0 controls but tab and line feed (a carriage return is read as a line break), DEL, C1
+# controls, the bidirectional overrides that reorder text on screen, non-characters, and lone
+# surrogates (bytes that were not valid UTF-8): binary data, not text.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
 )
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_LANDLINE = re.compile(r"0[0-9]{2,3}[0-9]{7,8}")
+_PLATE = re.compile(
+    r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{4,6}[挂学]?"
+)
+# for pydantic (whose `$` is the end of the text); in Python use `is_unit_code`, since
+# Python's `$` also matches before a final line feed ("ROAD\n")
 UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+_UNIT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+GRIEVANCE_NUMBER_PATTERN = r"^[0-9A-Za-z-]{1,32}$"
+_GRIEVANCE_NUMBER = re.compile(r"[0-9A-Za-z-]{1,32}")
+
+
+def is_unit_code(value: str) -> bool:
+    """1-32 ASCII letters, digits, '-' or '_', starting with a letter or digit."""
+    return _UNIT_CODE.fullmatch(value) is not None
+
+
+def is_grievance_number(value: str) -> bool:
+    """What a grievance number may look like (20261123-0001): ASCII letters, digits, '-'."""
+    return _GRIEVANCE_NUMBER.fullmatch(value) is not None
+
+
+def has_binary(value: str) -> bool:
+    """Does `value` hold control characters (other than tab and line breaks) or bytes that
+    were not text?"""
+    return _CONTROL.search(value) is not None
 
 
 def clean_text(value: str) -> str:
-    """Strip surrounding whitespace; refuse control characters (binary input)."""
-    if _CONTROL.search(value):
+    """Strip surrounding whitespace, read CR LF and CR as line feeds; refuse control
+    characters (binary input)."""
+    if has_binary(value):
         raise ValueError("contains control characters or binary data")
-    return value.strip()
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def normalize_phone(value: str) -> str:
     """Digits only, +86 removed; a Chinese mobile (11 digits) or a landline with area code."""
-    digits = re.sub(r"[\s\-()]", "", value)
+    digits = re.sub(r"[\s\-()]", "", fold_width(value))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):
         digits = digits[4:]
-    if _MOBILE.match(digits) or _LANDLINE.match(digits):
+    if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits):
         return digits
-    raise ValueError(f"not a valid phone number: {value!r} (mobile 1xxxxxxxxxx or 0area-number)")
+    # the value is shown masked: a near-miss still holds most of someone's number
+    shown = mask_text(value[:40])
+    if re.search(r"[0-9]{7}", fold_width(shown)):
+        shown = mask_phone(value[:40])
+    raise ValueError(f"not a valid phone number: {shown!r} (mobile 1xxxxxxxxxx or 0area-number)")
 
 
 def normalize_plate(value: str) -> str:
-    plate = re.sub(r"[\s·\-]", "", value).upper()
-    if not _PLATE.match(plate):
-        raise ValueError(f"not a valid plate number: {value!r} (e.g. 川B12345)")
+    plate = re.sub(r"[\s·\-]", "", fold_width(value)).upper()
+    if not _PLATE.fullmatch(plate):
+        raise ValueError(
+            f"not a valid plate number: {mask_plate(value[:20])!r} "
+            "(a province character, a letter, then 4-6 letters or digits)"
+        )
     return plate
 
 
 # Length limits apply to the raw value; `_not_blank` then strips it and refuses what is left
 # empty, so "   " is refused as empty rather than accepted as blank.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"  # zero-width characters: not content
+
+
 def _not_blank(value: str) -> str:
     value = clean_text(value)
-    if not value:
+    if not value.strip(_INVISIBLE).strip():
         raise ValueError("must not be empty")
     return value
 
