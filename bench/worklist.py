@@ -1,41 +1,42 @@
-"""What the suspended-case-run worklist costs on the embedded (SQLite) Prefect server.
+"""What the worklist's suspended case runs cost on the embedded (SQLite) Prefect server.
 
-    .venv/bin/python -m bench.worklist [--n 10000] [--port 4291] [--concurrency 4] [--real 3]
+    .venv/bin/python -m bench.worklist [--n 10000] [--handling 0.0] [--tick 200] [--real 3]
 
-1. N synthetic case runs, suspended the way `flows.worklist.resync` does it (a run from the
-   case deployment, forced Running, proposed Suspended with a pause key and the form's schema
-   and description saved as flow run inputs): the same server-side rows a real suspension
-   writes, minus the few log lines and state rows of a real run's start (measured in 3.).
-2. Prefect database size before/after, creation rate, worklist list latency (state Suspended
-   + tag `unit:<code>`) and count latency.
-3. `--real` grievances through the true path: `python -m flows.worklist serve` in a
-   subprocess, `resync` suspends each case run, `resume_flow_run(id, run_input=assign form)`,
-   timed until the served run has applied it and suspended again with the next form; one
-   illegal input (unknown unit) is checked to be refused with the form back.
-Not part of the test suite.
+1. A grievance database with N open grievances: a share `--handling` in handling (no case
+   run), the rest waiting on someone (half accepted: the desk; half assigned to one of 20
+   units). Default: every open grievance waits, the worst case.
+2. An embedded Prefect server (`flows.prefect_server`, its SQLite under a temporary folder)
+   with the `case` deployment registered, and the case runs created the way the watchdog
+   does it: `flows.worklist.sync_worklist` ticks, here with a budget of `--tick` runs per
+   tick (the served default is 25) until every waiting grievance has its suspended run.
+3. Prefect database size before/after (WAL checkpointed) and rows added, creation rate, the
+   cost of a steady tick (nothing to create), the worklist query (state Suspended + tag
+   `waiting:<unit>`) and count, and the `worklist-<unit>` tables.
+4. `--real` grievances through the true path: the case deployment served in a subprocess
+   (`prefect.serve`), `resume_flow_run` with an assign form, timed until the served run has
+   applied it and suspended again with the next form; one refused input (unknown unit) timed
+   until the form is back; one re-sync after another path acted.
+Not part of the test suite (a 10k run takes about an hour on 2 busy cores: the creation).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import random
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 UNITS = [f"U{i:02d}" for i in range(20)]
 
 
-def _free_port(preferred: int) -> int:
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", preferred)) != 0:
-            return preferred
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -43,19 +44,15 @@ def _free_port(preferred: int) -> int:
 
 def _db_size(home: Path) -> int:
     """prefect.db after a WAL checkpoint (the WAL file otherwise inflates the figure)."""
-    import sqlite3
-
-    with sqlite3.connect(home / "prefect.db", timeout=30) as db:
+    with sqlite3.connect(home / "prefect.db", timeout=60) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return sum(p.stat().st_size for p in home.glob("prefect.db*"))
 
 
 def _rows(home: Path) -> dict[str, int]:
-    import sqlite3
-
     tables = ("flow_run", "flow_run_state", "flow_run_input", "log", "artifact", "events")
     counts = {}
-    with sqlite3.connect(home / "prefect.db", timeout=30) as db:
+    with sqlite3.connect(home / "prefect.db", timeout=60) as db:
         for table in tables:
             try:
                 counts[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
@@ -64,132 +61,29 @@ def _rows(home: Path) -> dict[str, int]:
     return counts
 
 
-async def _synthetic(deployment_id: Any, n: int, concurrency: int) -> tuple[float, int]:
-    from prefect.client.orchestration import get_client
-    from prefect.input.run_input import keyset_from_paused_state
-    from prefect.states import Running, Suspended
-
-    from flows.worklist import FORMS, PARKED, Snapshot
-    from workflow.vocab import State as GState
-
-    gate = asyncio.Semaphore(concurrency)
-    errors = 0
-    rng = random.Random(7)
-
-    async def one(client: Any, i: int) -> None:
-        nonlocal errors
-        snap = Snapshot(f"20261123-{i:05d}", GState.ACCEPTED, 1, rng.choice(UNITS))
-        async with gate:
-            try:
-                run = await client.create_flow_run_from_deployment(
-                    deployment_id,
-                    parameters={"number": snap.number},
-                    name=f"case {snap.number}",
-                    tags=snap.tags(),
-                    state=PARKED(),
-                )
-                await client.set_flow_run_state(run.id, Running(), force=True)
-                state = Suspended(timeout_seconds=None, pause_key=f"{snap.prefix}0")
-                keyset = keyset_from_paused_state(state)
-                state.state_details.run_input_keyset = keyset
-                await client.set_flow_run_state(run.id, state)
-                form = FORMS[snap.state].with_initial_data(description=snap.description())
-                await form.asave(keyset, flow_run_id=run.id)
-            except Exception as error:  # noqa: BLE001 - counted and reported
-                errors += 1
-                if errors <= 3:
-                    sys.stderr.write(f"run {i}: {error!r}\n")
-
-    start = time.perf_counter()
-    async with get_client() as client:
-        await asyncio.gather(*(one(client, i) for i in range(n)))
-    return time.perf_counter() - start, errors
-
-
-def _list_worklist(unit: str) -> tuple[float, int, float, int]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateName,
-        FlowRunFilterTags,
-    )
-
-    flt = FlowRunFilter(
-        state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Suspended"])),
-        tags=FlowRunFilterTags(all_=[f"unit:{unit}"]),
-    )
-    with get_client(sync_client=True) as client:
-        client.read_flow_runs(flow_run_filter=flt, limit=1)  # warm
-        t0 = time.perf_counter()
-        page = client.read_flow_runs(flow_run_filter=flt, limit=200)
-        t1 = time.perf_counter()
-        total = client.count_flow_runs(flow_run_filter=flt)
-        t2 = time.perf_counter()
-        everything = FlowRunFilter(
-            state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Suspended"]))
-        )
-        all_count = client.count_flow_runs(flow_run_filter=everything)
-    return t1 - t0, len(page), t2 - t1, max(total, 0) if all_count >= 0 else total
-
-
-def _wait_state(run_id: Any, done: Any, timeout: float = 120) -> tuple[float, Any]:
-    from prefect.client.orchestration import get_client
-
-    start = time.perf_counter()
-    with get_client(sync_client=True) as client:
-        while time.perf_counter() - start < timeout:
-            run = client.read_flow_run(run_id)
-            if done(run):
-                return time.perf_counter() - start, run
-            time.sleep(0.2)
-    return float("nan"), None
-
-
-def _serve(tmp: Path) -> subprocess.Popen[bytes]:
-    """`python -m flows.worklist serve` in a subprocess (log: serve.log in the temp dir)."""
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "flows.worklist", "serve"],
-        stdout=open(tmp / "serve.log", "ab"),  # noqa: SIM115 - closed with the process
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ),
-    )
-
-
-def _stop(server: subprocess.Popen[bytes] | None) -> None:
-    if server is None or server.poll() is not None:
-        return
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def _real(count: int, rows: list[tuple[str, str]]) -> None:
-    from datetime import UTC, datetime
-
-    from prefect.flow_runs import resume_flow_run
-
+def _grievances(n: int, handling: float) -> tuple[Any, list[str], list[str]]:
+    """N open grievances; returns the engine, the accepted and the assigned numbers."""
     from flows import usecases as uc
-    from flows import worklist
     from flows.engine import Engine
     from workflow.actor import Actor
     from workflow.commands import Accept, parse_command
     from workflow.vocab import Event, Role
 
-    desk = Actor("desk", Role.DISPATCHER)
     engine = Engine.open()
-    now = datetime.now(UTC)
-    stamp = uc.Stamp(actor=desk, at=now, recorded_at=now)
-    for code in ("UA", "UB"):
-        uc.add_unit(engine, stamp, code=code, name=f"单位{code}")
-    numbers = []
-    for i in range(count):
+    desk = Actor("bench", Role.DISPATCHER)
+    start = datetime.now(UTC) - timedelta(hours=1)
+
+    def stamp(actor: Actor, i: int) -> Any:
+        at = start + timedelta(milliseconds=i)
+        return uc.Stamp(actor=actor, at=at, recorded_at=at)
+
+    for code in UNITS:
+        uc.add_unit(engine, stamp(desk, 0), code=code, name=f"单位{code}")
+    accepted, assigned = [], []
+    for i in range(n):
         data = {
             "channel": "hotline_12328",
-            "ref": f"R-{i}",
+            "ref": f"B-{i}",
             "type": "complaint",
             "category": "freight_unpaid",
             "name": "王建国",
@@ -198,150 +92,290 @@ def _real(count: int, rows: list[tuple[str, str]]) -> None:
         }
         command = parse_command(Event.ACCEPT, data)
         assert isinstance(command, Accept)
-        numbers.append(uc.accept(engine, command, stamp).number)
-    latencies = []
-    for k, number in enumerate(numbers):
-        t0 = time.perf_counter()
-        did = worklist.resync(number, engine=engine)
-        rows.append((f"resync {number} (no run yet)", f"{did} in {time.perf_counter() - t0:.2f} s"))
-        from prefect.client.orchestration import get_client
+        number = uc.accept(engine, command, stamp(desk, 3 * i)).number
+        unit = UNITS[i % len(UNITS)]
+        if i % 2 == 1 or i < n * handling:
+            uc.assign(engine, number, stamp(desk, 3 * i + 1), unit=unit)
+            if i < n * handling:
+                uc.sign(engine, number, stamp(Actor("h", Role.HANDLER, unit), 3 * i + 2))
+                continue
+            assigned.append(number)
+        else:
+            accepted.append(number)
+        if (i + 1) % 2000 == 0:
+            sys.stderr.write(f"  {i + 1} grievances\n")
+    return engine, accepted, assigned
 
+
+def _existing() -> tuple[Any, list[str], list[str]]:
+    """The engine and the accepted / assigned numbers of an earlier run's database."""
+    from sqlmodel import col, select
+
+    from flows.engine import Engine
+    from models.tables import Grievance
+    from workflow.vocab import State
+
+    engine = Engine.open()
+    with engine.db.read() as session:
+        rows = session.exec(select(Grievance.number, Grievance.state).order_by(col(Grievance.id)))
+        found = list(rows)
+    accepted = [n for n, state in found if state == State.ACCEPTED]
+    assigned = [n for n, state in found if state == State.ASSIGNED]
+    return engine, accepted, assigned
+
+
+def _still_accepted(number: str) -> bool:
+    """Its case run still waits on the accepted form (an earlier run may have moved it on)."""
+    from prefect.client.orchestration import get_client
+
+    from flows import worklist
+
+    with get_client(sync_client=True) as client:
+        runs = worklist.open_case_runs(client, [number]).get(number, [])
+    return len(runs) == 1 and _key(runs[0]).startswith("accepted-")
+
+
+def _wait(run_id: Any, done: Any, timeout: float = 180) -> float:
+    from prefect.client.orchestration import get_client
+
+    start = time.perf_counter()
+    with get_client(sync_client=True) as client:
+        while time.perf_counter() - start < timeout:
+            if done(client.read_flow_run(run_id)):
+                return time.perf_counter() - start
+            time.sleep(0.2)
+    return float("nan")
+
+
+def _key(run: Any) -> str:
+    if run.state is None or run.state.name != "Suspended":
+        return ""
+    return str(run.state.state_details.pause_key or "")
+
+
+def _serve(tmp: Path) -> subprocess.Popen[bytes]:
+    """The case deployment served in a subprocess, polling as `grievance serve` does."""
+    code = (
+        "from prefect import serve; from flows import scheduled, worklist; "
+        "serve(worklist.case_deployment(), query_seconds=scheduled.runner_poll())"
+    )
+    return subprocess.Popen(  # noqa: S603 - our own interpreter, fixed code
+        [sys.executable, "-c", code],
+        stdout=open(tmp / "serve.log", "ab"),  # noqa: SIM115 - closed with the process
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+    )
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, str]]) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    from flows import usecases as uc
+    from flows import worklist
+    from workflow.actor import Actor
+    from workflow.vocab import Role
+
+    def run_of(number: str) -> Any:
         with get_client(sync_client=True) as client:
-            run = worklist.open_case_runs(client, number)[0]
+            return worklist.open_case_runs(client, [number])[number][0]
+
+    latencies = []
+    for k, number in enumerate(accepted[:count]):
+        run = run_of(number)
         if k == 0:
-            # illegal input: unknown unit -> refused, the same form comes back (new key)
-            t0 = time.perf_counter()
-            resume_flow_run(run.id, run_input={"action": "assign", "unit": "NOPE", "actor": "张敏"})
-            took, after = _wait_state(
-                run.id,
-                lambda r: (
-                    r.state.name == "Suspended"
-                    and r.state.state_details.pause_key == "accepted-v1-1"
-                ),
+            before = _key(run)
+            resume_flow_run(
+                run.id, run_input={"action": "分办 assign", "unit": "NOPE", "actor": "张敏"}
             )
-            rows.append(("illegal input refused, form back", f"{took:.1f} s"))
-        t0 = time.perf_counter()
-        resume_flow_run(run.id, run_input={"action": "assign", "unit": "UA", "actor": "张敏"})
-        took, after = _wait_state(
-            run.id,
-            lambda r: (
-                r.state.name == "Suspended"
-                and (r.state.state_details.pause_key or "").startswith("assigned-")
-            ),
-        )
+            took = _wait(
+                run.id, lambda r, b=before: _key(r).startswith("accepted-") and _key(r) != b
+            )
+            rows.append(("refused input: Resume -> the form back", f"{took:.1f} s"))
+        resume_flow_run(run.id, run_input={"action": "分办 assign", "unit": "U01", "actor": "张敏"})
+        took = _wait(run.id, lambda r: _key(r).startswith("assigned-"))
         latencies.append(took)
-        state = worklist.read(engine, number).state.value
-        rows.append((f"resume {number} assign -> next form", f"{took:.1f} s (db: {state})"))
+        state = worklist.read(engine, number)
+        rows.append(
+            (f"Resume {number} assign -> next form", f"{took:.1f} s (db: {state and state.state})")
+        )
         if k == 0:
-            # another path acts (as the CLI would): re-sync re-suspends in place, no process
             now = datetime.now(UTC)
-            handler = Actor("handler-a", Role.HANDLER, "UA")
-            uc.sign(engine, number, uc.Stamp(actor=handler, at=now, recorded_at=now))
-            t0 = time.perf_counter()
-            did = worklist.resync(number, engine=engine)
-            rows.append(("resync after CLI sign", f"{did} in {time.perf_counter() - t0:.2f} s"))
-            # the re-suspended run takes the new form (handling: feedback) through the true path
-            handler_input = {
-                "action": "feedback",
-                "note": "已联系货主",
-                "actor": "李娜",
-                "role": "handler",
-                "actor_unit": "UA",
-            }
-            resume_flow_run(run.id, run_input=handler_input)
-            took, after = _wait_state(
-                run.id,
-                lambda r: (
-                    r.state.name == "Suspended"
-                    and (r.state.state_details.pause_key or "").startswith("handling-v4-")
-                ),
+            handler = Actor("handler", Role.HANDLER, "U01")
+            uc.return_to_desk(
+                engine, number, uc.Stamp(actor=handler, at=now, recorded_at=now), reason="退回"
             )
-            state = worklist.read(engine, number)
+            t0 = time.perf_counter()
+            done = worklist.resync(number, engine=engine)
             rows.append(
-                (
-                    "resume re-synced run with feedback",
-                    f"{took:.1f} s (db: {state.state.value} v{state.version})",
-                )
+                ("re-sync after another path acted", f"{done} in {time.perf_counter() - t0:.2f} s")
             )
     if latencies:
-        home = Path(os.environ["PREFECT_HOME"])
-        rows.append(("rows after real runs", ", ".join(f"{t} {v}" for t, v in _rows(home).items())))
-        rows.append(("resume latency (median)", f"{sorted(latencies)[len(latencies) // 2]:.1f} s"))
-    engine.db.dispose()
+        median = sorted(latencies)[len(latencies) // 2]
+        rows.append(("Resume -> next form (median)", f"{median:.1f} s"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--port", type=int, default=4291)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="open grievances")
+    parser.add_argument("--handling", type=float, default=0.0, help="share in handling")
+    parser.add_argument("--tick", type=int, default=200, help="case runs created per tick")
     parser.add_argument("--real", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="the folder of an earlier run: measure its databases again, create nothing",
+    )
     args = parser.parse_args(argv)
 
-    tmp = Path(tempfile.mkdtemp(prefix="worklist-bench-"))
+    tmp = args.reuse or Path(tempfile.mkdtemp(prefix="worklist-bench-", dir=args.dir))
     home = tmp / "prefect"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     os.environ["PREFECT_HOME"] = str(home)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["GRIEVANCE_DATABASE_URL"] = f"sqlite:///{tmp / 'grievance.db'}"
     os.environ.pop("PREFECT_API_URL", None)
+    os.environ.pop("GRIEVANCE_CASE_RUNS", None)
 
     from flows.prefect_server import prefect_api
 
     rows: list[tuple[str, str]] = []
-    port = _free_port(args.port)
+    t0 = time.perf_counter()
+    if args.reuse:
+        engine, accepted, assigned = _existing()
+        args.n = len(accepted) + len(assigned)
+    else:
+        engine, accepted, assigned = _grievances(args.n, args.handling)
+    rows.append(
+        (
+            f"grievance database: {args.n} open",
+            f"{len(accepted)} accepted, {len(assigned)} assigned, "
+            f"{args.n - len(accepted) - len(assigned)} handling, in {time.perf_counter() - t0:.0f} s",
+        )
+    )
     server = None
-    with prefect_api(port=port, say=lambda m: sys.stderr.write(m + "\n")):
+    with prefect_api(port=_free_port(), say=lambda m: sys.stderr.write(m + "\n")):
         try:
             from prefect.client.orchestration import get_client
+            from prefect.client.schemas.filters import (
+                FlowRunFilter,
+                FlowRunFilterState,
+                FlowRunFilterStateName,
+                FlowRunFilterTags,
+            )
 
+            from flows import worklist
+
+            worklist.case_deployment().apply()
+            if args.reuse:
+                rows.append(
+                    ("prefect.db as found", f"{_db_size(home) / 1e6:.1f} MB, {_rows(home)}")
+                )
+                accepted = [n for n in accepted if _still_accepted(n)][: max(args.real, 1)]
+            before, rows_before = _db_size(home), _rows(home)
+            waiting = len(accepted) + len(assigned)
             t0 = time.perf_counter()
-            server = _serve(tmp)
-            deployment = None
-            with get_client(sync_client=True) as client:
-                while deployment is None and time.perf_counter() - t0 < 120:
-                    try:
-                        deployment = client.read_deployment_by_name("工单 case/case")
-                    except Exception:  # noqa: BLE001 - not registered yet
-                        time.sleep(0.5)
-            if deployment is None:
-                raise SystemExit(f"the case deployment did not appear; see {tmp / 'serve.log'}")
-            ready = time.perf_counter() - t0
-            _stop(server)  # not polling while the synthetic runs are created
-            server = None
-            rows.append(("serve process: deployment registered", f"{ready:.1f} s"))
-            before = _db_size(home)
-            rows_before = _rows(home)
-            took, errors = asyncio.run(_synthetic(deployment.id, args.n, args.concurrency))
-            after = _db_size(home)
-            rows_after = _rows(home)
-            grown = {t: rows_after[t] - rows_before[t] for t in rows_after}
-            rows.append(("rows added (synthetic)", ", ".join(f"{t} {v}" for t, v in grown.items())))
-            rows.append((f"synthetic suspended runs created (n={args.n})", f"{took:.1f} s"))
-            rows.append(("creation rate", f"{args.n / took:.1f} runs/s, {errors} errors"))
-            rows.append(("prefect.db before", f"{before / 1e6:.2f} MB"))
-            rows.append(("prefect.db after", f"{after / 1e6:.2f} MB"))
-            per_1k = (after - before) / max(args.n, 1) * 1000
-            rows.append(("db growth per 1k suspended runs", f"{per_1k / 1e6:.2f} MB"))
-            rows.append(("extrapolated growth at 10k", f"{per_1k * 10 / 1e6:.1f} MB"))
-            page_s, page_n, count_s, total = _list_worklist(UNITS[3])
+            created, errors, ticks = 0, 0, 0
+            while (
+                not args.reuse
+                and created < waiting
+                and ticks < 10 * waiting // max(args.tick, 1) + 10
+            ):
+                report = worklist.sync_worklist(engine, budget=args.tick, sweep=args.tick)
+                created += report.counts.get("created", 0)
+                errors += len(report.errors)
+                ticks += 1
+                if ticks % 10 == 0:
+                    rate = created / (time.perf_counter() - t0)
+                    sys.stderr.write(f"  {created} case runs, {rate:.1f}/s, {errors} errors\n")
+            took = time.perf_counter() - t0
+            if not args.reuse:
+                after, rows_after = _db_size(home), _rows(home)
+                grown = {t: rows_after[t] - rows_before[t] for t in rows_after}
+                rows.append(
+                    (
+                        f"case runs created ({ticks} ticks of {args.tick})",
+                        f"{created} in {took:.0f} s",
+                    )
+                )
+                rows.append(
+                    (
+                        "creation rate (sequential, as the tick does)",
+                        f"{created / took:.1f} runs/s, {errors} errors",
+                    )
+                )
+                rows.append(("rows added", ", ".join(f"{t} {v}" for t, v in grown.items())))
+                rows.append(
+                    ("prefect.db before -> after", f"{before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+                )
+                per_run = (after - before) / max(created, 1)
+                rows.append(("prefect.db per suspended case run", f"{per_run / 1e3:.1f} KB"))
+            steady = []
+            for _ in range(3):
+                t1 = time.perf_counter()
+                report = worklist.sync_worklist(engine)
+                steady.append(time.perf_counter() - t1)
             rows.append(
                 (
-                    f"list Suspended + unit:{UNITS[3]} (limit 200)",
-                    f"{page_s * 1000:.0f} ms, {page_n} runs",
+                    "steady tick (nothing to create)",
+                    f"{min(steady):.2f}-{max(steady):.2f} s: {report.counts}",
                 )
             )
-            rows.append(("count Suspended + unit tag", f"{count_s * 1000:.0f} ms ({total} runs)"))
+            flt = FlowRunFilter(
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Suspended"])),
+                tags=FlowRunFilterTags(all_=[f"waiting:{UNITS[3]}"]),
+            )
+            with get_client(sync_client=True) as client:
+                client.read_flow_runs(flow_run_filter=flt, limit=1)
+                t1 = time.perf_counter()
+                page = client.read_flow_runs(flow_run_filter=flt, limit=200)
+                t2 = time.perf_counter()
+                total = client.count_flow_runs(flow_run_filter=flt)
+                t3 = time.perf_counter()
+            rows.append(
+                (
+                    f"worklist query: Suspended + waiting:{UNITS[3]} (200)",
+                    f"{(t2 - t1) * 1000:.0f} ms, {len(page)} runs",
+                )
+            )
+            rows.append(("count of the same", f"{(t3 - t2) * 1000:.0f} ms ({total})"))
+            t1 = time.perf_counter()
+            counts = worklist.publish_worklists(engine, datetime.now(UTC))
+            t2 = time.perf_counter()
+            worklist.publish_worklists(engine, datetime.now(UTC))
+            t3 = time.perf_counter()
+            rows.append(
+                (
+                    f"worklist tables ({len(counts)} keys)",
+                    f"first {t2 - t1:.2f} s, unchanged {t3 - t2:.2f} s (no new version)",
+                )
+            )
+            rows.append(("prefect.db with the tables", f"{_db_size(home) / 1e6:.1f} MB"))
             if args.real:
                 server = _serve(tmp)
+                time.sleep(15)  # the runner registers and starts polling
                 try:
-                    _real(args.real, rows)
+                    _real(engine, accepted, args.real, rows)
                 except Exception as error:  # noqa: BLE001 - reported in the table
-                    rows.append(("real path FAILED", repr(error)[:200]))
+                    rows.append(("real path FAILED", repr(error)[:300]))
         finally:
             _stop(server)
+            engine.db.dispose()
     width = max(len(r[0]) for r in rows)
-    sys.stdout.write(f"\nworklist bench (tmp: {tmp})\n")
+    sys.stdout.write(f"\nworklist bench (n={args.n}, tmp: {tmp})\n")
     for name, value in rows:
         sys.stdout.write(f"  {name:<{width}}  {value}\n")
     return 0

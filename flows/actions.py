@@ -15,7 +15,13 @@ calls the use case and publishes its effects (a log line, a markdown artifact ke
 - An error a dispatcher can cause (illegal move, permission, unknown unit, conflict, invalid
   input, not found) ends the run Failed with the one-line reason as its message, no traceback.
 
+- After a committed action, the grievance's case run (the worklist, `flows.worklist`) is
+  re-synced so it never shows a stale form; that step never fails the action.
+
 `action_deployments()` gives one deployment per action (no schedule) for `prefect.serve`.
+Shared with `flows.worklist`: `SharedFields`/`copy_field` (the who-acts fields), `BY_EVENT`
+(each action's form and use case), `run_action` and `on_existing` (apply a form through its
+use case with the same messages).
 """
 
 # No `from __future__ import annotations` here: Prefect and pydantic introspect the flows'
@@ -24,6 +30,7 @@ calls the use case and publishes its effects (a log line, a markdown artifact ke
 import copy
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -62,8 +69,9 @@ class HumanRole(StrEnum):
     REVIEWER = Role.REVIEWER.value
 
 
-class _Shared(BaseModel):
-    """The fields every form shares (their FieldInfos are copied into each form)."""
+class SharedFields(BaseModel):
+    """The fields every form shares (their FieldInfos are copied into each form, and into the
+    case forms of `flows.worklist`)."""
 
     number: GrievanceNumber = Field(
         title="工单编号 Grievance number",
@@ -168,7 +176,7 @@ _HELP: dict[str, tuple[str, list[Any]]] = {
 }
 
 
-def _copy(model: type[BaseModel], name: str) -> tuple[Any, Any]:
+def copy_field(model: type[BaseModel], name: str) -> tuple[Any, Any]:
     """A field of `model` (annotation and FieldInfo), with a description and examples."""
     info = model.model_fields[name]
     description, examples = _HELP.get(name, ("", []))
@@ -199,10 +207,10 @@ def _form(
     """A flat form: the grievance number, the command's own fields (with their titles and
     constraints), any `extra` fields, then who acts. The use case validates the command again
     (cross-field rules such as "a lead unit is not also a co-handling unit")."""
-    fields: dict[str, Any] = {"number": _copy(_Shared, "number")} if with_number else {}
-    fields.update({n: _copy(command, n) for n in command.model_fields if n not in skip})
+    fields: dict[str, Any] = {"number": copy_field(SharedFields, "number")} if with_number else {}
+    fields.update({n: copy_field(command, n) for n in command.model_fields if n not in skip})
     fields.update(extra or {})
-    fields.update({name: _copy(_Shared, name) for name in WHO})
+    fields.update({name: copy_field(SharedFields, name) for name in WHO})
     return create_model(
         f"{command.__name__}Form",
         __base__=_titled(base, title),
@@ -216,7 +224,7 @@ _RESULT_NOTE = "无责/不属实必填 Required for a no_fault or unsubstantiate
 
 def _optional(name: str) -> tuple[Any, Any]:
     """A findings field made optional in the flat close form (the use case checks them)."""
-    annotation, info = _copy(cmd.NoFaultFindings, name)
+    annotation, info = copy_field(cmd.NoFaultFindings, name)
     annotation = annotation | None
     copied = Field(
         default=None,
@@ -346,13 +354,21 @@ def _publish(event: Event, case: Case, version: int, stamp: uc.Stamp) -> dict[st
     }
 
 
-def _act(
+def run_action(
     event: Event,
     params: ActionForm,
     call: Callable[[Engine, uc.Stamp], Case],
+    *,
+    tag_run: bool = True,
+    resync: bool = True,
 ) -> dict[str, Any] | State:
     """Read the clock once, call the use case, publish; a GrievanceError ends the run Failed
-    with its one-line message (logged at WARNING), anything else propagates."""
+    with its one-line message (logged at WARNING), anything else propagates.
+
+    Shared by the action flows and the case flow of `flows.worklist` (which passes
+    `tag_run=False`: its run keeps its own tags, and `resync=False`: it re-suspends itself).
+    After a committed action the grievance's case run is re-synced (`worklist.resync_soft`:
+    never raises, so a Prefect hiccup cannot fail or undo what was committed)."""
     clock = datetime.now(UTC)
     number = _value(params, "number")
     actor_unit = _value(params, "actor_unit")
@@ -365,17 +381,24 @@ def _act(
         _publish_document(engine, event, case, stamp)
     except GrievanceError as error:
         get_run_logger().warning("%s %s: %s", event.value, number or "", error)
-        _tag(number, [actor_unit])
+        if tag_run:
+            _tag(number, [actor_unit])
         return Failed(message=str(error))
     finally:
         if engine is not None:
             engine.db.dispose()
-    rename = f"{event.value} {case.number}" if event is Event.ACCEPT else None
-    _tag(case.number, [case.lead_unit, actor_unit], rename=rename)
-    return _publish(event, case, version, stamp)
+    if tag_run:
+        rename = f"{event.value} {case.number}" if event is Event.ACCEPT else None
+        _tag(case.number, [case.lead_unit, actor_unit], rename=rename)
+    summary = _publish(event, case, version, stamp)
+    if resync and event is not Event.ACCEPT:  # a new grievance has no case run yet
+        from flows import worklist  # it imports this module
+
+        worklist.resync_soft(case.number)
+    return summary
 
 
-def _existing(
+def on_existing(
     usecase: Callable[..., Case], params: ActionForm
 ) -> Callable[[Engine, uc.Stamp], Case]:
     """The call of a use case on an existing grievance with the form's fields."""
@@ -392,6 +415,37 @@ def _existing(
     return call
 
 
+@dataclass(frozen=True)
+class ActionSpec:
+    """An action on an existing grievance: its flat form and its use case."""
+
+    event: Event
+    form: type[ActionForm]
+    usecase: Callable[..., Case]
+
+
+BY_EVENT: dict[Event, ActionSpec] = {
+    spec.event: spec
+    for spec in (
+        ActionSpec(Event.ASSIGN, AssignForm, uc.assign),
+        ActionSpec(Event.SIGN, SignForm, uc.sign),
+        ActionSpec(Event.RETURN, ReturnForm, uc.return_to_desk),
+        ActionSpec(Event.REASSIGN, ReassignForm, uc.reassign),
+        ActionSpec(Event.FEEDBACK, FeedbackForm, uc.feedback),
+        ActionSpec(Event.REQUEST_EXTENSION, RequestExtensionForm, uc.request_extension),
+        ActionSpec(Event.APPROVE_EXTENSION, ApproveExtensionForm, uc.approve_extension),
+        ActionSpec(Event.REJECT_EXTENSION, RejectExtensionForm, uc.reject_extension),
+        ActionSpec(Event.SUSPEND, SuspendForm, uc.suspend),
+        ActionSpec(Event.RESUME, ResumeForm, uc.resume),
+        ActionSpec(Event.CLOSE, CloseForm, uc.close),
+        ActionSpec(Event.REVISIT, RevisitForm, uc.revisit),
+        ActionSpec(Event.REDO, RedoForm, uc.redo),
+        ActionSpec(Event.REVIEW, ReviewForm, uc.review),
+        ActionSpec(Event.MERGE, MergeForm, uc.merge),
+    )
+}
+
+
 # ------------------------------------------------------------------------------- the flows
 @flow(
     name="受理 accept",
@@ -406,7 +460,7 @@ def accept(params: AcceptForm) -> dict[str, Any] | State:
         assert isinstance(command, cmd.Accept)
         return uc.accept(engine, command, stamp)
 
-    return _act(Event.ACCEPT, params, call)
+    return run_action(Event.ACCEPT, params, call)
 
 
 @flow(
@@ -416,13 +470,13 @@ def accept(params: AcceptForm) -> dict[str, Any] | State:
 )
 def assign(params: AssignForm) -> dict[str, Any] | State:
     """分办 Assign: route the grievance to a lead unit, with optional co-handling units."""
-    return _act(Event.ASSIGN, params, _existing(uc.assign, params))
+    return run_action(Event.ASSIGN, params, on_existing(uc.assign, params))
 
 
 @flow(name="签收 sign", flow_run_name=_run_name("sign"), description="签收：主办单位签收工单。")
 def sign(params: SignForm) -> dict[str, Any] | State:
     """签收 Sign: the lead unit signs for the grievance."""
-    return _act(Event.SIGN, params, _existing(uc.sign, params))
+    return run_action(Event.SIGN, params, on_existing(uc.sign, params))
 
 
 @flow(
@@ -432,7 +486,7 @@ def sign(params: SignForm) -> dict[str, Any] | State:
 )
 def return_to_desk(params: ReturnForm) -> dict[str, Any] | State:
     """退单 Return: the unit returns the grievance to the desk with a reason."""
-    return _act(Event.RETURN, params, _existing(uc.return_to_desk, params))
+    return run_action(Event.RETURN, params, on_existing(uc.return_to_desk, params))
 
 
 @flow(
@@ -442,7 +496,7 @@ def return_to_desk(params: ReturnForm) -> dict[str, Any] | State:
 )
 def reassign(params: ReassignForm) -> dict[str, Any] | State:
     """改派 Reassign: the desk routes the grievance to another (or the same) unit."""
-    return _act(Event.REASSIGN, params, _existing(uc.reassign, params))
+    return run_action(Event.REASSIGN, params, on_existing(uc.reassign, params))
 
 
 @flow(
@@ -452,7 +506,7 @@ def reassign(params: ReassignForm) -> dict[str, Any] | State:
 )
 def feedback(params: FeedbackForm) -> dict[str, Any] | State:
     """进展反馈 Feedback: progress feedback given to the driver."""
-    return _act(Event.FEEDBACK, params, _existing(uc.feedback, params))
+    return run_action(Event.FEEDBACK, params, on_existing(uc.feedback, params))
 
 
 @flow(
@@ -462,7 +516,7 @@ def feedback(params: FeedbackForm) -> dict[str, Any] | State:
 )
 def request_extension(params: RequestExtensionForm) -> dict[str, Any] | State:
     """申请延期 Request an extension of the close deadline (working days)."""
-    return _act(Event.REQUEST_EXTENSION, params, _existing(uc.request_extension, params))
+    return run_action(Event.REQUEST_EXTENSION, params, on_existing(uc.request_extension, params))
 
 
 @flow(
@@ -472,7 +526,7 @@ def request_extension(params: RequestExtensionForm) -> dict[str, Any] | State:
 )
 def approve_extension(params: ApproveExtensionForm) -> dict[str, Any] | State:
     """批准延期 Approve the pending extension (a supervisor)."""
-    return _act(Event.APPROVE_EXTENSION, params, _existing(uc.approve_extension, params))
+    return run_action(Event.APPROVE_EXTENSION, params, on_existing(uc.approve_extension, params))
 
 
 @flow(
@@ -482,7 +536,7 @@ def approve_extension(params: ApproveExtensionForm) -> dict[str, Any] | State:
 )
 def reject_extension(params: RejectExtensionForm) -> dict[str, Any] | State:
     """驳回延期 Reject the pending extension (a supervisor)."""
-    return _act(Event.REJECT_EXTENSION, params, _existing(uc.reject_extension, params))
+    return run_action(Event.REJECT_EXTENSION, params, on_existing(uc.reject_extension, params))
 
 
 @flow(
@@ -492,13 +546,13 @@ def reject_extension(params: RejectExtensionForm) -> dict[str, Any] | State:
 )
 def suspend(params: SuspendForm) -> dict[str, Any] | State:
     """挂起 Suspend: stop the clock while waiting on the driver or a third party."""
-    return _act(Event.SUSPEND, params, _existing(uc.suspend, params))
+    return run_action(Event.SUSPEND, params, on_existing(uc.suspend, params))
 
 
 @flow(name="恢复 resume", flow_run_name=_run_name("resume"), description="恢复：挂起后恢复办理。")
 def resume(params: ResumeForm) -> dict[str, Any] | State:
     """恢复 Resume: handling restarts after a suspension."""
-    return _act(Event.RESUME, params, _existing(uc.resume, params))
+    return run_action(Event.RESUME, params, on_existing(uc.resume, params))
 
 
 @flow(
@@ -509,19 +563,19 @@ def resume(params: ResumeForm) -> dict[str, Any] | State:
 def close(params: CloseForm) -> dict[str, Any] | State:
     """办结 Close with a result; a no_fault or unsubstantiated result needs its findings and
     the unit supervisor."""
-    return _act(Event.CLOSE, params, _existing(uc.close, params))
+    return run_action(Event.CLOSE, params, on_existing(uc.close, params))
 
 
 @flow(name="回访 revisit", flow_run_name=_run_name("revisit"), description="回访：记录司机满意度。")
 def revisit(params: RevisitForm) -> dict[str, Any] | State:
     """回访 Revisit: record the driver's answer after closing."""
-    return _act(Event.REVISIT, params, _existing(uc.revisit, params))
+    return run_action(Event.REVISIT, params, on_existing(uc.revisit, params))
 
 
 @flow(name="重办 redo", flow_run_name=_run_name("redo"), description="重办：不满意回访后重新办理。")
 def redo(params: RedoForm) -> dict[str, Any] | State:
     """重办 Redo: back to handling after a dissatisfied revisit (a new cycle)."""
-    return _act(Event.REDO, params, _existing(uc.redo, params))
+    return run_action(Event.REDO, params, on_existing(uc.redo, params))
 
 
 @flow(
@@ -531,7 +585,7 @@ def redo(params: RedoForm) -> dict[str, Any] | State:
 )
 def review(params: ReviewForm) -> dict[str, Any] | State:
     """复盘 Review the case; this finishes it."""
-    return _act(Event.REVIEW, params, _existing(uc.review, params))
+    return run_action(Event.REVIEW, params, on_existing(uc.review, params))
 
 
 @flow(
@@ -541,7 +595,7 @@ def review(params: ReviewForm) -> dict[str, Any] | State:
 )
 def merge(params: MergeForm) -> dict[str, Any] | State:
     """并单 Merge this duplicate into another open grievance."""
-    return _act(Event.MERGE, params, _existing(uc.merge, params))
+    return run_action(Event.MERGE, params, on_existing(uc.merge, params))
 
 
 ACTION_FLOWS: list[Flow[..., Any]] = [

@@ -6,6 +6,7 @@ line (`error: ...`) and exit 1; usage errors exit 2; tracebacks only with GRIEVA
 
 from __future__ import annotations
 
+import copy
 import functools
 import getpass
 import json
@@ -25,10 +26,12 @@ from flows.engine import Engine
 from models.db import Database
 from workflow.actor import Actor
 from workflow.calendar import Overrides
-from workflow.commands import Accept, parse_command
-from workflow.errors import GrievanceError, InvalidInput
+from workflow.commands import INSTANT_YEARS, Accept, parse_command
+from workflow.errors import GrievanceError, InvalidInput, PermissionDenied
+from workflow.privacy import mask_value
 from workflow.sla import plan
 from workflow.timeutil import iso, local, parse_instant
+from workflow.validation import has_binary
 from workflow.vocab import (
     Category,
     Channel,
@@ -123,11 +126,24 @@ def _ctx(
         raise InvalidInput(f"unknown role {role_raw!r}: use one of {', '.join(people)}")
     role = Role(role_raw)
     actor = Actor(name=name, role=role, unit=unit)
-    at = parse_instant(at_raw) if at_raw else now
+    at = _instant(at_raw) if at_raw else now
     return Ctx(
         stamp=uc.Stamp(actor=actor, at=at, recorded_at=now),
         json=bool(json_out if json_out is not None else who.json),
     )
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 time from the command line, in the years the engine plans for (a year 1 or
+    9999 time is a typo, and past what the calendar arithmetic can hold)."""
+    try:
+        moment = parse_instant(text)
+    except (ValueError, OverflowError):  # InvalidInput is neither: these come from the zone
+        raise InvalidInput(f"not a time: {text[:64]!r} (out of range)") from None
+    first, last = INSTANT_YEARS
+    if not first <= local(moment).year <= last:
+        raise InvalidInput(f"time {text[:64]!r}: use a time in the years {first}-{last}")
+    return moment
 
 
 def _emit(ctx: Ctx, data: Any, text: str) -> None:
@@ -309,6 +325,23 @@ def accept(
     _emit_case(ctx, case, Event.ACCEPT)
 
 
+def _resync_case_run(ctx: Ctx, number: str) -> None:
+    """After a committed action: re-sync the grievance's case run in the Prefect UI
+    (`flows.worklist`), only when PREFECT_API_URL names a server and case runs are on; else
+    the watchdog's next tick does it from the audit log. Never fails the command."""
+    switch = (os.environ.get("GRIEVANCE_CASE_RUNS") or "1").strip().lower()
+    if switch in ("0", "false", "no", "off") or not os.environ.get("PREFECT_API_URL"):
+        return
+    try:
+        from flows import worklist
+
+        done = worklist.resync_after_cli(number, engine=ctx.engine)
+    except Exception as error:  # noqa: BLE001 - the action is committed whatever happens here
+        done = f"failed: {type(error).__name__}"
+    if done.startswith("failed"):
+        click.echo(f"note: Prefect worklist not re-synced ({done}); the watchdog will", err=True)
+
+
 def _action(
     name: str, event: Event, run: Callable[..., Any], params: Sequence[Callable[[F], F]]
 ) -> None:
@@ -322,6 +355,7 @@ def _action(
         ctx = _ctx(**who)
         case = run(ctx.engine, number, ctx.stamp, expected_version=expect_version, **kwargs)
         _emit_case(ctx, case, event)
+        _resync_case_run(ctx, case.number)
 
     command.__doc__ = (run.__doc__ or event.zh).splitlines()[0]
     decorated: Any = acting(command)
@@ -398,7 +432,7 @@ def _close(
         "facts": facts,
         "basis": basis,
         "explanation": explanation,
-        "explained_at": iso(parse_instant(explained_at)) if explained_at else None,
+        "explained_at": iso(_instant(explained_at)) if explained_at else None,
         "evidence": list(evidence) or None,
     }
     findings = {k: v for k, v in parts.items() if v is not None} or None
@@ -479,7 +513,8 @@ def show(number: str, explain: bool, **who: Any) -> None:
     now = ctx.stamp.recorded_at
     data = present.case_dict(view.case, version=view.version)
     data["policy"] = view.case.policy
-    data["events"] = [present.event_dict(e) for e in view.events]
+    # every string of a payload masked, also a level down (a close's findings)
+    data["events"] = [mask_value(present.event_dict(e)) for e in view.events]
     data["timers"] = [present.timer_dict(t, now) for t in view.timers]
     if explain:
         for item, timer in zip(data["timers"], view.timers, strict=True):
@@ -548,8 +583,8 @@ def sla_plan(
     calendar = engine.calendar
     if calendar_file:
         calendar = engine.calendar_with(Overrides.from_file(calendar_file))
-    accepted = parse_instant(accepted_at)
-    closed = parse_instant(closed_at) if closed_at else None
+    accepted = _instant(accepted_at)
+    closed = _instant(closed_at) if closed_at else None
     if closed is not None and closed < accepted:
         raise InvalidInput("--closed-at is before --accepted-at")
     result = plan(policy, calendar, accepted, closed)
@@ -572,6 +607,9 @@ def sla_plan(
 def sla_check(fix: bool, **who: Any) -> None:
     """Rebuild every grievance's timers from its audit log and compare with the stored ones."""
     ctx = _ctx(**who)
+    uc.require_bureau(ctx.actor, "sla check")
+    if fix:
+        uc.require_desk(ctx.actor, "stores replayed timers (sla check --fix)")
     problems = uc.check_timers(ctx.engine, fix=fix)
     _emit(
         ctx,
@@ -584,7 +622,7 @@ def sla_check(fix: bool, **who: Any) -> None:
 
 def _now(text: str | None) -> datetime:
     """--now: an ISO 8601 instant (without offset: Asia/Shanghai), or the clock."""
-    return parse_instant(text) if text else datetime.now(UTC)
+    return _instant(text) if text else datetime.now(UTC)
 
 
 def _progress(what: str) -> Callable[[Any], None] | None:
@@ -606,8 +644,9 @@ def _count(result: Any) -> str:
 def sla_sweep(now_text: str | None, batch: int, **who: Any) -> None:
     """Run the watchdog once: fire the warnings, breaches and escalations due now."""
     ctx = _ctx(**who)
-    if batch < 1:
-        raise InvalidInput("--batch must be at least 1")
+    uc.require_desk(ctx.actor, "runs the watchdog (sla sweep)")
+    if not 1 <= batch <= 10_000:
+        raise InvalidInput("--batch must be between 1 and 10000")
     result = watchdog.sweep(ctx.engine, _now(now_text), batch=batch, progress=_progress("sweep"))
     steps = [present.fired_dict(f) for f in result.fired]
     lines = [present.fired_text(f) for f in result.fired]
@@ -658,9 +697,7 @@ def notifications() -> None:
 def notifications_list(status: str | None, number: str | None, limit: int, **who: Any) -> None:
     """Queued, sent and dead-lettered notifications (recipients shown without secrets)."""
     ctx = _ctx(**who)
-    if not 1 <= limit <= 100_000:
-        raise InvalidInput("--limit must be between 1 and 100000")
-    rows = delivery.listing(ctx.engine, status=status, number=number, limit=limit)
+    rows = uc.list_notifications(ctx.engine, ctx.actor, status=status, number=number, limit=limit)
     text = [
         f"{r['id']:>6} {r['status']:<8} {r['grievance'] or r['kind']} {r['step']:<12} "
         f"→ {r['recipient']}"
@@ -676,6 +713,7 @@ def notifications_list(status: str | None, number: str | None, limit: int, **who
 def notifications_deliver(now_text: str | None, **who: Any) -> None:
     """Send the notifications due now through their channels (retries with backoff)."""
     ctx = _ctx(**who)
+    uc.require_desk(ctx.actor, "delivers notifications")
     result = delivery.deliver(ctx.engine, _now(now_text), progress=_progress("deliver"))
     data = {"sent": result.sent, "retried": result.retried, "dead": result.dead}
     text = [f"sent {result.sent}, to retry {result.retried}, dead-lettered {result.dead}"]
@@ -692,8 +730,11 @@ def notifications_retry(
 ) -> None:
     """Give dead letters another round of attempts (after fixing the channel)."""
     ctx = _ctx(**who)
+    uc.require_desk(ctx.actor, "retries dead letters")
     if not ids and not all_dead:
         raise InvalidInput("give notification ids, or --all for every dead letter")
+    if any(not 1 <= i <= uc.VERSION_MAX for i in ids):
+        raise InvalidInput(f"notification ids are between 1 and {uc.VERSION_MAX}")
     count = delivery.requeue(ctx.engine, _now(now_text), list(ids) or None)
     _emit(ctx, {"requeued": count}, f"{count} dead letter(s) queued again")
 
@@ -744,7 +785,7 @@ def calendar_load(file: str, **who: Any) -> None:
 def calendar_show(start: str, days: int, **who: Any) -> None:
     """Each day from DATE: working or not, and why (holiday name, make-up workday...)."""
     ctx = _ctx(**who)
-    first = local(parse_instant(start)).date()
+    first = local(_instant(start)).date()
     infos = [ctx.engine.calendar.day(first + timedelta(days=i)) for i in range(days)]
     data = [
         {
@@ -791,23 +832,113 @@ def diagram(check_file: str | None) -> None:
     if check_file is None:
         click.echo(block)
         return
-    with open(check_file, encoding="utf-8") as handle:
-        if block not in handle.read():
-            raise click.ClickException(f"{check_file} does not carry the current state diagram")
+    try:
+        with open(check_file, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"can't read {check_file}: {error}") from None
+    if block not in text:
+        raise click.ClickException(f"{check_file} does not carry the current state diagram")
 
 
-cli.add_command(demo.demo)
-cli.add_command(digests.report)
+def _guarded(command: click.Command, check: Callable[[Actor, dict[str, Any]], None]) -> Any:
+    """A copy of `command` (defined elsewhere, without the acting options) that first checks
+    the actor given by the global options or the environment (`check` may adjust kwargs)."""
+    callback = command.callback
+    if callback is None:
+        raise TypeError(f"command {command.name} has no callback")
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        check(_ctx(None, None, None, None, None).actor, kwargs)
+        return callback(*args, **kwargs)
+
+    copied = copy.copy(command)
+    copied.callback = guarded
+    return copied
+
+
+def _report_now(kwargs: dict[str, Any]) -> None:
+    """A report's --now, checked as every other time of the command line."""
+    if kwargs.get("now_text"):
+        _instant(kwargs["now_text"])
+
+
+def _daily_access(actor: Actor, kwargs: dict[str, Any]) -> None:
+    """Unit staff get their own unit's daily reminder only."""
+    _report_now(kwargs)
+    if actor.unit_bound:
+        if kwargs.get("unit") not in (None, actor.unit):
+            raise PermissionDenied(
+                f"unit {actor.unit} staff may not read unit {kwargs['unit']}'s daily reminder"
+            )
+        kwargs["unit"] = actor.unit
+
+
+def _bureau_report(what: str) -> Callable[[Actor, dict[str, Any]], None]:
+    """A digest across units: for bureau roles, not for unit staff."""
+
+    def check(actor: Actor, kwargs: dict[str, Any]) -> None:
+        _report_now(kwargs)
+        uc.require_bureau(actor, what)
+
+    return check
+
+
+def _import_access(actor: Actor, kwargs: dict[str, Any]) -> None:
+    if has_binary(str(kwargs.get("file", ""))):
+        raise InvalidInput("FILE: the file name contains control characters")
+    if actor.role is not Role.DISPATCHER:
+        raise PermissionDenied(
+            f"a {actor.role.value} may not import work orders (only dispatcher): "
+            "importing accepts grievances"
+        )
+
+
+_report = copy.copy(digests.report)
+_report.commands = {
+    "daily": _guarded(digests.report.commands["daily"], _daily_access),
+    "weekly": _guarded(digests.report.commands["weekly"], _bureau_report("the weekly summary")),
+    "monthly": _guarded(digests.report.commands["monthly"], _bureau_report("the monthly bulletin")),
+}
+cli.add_command(_guarded(demo.demo, lambda actor, _: uc.require_desk(actor, "loads demo data")))
+cli.add_command(_report)
 cli.add_command(documents.document)
-cli.add_command(importer.import_)
+cli.add_command(_guarded(importer.import_, _import_access))
+
+
+def _one_line(text: str) -> str:
+    """An error message as one line of plain text (user input in it may hold line breaks or
+    terminal escapes)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _binary_argument(args: Sequence[str]) -> str | None:
+    """The option (or position) of the first argument holding a NUL or bytes that were not
+    valid UTF-8: such input is binary data, refused before any command sees it."""
+    for index, arg in enumerate(args):
+        if "\x00" in arg or any("\ud800" <= c <= "\udfff" for c in arg):
+            if arg.startswith("--") and "=" in arg:
+                return arg.split("=", 1)[0]
+            previous = args[index - 1] if index else ""
+            return previous if previous.startswith("-") else f"argument {index + 1}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `grievance` console script."""
     debug = bool(os.environ.get("GRIEVANCE_DEBUG"))
+    args = list(argv) if argv is not None else sys.argv[1:]
+    bad = _binary_argument(args)
+    if bad is not None:
+        click.echo(
+            f"error: {_one_line(bad)}: contains a NUL byte or bytes that are not UTF-8 text",
+            err=True,
+        )
+        sys.exit(1)
     try:
         cli.main(
-            args=list(argv) if argv is not None else None,
+            args=args,
             prog_name="grievance",
             standalone_mode=False,
         )
@@ -815,22 +946,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as error:
-        click.echo(f"error: {error.format_message()}", err=True)
+        click.echo(f"error: {_one_line(error.format_message())}", err=True)
         sys.exit(error.exit_code)
     except GrievanceError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {_one_line(str(error))}", err=True)
         sys.exit(1)
     except SQLAlchemyError as error:
         if debug:
             raise
         first = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
-        click.echo(f"error: database: {first}", err=True)
+        click.echo(f"error: database: {_one_line(first)}", err=True)
         sys.exit(1)
     except Exception as error:  # noqa: BLE001 - the last line of defence of a CLI
         if debug:
             raise
         click.echo(
-            f"error: internal error ({type(error).__name__}: {error}); "
+            f"error: internal error ({type(error).__name__}: {_one_line(str(error))}); "
             "rerun with GRIEVANCE_DEBUG=1 for details",
             err=True,
         )

@@ -546,10 +546,9 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
     with engine.db.read() as session:
         found = reports.measures_by(session, period, as_of, [None, "unit", "category"], tz)
         total, by_unit, categories = _total(found[None]), found["unit"], found["category"]
-        trend = [
-            (month, _total(reports.measures(session, month, as_of, by=None, tz=tz)))
-            for month in months[:-1]
-        ] + [(period, total)]
+        # the five months before: one bucketed statement (reports.trend), not one per month
+        earlier = reports.trend(session, months[:-1], as_of, tz)
+        trend = [*zip(months[:-1], earlier, strict=True), (period, total)]
         overdue = reports.overdue_list(
             session, as_of, engine.calendar, engine.policies, limit=LIST_LIMIT
         )

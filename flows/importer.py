@@ -516,11 +516,6 @@ def _prefect() -> Any:
         )
         return result
 
-    @flow(
-        name="批量导入 import",
-        flow_run_name=_flow_run_name,
-        description="批量导入12328工单（CSV或JSON Lines）：逐行校验，按渠道编号去重，分批受理。",
-    )
     def import_work_orders(
         path: str,
         actor: str = DEFAULT_ACTOR,
@@ -565,7 +560,29 @@ def _prefect() -> Any:
             "problems": [{"line": p.line, "reason": mask_text(p.reason)} for p in result.problems],
         }
 
-    return import_work_orders
+    # The served deployment's entrypoint is `flows/importer.py:import_work_orders` (the module's
+    # `__getattr__` below builds the flow there too), not this function's local name.
+    import_work_orders.__qualname__ = "import_work_orders"
+    return flow(
+        name="批量导入 import",
+        flow_run_name=_flow_run_name,
+        description="批量导入12328工单（CSV或JSON Lines）：逐行校验，按渠道编号去重，分批受理。",
+    )(import_work_orders)
+
+
+def import_deployment() -> Any:
+    """The bulk import as a deployment (no schedule): Deployments → import → Run, with the
+    path of a file on the machine that serves it. New grievances get their case runs from the
+    watchdog's next ticks (in bounded batches), not one by one here."""
+    return __getattr__("import_work_orders").to_deployment(
+        name="import",
+        tags=["grievance", "import"],
+        description=(
+            "批量导入12328工单：填写服务器上的文件路径（CSV或JSON Lines）。"
+            " Import a day's 12328 work orders: the path of a CSV or JSON Lines file on the"
+            " machine that serves the deployments."
+        ),
+    )
 
 
 _FLOW: Any = None

@@ -22,6 +22,12 @@
   as a related resource. Event ids derive from the step, so a re-sent event is recognisable.
   Events follow the database commit; the audit log and the outbox are the record, events are
   a signal (one can be lost if the process dies between the commit and the emit).
+  Its last task, `worklist` (`flows.worklist`), publishes the `worklist-<unit>` and
+  `worklist-desk` tables and keeps the suspended case runs in line with the database
+  (creating at most `GRIEVANCE_CASE_RUNS_BATCH` per tick; off with `GRIEVANCE_CASE_RUNS=0`).
+  It fails soft: a problem there is a warning in the run's log, never a failed watchdog.
+- `deployments()` is what `grievance serve` serves: the actions, `case` (the worklist's case
+  runs, unless turned off), `import` (bulk import), the watchdog and the digests.
 """
 
 from __future__ import annotations
@@ -155,15 +161,48 @@ def board_task(now: datetime) -> list[dict[str, Any]]:
     return table
 
 
+@task(name="worklist")
+def worklist_task(now: datetime) -> dict[str, Any]:
+    """The worklist: the `worklist-<unit>` / `worklist-desk` tables, then the case runs
+    (lazy, bounded creation and re-sync; `flows.worklist.sync_worklist`). Never fails the
+    watchdog: each part logs a warning and the next tick tries again."""
+    from flows import worklist  # its forms import the action flows
+
+    logger = get_run_logger()
+    result: dict[str, Any] = {}
+    engine = Engine.open()
+    try:
+        try:
+            counts = worklist.publish_worklists(engine, now)
+            result["waiting"] = sum(counts.values())
+        except Exception as error:  # noqa: BLE001 - reported, retried next tick
+            logger.warning("worklist tables not published: %s", error)
+        if worklist.enabled():
+            try:
+                report = worklist.sync_worklist(engine)
+            except Exception as error:  # noqa: BLE001 - reported, retried next tick
+                logger.warning("case runs not synced (next tick): %s", error)
+            else:
+                result["case_runs"] = report.summary()
+                for problem in report.errors[:10]:
+                    logger.warning("case run: %s", problem)
+    finally:
+        engine.db.dispose()
+    logger.info("worklist: %s", result)
+    return result
+
+
 @flow(name="sla-watchdog", description="时限监控：触发预警、超时与督办，并发送通知。")
 def sla_watchdog(now: datetime | None = None) -> dict[str, Any]:
     """时限监控 SLA watchdog: fire due warnings, breaches and escalations, then deliver the
-    notifications and refresh the SLA board. `now` defaults to the clock (read once)."""
+    notifications, refresh the SLA board and the worklist. `now` defaults to the clock (read
+    once)."""
     at = now.astimezone(UTC) if now is not None else datetime.now(UTC)
     fired = sweep_task(at)
     sent = deliver_task(at)
     board_task(at)
-    return {"now": iso(at), "fired": len(fired), **sent}
+    listed = worklist_task(at)
+    return {"now": iso(at), "fired": len(fired), **sent, "worklist": listed}
 
 
 ENV_REPORT_DIR = "GRIEVANCE_REPORT_DIR"
@@ -283,11 +322,14 @@ def watchdog_interval() -> timedelta:
 
 def deployments(interval: timedelta | None = None) -> list[Any]:
     """Every deployment the served process runs: one per lifecycle action (forms for the
-    dispatchers), the watchdog and the digests on their schedules."""
-    from flows import actions  # its forms import pydantic models at runtime
+    dispatchers), the case runs of the worklist (unless GRIEVANCE_CASE_RUNS=0), the bulk
+    import, the watchdog and the digests on their schedules."""
+    from flows import actions, importer, worklist  # forms import pydantic models at runtime
 
     return [
         *actions.action_deployments(),
+        *([worklist.case_deployment()] if worklist.enabled() else []),
+        importer.import_deployment(),
         sla_watchdog.to_deployment(
             name="sla-watchdog",
             interval=interval or watchdog_interval(),
@@ -315,6 +357,22 @@ def deployments(interval: timedelta | None = None) -> list[Any]:
     ]
 
 
+ENV_POLL = "GRIEVANCE_RUNNER_POLL"
+
+
+def runner_poll() -> float:
+    """How often the served runner asks for runs to start (a UI Run, a Resume): every 2 s by
+    default (`GRIEVANCE_RUNNER_POLL` seconds; Prefect's own default is 10)."""
+    raw = os.environ.get(ENV_POLL) or "2"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{ENV_POLL}={raw!r}: give seconds, e.g. 2") from None
+    if not 0.5 <= seconds <= 60:
+        raise InvalidInput(f"{ENV_POLL}={raw!r}: between 0.5 and 60 seconds")
+    return seconds
+
+
 def run_serve(interval: timedelta | None = None) -> None:
     """Serve every deployment in this process until interrupted (Ctrl-C)."""
-    serve(*deployments(interval))
+    serve(*deployments(interval), query_seconds=runner_poll())

@@ -8,7 +8,6 @@ it in a `Stamp`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -16,25 +15,36 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import String, cast, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from flows import outbox
+from flows import delivery, outbox
 from flows.delivery import check_url
 from flows.engine import Engine
 from models import repo
-from models.tables import Grievance, GrievanceEvent, Unit
+from models.tables import Grievance, GrievanceEvent, Notification, Unit
 from workflow.actor import Actor
 from workflow.calendar import Overrides
 from workflow.case import Case, Record, evolve
-from workflow.commands import Accept, Assign, Command, Merge, Reassign, parse_command
+from workflow.commands import (
+    INSTANT_YEARS,
+    Accept,
+    Assign,
+    Command,
+    Merge,
+    Reassign,
+    parse_command,
+)
 from workflow.errors import Conflict, Duplicate, InvalidInput, PermissionDenied
 from workflow.machine import SYSTEM_EVENTS, Facts, can_see, decide
 from workflow.policies import Policy
 from workflow.sla import Timer, advance, rebuild
-from workflow.timeutil import local, to_utc
-from workflow.validation import UNIT_CODE_PATTERN, UnitName
+from workflow.timeutil import iso, local, to_utc
+from workflow.validation import UnitName, has_binary, is_grievance_number, is_unit_code
 from workflow.vocab import Event, Role, Satisfaction, State
+
+VERSION_MAX = 2**31 - 1  # versions, offsets and ids a user may give (SQL integers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +56,47 @@ class Stamp:
     recorded_at: datetime
 
     def __post_init__(self) -> None:
+        first, last = INSTANT_YEARS
+        if not first - 1 <= self.at.year <= last + 1:  # before zone arithmetic can overflow
+            raise InvalidInput(f"effective time: use a time in the years {first}-{last}")
         object.__setattr__(self, "at", to_utc(self.at))
         object.__setattr__(self, "recorded_at", to_utc(self.recorded_at))
+        check_actor(self.actor)
+        if not first <= local(self.at).year <= last:
+            raise InvalidInput(
+                f"effective time {iso(self.at)}: use a time in the years {first}-{last}"
+            )
+
+
+def check_actor(actor: Actor) -> None:
+    """Who acts is recorded in the audit log: a name that is text, a unit that is a code."""
+    if has_binary(actor.name):
+        raise InvalidInput("actor name: contains control characters or binary data")
+    if actor.unit is not None and not is_unit_code(actor.unit):
+        raise InvalidInput(f"actor unit {actor.unit[:40]!r} is not a valid unit code")
+
+
+def check_number(number: str) -> None:
+    """A grievance number as the user typed it, before it is looked up."""
+    if not is_grievance_number(number):
+        raise InvalidInput(
+            f"not a grievance number: {number[:40]!r} (letters, digits and '-', e.g. 20261123-0001)"
+        )
+
+
+def require_desk(actor: Actor, what: str) -> None:
+    """The desk's own work: a dispatcher or a bureau supervisor (not unit staff)."""
+    if actor.role not in (Role.DISPATCHER, Role.SUPERVISOR) or actor.unit_bound:
+        raise PermissionDenied(f"only the desk (a dispatcher or bureau supervisor) {what}")
+
+
+def require_bureau(actor: Actor, what: str) -> None:
+    """Work that reads every unit's grievances: bureau roles only, never unit staff."""
+    if actor.unit_bound:
+        raise PermissionDenied(
+            f"{what} covers every unit's grievances: not for unit staff "
+            f"({actor.role.value} of unit {actor.unit})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +130,8 @@ def _id(row: Grievance) -> int:
 def _commit(
     engine: Engine,
     session: Session,
-    row: Grievance,
+    row_id: int,
+    version: int,
     case: Case,
     record: Record,
     policy: Policy,
@@ -90,18 +140,18 @@ def _commit(
     """Write one decided record: the new case (compare-and-set), its event, its timers, and
     the notifications it causes (a dissatisfied revisit tells the unit's supervisor)."""
     new = evolve(case, record)
-    repo.update_case(session, _id(row), row.version, new, record, recorded_at)
-    timer_rows = repo.timers_of(session, _id(row))
+    repo.update_case(session, row_id, version, new, record, recorded_at)
+    timer_rows = repo.timer_rows_of(session, row_id)
     timers = advance(
         [repo.timer_from_row(t) for t in timer_rows], record, case, policy, engine.calendar
     )
-    repo.save_timers(session, _id(row), case.number, timer_rows, timers)
+    repo.save_timers(session, row_id, case.number, timer_rows, timers)
     if record.event is Event.REVISIT and new.satisfaction is Satisfaction.DISSATISFIED:
         outbox.queue_dissatisfied(
             engine,
             session,
             case=new,
-            grievance_id=_id(row),
+            grievance_id=row_id,
             policy=policy,
             note=record.payload.get("note"),
             now=recorded_at,
@@ -109,18 +159,18 @@ def _commit(
     from flows import documents  # documents uses this module: imported here, not at the top
 
     # a review issues its 复盘报告, a 无责/不属实 close its 无责说明, in this same transaction
-    documents.auto_render(engine, session, _id(row), new, record, recorded_at)
+    documents.auto_render(engine, session, row_id, new, record, recorded_at)
     return new
 
 
-def _stale(session: Session, row: Grievance, expected: int) -> bool:
+def _stale(session: Session, row_id: int, version: int, expected: int) -> bool:
     """Has a person acted since `expected`? The engine's own records (a fired SLA step, a
     recalculated deadline) don't make a person's view stale."""
-    if expected == row.version:
+    if expected == version:
         return False
-    if expected > row.version:
+    if expected > version:
         return True
-    later = repo.events_since(session, _id(row), expected)
+    later = repo.events_since(session, row_id, expected)
     return any(event.event not in SYSTEM_EVENTS for event in later)
 
 
@@ -139,23 +189,25 @@ def execute(
     """
     if command.event is Event.ACCEPT:
         raise InvalidInput("use accept() to register a new grievance")
+    check_number(number)
+    if expected_version is not None and not 0 <= expected_version <= VERSION_MAX:
+        raise InvalidInput(f"expected version must be between 0 and {VERSION_MAX}")
     try:
         with engine.db.transaction() as session:
-            row = repo.get_row(session, number)
-            case = repo.case_from_row(row)
+            row_id, version, case = repo.load_case(session, number)
             if not can_see(stamp.actor, case):
                 raise PermissionDenied(
                     f"grievance {number} does not concern unit {stamp.actor.unit}"
                 )
-            if expected_version is not None and _stale(session, row, expected_version):
+            if expected_version is not None and _stale(session, row_id, version, expected_version):
                 raise Conflict(
-                    f"grievance {number} is at version {row.version}, not {expected_version}: "
+                    f"grievance {number} is at version {version}, not {expected_version}: "
                     "someone else acted on it; look at it again and retry"
                 )
             policy = engine.policies.get(case.policy)
             facts = _facts(session, command, policy)
             record = decide(number, case, command, actor=stamp.actor, at=stamp.at, facts=facts)
-            new = _commit(engine, session, row, case, record, policy, stamp.recorded_at)
+            new = _commit(engine, session, row_id, version, case, record, policy, stamp.recorded_at)
     except IntegrityError:
         raise Conflict(
             f"grievance {number} was changed by someone else at the same time; retry"
@@ -428,6 +480,7 @@ def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) ->
     With `explain`, every timer's deadline is explained (days skipped and why, the lunch
     break, pauses, extensions) by replaying the audit log.
     """
+    check_number(number)
     with engine.db.read() as session:
         row = repo.get_row(session, number)
         case = repo.case_from_row(row)
@@ -456,17 +509,98 @@ def list_cases(
     """Grievances in acceptance order; unit staff see only their unit's."""
     if not 1 <= limit <= 10_000:
         raise InvalidInput("limit must be between 1 and 10000")
+    if not 0 <= offset <= VERSION_MAX:
+        raise InvalidInput(f"offset must be between 0 and {VERSION_MAX}")
+    if unit is not None and not is_unit_code(unit):
+        raise InvalidInput(f"unit {unit[:40]!r} is not a valid unit code")
     visible = actor.unit if actor.unit_bound else None
     with engine.db.read() as session:
         rows = repo.list_rows(
             session, state=state, unit=unit, visible_to_unit=visible, limit=limit, offset=offset
         )
-        return [repo.case_from_row(row) for row in rows]
+        cases = [repo.case_from_row(row) for row in rows]
+    # the query's unit match is a LIKE, where '_' in a unit code matches any character:
+    # what the actor may see is decided here, as everywhere, by `can_see`
+    return [case for case in cases if can_see(actor, case)]
+
+
+def _may_see(engine: Engine, number: str, actor: Actor) -> None:
+    """PermissionDenied unless `actor` may see grievance `number` (NotFound if none)."""
+    check_number(number)
+    with engine.db.read() as session:
+        case = repo.case_from_row(repo.get_row(session, number))
+    if not can_see(actor, case):
+        raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
+
+
+def list_notifications(
+    engine: Engine,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    number: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The outbox as `flows.delivery.listing` shows it; unit staff see only the messages
+    about grievances their unit may see, or addressed to their unit (daily reminders)."""
+    if not 1 <= limit <= 100_000:
+        raise InvalidInput("--limit must be between 1 and 100000")
+    if number is not None and actor.unit_bound:
+        _may_see(engine, number, actor)
+    elif number is not None:
+        check_number(number)
+    if number is not None or not actor.unit_bound:
+        return delivery.listing(engine, status=status, number=number, limit=limit)
+    if status is not None and status not in outbox.STATUSES:
+        raise InvalidInput(f"unknown status {status!r}: use {', '.join(outbox.STATUSES)}")
+    unit = actor.unit or ""
+    # unit codes hold no '%' or '\\', but '_' is a LIKE wildcard: escaped
+    co_unit = '%"' + unit.replace("_", "\\_") + '"%'
+    query = (
+        select(Notification)
+        .outerjoin(Grievance, col(Notification.grievance_id) == col(Grievance.id))
+        .where(
+            or_(
+                col(Notification.unit) == unit,
+                col(Grievance.lead_unit) == unit,
+                col(Grievance.first_handler_unit) == unit,
+                cast(Grievance.co_units, String).like(co_unit, escape="\\"),
+            )
+        )
+    )
+    if status is not None:
+        query = query.where(col(Notification.status) == status)
+    with engine.db.read() as session:
+        rows = session.exec(query.order_by(col(Notification.id)).limit(limit)).all()
+        return [_notification_dict(row) for row in rows]
+
+
+def _notification_dict(row: Notification) -> dict[str, Any]:
+    """One outbox row as `delivery.listing` shows it (URL redacted; no body)."""
+    return {
+        "id": row.id,
+        "grievance": row.number,
+        "kind": row.kind,
+        "target": row.target,
+        "cycle": row.cycle,
+        "step": row.step,
+        "audience": row.audience,
+        "unit": row.unit,
+        "recipient": row.recipient,
+        "channel": delivery.redact(row.url),
+        "status": row.status,
+        "attempts": row.attempts,
+        "created_at": iso(row.created_at),
+        "not_before": iso(row.not_before),
+        "next_attempt_at": iso(row.next_attempt_at),
+        "sent_at": iso(row.sent_at),
+        "last_error": row.last_error,
+        "title": row.title,
+    }
 
 
 def _desk_only(stamp: Stamp, what: str) -> None:
-    if stamp.actor.role not in (Role.DISPATCHER, Role.SUPERVISOR) or stamp.actor.unit_bound:
-        raise PermissionDenied(f"only the desk (a dispatcher or bureau supervisor) {what}")
+    require_desk(stamp.actor, what)
 
 
 def add_unit(
@@ -480,7 +614,7 @@ def add_unit(
 ) -> Unit:
     """Register a handling unit (承办单位) and its notification targets (Apprise URLs)."""
     _desk_only(stamp, "adds units")
-    if not re.match(UNIT_CODE_PATTERN, code):
+    if not is_unit_code(code):
         raise InvalidInput(f"unit code {code!r}: use 1-32 letters, digits, '-' or '_'")
     name = _validate_unit_name(name)
     handlers = [check_url(url) for url in notify]
@@ -507,6 +641,8 @@ def set_unit_targets(
 ) -> Unit:
     """Replace where a unit's notifications go. Messages already queued keep their target."""
     _desk_only(stamp, "changes unit notification targets")
+    if not is_unit_code(code):
+        raise InvalidInput(f"unit code {code[:40]!r}: use 1-32 letters, digits, '-' or '_'")
     handlers = [check_url(url) for url in notify]
     supervisors = [check_url(url) for url in supervisor_notify]
     with engine.db.transaction() as session:

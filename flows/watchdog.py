@@ -96,7 +96,7 @@ def sweep(
             # one query each for the batch's grievances and all their timers
             grievances = repo.rows_by_id(session, by_grievance)
             timers = repo.timers_of_many(session, by_grievance)
-            for grievance_id, rows in by_grievance.items():
+            for grievance_id, rows in sorted(by_grievance.items()):  # one lock order: no deadlock
                 try:
                     with session.begin_nested():
                         fired += _fire(

@@ -1,184 +1,405 @@
-"""The dispatcher's worklist in the Prefect UI: one suspended case flow run per open grievance.
+"""The dispatcher's worklist in the Prefect UI: case runs that wait for a form, and a table per
+unit.
 
-PROTOTYPE (not wired into `flows/scheduled.py`, the action flows or the use cases).
+**Case runs.** A grievance on which the desk or a unit must act now has one flow run of the
+`case` deployment (flow "工单 case", run `case <number>`), *suspended* with the form that fits
+what it waits for (`WAITS`): an assign/merge form while it waits for the desk, sign/return
+while it waits for the unit, approve/reject while an extension request waits for the unit's
+supervisor, revisit after closing, redo/review after a dissatisfied revisit, review after a
+revisit. A suspended run holds no process. Its tags: `grievance:<number>`, `worklist`,
+`waiting:<unit code>` or `waiting:desk` (who must act), and `unit:<lead unit>`; so the Runs
+page filtered to state "Suspended" and tag `waiting:ROAD` is unit ROAD's worklist, and
+"Resume" opens the form (the server checks the input against the stored schema first).
+Handling and suspended grievances (the unit works at its own pace until feedback or close is
+due) have no case run: they are in the worklist table and acted on with the action
+deployments.
 
-`case_flow(number)` (flow "工单 case", run `case <number>`, tags `grievance:<number>`,
-`unit:<lead unit>`, `worklist`, and `desk` while the desk is expected to act) loops:
+**The database stays authoritative.** On every resume Prefect re-runs `case_flow` from the
+top: it re-reads the grievance, finds the pause key it was resumed from (kept in the run's
+`empirical_policy.pause_keys`; a key reads `<wait>-<party digest>-v<version>-<n>`), calls
+`suspend_flow_run` with that same key (the server refuses a second suspension with a used key,
+so the call returns the submitted input) and applies it through the action's own form and use
+case (`flows.actions.BY_EVENT`, `run_action`). A form made for another wait or another party
+than the stored grievance's is stale and refused; so is whatever the use case refuses (role,
+unit, guard, unknown unit...). A refusal is logged as a warning and the form comes back, with
+the reason on top of it.
 
-1. re-read the grievance (`flows.usecases.show`); reviewed or merged: finish;
-2. suspend (`prefect.flow_runs.suspend_flow_run(wait_for_input=<form>, key=..., timeout=None)`)
-   with the form that fits the state (`FORMS`): a choice of action among the events the waiting
-   party may take now, the fields of those actions' commands, and who acts. A suspended run
-   holds no process; "Resume" in the UI shows the form (the server validates it against the
-   stored JSON schema before it accepts);
-3. on resume Prefect re-runs the flow from the top: the flow finds the pause key it was
-   resumed from (`<state>-v<version>-<n>`, kept in the run's `empirical_policy.pause_keys`),
-   suspends again with that same key — the server refuses a second suspension with a used key
-   and `suspend_flow_run` returns the input instead — and applies it through the same action
-   form and use case as `flows/actions.py` (`actions._act`). A form made for another state
-   than the stored one is stale. Stale or illegal input is refused: the one-line reason is
-   logged (WARNING) and the loop suspends again with a fresh key (the form comes back).
+**Re-sync.** Any other path that acts (an action deployment, the CLI, bulk import) leaves the
+case run behind. `resync(number)` brings it in line: the same run is re-suspended in place with
+the new form (forced Running, then Suspended with a new key and the new form's schema: what
+`suspend_flow_run` does, done from outside, without a process), completed when nothing waits
+any more (handling, reviewed, merged), or, with `create=True`, created from the case
+deployment. The action flows and the CLI call `resync_soft` after they commit (it never
+raises: a Prefect outage never fails or undoes a committed action). The audit log itself is
+the "stale" mark: the `worklist` task of every `sla-watchdog` run (`sync_worklist`) re-syncs
+the grievances with audit events since its cursor (kept in a Prefect variable), creates the
+missing case runs lazily, at most `GRIEVANCE_CASE_RUNS_BATCH` (default 25) per tick so the
+server never gets a burst (bulk imports are picked up this way), and walks both the waiting
+grievances and the open case runs a page per tick to repair whatever was missed. Finished
+case runs are deleted from Prefect `GRIEVANCE_CASE_RUNS_KEEP_DAYS` (7) days after they ended
+(the audit log keeps the history), so the Prefect database holds what waits, not everything.
 
-`resync(number)` is for every other path that acts (CLI, an action deployment, bulk import):
-it finds the grievance's open case run (tag `grievance:<number>`). If its pause key was made
-for another state than the stored one, it re-suspends that same run in place, without a process:
-it forces the run to Running (`set_flow_run_state(Running(), force=True)`) and proposes a new
-`Suspended` state with a new key and the new form's schema (what `suspend_flow_run` does, done
-from outside, because `suspend_flow_run(flow_run_id=...)` saves the input schema for the
-*current* run only). No run yet: one is created from the case deployment and suspended the
-same way. A finished grievance: its run is cancelled.
+**The worklist table.** The same task publishes one keyed table artifact per unit,
+`worklist-<unit>`, and `worklist-desk`: every open grievance that waits for it, what may be
+done, the next deadline, overdue first. A new version only when its content changed; the
+newest 10 versions of each are kept.
 
-`python -m flows.worklist serve` serves the case deployment (needs `PREFECT_API_URL`).
+`GRIEVANCE_CASE_RUNS=0` turns case runs off (no case deployment, no creation, no re-sync);
+the tables stay. Costs measured by `bench/worklist.py` are in the README.
 """
 
 # No `from __future__ import annotations`: pydantic builds the forms at runtime.
 
+import copy
+import hashlib
+import json
+import logging
+import os
 import re
-import sys
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    ArtifactFilter,
+    ArtifactFilterKey,
     FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterEndTime,
+    FlowRunFilterName,
     FlowRunFilterState,
     FlowRunFilterStateType,
-    FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
+from prefect.exceptions import MissingContextError, ObjectNotFound, PrefectHTTPStatusError
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.run_input import keyset_from_paused_state
 from prefect.runtime import flow_run
-from prefect.states import Cancelled, Running, Scheduled, State, Suspended
+from prefect.states import Cancelled, Completed, Crashed, Running, Scheduled, Suspended
 from pydantic import Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
 
 from flows import actions
-from flows import usecases as uc
 from flows.engine import Engine
-from workflow.actor import Actor
-from workflow.vocab import Event, Role
+from models import repo
+from models.tables import Grievance, GrievanceEvent, SlaTimer, Unit
+from workflow.privacy import mask_text
+from workflow.sla import TimerState
+from workflow.timeutil import local
+from workflow.vocab import Category, Event, Satisfaction
 from workflow.vocab import State as GState
 
 FLOW_NAME = "工单 case"
 DEPLOYMENT = "case"
 WORKLIST_TAG = "worklist"
-DESK_TAG = "desk"
-FINISHED = (GState.REVIEWED, GState.MERGED)
-_SYSTEM = Actor("worklist", Role.DISPATCHER)  # reads only; a desk actor sees every case
-_KEY = re.compile(r"^([a-z]+)-v(\d+)-(\d+)$")
+ENV_CASE_RUNS = "GRIEVANCE_CASE_RUNS"
+ENV_BATCH = "GRIEVANCE_CASE_RUNS_BATCH"
+DEFAULT_BATCH = 25
+ENV_KEEP = "GRIEVANCE_CASE_RUNS_KEEP_DAYS"
+PRUNE = 50  # finished case runs deleted per tick at most
+SWEEP = 200  # waiting grievances and open case runs looked at per tick (each)
+PAGE = 200  # the most the Prefect API returns at once
+EVENTS_PER_TICK = 2000  # audit events read per tick
+RETRY_MAX = 50
+TABLE_ROWS = 200  # rows per worklist artifact (the most urgent)
+TABLE_VERSIONS = 10  # versions kept per worklist artifact
+QUIET_EVENTS = {Event.SLA_STEP.value, Event.RECALCULATE.value}  # change no wait
 
-# The action per event: its flat form (flows/actions.py) and its use case.
-_ACTIONS: dict[Event, tuple[type[actions.ActionForm], Any]] = {
-    Event.ASSIGN: (actions.AssignForm, uc.assign),
-    Event.REASSIGN: (actions.ReassignForm, uc.reassign),
-    Event.MERGE: (actions.MergeForm, uc.merge),
-    Event.SIGN: (actions.SignForm, uc.sign),
-    Event.RETURN: (actions.ReturnForm, uc.return_to_desk),
-    Event.FEEDBACK: (actions.FeedbackForm, uc.feedback),
-    Event.REQUEST_EXTENSION: (actions.RequestExtensionForm, uc.request_extension),
-    Event.CLOSE: (actions.CloseForm, uc.close),
-    Event.RESUME: (actions.ResumeForm, uc.resume),
-    Event.REVISIT: (actions.RevisitForm, uc.revisit),
-    Event.REDO: (actions.RedoForm, uc.redo),
-    Event.REVIEW: (actions.ReviewForm, uc.review),
+_logger = logging.getLogger("grievance.worklist")
+
+
+def enabled() -> bool:
+    """Case runs are on unless GRIEVANCE_CASE_RUNS is 0 (or false/no/off)."""
+    raw = (os.environ.get(ENV_CASE_RUNS) or "1").strip().lower()
+    return raw not in ("0", "false", "no", "off")
+
+
+def keep_days() -> float:
+    """Finished case runs are deleted from Prefect this many days after they ended."""
+    raw = os.environ.get(ENV_KEEP) or "7"
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        raise ValueError(f"{ENV_KEEP}={raw!r}: give days, e.g. 7") from None
+
+
+def batch_size() -> int:
+    """At most this many case runs are created per watchdog tick."""
+    raw = os.environ.get(ENV_BATCH) or str(DEFAULT_BATCH)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_BATCH}={raw!r}: give a whole number, e.g. 25") from None
+    return max(value, 0)
+
+
+def _log() -> Any:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return _logger
+
+
+# ----------------------------------------------------------------------------- the waits
+H = actions.HumanRole
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a grievance waits for: who acts (the desk or its lead unit) and what they may do
+    (the first event is the form's default). `case_run`: whether it gets a suspended case run
+    (handling and suspended grievances are only listed in the worklist table)."""
+
+    name: str  # lowercase letters: also the start of the pause key
+    title: str
+    desk: bool
+    role: actions.HumanRole
+    events: tuple[Event, ...]
+    states: tuple[GState, ...]
+    case_run: bool = True
+
+    def offered(self) -> str:
+        return "、".join(f"{e.zh} {e.value}" for e in self.events)
+
+
+WAITS: dict[str, Wait] = {
+    w.name: w
+    for w in (
+        Wait(
+            "accepted",
+            "待分办 To be assigned",
+            True,
+            H.DISPATCHER,
+            (Event.ASSIGN, Event.MERGE),
+            (GState.ACCEPTED,),
+        ),
+        Wait(
+            "returned",
+            "已退单待改派 Returned: to be reassigned",
+            True,
+            H.DISPATCHER,
+            (Event.REASSIGN, Event.MERGE),
+            (GState.RETURNED,),
+        ),
+        Wait(
+            "assigned",
+            "待签收 To be signed for by the unit",
+            False,
+            H.HANDLER,
+            (Event.SIGN, Event.RETURN),
+            (GState.ASSIGNED,),
+        ),
+        Wait(
+            "extension",
+            "延期待审批 Extension request to decide",
+            False,
+            H.SUPERVISOR,
+            (Event.APPROVE_EXTENSION, Event.REJECT_EXTENSION),
+            (GState.HANDLING, GState.SUSPENDED),
+        ),
+        Wait(
+            "closed",
+            "已办结待回访 Closed: to be revisited",
+            True,
+            H.DISPATCHER,
+            (Event.REVISIT,),
+            (GState.CLOSED,),
+        ),
+        Wait(
+            "dissatisfied",
+            "回访不满意 Dissatisfied: redo or review",
+            True,
+            H.DISPATCHER,
+            (Event.REDO, Event.REVIEW),
+            (GState.REVISITED,),
+        ),
+        Wait(
+            "unreachable",
+            "回访未接通 Driver unreachable: revisit again",
+            True,
+            H.DISPATCHER,
+            (Event.REVISIT, Event.REVIEW),
+            (GState.REVISITED,),
+        ),
+        Wait(
+            "revisited",
+            "已回访待复盘 Revisited: to be reviewed",
+            True,
+            H.REVIEWER,
+            (Event.REVIEW,),
+            (GState.REVISITED,),
+        ),
+        Wait(
+            "handling",
+            "办理中 Handling",
+            False,
+            H.HANDLER,
+            (Event.FEEDBACK, Event.CLOSE, Event.REQUEST_EXTENSION),
+            (GState.HANDLING,),
+            case_run=False,
+        ),
+        Wait(
+            "suspended",
+            "已挂起 Suspended",
+            False,
+            H.HANDLER,
+            (Event.RESUME, Event.FEEDBACK),
+            (GState.SUSPENDED,),
+            case_run=False,
+        ),
+    )
 }
-
-# Who is expected to act in each open state, and the actions offered to them (a subset of
-# `workflow.machine.allowed_events(state)`, checked at import).
-_WAITING: dict[GState, tuple[str, tuple[Event, ...]]] = {
-    GState.ACCEPTED: ("desk", (Event.ASSIGN, Event.MERGE)),
-    GState.RETURNED: ("desk", (Event.REASSIGN, Event.MERGE)),
-    GState.ASSIGNED: ("unit", (Event.SIGN, Event.RETURN)),
-    GState.HANDLING: ("unit", (Event.FEEDBACK, Event.CLOSE, Event.REQUEST_EXTENSION)),
-    GState.SUSPENDED: ("unit", (Event.RESUME, Event.FEEDBACK)),
-    GState.CLOSED: ("desk", (Event.REVISIT,)),
-    GState.REVISITED: ("desk", (Event.REVIEW, Event.REDO, Event.REVISIT)),
-}
+CASE_RUN_STATES = sorted(
+    {s for w in WAITS.values() if w.case_run and w.name != "extension" for s in w.states},
+    key=lambda s: s.value,
+)
 
 
-def _check_waiting() -> None:
+def wait_of(state: GState, pending_extension: bool, satisfaction: str | None) -> Wait | None:
+    """What a grievance in this state waits for (None: finished)."""
+    if state in (GState.HANDLING, GState.SUSPENDED):
+        return WAITS["extension" if pending_extension else state.value]
+    if state is GState.REVISITED:
+        if satisfaction == Satisfaction.DISSATISFIED.value:
+            return WAITS["dissatisfied"]
+        if satisfaction == Satisfaction.UNREACHABLE.value:
+            return WAITS["unreachable"]
+        return WAITS["revisited"]
+    if state in (GState.ACCEPTED, GState.RETURNED, GState.ASSIGNED, GState.CLOSED):
+        return WAITS[state.value]
+    return None
+
+
+def _check_waits() -> None:
+    """Every offered action is allowed by the transition table in the wait's states."""
     from workflow.machine import allowed_events
 
-    for state, (_, events) in _WAITING.items():
-        extra = set(events) - set(allowed_events(state))
-        if extra:
-            raise RuntimeError(f"worklist offers {extra} in {state.value}: not in the table")
+    for wait in WAITS.values():
+        for state in wait.states:
+            extra = set(wait.events) - set(allowed_events(state))
+            if extra:
+                raise RuntimeError(f"worklist offers {extra} in {state.value}: not in the table")
+        if not re.fullmatch(r"[a-z]+", wait.name):
+            raise RuntimeError(f"wait name {wait.name!r}: lowercase letters only")
 
 
-_check_waiting()
+_check_waits()
 
 
+# ----------------------------------------------------------------------------- the forms
 class CaseInput(RunInput):
     """Base of every case form: the chosen action, its fields and who acts."""
 
+    def event(self) -> Event:
+        return Event(str(getattr(self, "action")).split(" ")[-1])  # noqa: B009
+
     def payload(self) -> dict[str, Any]:
-        """The given fields, without the action choice."""
+        """The given fields (an empty text or list is not given), without the action."""
         return {
-            name: getattr(self, name)
+            name: value
             for name in type(self).model_fields
-            if name != "action" and getattr(self, name) is not None
+            if name != "action" and (value := getattr(self, name)) not in (None, "", [])
         }
 
 
-def _build_form(state: GState) -> type[CaseInput]:
-    """One form per state: an action dropdown, the union of the actions' command fields
-    (optional unless the state offers a single action; the action's own form checks them
-    again) and who acts (no version field: staleness is checked by state, see `apply`)."""
-    party, events = _WAITING[state]
+def _plain(annotation: Any) -> Any:
+    """The bare type under Annotated/Optional: `str` for a NoteText | None, list for lists."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+        annotation = args[0]
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return list if get_origin(annotation) is list else annotation
+
+
+def _loose(info: FieldInfo, title: str | None = None) -> tuple[Any, Any]:
+    """An optional field as the UI shows it best: a plain text box ("" = not given) or a
+    plain list ([] = none), else `X | None`. The action's own form checks the value."""
+    help_ = {"title": title or info.title, "description": info.description}
+    bare = _plain(info.annotation)
+    if bare is str:
+        return (str, Field(default="", examples=info.examples, **help_))
+    if bare is list:
+        return (list[str], Field(default_factory=list, examples=info.examples, **help_))
+    return (info.annotation | None, Field(default=None, examples=info.examples, **help_))
+
+
+def _build_form(wait: Wait) -> type[CaseInput]:
+    """One form per wait: an action dropdown (`分办 assign`...), the fields of the offered
+    actions' forms (optional when several actions share the form; the action's own form
+    checks them again), and who acts. No version field: staleness is by wait (see `apply`)."""
     choice = StrEnum(  # type: ignore[misc]
-        f"{state.value.capitalize()}Action", {e.name: e.value for e in events}
+        f"{wait.name.capitalize()}Action", {e.name: f"{e.zh} {e.value}" for e in wait.events}
     )
     fields: dict[str, Any] = {
         "action": (
             choice,
             Field(
-                default=events[0].value,
+                default=f"{wait.events[0].zh} {wait.events[0].value}",
                 title="办理动作 Action",
-                description=" / ".join(f"{e.zh} {e.value}" for e in events),
+                description=f"{wait.title}: {wait.offered()}",
             ),
         )
     }
-    for event in events:
-        form = _ACTIONS[event][0]
-        for name, info in form.model_fields.items():
-            if name in (*actions.WHO, "number") or name in fields:
-                continue
-            if len(events) == 1:
-                fields[name] = (info.annotation, info)
-            else:
-                title = f"{info.title} [{event.zh} {event.value}]"
-                optional = Field(
-                    default=None,
-                    title=title,
-                    description=info.description,
-                    examples=info.examples,
-                )
-                fields[name] = (info.annotation | None, optional)
+    users: dict[str, list[Event]] = {}
+    for event in wait.events:
+        for name in actions.BY_EVENT[event].form.model_fields:
+            if name not in (*actions.WHO, "number"):
+                users.setdefault(name, []).append(event)
+    for name, events in users.items():
+        info = actions.BY_EVENT[events[0]].form.model_fields[name]
+        if len(wait.events) == 1:
+            fields[name] = (info.annotation, info) if info.is_required() else _loose(info)
+            continue
+        used_by = "/".join(f"{e.zh} {e.value}" for e in events)
+        fields[name] = _loose(info, f"{info.title} [{used_by}]")
     for name in ("actor", "role", "actor_unit", "at"):
-        annotation, info = actions._copy(actions._Shared, name)
+        annotation, info = actions.copy_field(actions.SharedFields, name)
         if name == "role":
-            default = actions.HumanRole.DISPATCHER if party == "desk" else actions.HumanRole.HANDLER
-            info = Field(default=default, title=info.title, description=info.description)
-        fields[name] = (annotation, info)
-    title = " / ".join(f"{e.zh} {e.value}" for e in events)
+            info = copy.copy(info)
+            info.default = wait.role
+        fields[name] = _loose(info) if name == "actor_unit" else (annotation, info)
     model: type[CaseInput] = create_model(  # type: ignore[call-overload]
-        f"Case{state.value.capitalize()}Input",
+        f"Case{wait.name.capitalize()}Input",
         __base__=CaseInput,
-        __doc__=f"{state.zh} {state.value}: {title}",
+        __doc__=f"{wait.title}: {wait.offered()}",
         **fields,
     )
     return model
 
 
-FORMS: dict[GState, type[CaseInput]] = {state: _build_form(state) for state in _WAITING}
+FORMS: dict[str, type[CaseInput]] = {w.name: _build_form(w) for w in WAITS.values() if w.case_run}
 
 
-# ------------------------------------------------------------------------------- helpers
+def _with_defaults(form: type[CaseInput], description: str, **defaults: Any) -> type[CaseInput]:
+    """`form` with other defaults and the markdown shown above it (unlike
+    `RunInput.with_initial_data`, the fields keep their titles and descriptions)."""
+    fields: dict[str, Any] = {}
+    for name, value in defaults.items():
+        info = copy.copy(form.model_fields[name])
+        info.default = value
+        fields[name] = (info.annotation, info)
+    model: type[CaseInput] = create_model(form.__name__, __base__=form, **fields)  # type: ignore[call-overload]
+    model._description = description  # type: ignore[assignment]  # what RunInput.save reads
+    return model
+
+
+# --------------------------------------------------------------------------- snapshots
+TARGETS = {"assign": "分办", "feedback": "进展反馈", "close": "办结", "revisit": "回访"}
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the worklist needs of a grievance."""
@@ -187,106 +408,191 @@ class Snapshot:
     state: GState
     version: int
     lead_unit: str | None
+    wait: Wait | None
+    category: str = ""
+    summary: str = ""
+    deadlines: tuple[tuple[str, datetime], ...] = ()  # running timers, earliest first
 
     @property
-    def finished(self) -> bool:
-        return self.state in FINISHED
+    def party(self) -> str | None:
+        """Who must act: "desk", the lead unit's code, or None."""
+        if self.wait is None:
+            return None
+        return "desk" if self.wait.desk else (self.lead_unit or "desk")
 
     @property
-    def prefix(self) -> str:
-        return f"{self.state.value}-v{self.version}-"
+    def wants_run(self) -> bool:
+        return self.wait is not None and self.wait.case_run
+
+    @property
+    def identity(self) -> str | None:
+        """`<wait>-<party digest>`: a case run's form fits while this stays the same."""
+        if not self.wants_run or self.wait is None or self.party is None:
+            return None
+        return f"{self.wait.name}-{_digest(self.party)}"
 
     def tags(self) -> list[str]:
         tags = [f"grievance:{self.number}", WORKLIST_TAG]
+        if self.party and self.wants_run:
+            tags.append(f"waiting:{self.party}")
         if self.lead_unit:
             tags.append(f"unit:{self.lead_unit}")
-        if self.state in _WAITING and _WAITING[self.state][0] == "desk":
-            tags.append(DESK_TAG)
         return tags
 
-    def description(self) -> str:
-        party, events = _WAITING[self.state]
-        offered = "、".join(f"{e.zh} {e.value}" for e in events)
-        who = "受理台 the desk" if party == "desk" else f"承办单位 unit {self.lead_unit}"
-        return (
-            f"## 工单 {self.number}: {self.state.zh} {self.state.value} (版本 v{self.version})\n\n"
-            f"等待 Waiting for: {who}\n\n可办理 Actions: {offered}\n\n"
-            "提交后按数据库中的当前状态办理；他人已改动则拒绝并重新出表。"
-            " Applied against the stored state; refused if someone acted since."
-        )
+    def description(self, refused: str | None = None) -> str:
+        """The markdown above the form (masked: no phone, plate or full name)."""
+        assert self.wait is not None
+        who = "受理台 the desk" if self.party == "desk" else f"承办单位 unit {self.party}"
+        lines = []
+        if refused:
+            lines += [f"> **上次提交未办理 Your last input was refused:** {refused}", ""]
+        lines += [
+            f"### 工单 {self.number} · {self.wait.title}",
+            "",
+            f"**等待 Waiting for:** {who} · **可办理 Actions:** {self.wait.offered()}",
+            "",
+            "| 项目 Item | 值 Value |",
+            "|---|---|",
+            f"| 状态 State | {self.state.zh} {self.state.value} (v{self.version}) |",
+            f"| 诉求分类 Category | {self.category} |",
+            f"| 诉求 Summary | {self.summary} |",
+            f"| 主办单位 Lead unit | {self.lead_unit or '-'} |",
+            *(
+                f"| 期限 Deadline: {TARGETS.get(t, t)} {t} | {local(d):%Y-%m-%d %H:%M} |"
+                for t, d in self.deadlines
+            ),
+            "",
+            "提交后按数据库中的最新状态办理；他人已办理则拒绝并显示新的表单。"
+            " Applied to the grievance as stored now: if someone acted meanwhile, it is refused"
+            " and the new form comes back.",
+        ]
+        return "\n".join(lines)
+
+    def form(self, refused: str | None = None) -> type[CaseInput]:
+        """The form for this snapshot, with the unit prefilled for unit staff."""
+        assert self.wait is not None
+        unit = "" if self.wait.desk else (self.lead_unit or "")
+        return _with_defaults(FORMS[self.wait.name], self.description(refused), actor_unit=unit)
 
 
-def read(engine: Engine, number: str) -> Snapshot:
-    view = uc.show(engine, number, _SYSTEM)
-    return Snapshot(number, view.case.state, view.version, view.case.lead_unit)
+def _digest(party: str) -> str:
+    return hashlib.sha256(party.encode("utf-8")).hexdigest()[:8]
 
 
-def _parse(key: str) -> tuple[GState, int, int] | None:
+def _summary(text: str) -> str:
+    masked = mask_text(" ".join(text.split())).replace("|", "/")
+    return masked if len(masked) <= 60 else masked[:59] + "…"
+
+
+def _running(timers: Iterable[SlaTimer]) -> list[tuple[datetime, str]]:
+    """(due, target) of the timers that run (not stopped, not paused)."""
+    return [
+        (t.due_at, t.target)
+        for t in timers
+        if t.stopped_at is None and TimerState(t.state) is not TimerState.PAUSED
+    ]
+
+
+def _snapshot(row: Grievance, running: Iterable[tuple[datetime, str]]) -> Snapshot:
+    state = GState(row.state)
+    satisfaction = row.satisfaction.value if row.satisfaction is not None else None
+    return Snapshot(
+        number=row.number,
+        state=state,
+        version=row.version,
+        lead_unit=row.lead_unit,
+        wait=wait_of(state, row.pending_extension_days is not None, satisfaction),
+        category=Category(row.category).zh,
+        summary=_summary(row.description),
+        deadlines=tuple((target, due) for due, target in sorted(running)),
+    )
+
+
+def snapshots(session: Session, numbers: Iterable[str]) -> dict[str, Snapshot]:
+    """Snapshots of the grievances that exist among `numbers`."""
+    wanted = list(dict.fromkeys(numbers))
+    found: dict[str, Snapshot] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.exec(select(Grievance).where(col(Grievance.number).in_(chunk))).all()
+        timers = repo.timers_of_many(session, [r.id for r in rows if r.id is not None])
+        for row in rows:
+            found[row.number] = _snapshot(row, _running(timers.get(row.id or 0, [])))
+    return found
+
+
+def read(engine: Engine, number: str) -> Snapshot | None:
+    with engine.db.read() as session:
+        return snapshots(session, [number]).get(number)
+
+
+# ----------------------------------------------------------------------------- pause keys
+_KEY = re.compile(r"^([a-z]+)-([0-9a-f]{8})-v(\d+)-(\d+)$")
+
+
+def _parse(key: str | None) -> tuple[str, int, int] | None:
+    """(identity, version, n) of a case-run pause key."""
     match = _KEY.match(key or "")
-    if not match:
+    if not match or match[1] not in FORMS:
         return None
-    try:
-        return GState(match[1]), int(match[2]), int(match[3])
-    except ValueError:
-        return None
+    return f"{match[1]}-{match[2]}", int(match[3]), int(match[4])
 
 
-def _latest(keys: set[str] | list[str]) -> str | None:
-    """The newest pause key (versions only grow; n counts attempts at one version)."""
+def _latest(keys: Iterable[str]) -> str | None:
+    """The newest pause key (versions only grow; n counts suspensions at one version)."""
     parsed = [(p[1], p[2], key) for key in keys if (p := _parse(key)) is not None]
     return max(parsed)[2] if parsed else None
 
 
-def _next_key(snap: Snapshot, keys: set[str] | list[str]) -> str:
+def _next_key(snap: Snapshot, keys: Iterable[str]) -> str:
     used = [
-        p[2] for key in keys if (p := _parse(key)) and (p[0], p[1]) == (snap.state, snap.version)
+        p[2] for key in keys if (p := _parse(key)) and (p[0], p[1]) == (snap.identity, snap.version)
     ]
-    return f"{snap.prefix}{max(used) + 1 if used else 0}"
+    return f"{snap.identity}-v{snap.version}-{max(used) + 1 if used else 0}"
 
 
-def _pause_keys(client: SyncPrefectClient, run_id: UUID) -> set[str]:
-    return set(client.read_flow_run(run_id).empirical_policy.pause_keys or set())
+def _wait_of_key(key: str) -> Wait:
+    return WAITS[key.split("-")[0]]
 
 
-def _retag(client: SyncPrefectClient, run: FlowRun, snap: Snapshot) -> None:
-    """Exactly the worklist tags (a reassignment moves the run to the new unit's list)."""
-    keep = [t for t in run.tags if not t.startswith(("unit:", "grievance:")) and t != DESK_TAG]
-    tags = list(dict.fromkeys([*snap.tags(), *keep]))
-    if sorted(tags) != sorted(run.tags):
-        client.update_flow_run(run.id, tags=tags)
+# ----------------------------------------------------------------------------- applying
+def apply(number: str, key: str, data: CaseInput, current: Snapshot | None) -> str | None:
+    """Apply a submitted form through the action's form and use case: None when done, else
+    the one-line reason it was refused (nothing written).
 
-
-def apply(number: str, key: str, data: CaseInput, current: Snapshot) -> str | None:
-    """Apply a submitted form through the action's form and use case; None when done, else
-    the one-line reason it was refused.
-
-    A form is stale when the grievance left the state it was shown for (another path acted):
-    refused. Within the same state the version may have moved (an SLA warning from the
-    watchdog, a feedback by another path) without making the form wrong; the use case still
-    checks the role, the unit's scope and the guards against the stored grievance."""
+    A form is stale when the grievance no longer waits for what the form was made for
+    (another path acted: another state, another party): refused. Within the same wait the
+    version may have moved (an SLA warning, an amendment) without making the form wrong; the
+    use case still checks role, unit and guards against the stored grievance."""
     parsed = _parse(key)
     if parsed is None:
         return f"unknown form key {key!r}"
-    state, version, _ = parsed
-    if state is not current.state:
+    if current is None:
+        return f"grievance {number} does not exist"
+    if parsed[0] != current.identity:
+        now = current.wait.title if current.wait else "nothing"
         return (
-            f"grievance {number}: the form was for {state.value} (v{version}) but the "
-            f"grievance is now {current.state.value} (v{current.version}); use the new form"
+            f"grievance {number}: this form was for {_wait_of_key(key).title} (v{parsed[1]}), "
+            f"but it is now {current.state.value} (v{current.version}), waiting for: {now}; "
+            "use the new form"
         )
-    event = Event(getattr(data, "action"))  # noqa: B009
-    form_cls, usecase = _ACTIONS[event]
-    payload = {k: v for k, v in data.payload().items() if k in form_cls.model_fields}
-    payload.update(number=number)
+    event = data.event()
+    spec = actions.BY_EVENT[event]
+    payload = {k: v for k, v in data.payload().items() if k in spec.form.model_fields}
+    payload["number"] = number
     try:
-        form = form_cls.model_validate(payload)
+        form = spec.form.model_validate(payload)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return f"{event.value}: {where}: {first['msg']}"
-    result = actions._act(event, form, actions._existing(usecase, form))
-    if isinstance(result, State):
-        return result.message or f"{event.value} refused"
-    return None
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
+        )
+        return f"{event.value}: {problems}"
+    result = actions.run_action(
+        event, form, actions.on_existing(spec.usecase, form), tag_run=False, resync=False
+    )
+    if isinstance(result, dict):
+        return None
+    return result.message or f"{event.value} refused"
 
 
 # ----------------------------------------------------------------------------- the flow
@@ -294,110 +600,263 @@ def _case_run_name() -> str:
     return f"case {flow_run.parameters.get('number', '')}".strip()
 
 
+def _managed(tag: str) -> bool:
+    return tag == WORKLIST_TAG or tag.startswith(("grievance:", "unit:", "waiting:"))
+
+
+def _retag(client: SyncPrefectClient, run: FlowRun, snap: Snapshot) -> bool:
+    """Exactly the worklist tags (a reassignment moves the run to the new unit's list)."""
+    tags = list(dict.fromkeys([*snap.tags(), *(t for t in run.tags if not _managed(t))]))
+    if sorted(tags) == sorted(run.tags):
+        return False
+    client.update_flow_run(run.id, tags=tags)
+    return True
+
+
+def _read_snapshot(number: str) -> Snapshot | None:
+    engine = Engine.open()
+    try:
+        return read(engine, number)
+    finally:
+        engine.db.dispose()
+
+
 @flow(
     name=FLOW_NAME,
     flow_run_name=_case_run_name,
     persist_result=True,  # suspension needs persisted results (and a deployment)
-    description="工单待办：挂起等待当前状态对应的表单。Suspended until the form that fits the state.",
+    description="工单待办：挂起等待当前状态对应的表单。Suspended until the form that fits the grievance.",
 )
 def case_flow(number: str) -> dict[str, Any]:
-    """Wait (suspended, no process) for the next action on one grievance; apply it; repeat."""
+    """工单待办 One grievance's place in the worklist: wait (suspended, no process) for the
+    form that fits it, apply the input through the use case, repeat until nothing waits."""
     logger = get_run_logger()
     run_id = UUID(str(flow_run.id))
     tried: set[str] = set()
+    refused: str | None = None
     while True:
-        engine = Engine.open()
-        try:
-            snap = read(engine, number)
-        finally:
-            engine.db.dispose()
-        if snap.finished:
-            logger.info("%s is %s: the case flow ends", number, snap.state.value)
-            return {"number": number, "state": snap.state.value, "version": snap.version}
+        snap = _read_snapshot(number)
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(run_id)
-            _retag(client, run, snap)
+            if snap is not None:
+                _retag(client, run, snap)
             keys = set(run.empirical_policy.pause_keys or set())
         latest = _latest(keys)
         if latest is not None and latest not in tried:
             # Re-run after a resume: the used key makes suspend_flow_run return the input.
             tried.add(latest)
             parsed = _parse(latest)
-            assert parsed is not None
-            form = FORMS[parsed[0]]
+            fits = snap is not None and parsed is not None and parsed[0] == snap.identity
+            form = snap.form() if fits and snap is not None else FORMS[_wait_of_key(latest).name]
             try:
                 data = suspend_flow_run(wait_for_input=form, key=latest, timeout=None)
-            except Exception as error:  # resumed without input, or the input is gone
-                logger.warning("%s: no usable input for %s: %s", number, latest, error)
+            except Exception as error:  # resumed without usable input
+                refused = f"no usable input: {error}".splitlines()[0]
+                logger.warning("%s: %s", number, refused)
                 continue
-            reason = apply(number, latest, data, snap)
-            if reason:
-                logger.warning("%s: refused, the form comes back: %s", number, reason)
+            refused = apply(number, latest, data, snap)
+            if refused:
+                logger.warning("%s: refused, the form comes back: %s", number, refused)
+            else:
+                logger.info("%s: %s applied", number, data.event().value)
             continue
+        if snap is None or not snap.wants_run or snap.wait is None:
+            what = "missing" if snap is None else snap.state.value
+            logger.info("%s is %s: nothing waits in the worklist, the case run ends", number, what)
+            return {"number": number, "state": what, "version": snap.version if snap else None}
         key = _next_key(snap, keys)
         tried.add(key)
-        form = FORMS[snap.state].with_initial_data(description=snap.description())
-        suspend_flow_run(wait_for_input=form, key=key, timeout=None)  # raises Pause: exits
+        suspend_flow_run(wait_for_input=snap.form(refused), key=key, timeout=None)  # exits
 
 
 def case_deployment() -> Any:
     return case_flow.to_deployment(
         name=DEPLOYMENT,
         tags=["grievance", WORKLIST_TAG],
-        description="每件在办工单一个挂起的待办。One suspended case run per open grievance.",
+        description=(
+            "待办：每件需要受理台或承办单位现在办理的工单一个挂起的运行，由时限监控创建。"
+            " One suspended run per grievance the desk or a unit must act on now; created by"
+            " the sla-watchdog (do not start it by hand)."
+        ),
     )
 
 
-# ----------------------------------------------------------------------------- re-sync
-# A run is in sync when its form was made for the stored *state*: the version also moves on
-# SLA steps (the watchdog), which must not re-suspend thousands of runs.
-def suspend_from_outside(client: SyncPrefectClient, run_id: UUID, snap: Snapshot) -> str:
-    """Suspend `run_id` (no process) waiting for the form of `snap`: force Running, propose
-    Suspended with a new key, save the form's schema and description (what
-    `suspend_flow_run` does inside a run)."""
-    keys = _pause_keys(client, run_id)
-    key = _next_key(snap, keys)
-    client.set_flow_run_state(run_id, Running(message="worklist re-sync"), force=True)
-    state = Suspended(timeout_seconds=None, pause_key=key)
-    keyset = keyset_from_paused_state(state)
-    state.state_details.run_input_keyset = keyset
-    result = client.set_flow_run_state(run_id, state)
-    if result.state is None or not result.state.is_paused():
-        raise RuntimeError(f"case run {run_id} not suspended: {result.details}")
-    form = FORMS[snap.state].with_initial_data(description=snap.description())
-    form.save(keyset, flow_run_id=run_id)
-    return key
-
-
-def PARKED() -> State:  # noqa: N802 - reads as a state constructor
+# ---------------------------------------------------------------------- from outside
+def PARKED() -> Any:  # noqa: N802 - reads as a state constructor
     """A Scheduled state far in the future: a run created in it is not picked up by the
     runner (which polls for runs due within seconds) before `suspend_from_outside`."""
     return Scheduled(scheduled_time=datetime(2999, 1, 1, tzinfo=UTC), name="Parked")
 
 
-def open_case_runs(client: SyncPrefectClient, number: str) -> list[FlowRun]:
-    """The grievance's case runs that are not finished (suspended, scheduled or running)."""
-    return client.read_flow_runs(
-        flow_run_filter=FlowRunFilter(
-            tags=FlowRunFilterTags(all_=[f"grievance:{number}", WORKLIST_TAG]),
-            state=FlowRunFilterState(
-                type=FlowRunFilterStateType(
-                    any_=[
-                        StateType.PAUSED,
-                        StateType.SCHEDULED,
-                        StateType.PENDING,
-                        StateType.RUNNING,
-                    ]
-                )
-            ),
-        ),
-        limit=10,
+def suspend_from_outside(
+    client: SyncPrefectClient, run: FlowRun, snap: Snapshot, refused: str | None = None
+) -> str:
+    """Suspend `run` (no process) waiting for the form of `snap`: save the form's schema and
+    description under a new pause key, force Running, propose Suspended with that key (what
+    `suspend_flow_run` does inside a run). Returns the key."""
+    run = client.read_flow_run(run.id)  # the pause keys as they are now
+    used = set(run.empirical_policy.pause_keys or set())
+    for _ in range(3):
+        key = _next_key(snap, used)
+        state = Suspended(timeout_seconds=None, pause_key=key)
+        keyset = keyset_from_paused_state(state)
+        state.state_details.run_input_keyset = keyset
+        try:
+            snap.form(refused).save(keyset, flow_run_id=run.id)  # first: Resume needs it
+        except PrefectHTTPStatusError as error:
+            if error.response.status_code != 409:
+                raise
+            used.add(key)  # saved by an attempt that went no further: take the next one
+            continue
+        client.set_flow_run_state(run.id, Running(message="worklist re-sync"), force=True)
+        result = client.set_flow_run_state(run.id, state)
+        if result.state is not None and result.state.is_paused():
+            _retag(client, run, snap)
+            return key
+        used.add(key)  # suspended with this key meanwhile: take the next one
+    raise RuntimeError(f"case run {run.id} not suspended after 3 attempts")
+
+
+OPEN_TYPES = [StateType.PAUSED, StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+
+
+def _runs_filter(
+    types: list[StateType],
+    *,
+    names: list[str] | None = None,
+    deployment_id: UUID | None = None,
+    **more: Any,
+) -> FlowRunFilter:
+    """Runs by indexed columns only (state type, run name, deployment): on SQLite a filter on
+    tags reads every run's JSON (3 s for 100 grievances among 5,000 runs, measured)."""
+    if names is not None:
+        more["name"] = FlowRunFilterName(any_=names)
+    if deployment_id is not None:
+        more["deployment_id"] = FlowRunFilterDeploymentId(any_=[deployment_id])
+    return FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=types)), **more)
+
+
+def _number_of(run: FlowRun) -> str | None:
+    for tag in run.tags:
+        if tag.startswith("grievance:"):
+            return tag.removeprefix("grievance:")
+    return None
+
+
+def open_case_runs(client: SyncPrefectClient, numbers: Sequence[str]) -> dict[str, list[FlowRun]]:
+    """The case runs that are not finished (suspended, scheduled, running) per grievance."""
+    found: dict[str, list[FlowRun]] = {}
+    for start in range(0, len(numbers), 100):
+        chunk = list(numbers[start : start + 100])
+        flt = _runs_filter(OPEN_TYPES, names=[f"case {n}" for n in chunk])
+        offset = 0
+        while True:  # the API gives at most 200 a page
+            runs = client.read_flow_runs(flow_run_filter=flt, limit=PAGE, offset=offset)
+            for run in runs:
+                number = _number_of(run)
+                if number is not None and WORKLIST_TAG in run.tags:
+                    found.setdefault(number, []).append(run)
+            if len(runs) < PAGE:
+                break
+            offset += PAGE
+    return found
+
+
+def _suspended(run: FlowRun) -> bool:
+    return run.state is not None and run.state.type is StateType.PAUSED
+
+
+def _parked(run: FlowRun) -> bool:
+    return run.state is not None and run.state.name == "Parked"
+
+
+STUCK = timedelta(minutes=15)  # a case flow runs for seconds between two suspensions
+
+
+def _stuck(run: FlowRun) -> bool:
+    state = run.state
+    return (
+        state is not None
+        and state.type in (StateType.PENDING, StateType.RUNNING)
+        and state.timestamp is not None
+        and state.timestamp < datetime.now(UTC) - STUCK
     )
 
 
-def resync(number: str, *, engine: Engine | None = None, create: bool = True) -> str:
-    """Bring the grievance's case run in line with the database after another path acted.
-    Returns what was done: in-sync, resuspended, created, cancelled, active, none."""
+class _Deployment:
+    """The case deployment's id, looked up once (None: not served)."""
+
+    def __init__(self, client: SyncPrefectClient) -> None:
+        self.client = client
+        self.looked = False
+        self.id: UUID | None = None
+
+    def get(self) -> UUID | None:
+        if not self.looked:
+            self.looked = True
+            try:
+                self.id = self.client.read_deployment_by_name(f"{FLOW_NAME}/{DEPLOYMENT}").id
+            except ObjectNotFound:
+                _log().warning("the case deployment is not served: no case run created")
+        return self.id
+
+
+def sync_one(
+    client: SyncPrefectClient,
+    number: str,
+    snap: Snapshot | None,
+    runs: Sequence[FlowRun],
+    *,
+    deployment: _Deployment | None = None,
+) -> str:
+    """Bring one grievance's case runs in line with its snapshot. Returns what was done:
+    created, resuspended, retagged, in-sync, completed, active (a running case flow re-reads
+    the grievance itself), deferred (a run is needed; `deployment` None: not now), none."""
+    active = [r for r in runs if not _suspended(r) and not _parked(r)]
+    for run in [r for r in active if _stuck(r)]:  # its process died without a word
+        client.set_flow_run_state(
+            run.id, Crashed(message="case run stuck; the worklist replaces it"), force=True
+        )
+        active.remove(run)
+    waiting = sorted(
+        (r for r in runs if _suspended(r) or _parked(r)),
+        key=lambda r: (not _suspended(r), r.created or datetime.min.replace(tzinfo=UTC)),
+    )
+    if snap is None or snap.identity is None:
+        what = "missing" if snap is None else f"{snap.state.value}: nothing waits"
+        for run in waiting:
+            client.set_flow_run_state(run.id, Completed(message=f"{number} is {what}"), force=True)
+        return "completed" if waiting else ("active" if active else "none")
+    if active:
+        return "active"
+    for extra in waiting[1:]:
+        client.set_flow_run_state(extra.id, Cancelled(message="duplicate case run"), force=True)
+    if not waiting:
+        deployment_id = deployment.get() if deployment is not None else None
+        if deployment_id is None:
+            return "deferred"
+        run = client.create_flow_run_from_deployment(
+            deployment_id,
+            parameters={"number": number},
+            name=f"case {number}",
+            tags=snap.tags(),
+            state=PARKED(),  # not due: the served runner must not start it first
+        )
+        suspend_from_outside(client, run, snap)
+        return "created"
+    run = waiting[0]
+    key = run.state.state_details.pause_key if run.state and _suspended(run) else None
+    parsed = _parse(key)
+    if parsed is not None and parsed[0] == snap.identity:
+        return "retagged" if _retag(client, run, snap) else "in-sync"
+    suspend_from_outside(client, run, snap)
+    return "resuspended"
+
+
+def resync(number: str, *, engine: Engine | None = None, create: bool = False) -> str:
+    """Bring the grievance's case run in line with the database after another path acted
+    (see `sync_one` for the answers). Without `create` a missing run is left to the
+    watchdog's next tick ("deferred")."""
     own = engine is None
     engine = engine or Engine.open()
     try:
@@ -406,50 +865,350 @@ def resync(number: str, *, engine: Engine | None = None, create: bool = True) ->
         if own:
             engine.db.dispose()
     with get_client(sync_client=True) as client:
-        runs = open_case_runs(client, number)
-        if snap.finished:
-            for run in runs:
-                client.set_flow_run_state(
-                    run.id, Cancelled(message=f"{number} is {snap.state.value}"), force=True
-                )
-            return "cancelled" if runs else "none"
-        suspended = [r for r in runs if r.state is not None and r.state.name == "Suspended"]
-        if len(suspended) < len(runs):
-            return "active"  # a running case flow re-reads the grievance itself
-        for extra in suspended[1:]:
-            client.set_flow_run_state(extra.id, Cancelled(message="duplicate case run"), force=True)
-        if not suspended:
-            if not create:
-                return "none"
-            deployment = client.read_deployment_by_name(f"{FLOW_NAME}/{DEPLOYMENT}")
-            run = client.create_flow_run_from_deployment(
-                deployment.id,
-                parameters={"number": number},
-                name=f"case {number}",
-                tags=snap.tags(),
-                state=PARKED(),  # not due: the served runner must not start it first
+        runs = open_case_runs(client, [number]).get(number, [])
+        deployment = _Deployment(client) if create else None
+        return sync_one(client, number, snap, runs, deployment=deployment)
+
+
+def resync_soft(number: str, *, engine: Engine | None = None) -> str:
+    """`resync` for the paths that just committed an action: never raises (the next
+    watchdog tick re-syncs from the audit log); off with GRIEVANCE_CASE_RUNS=0."""
+    if not enabled():
+        return "off"
+    try:
+        done = resync(number, engine=engine)
+    except Exception as error:  # noqa: BLE001 - a committed action must not fail here
+        _log().warning(
+            "%s: case run not re-synced (%s); the watchdog's next tick will", number, error
+        )
+        return f"failed: {type(error).__name__}"
+    _log().debug("%s: case run %s", number, done)
+    return done
+
+
+def resync_after_cli(number: str, *, engine: Engine | None = None) -> str:
+    """The CLI's hook: `resync_soft` with short timeouts and no retries, so a command never
+    hangs on an unreachable Prefect server."""
+    from prefect.settings import (
+        PREFECT_API_REQUEST_TIMEOUT,
+        PREFECT_CLIENT_MAX_RETRIES,
+        temporary_settings,
+    )
+
+    with temporary_settings({PREFECT_API_REQUEST_TIMEOUT: 5.0, PREFECT_CLIENT_MAX_RETRIES: 0}):
+        return resync_soft(number, engine=engine)
+
+
+# ----------------------------------------------------------------------------- the tick
+@dataclass
+class Cursor:
+    """Where the worklist tick is (a Prefect variable per grievance database)."""
+
+    event: int  # the last audit event looked at
+    sweep: int = 0  # the last waiting grievance (id) looked at
+    runs: int = 0  # offset into the open case runs
+    retry: list[str] = field(default_factory=list)  # numbers whose re-sync failed
+
+
+def variable_name(engine: Engine) -> str:
+    """`grievance-worklist-<digest of the database URL without its password>`."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(engine.db.url).set(password=None).render_as_string(hide_password=False)
+    return f"grievance-worklist-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+
+
+def _load_cursor(client: SyncPrefectClient, name: str) -> Cursor | None:
+    variable = client.read_variable_by_name(name)
+    if variable is None or not isinstance(variable.value, dict):
+        return None
+    value = variable.value
+    try:
+        return Cursor(
+            event=int(value["event"]),
+            sweep=int(value.get("sweep", 0)),
+            runs=int(value.get("runs", 0)),
+            retry=[str(n) for n in value.get("retry", [])][:RETRY_MAX],
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _save_cursor(cursor: Cursor) -> dict[str, Any]:
+    return {
+        "event": cursor.event,
+        "sweep": cursor.sweep,
+        "runs": cursor.runs,
+        "retry": cursor.retry[:RETRY_MAX],
+    }
+
+
+@dataclass
+class SyncReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.counts, "errors": len(self.errors)}
+
+
+def _waiting_condition() -> Any:
+    g = Grievance
+    return or_(
+        col(g.state).in_(CASE_RUN_STATES),
+        and_(
+            col(g.state).in_([GState.HANDLING, GState.SUSPENDED]),
+            col(g.pending_extension_days).is_not(None),
+        ),
+    )
+
+
+def sync_worklist(engine: Engine, *, budget: int | None = None, sweep: int = SWEEP) -> SyncReport:
+    """One tick: re-sync the grievances with audit events since the cursor (and those whose
+    re-sync failed last time), then walk a page of waiting grievances (creating missing case
+    runs, at most `budget`, default `GRIEVANCE_CASE_RUNS_BATCH`) and a page of open case
+    runs (repairing any that drifted). Only the first run of a new database starts at its
+    latest event: the walk creates the runs of the grievances already waiting."""
+    budget = batch_size() if budget is None else budget
+    report = SyncReport()
+    e, g = GrievanceEvent, Grievance
+    with get_client(sync_client=True) as client:
+        name = variable_name(engine)
+        with engine.db.read() as session:
+            conn = session.connection()
+            last = conn.execute(select(func.max(col(e.id)))).scalar() or 0
+            cursor = _load_cursor(client, name)
+            if cursor is None or cursor.event > last:
+                cursor = Cursor(event=int(last))
+            events = conn.execute(
+                select(col(e.id), col(e.number), col(e.event))
+                .where(col(e.id) > cursor.event)
+                .order_by(col(e.id))
+                .limit(EVENTS_PER_TICK)
+            ).all()
+            swept = conn.execute(
+                select(col(g.id), col(g.number))
+                .where(_waiting_condition(), col(g.id) > cursor.sweep)
+                .order_by(col(g.id))
+                .limit(sweep)
+            ).all()
+        deployment = _Deployment(client)
+        deployment_id = deployment.get()
+        page = (
+            client.read_flow_runs(
+                flow_run_filter=_runs_filter(OPEN_TYPES, deployment_id=deployment_id),
+                sort=FlowRunSort.ID_DESC,
+                offset=cursor.runs,
+                limit=min(sweep, PAGE),
             )
-            suspend_from_outside(client, run.id, snap)
-            return "created"
-        run = suspended[0]
-        key = run.state.state_details.pause_key if run.state else None
-        parsed = _parse(key or "")
-        _retag(client, run, snap)
-        if parsed is not None and parsed[0] is snap.state:
-            return "in-sync"  # same state: the form still fits (see `apply`)
-        suspend_from_outside(client, run.id, snap)
-        return "resuspended"
+            if deployment_id is not None
+            else []
+        )
+        changed = list(
+            dict.fromkeys(
+                [
+                    *cursor.retry,
+                    *(
+                        str(n)
+                        for _, n, ev in events
+                        if str(getattr(ev, "value", ev)) not in QUIET_EVENTS
+                    ),
+                ]
+            )
+        )
+        page_numbers = [n for run in page if (n := _number_of(run)) is not None]
+        numbers = list(dict.fromkeys([*changed, *(str(n) for _, n in swept), *page_numbers]))
+        with engine.db.read() as session:
+            snaps = snapshots(session, numbers)
+        runs = open_case_runs(client, numbers)
+        created = 0
+        retry: list[str] = []
+        done: set[str] = set()
+
+        def one(number: str, may_create: bool) -> str:
+            nonlocal created
+            done.add(number)
+            try:
+                status = sync_one(
+                    client,
+                    number,
+                    snaps.get(number),
+                    runs.get(number, []),
+                    deployment=deployment if may_create and created < budget else None,
+                )
+            except Exception as error:  # noqa: BLE001 - one grievance must not stop the tick
+                report.errors.append(f"{number}: {error}")
+                retry.append(number)
+                return "error"
+            created += status == "created"
+            report.add(status)
+            return status
+
+        for number in changed:
+            one(number, may_create=True)
+        sweep_cursor = cursor.sweep
+        stopped = False
+        for gid, number in swept:
+            status = "done" if number in done else one(str(number), may_create=True)
+            if status == "deferred" and deployment.id is not None:
+                stopped = True  # out of budget: start here next tick
+                break
+            sweep_cursor = int(gid)
+        if not stopped and len(swept) < sweep:
+            sweep_cursor = 0  # walked to the end: start again
+        for number in page_numbers:
+            if number not in done:
+                one(number, may_create=False)
+        new = Cursor(
+            event=int(events[-1][0]) if events else cursor.event,
+            sweep=sweep_cursor,
+            runs=cursor.runs + len(page) if len(page) == min(sweep, PAGE) else 0,
+            retry=list(dict.fromkeys(retry))[:RETRY_MAX],
+        )
+        report.cursor = _save_cursor(new)
+        if deployment_id is not None:
+            _prune(client, deployment_id, report)
+        from prefect.client.schemas.actions import VariableCreate, VariableUpdate
+
+        if client.read_variable_by_name(name) is None:
+            client.create_variable(VariableCreate(name=name, value=report.cursor))
+        else:
+            client.update_variable(VariableUpdate(name=name, value=report.cursor))
+    return report
 
 
-def main(argv: list[str]) -> int:
-    if argv[:1] == ["serve"]:
-        from prefect import serve
-
-        serve(case_deployment())
-        return 0
-    sys.stderr.write("usage: python -m flows.worklist serve\n")
-    return 2
+DONE_TYPES = [StateType.COMPLETED, StateType.CANCELLED, StateType.CRASHED, StateType.FAILED]
 
 
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+def _prune(client: SyncPrefectClient, deployment_id: UUID, report: SyncReport) -> None:
+    """Delete finished case runs that ended more than `keep_days()` ago (at most `PRUNE` a
+    tick), so the Prefect database holds the waiting grievances, not their whole history
+    (the audit log has it)."""
+    ended = datetime.now(UTC) - timedelta(days=keep_days())
+    old = client.read_flow_runs(
+        flow_run_filter=_runs_filter(
+            DONE_TYPES,
+            deployment_id=deployment_id,
+            end_time=FlowRunFilterEndTime(before_=ended),
+        ),
+        limit=PRUNE,
+    )
+    for run in old:
+        client.delete_flow_run(run.id)
+        report.add("deleted")
+
+
+# ---------------------------------------------------------------------- worklist tables
+TABLE_WAITS = [s for s in GState if s not in (GState.NEW, GState.REVIEWED, GState.MERGED)]
+
+
+def worklist_tables(engine: Engine, now: datetime) -> dict[str, list[dict[str, str]]]:
+    """Per party ("desk" and every unit code): the open grievances that wait for it, overdue
+    first, then by the next deadline (at most `TABLE_ROWS` each; the count is in `counts`)."""
+    g, t = Grievance, SlaTimer
+    with engine.db.read() as session:
+        units = [u.code for u in session.exec(select(Unit).order_by(col(Unit.code))).all()]
+        rows = session.exec(select(g).where(col(g.state).in_(TABLE_WAITS))).all()
+        running: dict[int, list[tuple[datetime, str]]] = {}
+        query = select(col(t.grievance_id), col(t.due_at), col(t.target)).where(
+            col(t.stopped_at).is_(None), col(t.state) != TimerState.PAUSED
+        )
+        for gid, due, target in session.connection().execute(query):
+            running.setdefault(int(gid), []).append((due, str(target)))
+    by_party: dict[str, list[tuple[bool, datetime, str, dict[str, str]]]] = {
+        p: [] for p in ["desk", *units]
+    }
+    for row in rows:
+        snap = _snapshot(row, running.get(row.id or 0, []))
+        if snap.wait is None or snap.party is None:
+            continue
+        due = snap.deadlines[0] if snap.deadlines else None
+        overdue = due is not None and due[1] < now
+        entry = {
+            "工单编号 Number": snap.number,
+            "待办 Waiting for": snap.wait.title,
+            "可办理 Actions": snap.wait.offered(),
+            "下一期限 Next deadline": (
+                f"{local(due[1]):%Y-%m-%d %H:%M} {TARGETS.get(due[0], due[0])} {due[0]}"
+                if due
+                else "-"
+            ),
+            "超期 Overdue": "是 yes" if overdue else "",
+            "诉求分类 Category": snap.category,
+            "待办运行 Case run": "Suspended" if snap.wants_run else "-",
+        }
+        sort_due = due[1] if due else datetime.max.replace(tzinfo=UTC)
+        by_party.setdefault(snap.party, []).append((not overdue, sort_due, snap.number, entry))
+    return {
+        party: [entry for *_, entry in sorted(items, key=lambda i: i[:3])]
+        for party, items in by_party.items()
+    }
+
+
+def artifact_key(party: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", f"worklist-{party}".lower()).strip("-")
+
+
+def publish_worklists(engine: Engine, now: datetime) -> dict[str, int]:
+    """Publish `worklist-<unit>` and `worklist-desk` table artifacts, each only when its
+    content changed since its latest version. Returns the waiting count per party."""
+    from prefect.artifacts import create_table_artifact
+
+    tables = worklist_tables(engine, now)
+    seen: dict[str | None, str] = {}
+    with get_client(sync_client=True) as client:
+        while True:  # the API gives at most 200 a page
+            page = client.read_latest_artifacts(
+                artifact_filter=ArtifactCollectionFilter(
+                    key=ArtifactCollectionFilterKey(like_="worklist-%")
+                ),
+                limit=200,
+                offset=len(seen),
+            )
+            seen.update({a.key: a.description or "" for a in page})
+            if len(page) < 200:
+                break
+    counts = {}
+    published: list[str] = []
+    for party, entries in tables.items():
+        counts[party] = len(entries)
+        shown = entries[:TABLE_ROWS]
+        overdue = sum(1 for e in entries if e["超期 Overdue"])
+        digest = hashlib.sha256(
+            json.dumps([len(entries), shown], ensure_ascii=False, sort_keys=True).encode()
+        ).hexdigest()[:12]
+        key = artifact_key(party)
+        if seen.get(key, "").endswith(f"#{digest}"):
+            continue
+        who = "受理台 the desk" if party == "desk" else f"承办单位 unit {party}"
+        more = f" (showing the {TABLE_ROWS} most urgent)" if len(entries) > TABLE_ROWS else ""
+        create_table_artifact(
+            key=key,
+            table=shown or [{"工单编号 Number": "-", "待办 Waiting for": "无待办 nothing waits"}],
+            description=(
+                f"待办清单 Worklist of {who}: {len(entries)} waiting, {overdue} overdue{more} "
+                f"#{digest}"
+            ),
+        )
+        published.append(key)
+    _prune_versions(published)
+    return counts
+
+
+def _prune_versions(keys: Sequence[str]) -> None:
+    """Keep the newest `TABLE_VERSIONS` versions of each table just published (a busy
+    bureau changes a unit's table many times a day; each version is a full table)."""
+    with get_client(sync_client=True) as client:
+        for key in keys:
+            old = client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                sort=ArtifactSort.CREATED_DESC,
+                offset=TABLE_VERSIONS,
+                limit=PAGE,
+            )
+            for artifact in old:
+                client.delete_artifact(artifact.id)

@@ -10,7 +10,8 @@ from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, text, update
+from sqlalchemy import Row, String, bindparam, cast, func, insert, or_, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from models.tables import CalendarDay, Grievance, GrievanceEvent, SlaTimer, Unit
@@ -23,8 +24,65 @@ from workflow.vocab import Channel, State
 
 _CASE_FIELDS = tuple(f.name for f in fields(Case))
 
+# The statements the use cases send on every operation are built once, with bound parameters
+# (values are given at execution): SQLAlchemy then skips rebuilding the statement and its
+# cache key for each call, which cost more than the database's own work. The writes go
+# through the tables' Core constructs (the same column types convert the values).
+_TABLES = Grievance.metadata.tables
+_GRIEVANCE, _EVENT, _TIMER = _TABLES["grievance"], _TABLES["grievance_event"], _TABLES["sla_timer"]
 
-def case_from_row(row: Grievance) -> Case:
+
+def _bound(table: Any, names: Iterable[str]) -> dict[Any, Any]:
+    """{column: bindparam("v_<column>")} for a statement's VALUES or SET clause."""
+    return {table.c[n]: bindparam(f"v_{n}", type_=table.c[n].type) for n in names}
+
+
+def _params(values: dict[str, Any]) -> dict[str, Any]:
+    return {f"v_{name}": value for name, value in values.items()}
+
+
+_ROW_BY_NUMBER = select(Grievance).where(col(Grievance.number) == bindparam("number"))
+_STATE_BY_NUMBER = select(Grievance.state).where(col(Grievance.number) == bindparam("number"))
+_NUMBER_BY_REF = select(Grievance.number).where(
+    col(Grievance.channel) == bindparam("channel", type_=_GRIEVANCE.c.channel.type),
+    col(Grievance.ref) == bindparam("ref"),
+)
+_NEXT_NUMBER = text(
+    "INSERT INTO number_counter (day, last) VALUES (:day, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = number_counter.last + 1 RETURNING last"
+)
+_EVENT_COLUMNS = (
+    "grievance_id",
+    "number",
+    "seq",
+    "event",
+    "from_state",
+    "to_state",
+    "actor",
+    "role",
+    "actor_unit",
+    "at",
+    "recorded_at",
+    "payload",
+)
+_INSERT_EVENT = insert(_EVENT).values(_bound(_EVENT, _EVENT_COLUMNS))
+_INSERT_CASE = insert(_GRIEVANCE).values(
+    _bound(_GRIEVANCE, (*_CASE_FIELDS, "version", "created_at", "updated_at"))
+)
+_UPDATE_CASE = (
+    update(_GRIEVANCE)
+    .where(_GRIEVANCE.c.id == bindparam("w_id"), _GRIEVANCE.c.version == bindparam("w_version"))
+    .values(_bound(_GRIEVANCE, (*_CASE_FIELDS, "version", "updated_at")))
+)
+_UPDATE_VERSION = (
+    update(_GRIEVANCE)
+    .where(_GRIEVANCE.c.id == bindparam("w_id"), _GRIEVANCE.c.version == bindparam("w_version"))
+    .values(_bound(_GRIEVANCE, ("version", "updated_at")))
+)
+_MISSING_UNITS = select(Unit.code).where(col(Unit.code).in_(bindparam("codes", expanding=True)))
+
+
+def case_from_row(row: Grievance | Row[Any]) -> Case:
     values: dict[str, Any] = {name: getattr(row, name) for name in _CASE_FIELDS}
     values["co_units"] = tuple(values["co_units"] or ())
     return Case(**values)
@@ -49,10 +107,22 @@ def record_from_event(event: GrievanceEvent) -> Record:
 
 
 def get_row(session: Session, number: str) -> Grievance:
-    row = session.exec(select(Grievance).where(Grievance.number == number)).first()
+    row = session.exec(_ROW_BY_NUMBER, params={"number": number}).first()
     if row is None:
         raise NotFound(f"grievance {number} does not exist")
     return row
+
+
+_CASE_BY_NUMBER = _GRIEVANCE.select().where(_GRIEVANCE.c.number == bindparam("number"))
+
+
+def load_case(session: Session, number: str) -> tuple[int, int, Case]:
+    """(row id, version, case) of a grievance, read as plain values (no ORM object: what a
+    use case needs to decide, at a fraction of the cost)."""
+    row = session.connection().execute(_CASE_BY_NUMBER, {"number": number}).first()
+    if row is None:
+        raise NotFound(f"grievance {number} does not exist")
+    return int(row.id), int(row.version), case_from_row(row)
 
 
 def get_row_by_id(session: Session, grievance_id: int) -> Grievance:
@@ -67,86 +137,85 @@ def all_numbers(session: Session) -> list[str]:
 
 
 def state_of(session: Session, number: str) -> State | None:
-    value = session.exec(select(Grievance.state).where(Grievance.number == number)).first()
+    value = session.connection().execute(_STATE_BY_NUMBER, {"number": number}).scalar()
     return None if value is None else State(value)
 
 
 def number_by_ref(session: Session, channel: Channel, ref: str) -> str | None:
-    query = select(Grievance.number).where(Grievance.channel == channel, Grievance.ref == ref)
-    return session.exec(query).first()
+    params = {"channel": channel, "ref": ref}
+    found = session.connection().execute(_NUMBER_BY_REF, params).scalar()
+    return None if found is None else str(found)
 
 
 def next_number(session: Session, day: date) -> str:
     """The next grievance number of the day, e.g. 20261123-0001 (atomic on every engine)."""
     key = day.strftime("%Y%m%d")
-    last = (
-        session.connection()
-        .execute(
-            text(
-                "INSERT INTO number_counter (day, last) VALUES (:day, 1) "
-                "ON CONFLICT (day) DO UPDATE SET last = number_counter.last + 1 RETURNING last"
-            ),
-            {"day": key},
-        )
-        .scalar_one()
-    )
+    last = session.connection().execute(_NEXT_NUMBER, {"day": key}).scalar_one()
     return f"{key}-{last:04d}"
 
 
-def _event_row(
-    grievance_id: int, seq: int, record: Record, recorded_at: datetime
-) -> GrievanceEvent:
-    return GrievanceEvent(
-        grievance_id=grievance_id,
-        number=record.number,
-        seq=seq,
-        event=record.event,
-        from_state=record.from_state,
-        to_state=record.to_state,
-        actor=record.actor.name,
-        role=record.actor.role,
-        actor_unit=record.actor.unit,
-        at=record.at,
-        recorded_at=recorded_at,
-        payload=record.payload,
-    )
+def _insert_event(
+    session: Session, grievance_id: int, seq: int, record: Record, recorded_at: datetime
+) -> None:
+    """Append one audit event row (written at once, in the caller's transaction)."""
+    values = {
+        "grievance_id": grievance_id,
+        "number": record.number,
+        "seq": seq,
+        "event": record.event,
+        "from_state": record.from_state,
+        "to_state": record.to_state,
+        "actor": record.actor.name,
+        "role": record.actor.role,
+        "actor_unit": record.actor.unit,
+        "at": record.at,
+        "recorded_at": recorded_at,
+        "payload": record.payload,
+    }
+    session.connection().execute(_INSERT_EVENT, _params(values))
 
 
 def insert_case(session: Session, case: Case, record: Record, recorded_at: datetime) -> int:
     """Insert a new grievance and its first audit event; returns the row id."""
-    row = Grievance(**_row_values(case), version=1, created_at=recorded_at, updated_at=recorded_at)
-    session.add(row)
-    session.flush()
-    if row.id is None:
+    session.flush()  # anything the session holds goes first, as an ORM insert would do
+    values = {**_row_values(case), "version": 1, "created_at": recorded_at}
+    values["updated_at"] = recorded_at
+    result = session.connection().execute(_INSERT_CASE, _params(values))
+    row_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    if row_id is None:
         raise RuntimeError("grievance insert returned no id")
-    session.add(_event_row(row.id, 1, record, recorded_at))
-    session.flush()
-    return row.id
+    _insert_event(session, int(row_id), 1, record, recorded_at)
+    return int(row_id)
 
 
 def update_case(
     session: Session, row_id: int, version: int, case: Case, record: Record, recorded_at: datetime
 ) -> int:
-    """Compare-and-set on `version`: raise Conflict if someone else wrote in between."""
-    result = session.exec(
-        update(Grievance)
-        .where(col(Grievance.id) == row_id, col(Grievance.version) == version)
-        .values(**_row_values(case), version=version + 1, updated_at=recorded_at)
-        .execution_options(synchronize_session=False)
-    )
+    """Compare-and-set on `version`: raise Conflict if someone else wrote in between.
+
+    The session's copy of the row is not refreshed (as with `synchronize_session=False`)."""
+    session.flush()
+    values = {**_row_values(case), "version": version + 1, "updated_at": recorded_at}
+    params = {"w_id": row_id, "w_version": version, **_params(values)}
+    result = session.connection().execute(_UPDATE_CASE, params)
     if result.rowcount != 1:
         raise Conflict(
             f"grievance {case.number} was changed by someone else while you worked on it; "
             "look at it again (`grievance show`) and retry"
         )
-    session.add(_event_row(row_id, version + 1, record, recorded_at))
-    session.flush()
+    _insert_event(session, row_id, version + 1, record, recorded_at)
     return version + 1
 
 
+_EVENTS_OF = (
+    select(GrievanceEvent)
+    .where(col(GrievanceEvent.number) == bindparam("number"))
+    .order_by(col(GrievanceEvent.seq))
+)
+
+
 def events_of(session: Session, number: str) -> list[GrievanceEvent]:
-    query = select(GrievanceEvent).where(GrievanceEvent.number == number)
-    return list(session.exec(query.order_by(col(GrievanceEvent.seq))).all())
+    return list(session.exec(_EVENTS_OF, params={"number": number}).all())
 
 
 def record_system_event(
@@ -154,15 +223,12 @@ def record_system_event(
 ) -> int:
     """Append an engine record that changes nothing of the case (a fired SLA step): the same
     compare-and-set on `version` as `update_case`, without rewriting the case's columns."""
-    result = session.exec(
-        update(Grievance)
-        .where(col(Grievance.id) == row_id, col(Grievance.version) == version)
-        .values(version=version + 1, updated_at=recorded_at)
-        .execution_options(synchronize_session=False)
-    )
+    session.flush()
+    params = {"w_id": row_id, "w_version": version, "v_version": version + 1}
+    result = session.connection().execute(_UPDATE_VERSION, {**params, "v_updated_at": recorded_at})
     if result.rowcount != 1:
         raise Conflict(f"grievance {record.number} was changed meanwhile")
-    session.add(_event_row(row_id, version + 1, record, recorded_at))
+    _insert_event(session, row_id, version + 1, record, recorded_at)
     return version + 1
 
 
@@ -209,7 +275,8 @@ def missing_units(session: Session, codes: Iterable[str]) -> frozenset[str]:
     wanted = set(codes)
     if not wanted:
         return frozenset()
-    found = session.exec(select(Unit.code).where(col(Unit.code).in_(wanted))).all()
+    params = {"codes": sorted(wanted)}
+    found = session.connection().execute(_MISSING_UNITS, params).scalars().all()
     return frozenset(wanted - set(found))
 
 
@@ -257,9 +324,21 @@ def list_units(session: Session) -> Sequence[Unit]:
 # ----------------------------------------------------------------------------- SLA timers
 _DURATIONS = {"paused_total": "paused_seconds", "late": "late_seconds", "used": "used_seconds"}
 _TIMER_FIELDS = tuple(f.name for f in fields(Timer) if f.name not in _DURATIONS)
+_TIMER_COLUMNS = (*_TIMER_FIELDS, *_DURATIONS.values())
+_TIMERS_OF = (
+    select(SlaTimer)
+    .where(col(SlaTimer.grievance_id) == bindparam("grievance_id"))
+    .order_by(col(SlaTimer.target), col(SlaTimer.cycle))
+)
+_INSERT_TIMER = insert(_TIMER).values(_bound(_TIMER, ("grievance_id", "number", *_TIMER_COLUMNS)))
+_UPDATE_TIMER = (
+    update(_TIMER)
+    .where(_TIMER.c.id == bindparam("w_id"))
+    .values(_bound(_TIMER, (*_TIMER_COLUMNS, "version")))
+)
 
 
-def timer_from_row(row: SlaTimer) -> Timer:
+def timer_from_row(row: SlaTimer | Row[Any]) -> Timer:
     values: dict[str, Any] = {name: getattr(row, name) for name in _TIMER_FIELDS}
     for name, column in _DURATIONS.items():
         values[name] = timedelta(seconds=getattr(row, column))
@@ -267,8 +346,19 @@ def timer_from_row(row: SlaTimer) -> Timer:
 
 
 def timers_of(session: Session, grievance_id: int) -> list[SlaTimer]:
-    query = select(SlaTimer).where(SlaTimer.grievance_id == grievance_id)
-    return list(session.exec(query.order_by(col(SlaTimer.target), col(SlaTimer.cycle))).all())
+    return list(session.exec(_TIMERS_OF, params={"grievance_id": grievance_id}).all())
+
+
+_TIMER_ROWS_OF = (
+    _TIMER.select()
+    .where(_TIMER.c.grievance_id == bindparam("grievance_id"))
+    .order_by(_TIMER.c.target, _TIMER.c.cycle)
+)
+
+
+def timer_rows_of(session: Session, grievance_id: int) -> list[Row[Any]]:
+    """`timers_of` as plain rows (read-only values, no ORM objects), for `save_timers`."""
+    return list(session.connection().execute(_TIMER_ROWS_OF, {"grievance_id": grievance_id}))
 
 
 def rows_by_id(session: Session, ids: Iterable[int]) -> dict[int, Grievance]:
@@ -295,23 +385,38 @@ def save_timers(
     session: Session,
     grievance_id: int,
     number: str,
-    old: Sequence[SlaTimer],
+    old: Sequence[SlaTimer | Row[Any]],
     timers: Iterable[Timer],
 ) -> None:
-    """Insert new timers and update the ones that changed (each row's version goes up)."""
+    """Insert new timers and update the ones that changed (each row's version goes up).
+
+    `old` are the grievance's stored timers, as ORM objects (`timers_of`) or plain rows
+    (`timer_rows_of`). Written at once with Core statements; ORM objects among `old` are
+    given the values written, so later reads in the same session see them."""
+    session.flush()
     rows = {(row.target, row.cycle): row for row in old}
+    inserts: list[dict[str, Any]] = []
+    updates: list[tuple[SlaTimer | Row[Any], dict[str, Any]]] = []
     for timer in timers:
         values = {name: getattr(timer, name) for name in _TIMER_FIELDS}
         for name, column in _DURATIONS.items():
             values[column] = int(getattr(timer, name).total_seconds())
         row = rows.get(timer.key)
         if row is None:
-            session.add(SlaTimer(grievance_id=grievance_id, number=number, **values))
+            inserts.append({"grievance_id": grievance_id, "number": number, **values})
         elif any(getattr(row, name) != value for name, value in values.items()):
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.version += 1
-    session.flush()
+            updates.append((row, {**values, "version": row.version + 1}))
+    connection = session.connection()
+    if updates:
+        connection.execute(
+            _UPDATE_TIMER, [{"w_id": row.id, **_params(values)} for row, values in updates]
+        )
+        for row, values in updates:
+            if isinstance(row, SlaTimer):
+                for name, value in values.items():
+                    set_committed_value(row, name, value)
+    if inserts:
+        connection.execute(_INSERT_TIMER, [_params(values) for values in inserts])
 
 
 def due_timers(

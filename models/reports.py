@@ -52,7 +52,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session, col
 
 from models.tables import Grievance, SlaTimer
@@ -107,19 +107,24 @@ def _key(value: Any) -> str | None:
 
 
 # ----------------------------------------------------------------------------- counts
+def _grievance_facts() -> dict[str, ColumnElement[Any]]:
+    """Per grievance, the facts read from its own row, by `Counts` field."""
+    return {
+        "closed": _flag(or_(col(_g.closed_at).is_not(None), col(_g.cycle) > 1)),
+        "resolved": _flag(col(_g.result) == CloseResult.RESOLVED),
+        "revisited": _flag(col(_g.satisfaction).in_(_ANSWERED)),
+        "satisfied": _flag(col(_g.satisfaction).in_(_CONTENT)),
+        "assigned": _flag(col(_g.assigned_at).is_not(None)),
+        "returned": _flag(col(_g.return_count) > 0),
+        "redone": _flag(col(_g.cycle) > 1),
+        "amount_fen": func.coalesce(col(_g.amount_fen), 0),
+        "recovered_fen": func.coalesce(col(_g.recovered_fen), 0),
+    }
+
+
 def _grievance_flags() -> list[ColumnElement[Any]]:
     """Per grievance, the facts read from its own row (labels are `Counts` fields)."""
-    return [
-        _flag(or_(col(_g.closed_at).is_not(None), col(_g.cycle) > 1)).label("closed"),
-        _flag(col(_g.result) == CloseResult.RESOLVED).label("resolved"),
-        _flag(col(_g.satisfaction).in_(_ANSWERED)).label("revisited"),
-        _flag(col(_g.satisfaction).in_(_CONTENT)).label("satisfied"),
-        _flag(col(_g.assigned_at).is_not(None)).label("assigned"),
-        _flag(col(_g.return_count) > 0).label("returned"),
-        _flag(col(_g.cycle) > 1).label("redone"),
-        func.coalesce(col(_g.amount_fen), 0).label("amount_fen"),
-        func.coalesce(col(_g.recovered_fen), 0).label("recovered_fen"),
-    ]
+    return [fact.label(name) for name, fact in _grievance_facts().items()]
 
 
 def _timer_sums(as_of: datetime) -> list[ColumnElement[Any]]:
@@ -174,29 +179,49 @@ def _run(session: Session, query: Any, dims: Sequence[str]) -> dict[Key, dict[st
 def _grid(
     session: Session, start: datetime, end: datetime, as_of: datetime, dims: Sequence[str]
 ) -> dict[Key, dict[str, int]]:
-    """Every count per combination of `dims`, in one statement of two levels.
+    """Every count per combination of `dims`, in one statement of two levels."""
+    return _grid_by(session, start, end, as_of, [_DIMENSIONS[d] for d in dims])
+
+
+def _summed(
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    keys: Sequence[ColumnElement[Any]],
+) -> Any:
+    """The statement of `_grid_by`: every count per combination of the `keys` expressions,
+    in two levels.
 
     The inner level folds each cohort grievance and its timers into one row (a left join
     grouped by grievance, in the order of the `accepted_at` index, so it needs no sort); the
     outer level sums those rows per group. Joining first and grouping by unit directly would
     count a grievance's own facts once per timer, and sort four times as many rows.
     """
-    keys = [_DIMENSIONS[d].label(f"k{i}") for i, d in enumerate(dims)]
+    labelled = [key.label(f"k{i}") for i, key in enumerate(keys)]
     per_grievance = (
-        select(*keys, *_grievance_flags(), *_timer_sums(as_of))
+        select(*labelled, *_grievance_flags(), *_timer_sums(as_of))
         .select_from(_g)
         .outerjoin(_t, col(_t.grievance_id) == col(_g.id))
         .where(_cohort(start, end))
         .group_by(col(_g.accepted_at), col(_g.id))
-        .subquery("per_grievance")
+        .subquery()
     )
     c = per_grievance.c
-    group = [c[f"k{i}"] for i in range(len(dims))]
+    group = [c[f"k{i}"] for i in range(len(keys))]
     summed = [func.sum(c[name]).label(name) for name in _COUNT_FIELDS if name != "accepted"]
     query = select(*group, func.count().label("accepted"), *summed)
-    if group:
-        query = query.group_by(*group)
-    return _run(session, query, dims)
+    return query.group_by(*group) if group else query
+
+
+def _grid_by(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    keys: Sequence[ColumnElement[Any]],
+) -> dict[Key, dict[str, int]]:
+    """Every count per combination of the `keys` expressions, in one statement (`_summed`)."""
+    return _run(session, _summed(start, end, as_of, keys), [str(i) for i in range(len(keys))])
 
 
 def _sort_key(key: str | None) -> tuple[bool, str]:
@@ -302,6 +327,74 @@ def measures(
     each with the previous period's cohort size of the same key (0 if it had none). Only
     the keys of this period are listed."""
     return measures_by(session, period, as_of, [by], tz)[by]
+
+
+def _period_total(start: datetime, end: datetime, as_of: datetime, tag: int) -> Any:
+    """One row: `tag`, then every count of the cohort in [start, end) in `Counts` order.
+
+    With no grouping every count is a plain sum, so the cohort's own facts are summed over
+    its rows and the timers' over the joined timer rows, side by side: the same figures as
+    `_summed`'s fold per grievance, without it."""
+    cohort = _cohort(start, end)
+    facts = _grievance_facts()
+    own = (
+        select(func.count().label("accepted"), *(func.sum(f).label(n) for n, f in facts.items()))
+        .where(cohort)
+        .subquery()
+    )
+    timers = (
+        select(*_timer_sums(as_of))
+        .select_from(_g)
+        .join(_t, col(_t.grievance_id) == col(_g.id))
+        .where(cohort)
+        .subquery()
+    )
+    columns = [(own if name in own.c else timers).c[name] for name in _COUNT_FIELDS]
+    return select(literal(tag).label("k0"), *columns).select_from(own).join(timers, literal(True))
+
+
+def trend(
+    session: Session,
+    periods: Sequence[Period],
+    as_of: datetime,
+    tz: ZoneInfo = SHANGHAI,
+) -> list[Measures]:
+    """`measures(session, period, as_of, None, tz)` of each of consecutive `periods` (the
+    bulletin's trend), each with the cohort size of the period before it, in ONE statement.
+
+    Each period is one branch of a UNION ALL, tagged with its place (1, 2, ...): its cohort's
+    totals (`_period_total`), in its own range of the `accepted_at` index; branch 0 only
+    counts the cohort of the period before the first (its size is all that is wanted). Every
+    grievance of the trend's months is read once and nothing is sorted. (A GROUP BY on a
+    month bucket reads the same rows but sorts them: measured slower than separate passes,
+    as SQLite has no hash aggregation.)"""
+    if not periods:
+        return []
+    for before, after in zip(periods, periods[1:], strict=False):
+        if before.end != after.start:
+            raise InvalidInput(
+                f"trend periods must follow each other: {before.label}, {after.label}"
+            )
+    bounds = [
+        (_instant(p.start, tz), _instant(p.end, tz)) for p in (periods[0].previous(), *periods)
+    ]
+    zero = literal(0)
+    branches = [
+        select(literal(0).label("k0"), func.count().label("accepted"))
+        .add_columns(*(zero.label(name) for name in _COUNT_FIELDS if name != "accepted"))
+        .where(_cohort(*bounds[0]))
+    ]
+    for i, (start, end) in enumerate(bounds[1:], start=1):
+        branches.append(_period_total(start, end, as_of, i))
+    grid = _run(session, union_all(*branches), ["k0"])
+    cells = {int(key[0] or 0): values for key, values in grid.items()}
+    result = []
+    for i in range(1, len(periods) + 1):
+        values = cells.get(i, {})
+        counts = Counts(None, **{name: values.get(name, 0) for name in _COUNT_FIELDS})
+        previous = cells.get(i - 1, {}).get("accepted", 0)
+        result.append(Measures(None, counts, previous_accepted=previous))
+    return result
 
 
 # ----------------------------------------------------------------------------- lists
@@ -493,5 +586,6 @@ __all__ = [
     "repeat_complainants",
     "repeat_respondents",
     "sla_board",
+    "trend",
     "units_with_open_work",
 ]

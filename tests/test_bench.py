@@ -2,11 +2,68 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from bench import plan, sweep
+from bench import __main__ as bench_main
+from bench import lifecycle, plan, sweep
+
+# benchmark -> rows it puts in the summary table
+SUMMARY_ROWS = {"plan": 1, "lifecycle": 2, "importer": 1, "sweep": 3, "bulletin": 2}
+
+
+def _summary(out: str) -> list[list[str]]:
+    """The cells of the summary table's rows (after its header)."""
+    table = out.split("## summary", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| benchmark | figure | reference (same run) | ratio | goal |")
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows[1:]]
+
+
+def test_one_command_runs_every_benchmark_and_prints_one_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_main.main(["--size", "small", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "FAILED" not in out
+    rows = _summary(out)
+    names = [row[0] for row in rows]
+    assert names == [name for name, n in SUMMARY_ROWS.items() for _ in range(n)]
+    for row in rows:
+        assert len(row) == 6 and all(row[:4]), row
+        assert row[5] in ("met", "missed", "—"), row
+    # every benchmark printed its own figures before the table
+    for heading in ("## plan", "## lifecycle", "## importer", "## sweep", "## bulletin"):
+        assert heading in out
+    assert "ratio use-case rate / bare sqlite3 floor" in out
+    assert "ratio import rate / use-case rate" in out
+
+
+def test_only_some_benchmarks_and_unknown_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_main.main(["--only", "plan", "--dir", str(tmp_path)]) == 0
+    rows = _summary(capsys.readouterr().out)
+    assert [row[0] for row in rows] == ["plan"]
+    with pytest.raises(SystemExit) as refused:
+        bench_main.main(["--only", "plan,nope"])
+    assert refused.value.code == 2
+    assert "unknown benchmark(s) nope" in capsys.readouterr().err
+
+
+def test_a_benchmark_that_breaks_is_failed_in_the_table_and_the_others_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(n: int, seed: int = 7) -> plan.Result:
+        raise RuntimeError("synthetic breakage")
+
+    monkeypatch.setattr(plan, "run", broken)
+    assert bench_main.main(["--only", "plan,lifecycle", "--dir", str(tmp_path)]) == 1
+    rows = _summary(capsys.readouterr().out)
+    assert [(row[0], row[5]) for row in rows][0] == ("plan", "FAILED")
+    assert [row[0] for row in rows[1:]] == ["lifecycle", "lifecycle"]
 
 
 def test_plan_benchmark_runs_and_agrees_with_its_reference(
@@ -15,6 +72,18 @@ def test_plan_benchmark_runs_and_agrees_with_its_reference(
     assert plan.main(["--n", "300"]) == 0
     out = capsys.readouterr().out
     assert "ratio engine/naive throughput" in out and "disagreements: 0" in out
+
+
+def test_lifecycle_benchmark_writes_the_same_rows_as_its_floor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert lifecycle.main(["--n", "12", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "same rows: yes" in out and "ratio use-case rate / bare sqlite3 floor" in out
+    assert "FAILED" not in out
+    # every step of the lifecycle was timed on both sides
+    for step in lifecycle.STEPS:
+        assert re.search(rf"^{step}\s+\d+", out, re.M), step
 
 
 def test_sweep_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

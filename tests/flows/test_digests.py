@@ -28,6 +28,7 @@ from openpyxl import load_workbook
 from flows import digests
 from flows import usecases as uc
 from flows.engine import Engine
+from models import reports
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
@@ -405,6 +406,22 @@ def test_due_today_due_soon_and_overdue_split_at_the_right_instants(engine: Engi
 
 
 # ----------------------------------------------------------------------------- figures
+def test_the_bulletins_trend_is_each_months_own_measures(engine: Engine) -> None:
+    # The trend is read in one bucketed statement (reports.trend): each month's figures must
+    # be what that month's own measures say, as the five separate passes used to give.
+    as_of = at(MONTHLY_AS_OF)
+    for month in (11, 10, 9):
+        period = month_of(date(2026, month, 1))
+        trend = digests.monthly(engine, period, as_of).context["trend"]
+        months = [p for p, _ in trend]
+        assert len(trend) == digests.TREND_MONTHS and months[-1] == period
+        assert all(a.end == b.start for a, b in zip(months, months[1:], strict=False))
+        with engine.db.read() as session:
+            expected = [reports.measures(session, p, as_of, None)[0] for p in months]
+        assert [m for _, m in trend] == expected
+        assert [m.volume for _, m in trend] == [e.volume for e in expected]
+
+
 def test_a_month_after_an_empty_one_shows_a_dash_for_the_change(engine: Engine) -> None:
     september = digests.monthly(engine, month_of(date(2026, 9, 1)), at(MONTHLY_AS_OF))
     assert september.context["total"].previous_accepted == 0

@@ -267,3 +267,15 @@ def test_the_flow_is_one_run_with_a_task_per_batch(
     assert "| 7 |" in data and "plate" in data and "已存在 Already present | 0" in data
     again = importer.import_work_orders(path=str(path), batch=2, now=NOW)
     assert again["imported"] == 0 and again["skipped_existing"] == 5
+
+
+def test_the_import_flow_is_served_as_a_deployment() -> None:
+    from prefect.flows import load_flow_from_entrypoint
+
+    deployment = importer.import_deployment()
+    assert deployment.name == "import" and deployment.tags == ["grievance", "import"]
+    assert deployment.entrypoint == "flows/importer.py:import_work_orders"
+    assert load_flow_from_entrypoint(deployment.entrypoint).name == "批量导入 import"
+    schema = deployment._parameter_openapi_schema.model_dump(exclude_unset=True)
+    assert schema["required"] == ["path"] and not deployment.schedules
+    assert set(schema["properties"]) == {"path", "actor", "batch", "now"}

@@ -146,3 +146,37 @@ def test_every_digest_has_a_schedule_in_the_bureaus_zone() -> None:
         "weekly-summary": ("30 8 * * 1", "Asia/Shanghai"),
         "monthly-bulletin": ("0 9 1 * *", "Asia/Shanghai"),
     }
+
+
+def test_serve_registers_case_and_import_and_every_entrypoint_loads(
+    harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.flows import load_flow_from_entrypoint
+
+    monkeypatch.delenv("GRIEVANCE_CASE_RUNS", raising=False)
+    for deployment in scheduled.deployments(timedelta(minutes=1)):
+        deployment.apply()  # what `prefect.serve` registers before it polls
+    with get_client(sync_client=True) as client:
+        served = client.read_deployments()
+        flows = {d.name: client.read_flow(d.flow_id).name for d in served}
+    assert {"case", "import", "assign", "sla-watchdog", "monthly-bulletin"} <= set(flows)
+    assert flows["case"] == "工单 case" and flows["import"] == "批量导入 import"
+    for deployment in served:  # what the served runner loads to start a run
+        assert deployment.entrypoint, deployment.name
+        loaded = load_flow_from_entrypoint(deployment.entrypoint)
+        assert loaded.name == flows[deployment.name], deployment.entrypoint
+    entrypoints = {d.name: d.entrypoint for d in served}
+    assert entrypoints["case"] == "flows/worklist.py:case_flow"
+    assert entrypoints["import"] == "flows/importer.py:import_work_orders"
+
+
+def test_the_runner_polls_every_two_seconds_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(scheduled.ENV_POLL, raising=False)
+    assert scheduled.runner_poll() == 2.0
+    monkeypatch.setenv(scheduled.ENV_POLL, "10")
+    assert scheduled.runner_poll() == 10.0
+    for bad in ("soon", "0", "600"):
+        monkeypatch.setenv(scheduled.ENV_POLL, bad)
+        with pytest.raises(scheduled.InvalidInput, match=scheduled.ENV_POLL):
+            scheduled.runner_poll()

@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from flows import usecases as uc
 from flows.engine import Engine
@@ -452,6 +453,37 @@ def test_several_groupings_in_one_pass_agree_with_one_at_a_time(november: Builde
         counted = reports.counts_by(session, local(11, 1, 0), local(12, 1, 0), AS_OF, bys)
     assert together == alone
     assert counted == {by: [m.counts for m in together[by]] for by in bys}
+
+
+def test_the_trend_in_one_statement_agrees_with_one_month_at_a_time(november: Builder) -> None:
+    # July to December: empty months, September (empty) before October (2), November (8),
+    # December (none yet, November before it); in Shanghai and in UTC month boundaries.
+    months = [month_of(date(2026, m, 1)) for m in range(7, 13)]
+    sent: list[str] = []
+
+    def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    for tz in (SH, UTC_ZONE):
+        with november.engine.db.read() as session:
+            one_by_one = [reports.measures(session, m, AS_OF, None, tz)[0] for m in months]
+            event.listen(november.engine.db.engine, "before_cursor_execute", count)
+            try:
+                together = reports.trend(session, months, AS_OF, tz)
+            finally:
+                event.remove(november.engine.db.engine, "before_cursor_execute", count)
+        assert together == one_by_one
+        assert len([s for s in sent if s.lstrip().upper().startswith("SELECT")]) == 1
+        sent.clear()
+    by_month = dict(zip([m.start.month for m in months], together, strict=True))
+    assert (by_month[10].volume, by_month[10].previous_accepted) == (2, 0)
+    assert (by_month[11].volume, by_month[11].previous_accepted) == (8, 2)
+    assert (by_month[12].volume, by_month[12].previous_accepted) == (0, 8)
+    with november.engine.db.read() as session:
+        assert reports.trend(session, [], AS_OF) == []
+        assert reports.trend(session, months[3:5], AS_OF, UTC_ZONE) == one_by_one[3:5]
+        with pytest.raises(InvalidInput, match="follow each other"):
+            reports.trend(session, [months[0], months[2]], AS_OF)
 
 
 def test_a_month_after_an_empty_month_has_no_volume_change(november: Builder) -> None:
