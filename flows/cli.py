@@ -620,9 +620,9 @@ def sla_check(fix: bool, **who: Any) -> None:
         sys.exit(1)
 
 
-def _now(text: str | None) -> datetime:
-    """--now: an ISO 8601 instant (without offset: Asia/Shanghai), or the clock."""
-    return _instant(text) if text else datetime.now(UTC)
+def _now(text: str | None, ctx: Ctx) -> datetime:
+    """--now: an ISO 8601 instant (without offset: Asia/Shanghai); else --at, else the clock."""
+    return _instant(text) if text else ctx.stamp.at
 
 
 def _progress(what: str) -> Callable[[Any], None] | None:
@@ -647,7 +647,9 @@ def sla_sweep(now_text: str | None, batch: int, **who: Any) -> None:
     uc.require_desk(ctx.actor, "runs the watchdog (sla sweep)")
     if not 1 <= batch <= 10_000:
         raise InvalidInput("--batch must be between 1 and 10000")
-    result = watchdog.sweep(ctx.engine, _now(now_text), batch=batch, progress=_progress("sweep"))
+    result = watchdog.sweep(
+        ctx.engine, _now(now_text, ctx), batch=batch, progress=_progress("sweep")
+    )
     steps = [present.fired_dict(f) for f in result.fired]
     lines = [present.fired_text(f) for f in result.fired]
     lines.append(f"fired {len(result.fired)} step(s) as of {iso(result.now)}")
@@ -714,7 +716,7 @@ def notifications_deliver(now_text: str | None, **who: Any) -> None:
     """Send the notifications due now through their channels (retries with backoff)."""
     ctx = _ctx(**who)
     uc.require_desk(ctx.actor, "delivers notifications")
-    result = delivery.deliver(ctx.engine, _now(now_text), progress=_progress("deliver"))
+    result = delivery.deliver(ctx.engine, _now(now_text, ctx), progress=_progress("deliver"))
     data = {"sent": result.sent, "retried": result.retried, "dead": result.dead}
     text = [f"sent {result.sent}, to retry {result.retried}, dead-lettered {result.dead}"]
     _emit(ctx, {**data, "errors": result.errors}, "\n".join(text + result.errors))
@@ -735,7 +737,7 @@ def notifications_retry(
         raise InvalidInput("give notification ids, or --all for every dead letter")
     if any(not 1 <= i <= uc.VERSION_MAX for i in ids):
         raise InvalidInput(f"notification ids are between 1 and {uc.VERSION_MAX}")
-    count = delivery.requeue(ctx.engine, _now(now_text), list(ids) or None)
+    count = delivery.requeue(ctx.engine, _now(now_text, ctx), list(ids) or None)
     _emit(ctx, {"requeued": count}, f"{count} dead letter(s) queued again")
 
 

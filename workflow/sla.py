@@ -142,7 +142,10 @@ def _periods(calendar: BusinessCalendar) -> list[tuple[timedelta, timedelta]]:
 
 
 def _elapsed(limit: Limit, calendar: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
-    return b - a if limit.clock is Clock.NATURAL else calendar.business_time_between(a, b)
+    """Time on the limit's clock from `a` to `b`, in whole seconds: durations are stored in
+    seconds, so a replay of the audit log (times kept to the microsecond) gives what is stored."""
+    span = b - a if limit.clock is Clock.NATURAL else calendar.business_time_between(a, b)
+    return span - timedelta(microseconds=span.microseconds)
 
 
 def _push(limit: Limit, calendar: BusinessCalendar, due: datetime, span: timedelta) -> Deadline:

@@ -13,6 +13,7 @@ from flows.cli import main
 from flows.engine import Engine
 from models import repo
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
+from workflow.actor import Actor
 from workflow.calendar import Overrides
 from workflow.sla import TimerState
 
@@ -75,6 +76,31 @@ def test_stored_timers_equal_the_replay_of_the_audit_log(driver: Driver) -> None
     assert states["close#2"] is TimerState.RUNNING and states["revisit#1"] is TimerState.MET
     assert timers(e, done.number)["revisit#1"].state is TimerState.MET  # type: ignore[attr-defined]
     assert timers(e, returned.number)["assign#2"].open  # type: ignore[attr-defined]
+
+
+def test_times_to_the_microsecond_replay_to_the_stored_timers(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Actions timed by the clock carry microseconds; durations are stored in seconds, and
+    the replay of the audit log must give exactly what is stored (it once differed by the
+    sub-second part of `used`)."""
+    ticks = iter(range(1, 10_000))
+    plain = type(driver).stamp  # the fixture's class (conftest may be imported twice)
+
+    def stamp(self: Driver, actor: Actor, minutes: int = 10) -> uc.Stamp:
+        self.now += timedelta(microseconds=next(ticks) * 137_911)
+        return plain(self, actor, minutes)
+
+    monkeypatch.setattr(type(driver), "stamp", stamp)
+    e = driver.engine
+    busy = driver.to("handling")
+    uc.suspend(e, busy.number, driver.stamp(SUPERVISOR, 60 * 30), reason="等待材料")
+    uc.resume(e, busy.number, driver.stamp(HANDLER, 60 * 50))
+    uc.feedback(e, busy.number, driver.stamp(HANDLER), note="进展")
+    uc.close(e, busy.number, driver.stamp(HANDLER), result="resolved", note="ok")
+    driver.to("reviewed")
+    assert uc.show(e, busy.number, DESK).case.accepted_at.microsecond != 0
+    assert uc.check_timers(e) == []
 
 
 def test_check_finds_and_fixes_a_tampered_timer(driver: Driver) -> None:
