@@ -28,6 +28,7 @@ use case with the same messages).
 # parameter annotations at runtime (the form models are built with `create_model`).
 
 import copy
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,11 +54,51 @@ from workflow.actor import Actor
 from workflow.case import Case
 from workflow.commands import NO_FAULT_RESULTS, GrievanceNumber
 from workflow.errors import GrievanceError
+from workflow.privacy import mask_text
 from workflow.timeutil import SHANGHAI, iso
 from workflow.validation import PersonName, UnitCode
 from workflow.vocab import Event, Role
 
 PARAM = "params"  # the name of every action flow's one parameter
+
+
+class MaskPersonalData(logging.Filter):
+    """Masks phone, ID and plate numbers in a log record before any handler sees it.
+
+    Prefect logs a form it refuses with its raw input (`prefect.flows`: "Parameter
+    validation failed ... Parameters: {...}") and a run's errors on `prefect.flow_runs`;
+    those lines go to the console and to the server's run logs, readable by anyone in the UI.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is left to logging itself
+            return True
+        masked = mask_text(text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+MASKED_LOGGERS = (
+    "prefect.flows",
+    "prefect.engine",
+    "prefect.flow_runs",
+    "prefect.task_runs",
+    "grievance",
+)
+
+
+def mask_logs() -> None:
+    """Put the masking filter on the loggers that may carry a form's input (idempotent)."""
+    for name in MASKED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskPersonalData) for f in logger.filters):
+            logger.addFilter(MaskPersonalData())
+
+
+mask_logs()
 
 
 class HumanRole(StrEnum):
@@ -127,7 +168,7 @@ WHO = ("actor", "role", "actor_unit", "at", "expect_version")
 class ActionForm(BaseModel):
     """Base of every action form (fields come from `_form`): immutable, no unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     def stamp(self, clock: datetime) -> uc.Stamp:
         """Who acts, at the effective time (default the clock), recorded at the clock."""
@@ -191,7 +232,7 @@ def copy_field(model: type[BaseModel], name: str) -> tuple[Any, Any]:
 
 def _titled(base: type[ActionForm], title: str) -> type[ActionForm]:
     """`base` with a form title (what the UI shows above the form)."""
-    config = ConfigDict(frozen=True, extra="forbid", title=title)
+    config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, title=title)
     return type(f"{base.__name__}Titled", (base,), {"model_config": config})
 
 

@@ -113,12 +113,17 @@ def get_row(session: Session, number: str) -> Grievance:
     return row
 
 
-_CASE_BY_NUMBER = _GRIEVANCE.select().where(_GRIEVANCE.c.number == bindparam("number"))
+# A use case reads the row it is about to change with FOR UPDATE: on PostgreSQL concurrent
+# actions on one grievance then queue, as they do on SQLite (BEGIN IMMEDIATE; SQLite's
+# dialect leaves the clause out), instead of all but one failing the compare-and-set.
+_CASE_BY_NUMBER = (
+    _GRIEVANCE.select().where(_GRIEVANCE.c.number == bindparam("number")).with_for_update()
+)
 
 
 def load_case(session: Session, number: str) -> tuple[int, int, Case]:
     """(row id, version, case) of a grievance, read as plain values (no ORM object: what a
-    use case needs to decide, at a fraction of the cost)."""
+    use case needs to decide, at a fraction of the cost), locked until the transaction ends."""
     row = session.connection().execute(_CASE_BY_NUMBER, {"number": number}).first()
     if row is None:
         raise NotFound(f"grievance {number} does not exist")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,13 @@ from workflow.actor import Actor
 from workflow.case import Case
 from workflow.commands import Accept, parse_command
 from workflow.vocab import Event, Role
+
+# pytest imports this file as `conftest`, the test modules as `tests.conftest`: make them one
+# module, or each copy has its own registry of test databases (the second copy re-created, and
+# so emptied, the PostgreSQL database a fixture had just filled) and its own classes.
+sys.modules.setdefault(
+    "tests.conftest" if __name__ == "conftest" else "conftest", sys.modules[__name__]
+)
 
 # Monday 2026-11-23 09:00 Asia/Shanghai: a normal working day.
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

@@ -85,13 +85,13 @@ def test_times_to_the_microsecond_replay_to_the_stored_timers(
     the replay of the audit log must give exactly what is stored (it once differed by the
     sub-second part of `used`)."""
     ticks = iter(range(1, 10_000))
-    plain = type(driver).stamp  # the fixture's class (conftest may be imported twice)
+    plain = Driver.stamp
 
     def stamp(self: Driver, actor: Actor, minutes: int = 10) -> uc.Stamp:
         self.now += timedelta(microseconds=next(ticks) * 137_911)
         return plain(self, actor, minutes)
 
-    monkeypatch.setattr(type(driver), "stamp", stamp)
+    monkeypatch.setattr(Driver, "stamp", stamp)
     e = driver.engine
     busy = driver.to("handling")
     uc.suspend(e, busy.number, driver.stamp(SUPERVISOR, 60 * 30), reason="等待材料")
