@@ -241,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    if args.dir is not None:
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
     tmp = args.reuse or Path(tempfile.mkdtemp(prefix="worklist-bench-", dir=args.dir))
     home = tmp / "prefect"
     home.mkdir(exist_ok=True)
