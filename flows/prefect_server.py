@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from workflow.errors import GrievanceError
 
@@ -95,6 +96,7 @@ def prefect_api(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us; we stop it ourselves, in order
         )
+    added_auth = False
     try:
         deadline = time.monotonic() + timeout
         while not _healthy(api_url):
@@ -106,13 +108,22 @@ def prefect_api(
                 )
             time.sleep(0.5)
         # Prefect reads its settings once at import: point this process at the server too
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
+        updates: dict[Any, str] = {PREFECT_API_URL: api_url}
         os.environ["PREFECT_API_URL"] = api_url  # for child processes (served runs)
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        # a server behind basic auth: this process and its children use the same password
+        password = os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
+        if password and not os.environ.get("PREFECT_API_AUTH_STRING"):
+            added_auth = True
+            os.environ["PREFECT_API_AUTH_STRING"] = password
+            updates[PREFECT_API_AUTH_STRING] = password
+        with temporary_settings(updates=updates):
             yield api_url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
+        if added_auth:
+            os.environ.pop("PREFECT_API_AUTH_STRING", None)
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             try:

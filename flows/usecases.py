@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import String, cast, or_
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -554,8 +554,6 @@ def list_notifications(
     if status is not None and status not in outbox.STATUSES:
         raise InvalidInput(f"unknown status {status!r}: use {', '.join(outbox.STATUSES)}")
     unit = actor.unit or ""
-    # unit codes hold no '%' or '\\', but '_' is a LIKE wildcard: escaped
-    co_unit = '%"' + unit.replace("_", "\\_") + '"%'
     query = (
         select(Notification)
         .outerjoin(Grievance, col(Notification.grievance_id) == col(Grievance.id))
@@ -564,7 +562,7 @@ def list_notifications(
                 col(Notification.unit) == unit,
                 col(Grievance.lead_unit) == unit,
                 col(Grievance.first_handler_unit) == unit,
-                cast(Grievance.co_units, String).like(co_unit, escape="\\"),
+                repo.names_co_unit(unit),
             )
         )
     )

@@ -10,7 +10,18 @@ from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, String, bindparam, cast, func, insert, or_, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    text,
+    update,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -264,11 +275,18 @@ def list_rows(
             or_(
                 col(Grievance.lead_unit) == visible_to_unit,
                 col(Grievance.first_handler_unit) == visible_to_unit,
-                cast(Grievance.co_units, String).like(f'%"{visible_to_unit}"%'),
+                names_co_unit(visible_to_unit),
             )
         )
     query = query.order_by(col(Grievance.accepted_at), col(Grievance.id))
     return session.exec(query.limit(limit).offset(offset)).all()
+
+
+def names_co_unit(unit: str) -> ColumnElement[bool]:
+    """The grievance's co-handling units (a JSON list) include `unit`. Unit codes hold no
+    '%' or '\\', but '_' is a LIKE wildcard: escaped, so U_1 does not match UX1."""
+    pattern = '%"' + unit.replace("_", "\\_") + '"%'
+    return cast(Grievance.co_units, String).like(pattern, escape="\\")
 
 
 def count_by_state(session: Session) -> dict[State, int]:

@@ -165,3 +165,24 @@ def test_prefects_client_needs_the_client_setting(server: Server) -> None:
         with get_client(sync_client=True) as client, pytest.raises(httpx.HTTPStatusError) as no:
             client.read_flows(limit=5)
         assert no.value.response.status_code == 401
+
+
+def test_the_embedded_server_behind_a_password_is_used_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`grievance demo`/`serve` with only the server's setting: their own calls (and their
+    served runs') carry the password, so setting it once is enough."""
+    from prefect.client.orchestration import get_client
+
+    from flows.prefect_server import prefect_api
+
+    for key in [k for k in os.environ if k.startswith("PREFECT_API_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", SECRET)
+    with prefect_api(port=_free_port(), timeout=240, say=lambda _line: None) as api:
+        assert call(f"{api}/flows/filter", method="POST", body={})[0] == 401
+        assert os.environ["PREFECT_API_AUTH_STRING"] == SECRET  # what served runs inherit
+        with get_client(sync_client=True) as client:
+            assert client.read_flows(limit=1) == []
+    assert "PREFECT_API_AUTH_STRING" not in os.environ

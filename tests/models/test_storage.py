@@ -99,3 +99,19 @@ def test_the_suite_runs_on_the_database_it_was_asked_for(engine: Engine, tmp_pat
         assert engine.db.current_revision() == Database.head_revision()
     elif not asked:
         assert backend == "sqlite" and str(tmp_path) in engine.db.url
+
+
+def test_a_unit_sees_the_grievances_it_co_handles_and_no_look_alikes(driver: Driver) -> None:
+    """Co-handling units are matched in a JSON list with LIKE, where '_' is a wildcard: a
+    unit `U_1` must not get the rows of `UX1` (they would take places in its page)."""
+    from flows import usecases as uc
+    from tests.conftest import DESK
+
+    driver.units("UA", "U_1", "UX1")
+    mine = driver.accept()
+    uc.assign(driver.engine, mine.number, driver.stamp(DESK), unit="UA", co_units=["U_1"])
+    other = driver.accept()
+    uc.assign(driver.engine, other.number, driver.stamp(DESK), unit="UA", co_units=["UX1"])
+    with driver.engine.db.read() as session:
+        rows = repo.list_rows(session, visible_to_unit="U_1", limit=10)
+    assert [row.number for row in rows] == [mine.number]
