@@ -49,6 +49,7 @@ from flows import documents
 from flows import usecases as uc
 from flows.engine import Engine
 from models import repo
+from templates import md_cell
 from workflow import commands as cmd
 from workflow.actor import Actor
 from workflow.case import Case
@@ -381,7 +382,7 @@ def _publish(event: Event, case: Case, version: int, stamp: uc.Stamp) -> dict[st
             f"| 主办单位 Lead unit | {case.lead_unit or '-'} |\n"
             f"| 协办单位 Co-handling units | {units} |\n"
             f"| 版本 Version | {version} |\n"
-            f"| 办理人 By | {stamp.actor} |\n"
+            f"| 办理人 By | {md_cell(stamp.actor)} |\n"  # a name as typed in the form
             f"| 生效时间 Effective time | {iso(stamp.at)} |\n"
         ),
         description=f"{action} {case.number} -> {case.state.value}",

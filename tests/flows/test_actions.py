@@ -453,3 +453,24 @@ def test_a_review_publishes_its_report_as_an_artifact_keyed_by_the_number(
         )  # every version of the key (earlier tests may have reviewed the same number)
     assert found and all("复盘报告" in str(a.data) for a in found)
     assert all("13812345678" not in str(a.data) for a in found)
+
+
+def test_the_case_artifact_shows_a_typed_name_as_plain_text(db: None, driver: Driver) -> None:
+    """The actor's name is typed in the form: inside the artifact's table it stays one cell
+    of plain text (no cell break, no HTML, no link)."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    case = driver.accept()
+    driver.units("UA")
+    who = {**DESK_WHO, "actor": "张|三<b>[x](http://e.example)"}
+    state, _ = run(actions.assign, case.number, who, unit="UA")
+    assert state.is_completed()
+    with get_client(sync_client=True) as client:
+        (latest, *_) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[f"grievance-{case.number}"])
+            ),
+            sort="CREATED_DESC",
+        )
+    row = next(line for line in str(latest.data).splitlines() if "办理人 By" in line)
+    assert row.count(" | ") == 1 and "<b>" not in row and "\\[x\\](" in row, row
