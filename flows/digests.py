@@ -759,6 +759,10 @@ def _sheet(book: Workbook, table: Table, tz: ZoneInfo) -> None:
             number_format = _NUMBER_FORMATS.get(kind)
             if number_format and not isinstance(value, str):
                 sheet.cell(sheet.max_row, index).number_format = number_format
+            if isinstance(value, str) and value.startswith("="):
+                # openpyxl stores text starting with '=' as a formula: a respondent typed by
+                # a driver ("=HYPERLINK(...)") would run in the reader's Excel. Kept as text.
+                sheet.cell(sheet.max_row, index).data_type = "s"
     bold = Font(bold=True)
     for cell in sheet[1]:
         cell.font = bold

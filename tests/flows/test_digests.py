@@ -540,6 +540,32 @@ def test_user_text_is_escaped_in_html_svg_and_markdown(tmp_path: Path) -> None:
         engine.db.dispose()
 
 
+def test_text_that_looks_like_a_formula_stays_text_in_excel(tmp_path: Path) -> None:
+    """A respondent typed as "=HYPERLINK(...)" (formula injection) is a text cell."""
+    engine = Engine.open(f"sqlite:///{tmp_path / 'formula.db'}")
+    formula = '=HYPERLINK("http://e.example/x","点击查看")'
+    try:
+        book = Book(engine)
+        book.unit("FX", "运输科")
+        for day in ("2026-11-02", "2026-11-03"):
+            book.handled(
+                f"{day}T09:00",
+                "FX",
+                assign=f"{day}T09:30",
+                sign=f"{day}T10:00",
+                respondent=formula,
+                phone=A,
+            )
+        monthly = digests.monthly(engine, month_of(date(2026, 11, 1)), at(MONTHLY_AS_OF))
+        workbook = load_workbook(io.BytesIO(digests.render_digest(monthly, "xlsx")))
+        cells = [c for sheet in workbook for row in sheet.iter_rows() for c in row]
+        found = [c for c in cells if c.value == formula]
+        assert found and all(c.data_type == "s" for c in found)
+        assert not [c for c in cells if c.data_type == "f"]
+    finally:
+        engine.db.dispose()
+
+
 # ----------------------------------------------------------------------------- charts
 def test_charts_are_svg_with_chinese_labels_as_text(engine: Engine) -> None:
     html = text(digests.monthly(engine, month_of(date(2026, 11, 1)), at(MONTHLY_AS_OF)), "html")
