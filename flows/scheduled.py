@@ -50,6 +50,7 @@ from flows.engine import Engine
 from models import reports
 from workflow.errors import InvalidInput
 from workflow.measures import month_of, week_of
+from workflow.privacy import mask_text
 from workflow.timeutil import iso
 
 WARNING, BREACHED, ESCALATED = (
@@ -141,7 +142,8 @@ def board_task(now: datetime) -> list[dict[str, Any]]:
         soon_end = datetime.combine(soon_day + timedelta(days=1), time.min, tzinfo=tz)
         with engine.db.read() as session:
             rows = reports.sla_board(session, now, today_end, soon_end)
-            names = {code: unit.name for code, unit in outbox.load_units(session).items()}
+            units = outbox.load_units(session).items()
+            names = {code: mask_text(unit.name) for code, unit in units}  # as in the digests
     finally:
         engine.db.dispose()
     table = [

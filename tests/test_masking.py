@@ -55,6 +55,7 @@ MOBILES = {
     "18633334444": "186-3333-4444",
     "17755556666": "+8617755556666",
     "15899990000": "158 9999 0000",
+    "13911112222": "139 1111 2222",  # in a unit's name
 }
 LANDLINES = {
     "02866778899": "028-66778899",
@@ -197,7 +198,13 @@ def _build(engine: Engine) -> dict[str, str]:
     """The grievances: a full life with a redo, a no-fault close, an amended one left open and
     overdue, a merged duplicate. Returns their numbers by role."""
     early = stamp(DESK, "2026-11-23T08:00")
-    uc.add_unit(engine, early, code="ROAD", name="市道路运输管理处", notify=["inbox://road"])
+    uc.add_unit(
+        engine,
+        early,
+        code="ROAD",
+        name="市道路运输管理处" + said("13911112222"),
+        notify=["inbox://road"],
+    )
     uc.add_unit(engine, early, code="LAW", name="执法支队", supervisor_notify=["inbox://law"])
     description = (
         "货主拖欠运费3500元，"
