@@ -126,12 +126,28 @@ def _docx_environment(lang: str) -> Environment:
     return env
 
 
-def _docx(kind: str, lang: str, context: Mapping[str, Any]) -> bytes:
+@cache
+def _docx_template_class() -> type[Any]:
+    """docxtpl's template, keeping each file's body XML with its tags patched (docxtpl
+    re-reads and re-patches it with regular expressions on every render)."""
     from docxtpl import DocxTemplate  # ~0.2 s to import: only when a Word file is wanted
 
+    patched: dict[str, str] = {}
+
+    class Template(DocxTemplate):  # type: ignore[misc]
+        def build_xml(self, context: dict[str, Any], jinja_env: Environment | None = None) -> str:
+            key = str(self.template_file)
+            if key not in patched:
+                patched[key] = self.patch_xml(self.get_xml())
+            return str(self.render_xml_part(patched[key], self.docx._part, context, jinja_env))
+
+    return Template
+
+
+def _docx(kind: str, lang: str, context: Mapping[str, Any]) -> bytes:
     from templates.documents.make_docx import stable_zip
 
-    document = DocxTemplate(str(TEMPLATES / f"{kind}.{lang}.docx"))
+    document = _docx_template_class()(str(TEMPLATES / f"{kind}.{lang}.docx"))
     document.render(dict(context), jinja_env=_docx_environment(lang), autoescape=True)
     out = io.BytesIO()
     document.save(out)
