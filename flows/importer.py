@@ -17,8 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +43,25 @@ from workflow.vocab import Category, Channel, Event, RequestType, Role
 
 DEFAULT_ACTOR = "12328导入"
 BATCH = 200
+PARALLEL_ENV = "GRIEVANCE_IMPORT_PARALLEL"  # batches written at once on PostgreSQL (default 4)
+
+
+def parallel_batches() -> int:
+    """How many batch tasks write at once: one on SQLite (it has one writer; more only queue
+    on its lock, and under load a queued one gave up after the 30 s busy timeout and failed
+    the import half-way), `GRIEVANCE_IMPORT_PARALLEL` (default 4) on PostgreSQL."""
+    from sqlalchemy.engine import make_url
+
+    from models.db import database_url
+
+    if make_url(database_url()).get_backend_name() == "sqlite":
+        return 1
+    text = os.environ.get(PARALLEL_ENV, "4")
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise InvalidInput(f"{PARALLEL_ENV} must be a whole number from 1 to 64, not {text!r}")
+    return int(text)
+
+
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 # English name -> the Chinese headers that mean the same column (first one is the canonical)
@@ -499,7 +520,8 @@ def _prefect() -> Any:
     from prefect.artifacts import create_markdown_artifact
     from prefect.cache_policies import NO_CACHE
 
-    @task(name="import-batch", cache_policy=NO_CACHE)
+    # a batch is idempotent (a work order already present is skipped): safe to run again
+    @task(name="import-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
     def import_batch(ready: list[Ready], actor_name: str, recorded_at: datetime) -> ImportResult:
         engine = Engine.open()
         try:
@@ -532,9 +554,14 @@ def _prefect() -> Any:
         ready, problems = validate(parsed.rows, recorded_at)
         result = ImportResult(problems=parsed.problems + problems)
         chunks = list(batches(ready, batch))
-        futures = [import_batch.submit(list(chunk), actor, recorded_at) for chunk in chunks]
-        for future in futures:
-            result.merge(future.result())
+        window = parallel_batches()
+        pending: deque[Any] = deque()
+        for chunk in chunks:  # at most `window` batches in flight, in file order
+            if len(pending) >= window:
+                result.merge(pending.popleft().result())
+            pending.append(import_batch.submit(list(chunk), actor, recorded_at))
+        while pending:
+            result.merge(pending.popleft().result())
         result.problems.sort(key=lambda p: p.line)
         name = Path(path).name
         day = local(recorded_at).date().isoformat()

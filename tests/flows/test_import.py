@@ -279,3 +279,19 @@ def test_the_import_flow_is_served_as_a_deployment() -> None:
     schema = deployment._parameter_openapi_schema.model_dump(exclude_unset=True)
     assert schema["required"] == ["path"] and not deployment.schedules
     assert set(schema["properties"]) == {"path", "actor", "batch", "now"}
+
+
+def test_batches_are_written_one_at_a_time_on_sqlite_and_a_few_at_once_on_postgresql(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GRIEVANCE_DATABASE_URL", "sqlite:////tmp/any.db")
+    monkeypatch.setenv(importer.PARALLEL_ENV, "8")
+    assert importer.parallel_batches() == 1  # one writer: more would only queue on its lock
+    monkeypatch.setenv("GRIEVANCE_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/g")
+    assert importer.parallel_batches() == 8
+    monkeypatch.delenv(importer.PARALLEL_ENV)
+    assert importer.parallel_batches() == 4
+    for bad in ("0", "x", "65"):
+        monkeypatch.setenv(importer.PARALLEL_ENV, bad)
+        with pytest.raises(InvalidInput, match="GRIEVANCE_IMPORT_PARALLEL"):
+            importer.parallel_batches()
