@@ -17,6 +17,7 @@ import os
 import re
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -508,20 +509,30 @@ def test_no_phone_number_is_shown_unmasked(engine: Engine) -> None:
     assert "138****5678" in monthly and "139****4321" in monthly
 
 
-def test_user_text_is_escaped_in_html_svg_and_markdown(tmp_path: Path) -> None:
-    engine = Engine.open(f"sqlite:///{tmp_path / 'xss.db'}")
+@contextmanager
+def typed_by_users(tmp_path: Path, unit_name: str, respondent: str) -> Iterator[Engine]:
+    """A database where a unit's name and a repeat respondent are the given text."""
+    engine = Engine.open(f"sqlite:///{tmp_path / 'typed.db'}")
     try:
         book = Book(engine)
-        book.unit("XSS", "<script>alert(1)</script>运输科")
+        book.unit("XSS", unit_name)
         for day in ("2026-11-02", "2026-11-03"):
             book.handled(
                 f"{day}T09:00",
                 "XSS",
                 assign=f"{day}T09:30",
                 sign=f"{day}T10:00",
-                respondent="<img src=x onerror=alert(2)>公司",
+                respondent=respondent,
                 phone=A,
             )
+        yield engine
+    finally:
+        engine.db.dispose()
+
+
+def test_user_text_is_escaped_in_html_svg_and_markdown(tmp_path: Path) -> None:
+    unit, respondent = "<script>alert(1)</script>运输科", "<img src=x onerror=alert(2)>公司"
+    with typed_by_users(tmp_path, unit, respondent) as engine:
         monthly = digests.monthly(engine, month_of(date(2026, 11, 1)), at(MONTHLY_AS_OF))
         weekly = digests.weekly(engine, week_of(date(2026, 11, 2)), at(MONTHLY_AS_OF))
         (daily,) = digests.daily(engine, date(2026, 12, 1), at(DAILY_AS_OF))
@@ -536,34 +547,18 @@ def test_user_text_is_escaped_in_html_svg_and_markdown(tmp_path: Path) -> None:
         svg = re.findall(r"<svg.*?</svg>", text(monthly, "html"), re.S)
         assert svg and all("&lt;script&gt;" in s for s in svg[:2])
         assert "&lt;img src=x onerror=alert(2)&gt;公司" in text(monthly, "html")
-    finally:
-        engine.db.dispose()
 
 
 def test_text_that_looks_like_a_formula_stays_text_in_excel(tmp_path: Path) -> None:
     """A respondent typed as "=HYPERLINK(...)" (formula injection) is a text cell."""
-    engine = Engine.open(f"sqlite:///{tmp_path / 'formula.db'}")
     formula = '=HYPERLINK("http://e.example/x","点击查看")'
-    try:
-        book = Book(engine)
-        book.unit("FX", "运输科")
-        for day in ("2026-11-02", "2026-11-03"):
-            book.handled(
-                f"{day}T09:00",
-                "FX",
-                assign=f"{day}T09:30",
-                sign=f"{day}T10:00",
-                respondent=formula,
-                phone=A,
-            )
+    with typed_by_users(tmp_path, "运输科", formula) as engine:
         monthly = digests.monthly(engine, month_of(date(2026, 11, 1)), at(MONTHLY_AS_OF))
         workbook = load_workbook(io.BytesIO(digests.render_digest(monthly, "xlsx")))
         cells = [c for sheet in workbook for row in sheet.iter_rows() for c in row]
         found = [c for c in cells if c.value == formula]
         assert found and all(c.data_type == "s" for c in found)
         assert not [c for c in cells if c.data_type == "f"]
-    finally:
-        engine.db.dispose()
 
 
 # ----------------------------------------------------------------------------- charts
