@@ -350,8 +350,8 @@ def run(
 def report(r: Result) -> None:
     print(
         f"bulk import of {r.n:,} 12328 work orders ({r.file_bytes / 1024 / 1024:.1f} MiB CSV) "
-        f"in one Prefect flow run, {r.batches} tasks of {r.batch}, SQLite, task threads: "
-        f"{r.workers or 'as deployed (unbounded)'}"
+        f"in one Prefect flow run, {r.batches} tasks of {r.batch}, SQLite (one batch written at "
+        f"a time), task threads: {r.workers or 'as deployed'}"
     )
     print(
         f"  imported {r.imported:,}, already present {r.skipped:,}, bad {r.bad:,}; "
