@@ -351,6 +351,15 @@ def _version(engine: Engine, number: str) -> int:
         return repo.get_row(session, number).version
 
 
+def _issue_documents(engine: Engine, number: str, clock: datetime) -> None:
+    """Issue the documents the action queued, right after its commit. A failure is logged,
+    never raised: the action is committed, and the job stays for `grievance documents issue`
+    (failed) or the next watchdog tick (pending)."""
+    for job in documents.issue(engine, clock, number=number):
+        if job.error is not None:
+            get_run_logger().warning("document %s %s not issued: %s", job.kind, number, job.error)
+
+
 def _publish_document(engine: Engine, event: Event, case: Case, stamp: uc.Stamp) -> None:
     """A review issues the 复盘报告 and a no-fault close the 无责说明 (stored by the use case):
     each is also a markdown artifact keyed by the grievance number, for the analysts."""
@@ -420,6 +429,7 @@ def run_action(
         engine = Engine.open()
         case = call(engine, stamp)
         version = _version(engine, case.number)
+        _issue_documents(engine, case.number, clock)
         _publish_document(engine, event, case, stamp)
     except GrievanceError as error:
         get_run_logger().warning("%s %s: %s", event.value, number or "", error)

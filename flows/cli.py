@@ -342,6 +342,15 @@ def _resync_case_run(ctx: Ctx, number: str) -> None:
         click.echo(f"note: Prefect worklist not re-synced ({done}); the watchdog will", err=True)
 
 
+def _issue_documents(ctx: Ctx, number: str) -> None:
+    """Issue the documents the action just queued (a review's 复盘报告, a no-fault close's
+    无责说明), after its commit: a failure is a note, not an error (the action stands; the
+    job waits in `grievance documents jobs`)."""
+    for job in documents.issue(ctx.engine, ctx.stamp.recorded_at, number=number):
+        if job.error is not None:
+            click.echo(f"note: document {job.kind} of {number} not issued: {job.error}", err=True)
+
+
 def _action(
     name: str, event: Event, run: Callable[..., Any], params: Sequence[Callable[[F], F]]
 ) -> None:
@@ -354,6 +363,7 @@ def _action(
         }
         ctx = _ctx(**who)
         case = run(ctx.engine, number, ctx.stamp, expected_version=expect_version, **kwargs)
+        _issue_documents(ctx, case.number)
         _emit_case(ctx, case, event)
         _resync_case_run(ctx, case.number)
 
@@ -739,6 +749,55 @@ def notifications_retry(
         raise InvalidInput(f"notification ids are between 1 and {uc.VERSION_MAX}")
     count = delivery.requeue(ctx.engine, _now(now_text, ctx), list(ids) or None)
     _emit(ctx, {"requeued": count}, f"{count} dead letter(s) queued again")
+
+
+# ----------------------------------------------------------------------------- document jobs
+@cli.group("documents")
+def documents_group() -> None:
+    """Document jobs (出具文书): the documents reviews and no-fault closes issue."""
+
+
+@documents_group.command("jobs")
+@click.option("--status", type=click.Choice(documents.JOB_STATUSES), help="Only these.")
+@click.option("--limit", default=100, show_default=True, help="At most this many.")
+@acting
+def documents_jobs(status: str | None, limit: int, **who: Any) -> None:
+    """Document jobs, newest first: pending, done, or failed with the reason."""
+    ctx = _ctx(**who)
+    uc.require_bureau(ctx.actor, "the list of document jobs")
+    if not 1 <= limit <= 100_000:
+        raise InvalidInput("--limit must be between 1 and 100000")
+    rows = documents.jobs(ctx.engine, status=status, limit=limit)
+    text = [
+        f"{r['id']:>6} {r['status']:<8} {r['number']} {r['kind']:<9} v{r['version']}"
+        f"  attempts {r['attempts']}" + (f"  ({r['last_error']})" if r["last_error"] else "")
+        for r in rows
+    ]
+    _emit(ctx, rows, "\n".join(text) or "no document jobs")
+
+
+@documents_group.command("issue")
+@click.option("--retry-failed", is_flag=True, help="Also try the failed ones again.")
+@click.option("--now", "now_text", metavar="ISO8601", help="As of this instant (default now).")
+@acting
+def documents_issue(retry_failed: bool, now_text: str | None, **who: Any) -> None:
+    """Render and store the documents still pending (the watchdog does it every tick)."""
+    ctx = _ctx(**who)
+    uc.require_desk(ctx.actor, "issues pending documents")
+    done = documents.issue(
+        ctx.engine, _now(now_text, ctx), limit=100_000, retry_failed=retry_failed
+    )
+    failed = [job for job in done if job.error is not None]
+    data = {
+        "issued": len(done) - len(failed),
+        "failed": [
+            {"number": j.number, "kind": j.kind, "version": j.version, "error": j.error}
+            for j in failed
+        ],
+    }
+    text = [f"issued {data['issued']}, failed {len(failed)}"]
+    text += [f"  {j.number} {j.kind} v{j.version}: {j.error}" for j in failed]
+    _emit(ctx, data, "\n".join(text))
 
 
 # ----------------------------------------------------------------------------- calendar

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from flows import delivery, watchdog
+from flows import delivery, documents, watchdog
 from flows import usecases as uc
 from flows.engine import Engine
 from models import repo
@@ -173,6 +173,7 @@ def load(engine: Engine, now: datetime, *, count: int = 36, seed: int = 2142) ->
             added += 1
         except Duplicate:
             continue
+    documents.issue(engine, now, limit=10_000)  # the reviews' and no-fault closes' documents
     return added
 
 

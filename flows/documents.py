@@ -4,8 +4,9 @@ and Word, stored with their SHA-256 and who rendered them; `grievance document`.
 The facts come from `workflow.documents` (pure, masked). Rendering is deterministic: the same
 facts give the same bytes (the Word file's zip entries carry a fixed time), so the hash names
 the content and a document is stored once per (number, kind, format, language, hash). A
-review, and a close as 无责 or 不属实, store their document automatically (`auto_render`, in
-the same transaction as the record).
+review, and a close as 无责 or 不属实, issue their document by themselves: the record's
+transaction queues a job (`queue`), which `issue` renders and stores after the commit (the
+action that recorded it right away, and every watchdog tick for what a crash left pending).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from typing import Any
 
 import click
 from jinja2 import Environment
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 import templates
 from flows.engine import Engine
 from models import repo
-from models.tables import Document, GrievanceEvent, Unit
+from models.tables import Document, DocumentJob, GrievanceEvent, Unit
 from workflow.actor import Actor
 from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record
@@ -37,12 +39,15 @@ from workflow.documents import KINDS, NO_FAULT, REVIEW, no_fault_facts, review_f
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.machine import can_see
 from workflow.policies import Policy
-from workflow.sla import Timer
+from workflow.replay import replay
+from workflow.sla import Timer, rebuild
 from workflow.timeutil import iso, to_utc
 from workflow.vocab import Event, Role
 
 FORMATS = ("html", "md", "docx")
-AUTO_FORMATS = ("html", "docx")  # what a review or a no-fault close stores by itself
+AUTO_FORMATS = ("html", "docx")  # what a review or a no-fault close issues by itself
+PENDING, DONE, FAILED = "pending", "done", "failed"
+JOB_STATUSES = (PENDING, DONE, FAILED)
 FILE_STEMS = {REVIEW: ("复盘报告", "review"), NO_FAULT: ("无责说明", "no-fault")}
 TEMPLATES = Path(templates.__file__).parent / "documents"
 
@@ -242,7 +247,7 @@ def render(
     `before_store` (writing the file, say) runs before the document is stored: if it fails,
     nothing is stored.
     """
-    from flows import usecases  # usecases calls auto_render: imported here, not at the top
+    from flows import usecases  # usecases calls queue: imported here, not at the top
 
     _check(kind, fmt)
     chosen = templates.language(lang)
@@ -275,45 +280,174 @@ def render(
     return rendered
 
 
-def auto_render(
+def issued_kind(case: Case, record: Record) -> str | None:
+    """The document a record issues: a review its 复盘报告, a close as 无责 or 不属实 its
+    无责说明 (`case` is the case after the record); None for every other record."""
+    if record.event is Event.REVIEW:
+        return REVIEW
+    if record.event is Event.CLOSE and case.result in NO_FAULT_RESULTS:
+        return NO_FAULT
+    return None
+
+
+def queue(
     engine: Engine,
     session: Session,
     row_id: int,
+    version: int,
     case: Case,
     record: Record,
     recorded_at: datetime,
-) -> list[Rendered]:
-    """The documents a record issues, stored in the caller's transaction: a review stores the
-    review report, a close as 无责 or 不属实 the no-fault statement (HTML and Word each, in the
-    deployment's language, rendered by the record's actor). `case` is the case after it."""
-    if record.event is Event.REVIEW:
-        kind = REVIEW
-    elif record.event is Event.CLOSE and case.result in NO_FAULT_RESULTS:
-        kind = NO_FAULT
-    else:
-        return []
-    events = repo.events_of(session, case.number)
-    timers = [repo.timer_from_row(t) for t in repo.timers_of(session, row_id)]
-    policy = engine.policies.get(case.policy)
-    context = facts(
-        kind, case, _records(events), timers, policy, engine.calendar, _unit_names(session)
-    )
-    version = max(event.seq for event in events)
-    lang = engine.notify.language
-    done = []
-    for fmt in AUTO_FORMATS:
-        rendered = _rendered(kind, fmt, lang, context)
-        _store(
-            session,
-            row_id,
-            rendered,
+) -> bool:
+    """In the caller's transaction: queue the documents `record` issues (a job row; see
+    `issue`). `version` is the one the record created. True if a job was queued."""
+    kind = issued_kind(case, record)
+    if kind is None:
+        return False
+    session.connection().execute(
+        insert(DocumentJob).values(
+            grievance_id=row_id,
             number=case.number,
+            kind=kind,
             version=version,
-            by=record.actor.name,
-            at=recorded_at,
+            language=engine.notify.language,
+            requested_by=record.actor.name,
+            requested_at=to_utc(recorded_at),
+            status=PENDING,
+            attempts=0,
         )
-        done.append(rendered)
+    )
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """What `issue` did with one job."""
+
+    number: str
+    kind: str
+    version: int
+    documents: tuple[Rendered, ...] = ()
+    error: str | None = None  # why it failed (the job is kept as `failed`)
+
+
+_PENDING_JOBS = select(DocumentJob).order_by(col(DocumentJob.id))
+
+
+def _as_of(engine: Engine, session: Session, job: DocumentJob) -> dict[str, Any]:
+    """The document's facts as of the job's version: the audit events up to it, replayed
+    (the same case and timers the record's transaction wrote; later events don't show)."""
+    events = [e for e in repo.events_of(session, job.number) if e.seq <= job.version]
+    records = _records(events)
+    case = replay(records)
+    if case is None:
+        raise RuntimeError(f"grievance {job.number} has no audit events")
+    policy = engine.policies.get(case.policy)
+    timers = rebuild(records, policy, engine.calendar)
+    names = _unit_names(session)
+    return facts(job.kind, case, records, timers, policy, engine.calendar, names)
+
+
+def issue(
+    engine: Engine,
+    at: datetime,
+    *,
+    number: str | None = None,
+    limit: int = 100,
+    retry_failed: bool = False,
+) -> list[Issued]:
+    """Render and store the documents of pending jobs (oldest first; one grievance's with
+    `number`); with `retry_failed`, failed ones too.
+
+    Each job is rendered outside any write transaction, then stored and marked done in one
+    short transaction that first claims it (`status` still what it was read as): two issuers
+    at once (the action that queued it and a watchdog tick) store it once. A job that can't
+    be rendered is marked `failed` with the reason and the others go on. `at` is when this
+    runs (the job's `done_at`); the documents carry the record's actor and time.
+    """
+    wanted = (PENDING, FAILED) if retry_failed else (PENDING,)
+    query = _PENDING_JOBS.where(col(DocumentJob.status).in_(wanted)).limit(max(1, limit))
+    if number is not None:
+        query = query.where(DocumentJob.number == number)
+    with engine.db.read() as session:
+        jobs = list(session.exec(query).all())
+    done: list[Issued] = []
+    for job in jobs:
+        try:
+            with engine.db.read() as session:
+                context = _as_of(engine, session, job)
+            rendered = tuple(
+                _rendered(job.kind, fmt, job.language, context) for fmt in AUTO_FORMATS
+            )
+        except Exception as error:  # one job's failure must not stop the others: kept, shown
+            reason = f"{type(error).__name__}: {error}"[:2000]
+            if _finish(engine, job, FAILED, at, error=reason):
+                done.append(Issued(job.number, job.kind, job.version, error=reason))
+            continue
+        if _finish(engine, job, DONE, at, rendered=rendered):
+            done.append(Issued(job.number, job.kind, job.version, documents=rendered))
     return done
+
+
+def _finish(
+    engine: Engine,
+    job: DocumentJob,
+    status: str,
+    at: datetime,
+    *,
+    rendered: Sequence[Rendered] = (),
+    error: str | None = None,
+) -> bool:
+    """Claim the job and record its outcome (storing `rendered`); False if another issuer
+    got there first."""
+    with engine.db.transaction() as session:
+        claimed = session.connection().execute(
+            update(DocumentJob)
+            .where(col(DocumentJob.id) == job.id, col(DocumentJob.status) == job.status)
+            .values(
+                status=status,
+                attempts=DocumentJob.attempts + 1,
+                last_error=error,
+                done_at=to_utc(at) if status == DONE else None,
+            )
+        )
+        if claimed.rowcount != 1:
+            return False
+        for document in rendered:
+            _store(
+                session,
+                job.grievance_id,
+                document,
+                number=job.number,
+                version=job.version,
+                by=job.requested_by,
+                at=job.requested_at,
+            )
+    return True
+
+
+def jobs(engine: Engine, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Document jobs, newest first (all, or those with `status`)."""
+    query = select(DocumentJob).order_by(col(DocumentJob.id).desc()).limit(limit)
+    if status is not None:
+        query = query.where(DocumentJob.status == status)
+    with engine.db.read() as session:
+        return [
+            {
+                "id": job.id,
+                "number": job.number,
+                "kind": job.kind,
+                "version": job.version,
+                "language": job.language,
+                "status": job.status,
+                "attempts": job.attempts,
+                "requested_by": job.requested_by,
+                "requested_at": iso(job.requested_at),
+                "done_at": iso(job.done_at) if job.done_at else None,
+                "last_error": job.last_error,
+            }
+            for job in session.exec(query).all()
+        ]
 
 
 def stored(engine: Engine, number: str) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@
   `daily-reminder-<unit>`, `weekly-summary`, `monthly-bulletin`), so the Artifacts page
   always shows the latest.
 - `sla-watchdog` (every minute by default, `GRIEVANCE_WATCHDOG_INTERVAL` seconds): one sweep
-  (`flows.watchdog.sweep`) then one delivery round (`flows.delivery.deliver`), each a task,
+  (`flows.watchdog.sweep`), one delivery round (`flows.delivery.deliver`), then the document
+  jobs still pending (`flows.documents.issue`: what a crash left), each a task,
   at one instant read from the clock once. Every fired step is also a Prefect event, so
   Prefect automations can react:
 
@@ -45,7 +46,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 from prefect.schedules import Cron
 
-from flows import delivery, digests, outbox, watchdog
+from flows import delivery, digests, documents, outbox, watchdog
 from flows.engine import Engine
 from models import reports
 from workflow.errors import InvalidInput
@@ -129,6 +130,26 @@ def deliver_task(now: datetime) -> dict[str, int]:
     return {"sent": result.sent, "retried": result.retried, "dead": result.dead}
 
 
+@task(name="documents")
+def documents_task(now: datetime) -> dict[str, int]:
+    """Issue the documents still pending (the action that queued one issues it right after
+    its commit; this catches what a crash or a failure left)."""
+    engine = Engine.open()
+    try:
+        issued = documents.issue(engine, now)
+    finally:
+        engine.db.dispose()
+    logger = get_run_logger()
+    failed = [job for job in issued if job.error is not None]
+    if issued:
+        logger.info("issued %d document job(s), %d failed", len(issued), len(failed))
+    for job in failed:
+        logger.warning(
+            "document %s %s v%d failed: %s", job.kind, job.number, job.version, job.error
+        )
+    return {"issued": len(issued) - len(failed), "failed": len(failed)}
+
+
 @task(name="sla-board")
 def board_task(now: datetime) -> list[dict[str, Any]]:
     """The SLA board artifact: per unit, what is overdue, due today, due by the end of the
@@ -202,9 +223,16 @@ def sla_watchdog(now: datetime | None = None) -> dict[str, Any]:
     at = now.astimezone(UTC) if now is not None else datetime.now(UTC)
     fired = sweep_task(at)
     sent = deliver_task(at)
+    issued = documents_task(at)
     board_task(at)
     listed = worklist_task(at)
-    return {"now": iso(at), "fired": len(fired), **sent, "worklist": listed}
+    return {
+        "now": iso(at),
+        "fired": len(fired),
+        **sent,
+        "documents": issued,
+        "worklist": listed,
+    }
 
 
 ENV_REPORT_DIR = "GRIEVANCE_REPORT_DIR"

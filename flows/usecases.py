@@ -140,7 +140,7 @@ def _commit(
     """Write one decided record: the new case (compare-and-set), its event, its timers, and
     the notifications it causes (a dissatisfied revisit tells the unit's supervisor)."""
     new = evolve(case, record)
-    repo.update_case(session, row_id, version, new, record, recorded_at)
+    new_version = repo.update_case(session, row_id, version, new, record, recorded_at)
     timer_rows = repo.timer_rows_of(session, row_id)
     timers = advance(
         [repo.timer_from_row(t) for t in timer_rows], record, case, policy, engine.calendar
@@ -158,8 +158,9 @@ def _commit(
         )
     from flows import documents  # documents uses this module: imported here, not at the top
 
-    # a review issues its 复盘报告, a 无责/不属实 close its 无责说明, in this same transaction
-    documents.auto_render(engine, session, row_id, new, record, recorded_at)
+    # a review issues its 复盘报告, a 无责/不属实 close its 无责说明: queued in this same
+    # transaction, rendered after the commit (`documents.issue`)
+    documents.queue(engine, session, row_id, new_version, new, record, recorded_at)
     return new
 
 

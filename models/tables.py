@@ -249,3 +249,32 @@ class Document(SQLModel, table=True):
     version: int  # the grievance version it was rendered from
     rendered_at: datetime = _utc(nullable=False)
     rendered_by: str = Field(max_length=50)
+
+
+class DocumentJob(SQLModel, table=True):
+    """A document to issue: written in the transaction of the record that issues it (a review,
+    a close as 无责 or 不属实), rendered and stored after the commit (`flows.documents.issue`).
+
+    The outbox pattern, as for notifications: rendering HTML and Word (tens of milliseconds)
+    stays out of the transaction and its write lock, and a crash between the commit and the
+    rendering loses nothing: the job is still pending and the next watchdog tick issues it.
+    One job per (grievance, kind, version): the document shows the grievance as of `version`.
+    """
+
+    __tablename__ = "document_job"
+    __table_args__ = (
+        UniqueConstraint("number", "kind", "version"),
+        Index(None, "status", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    grievance_id: int = Field(foreign_key="grievance.id", index=True)
+    number: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # review | no_fault
+    version: int  # the version the record that issued it created
+    language: str = Field(max_length=8)
+    requested_by: str = Field(max_length=50)  # the record's actor: the documents' issuer
+    requested_at: datetime = _utc(nullable=False)  # the record's recorded time
+    status: str = Field(max_length=16)  # pending | done | failed
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    done_at: datetime | None = _utc()

@@ -81,6 +81,9 @@ def test_lifecycle_benchmark_writes_the_same_rows_as_its_floor(
     out = capsys.readouterr().out
     assert "same rows: yes" in out and "ratio use-case rate / bare sqlite3 floor" in out
     assert "FAILED" not in out
+    # every review queued its report, issued after the commits (and written on the floor too)
+    issued = re.search(r"then issuing the (\d+) documents they queued", out)
+    assert issued is not None and int(issued.group(1)) >= 12
     # every step of the lifecycle was timed on both sides
     for step in lifecycle.STEPS:
         assert re.search(rf"^{step}\s+\d+", out, re.M), step

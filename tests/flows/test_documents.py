@@ -19,7 +19,7 @@ import os
 import re
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from tests.conftest import Driver, accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.documents import DocumentIncomplete, review_facts
 from workflow.errors import PermissionDenied
+from workflow.timeutil import iso
 from workflow.vocab import Event, Role
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "documents"
@@ -82,8 +83,10 @@ def stamp(actor: Actor, when: str) -> uc.Stamp:
 
 
 def add_units(engine: Engine) -> None:
+    known = {unit.code for unit in uc.list_units(engine)}
     for code, name in UNITS.items():
-        uc.add_unit(engine, stamp(DESK, "2026-11-23T08:00"), code=code, name=name)
+        if code not in known:
+            uc.add_unit(engine, stamp(DESK, "2026-11-23T08:00"), code=code, name=name)
 
 
 def reviewed_case(engine: Engine, **accept: str) -> str:
@@ -487,21 +490,35 @@ def test_a_handler_of_another_unit_may_not_render(cases: dict[str, tuple[Engine,
 
 
 # ----------------------------------------------------------------------------- storage
-def test_a_review_stores_its_report_by_itself(engine: Engine) -> None:
+def test_a_review_queues_its_report_and_issuing_stores_it(engine: Engine) -> None:
     number = reviewed_case(engine)
+    # the review's transaction queued a job: nothing rendered inside it
+    assert documents.stored(engine, number) == []
+    [job] = documents.jobs(engine)
+    view = uc.show(engine, number, DESK)
+    assert (job["number"], job["kind"], job["status"], job["version"]) == (
+        number,
+        "review",
+        "pending",
+        view.version,
+    )
+    [issued] = documents.issue(engine, RENDERED_AT)
+    assert issued.error is None and [d.fmt for d in issued.documents] == ["html", "docx"]
     stored = documents.stored(engine, number)
     assert [(d["kind"], d["format"], d["language"]) for d in stored] == [
         ("review", "html", "zh"),
         ("review", "docx", "zh"),
     ]
-    view = uc.show(engine, number, DESK)
-    for doc in stored:
+    for doc in stored:  # issued as of the review: its actor, its time, its version
         assert doc["rendered_by"] == "复盘组老李"
         assert doc["rendered_at"] == "2026-12-02T15:00:00+08:00"
         assert doc["version"] == view.version
         again = render(engine, number, "review", doc["format"])
         assert doc["sha256"] == documents.hashlib.sha256(again).hexdigest()
         assert doc["bytes"] == len(again)
+    [job] = documents.jobs(engine)
+    assert (job["status"], job["attempts"], job["done_at"]) == ("done", 1, iso(RENDERED_AT))
+    assert documents.issue(engine, RENDERED_AT) == []  # done once: nothing left
     # rendering the same facts again stores nothing new; another format or language does
     documents.render(engine, number, "review", "html", DESK, RENDERED_AT)
     documents.render(engine, number, "review", "md", DESK, RENDERED_AT, lang="en")
@@ -515,13 +532,61 @@ def test_a_review_stores_its_report_by_itself(engine: Engine) -> None:
     assert "content" not in later[2]
 
 
-def test_a_no_fault_close_stores_its_statement_by_itself(engine: Engine) -> None:
+def test_a_no_fault_close_issues_its_statement_as_of_the_close(engine: Engine) -> None:
     number = no_fault_case(engine)
+    as_closed = render(engine, number, "no_fault", "html")
+    # the desk corrects the respondent before the job runs: the statement still shows the
+    # grievance as it was closed (the job's version), not as it is now
+    uc.amend(engine, number, stamp(DESK, "2026-11-27T10:00"), reason="更正", respondent="另一单位")
+    assert render(engine, number, "no_fault", "html") != as_closed
+    [issued] = documents.issue(engine, RENDERED_AT, number=number)
+    assert issued.documents[0].content == as_closed
     stored = documents.stored(engine, number)
     assert [(d["kind"], d["format"], d["rendered_by"]) for d in stored] == [
         ("no_fault", "html", "孙队长"),
         ("no_fault", "docx", "孙队长"),
     ]
+    assert {d["version"] for d in stored} == {uc.show(engine, number, DESK).version - 1}
+
+
+def test_a_job_that_fails_is_kept_with_its_reason_and_retried_on_request(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = reviewed_case(engine), no_fault_case(engine)
+
+    def broken(kind: str, *args: Any) -> dict[str, Any]:
+        if kind == "review":
+            raise RuntimeError("template store unreachable")
+        return original(kind, *args)
+
+    original = documents.facts
+    monkeypatch.setattr(documents, "facts", broken)
+    done = documents.issue(engine, RENDERED_AT)
+    assert [(d.number, d.error) for d in done] == [
+        (first, "RuntimeError: template store unreachable"),
+        (second, None),  # the others go on
+    ]
+    failed = documents.jobs(engine, status="failed")
+    assert [(j["number"], j["attempts"]) for j in failed] == [(first, 1)]
+    assert documents.issue(engine, RENDERED_AT) == []  # failed stays failed...
+    monkeypatch.setattr(documents, "facts", original)
+    [again] = documents.issue(engine, RENDERED_AT, retry_failed=True)  # ...until asked
+    assert again.number == first and again.error is None
+    assert documents.jobs(engine, status="done")[-1]["attempts"] == 2
+    assert len(documents.stored(engine, first)) == 2
+
+
+def test_two_issuers_of_one_job_store_it_once(engine: Engine) -> None:
+    """The action that queued it and a watchdog tick may both read it pending: the one
+    whose claim comes second stores nothing."""
+    number = reviewed_case(engine)
+    with engine.db.read() as session:
+        [job] = session.exec(documents.select(documents.DocumentJob)).all()
+    [issued] = documents.issue(engine, RENDERED_AT)
+    late = documents._finish(engine, job, documents.DONE, RENDERED_AT, rendered=issued.documents)
+    assert late is False
+    assert len(documents.stored(engine, number)) == 2
+    assert documents.jobs(engine)[0]["attempts"] == 1
 
 
 def test_an_ordinary_close_stores_no_document(driver: Driver) -> None:
@@ -590,3 +655,53 @@ def test_a_redone_urgent_case_shows_its_rounds_and_clock_time(driver: Driver) ->
     assert "未作责任认定。" in html and '<p class="text">无。</p>' in html  # optional texts
     english = render(engine, number, "review", "md", "en").decode("utf-8")
     assert "Closing (round 2)" in english and "(clock time)" in english
+
+
+# ----------------------------------------------------------------------------- document jobs
+def test_the_review_command_issues_the_report_right_after_its_commit(
+    driver: Driver, tmp_path: Path
+) -> None:
+    from flows.cli import cli
+
+    number = driver.to("revisited").number
+    env = {"GRIEVANCE_DATABASE_URL": database_url_for(tmp_path)}
+    when = (driver.now + timedelta(minutes=10)).isoformat()
+    result = CliRunner().invoke(
+        cli,
+        ["review", number, "--root-cause", "货主拖欠", "--actions", "约谈货主"]
+        + ["--actor", "复盘组", "--role", "reviewer", "--at", when],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    stored = documents.stored(driver.engine, number)
+    assert [(d["kind"], d["format"], d["rendered_by"]) for d in stored] == [
+        ("review", "html", "复盘组"),
+        ("review", "docx", "复盘组"),
+    ]
+    assert [j["status"] for j in documents.jobs(driver.engine)] == ["done"]
+
+
+def test_documents_jobs_and_issue_on_the_command_line(
+    driver: Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.cli import cli
+
+    engine = driver.engine
+    number = driver.to("reviewed").number  # the use case only queued the job
+    env = {"GRIEVANCE_DATABASE_URL": database_url_for(tmp_path), "GRIEVANCE_ACTOR": "张受理"}
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["documents", "jobs", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    [job] = json.loads(listed.output)
+    assert (job["number"], job["kind"], job["status"]) == (number, "review", "pending")
+    # unit staff may neither list every unit's jobs nor issue them
+    staff = ["--role", "handler", "--actor-unit", "UA"]
+    for args in (["documents", "jobs"], ["documents", "issue"]):
+        refused = runner.invoke(cli, [*args, *staff], env=env)
+        assert isinstance(refused.exception, PermissionDenied), refused.output
+    assert documents.stored(engine, number) == []
+    issued = runner.invoke(cli, ["documents", "issue", "--json"], env=env)
+    assert issued.exit_code == 0, issued.output
+    assert json.loads(issued.output) == {"issued": 1, "failed": []}
+    assert len(documents.stored(engine, number)) == 2
+    assert "issued 0, failed 0" in runner.invoke(cli, ["documents", "issue"], env=env).output

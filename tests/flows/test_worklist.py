@@ -467,3 +467,15 @@ def test_a_case_run_stuck_without_its_process_is_replaced(
     assert crashed.state is not None and crashed.state.type is StateType.CRASHED
     assert worklist.sync_worklist(driver.engine).counts == {"created": 1}
     assert the_run(number).id != stuck.id
+
+
+def test_the_watchdog_issues_documents_a_crash_left_pending(db: None, driver: Driver) -> None:
+    """The process that recorded the review died before issuing its documents: the next
+    watchdog run (its `documents` task) issues them."""
+    from flows import documents
+
+    number = driver.to("reviewed").number  # the use case queued the job, nobody issued it
+    assert documents.stored(driver.engine, number) == []
+    summary = scheduled.sla_watchdog(now=driver.now + timedelta(minutes=10))
+    assert summary["documents"] == {"issued": 1, "failed": 0}
+    assert [d["format"] for d in documents.stored(driver.engine, number)] == ["html", "docx"]
