@@ -36,9 +36,10 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, serve, task
@@ -53,6 +54,8 @@ from workflow.errors import InvalidInput
 from workflow.measures import month_of, week_of
 from workflow.privacy import mask_text
 from workflow.timeutil import iso
+
+T = TypeVar("T")
 
 WARNING, BREACHED, ESCALATED = (
     "grievance.sla.warning",
@@ -100,13 +103,18 @@ def emit_fired(fired: watchdog.Fired) -> None:
     )
 
 
-@task(name="sweep")
-def sweep_task(now: datetime) -> list[watchdog.Fired]:
+def _on_engine(work: Callable[[Engine], T]) -> T:
+    """`work` on an engine opened for it (a task runs in any thread), closed after."""
     engine = Engine.open()
     try:
-        result = watchdog.sweep(engine, now)
+        return work(engine)
     finally:
         engine.db.dispose()
+
+
+@task(name="sweep")
+def sweep_task(now: datetime) -> list[watchdog.Fired]:
+    result = _on_engine(lambda engine: watchdog.sweep(engine, now))
     for fired in result.fired:
         emit_fired(fired)
     logger = get_run_logger()
@@ -118,11 +126,7 @@ def sweep_task(now: datetime) -> list[watchdog.Fired]:
 
 @task(name="deliver")
 def deliver_task(now: datetime) -> dict[str, int]:
-    engine = Engine.open()
-    try:
-        result = delivery.deliver(engine, now)
-    finally:
-        engine.db.dispose()
+    result = _on_engine(lambda engine: delivery.deliver(engine, now))
     logger = get_run_logger()
     logger.info("sent %d, to retry %d, dead-lettered %d", result.sent, result.retried, result.dead)
     for error in result.errors:
@@ -134,11 +138,7 @@ def deliver_task(now: datetime) -> dict[str, int]:
 def documents_task(now: datetime) -> dict[str, int]:
     """Issue the documents still pending (the action that queued one issues it right after
     its commit; this catches what a crash or a failure left)."""
-    engine = Engine.open()
-    try:
-        issued = documents.issue(engine, now)
-    finally:
-        engine.db.dispose()
+    issued = _on_engine(lambda engine: documents.issue(engine, now))
     logger = get_run_logger()
     failed = [job for job in issued if job.error is not None]
     if issued:
