@@ -290,6 +290,10 @@ def issued_kind(case: Case, record: Record) -> str | None:
     return None
 
 
+# built once: constructing `insert(...).values(...)` on every call cost more than the insert
+_INSERT_JOB = insert(DocumentJob)
+
+
 def queue(
     engine: Engine,
     session: Session,
@@ -304,19 +308,18 @@ def queue(
     kind = issued_kind(case, record)
     if kind is None:
         return False
-    session.connection().execute(
-        insert(DocumentJob).values(
-            grievance_id=row_id,
-            number=case.number,
-            kind=kind,
-            version=version,
-            language=engine.notify.language,
-            requested_by=record.actor.name,
-            requested_at=to_utc(recorded_at),
-            status=PENDING,
-            attempts=0,
-        )
-    )
+    job = {
+        "grievance_id": row_id,
+        "number": case.number,
+        "kind": kind,
+        "version": version,
+        "language": engine.notify.language,
+        "requested_by": record.actor.name,
+        "requested_at": to_utc(recorded_at),
+        "status": PENDING,
+        "attempts": 0,
+    }
+    session.connection().execute(_INSERT_JOB, job)
     return True
 
 
