@@ -1,14 +1,16 @@
-"""Crash safety: SIGKILL the watchdog, the delivery step and a bulk import at random points,
-run each again, and check that nothing was lost or done twice.
+"""Crash safety: SIGKILL the watchdog, the delivery step, a bulk import and the issuing of
+documents at random points, run each again, and check that nothing was lost or done twice.
 
-    .venv/bin/python -m bench.crash [--runs 100] [--kinds watchdog,delivery,import]
+    .venv/bin/python -m bench.crash [--runs 100] [--kinds watchdog,delivery,import,documents]
                                     [--grievances 120] [--rows 400] [--seed 2142] [--dir DIR]
 
 For each kind, one SQLite database is prepared once (demo units with `inbox://` channels):
 - watchdog: `--grievances` demo grievances spread over the stages; the sweep runs two working
   weeks later, when many steps (warnings, red cards, 督办) are due;
 - delivery: the same after that sweep, with every notification pending;
-- import: no grievances, and a 12328 CSV file of `--rows` work orders.
+- import: no grievances, and a 12328 CSV file of `--rows` work orders;
+- documents: the same demo grievances with the document jobs their reviews and no-fault
+  closes queued still pending (as if every action had died right after its commit).
 A reference run on a copy, never interrupted, gives what must be there at the end: the set of
 fired steps, the set of delivered dedupe keys, the set of imported references.
 
@@ -18,7 +20,8 @@ up to 1.2× the reference's working time, and SIGKILLs it. A second child then r
 (for delivery after the 5-minute lease, so rows killed while `sending` are claimed again).
 The round passes when the end state equals the reference exactly: every due step fired once
 (audit events and outbox rows), every notification sent and in its inbox file once, every
-work order imported once. It prints, per kind: rounds, how many kills landed mid-work (the
+work order imported once, every document job done and each of its documents stored once. It
+prints, per kind: rounds, how many kills landed mid-work (the
 killed child had done part of the work, not none or all), and violations. Exit code 1 on any
 violation.
 """
@@ -46,14 +49,14 @@ NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # Mon 11:00 Asia/Shanghai: demo 
 SWEEP_AT = NOW + timedelta(days=14)  # two weeks on: a great many steps due
 DELIVER_AT = SWEEP_AT + timedelta(hours=1)
 AFTER_LEASE = DELIVER_AT + timedelta(minutes=6)
-KINDS = ("watchdog", "delivery", "import")
+KINDS = ("watchdog", "delivery", "import", "documents")
 
 
 # ----------------------------------------------------------------------------- the child
 def child(kind: str, url: str, inbox: str, data: str, at: str, batch: int) -> int:
     """Open the database, say ready, wait for "go", do the work, print seconds worked."""
     os.environ["GRIEVANCE_INBOX_DIR"] = inbox
-    from flows import delivery, importer, watchdog
+    from flows import delivery, documents, importer, watchdog
     from flows.engine import Engine
     from workflow.actor import Actor
     from workflow.vocab import Role
@@ -69,6 +72,8 @@ def child(kind: str, url: str, inbox: str, data: str, at: str, batch: int) -> in
         watchdog.sweep(engine, now, batch=batch)
     elif kind == "delivery":
         delivery.deliver(engine, now, batch=batch)
+    elif kind == "documents":
+        documents.issue(engine, now, limit=100_000)
     else:
         actor = Actor("crash-bench", Role.DISPATCHER)
         importer.import_rows(engine, rows, actor, now, batch=batch)
@@ -177,6 +182,19 @@ def _state(kind: str, db: Path, inbox: Path) -> tuple[Counter[str], list[str]]:
                     except (ValueError, KeyError):
                         problems.append(f"{path.name}: an unreadable line (torn write?)")
             return lines, problems
+        if kind == "documents":
+            stored = Counter(
+                "/".join(map(str, row))
+                for row in connection.execute(
+                    "SELECT number, kind, format, language, version FROM document"
+                )
+            )
+            (again,) = connection.execute(
+                "SELECT count(*) FROM document_job WHERE attempts > 1"
+            ).fetchone()
+            if again:  # a claim is taken once: a second attempt means it was done twice
+                problems.append(f"{again} document job(s) attempted more than once")
+            return stored, problems
         refs = Counter(r for (r,) in connection.execute("SELECT ref FROM grievance"))
         accepts = Counter(
             n for (n,) in connection.execute("SELECT number FROM grievance_event WHERE seq = 1")
@@ -206,6 +224,13 @@ def _check(prepared: Prepared, db: Path, inbox: Path) -> list[str]:
             ).fetchone()[0]
         if left:
             problems.append(f"{left} notification(s) not marked sent")
+    if prepared.kind == "documents":
+        with closing(sqlite3.connect(db)) as connection:
+            left = connection.execute(
+                "SELECT count(*) FROM document_job WHERE status != 'done'"
+            ).fetchone()[0]
+        if left:
+            problems.append(f"{left} document job(s) not done")
     return problems
 
 
@@ -222,6 +247,9 @@ def prepare(kind: str, folder: Path, grievances: int, rows: int) -> Prepared:
             demo.load(engine, NOW, count=0)
             _write_orders(data, rows)
             prepared = Prepared(kind, db, data, NOW, batch=25)
+        elif kind == "documents":
+            demo.load(engine, NOW, count=grievances, issue=False)
+            prepared = Prepared(kind, db, data, NOW, batch=1)
         else:
             demo.load(engine, NOW, count=grievances)
             if kind == "delivery":
@@ -320,6 +348,7 @@ _WHAT = {
     "watchdog": "due SLA steps, each fired once",
     "delivery": "notifications, each in its inbox once",
     "import": "work orders, each imported once",
+    "documents": "documents (HTML and Word of each job), each stored once",
 }
 
 
@@ -345,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.crash", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--runs", type=int, default=100, help="rounds per kind (default 100)")
-    parser.add_argument("--kinds", default=",".join(KINDS), help="watchdog,delivery,import")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=",".join(KINDS))
     parser.add_argument("--grievances", type=int, default=120, help="demo grievances")
     parser.add_argument("--rows", type=int, default=400, help="work orders to import")
     parser.add_argument("--seed", type=int, default=2142)

@@ -151,8 +151,13 @@ def _stamp(actor: Actor, at: datetime, now: datetime) -> uc.Stamp:
     return uc.Stamp(actor=actor, at=at, recorded_at=now)
 
 
-def load(engine: Engine, now: datetime, *, count: int = 36, seed: int = 2142) -> int:
-    """Load the demo data as of `now`; returns how many grievances were added (0 if present)."""
+def load(
+    engine: Engine, now: datetime, *, count: int = 36, seed: int = 2142, issue: bool = True
+) -> int:
+    """Load the demo data as of `now`; returns how many grievances were added (0 if present).
+
+    With `issue` (the default) the documents the reviews and no-fault closes queued are issued
+    at the end, as their actions would have; without, they are left pending."""
     setup = _stamp(DESK, now, now)
     with engine.db.read() as session:
         missing = repo.missing_units(session, UNITS)
@@ -173,7 +178,8 @@ def load(engine: Engine, now: datetime, *, count: int = 36, seed: int = 2142) ->
             added += 1
         except Duplicate:
             continue
-    documents.issue(engine, now, limit=10_000)  # the reviews' and no-fault closes' documents
+    if issue:
+        documents.issue(engine, now, limit=10_000)  # the reviews' and no-fault closes'
     return added
 
 

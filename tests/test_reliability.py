@@ -40,12 +40,14 @@ def on_postgresql() -> bool:
 def test_processes_killed_at_random_points_lose_nothing_and_do_nothing_twice(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """bench.crash at a reduced count: SIGKILL the watchdog, the delivery and an import."""
+    """bench.crash at a reduced count: SIGKILL the watchdog, the delivery, an import and the
+    issuing of documents."""
     argv = ["--runs", "2", "--grievances", "30", "--rows", "60", "--dir", str(tmp_path)]
     assert crash.main(argv) == 0
     out = capsys.readouterr().out
     table = [line for line in out.splitlines() if line.startswith("| ") and "|---" not in line]
-    assert [row.split("|")[1].strip() for row in table[1:]] == ["watchdog", "delivery", "import"]
+    kinds = [row.split("|")[1].strip() for row in table[1:]]
+    assert kinds == ["watchdog", "delivery", "import", "documents"]
     assert all(row.split("|")[5].strip() == "0" for row in table[1:])  # no violations
     assert "VIOLATION" not in out
 
