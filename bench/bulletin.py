@@ -1,6 +1,6 @@
 """Monthly bulletin (月通报): seconds to compute what a bulletin reads over N grievances, beside
-a bare `SELECT lead_unit, COUNT(*), SUM(...) FROM grievance GROUP BY lead_unit` over the same
-N rows on the same database, in the same run.
+a bare `SELECT lead_unit, COUNT(*), COUNT(*) FILTER (...), SUM(...) FROM grievance GROUP BY
+lead_unit` over the same N rows on the same database, in the same run.
 
     .venv/bin/python -m bench.bulletin [--n 1000000] [--seed 7] [--dir DIR]
 
@@ -81,10 +81,12 @@ FINDINGS = {
     "explained_at": "2026-09-07T15:00:00+08:00",
     "evidence": ["运单截图"],
 }
+# counts with FILTER, as the bulletin's own statements count (measured 5-10 % faster than
+# SUM(CASE WHEN ... THEN 1 ELSE 0 END) here): the reference gets the same technique
 BARE_SQL = (
     "SELECT lead_unit, COUNT(*), "
-    "SUM(CASE WHEN closed_at IS NOT NULL THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN result = 'resolved' THEN 1 ELSE 0 END), "
+    "COUNT(*) FILTER (WHERE closed_at IS NOT NULL), "
+    "COUNT(*) FILTER (WHERE result = 'resolved'), "
     "SUM(COALESCE(amount_fen, 0)) "
     "FROM grievance GROUP BY lead_unit"
 )

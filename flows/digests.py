@@ -61,6 +61,7 @@ from workflow.measures import (
     Overdue,
     Period,
     Repeat,
+    TrendPoint,
     day_of,
     month_of,
     week_of,
@@ -547,8 +548,8 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
         found = reports.measures_by(session, period, as_of, [None, "unit", "category"], tz)
         total, by_unit, categories = _total(found[None]), found["unit"], found["category"]
         # the five months before: one bucketed statement (reports.trend), not one per month
-        earlier = reports.trend(session, months[:-1], as_of, tz)
-        trend = [*zip(months[:-1], earlier, strict=True), (period, total)]
+        earlier = reports.trend(session, months[:-1], tz)
+        trend = [*zip(months[:-1], earlier, strict=True), (period, TrendPoint.of(total))]
         overdue = reports.overdue_list(
             session, as_of, engine.calendar, engine.policies, limit=LIST_LIMIT
         )

@@ -111,9 +111,56 @@ class Measures:
     @property
     def volume_change(self) -> float | None:
         """Month on month (环比): +0.25 is 25 % more; None when the previous period had none."""
-        if self.previous_accepted is None:
-            return None
-        return rate(self.counts.accepted - self.previous_accepted, self.previous_accepted)
+        return change(self.counts.accepted, self.previous_accepted)
+
+
+def change(volume: int, previous: int | None) -> float | None:
+    """环比 of `volume` against the previous period's (None if not compared, or it had none)."""
+    if previous is None:
+        return None
+    return rate(volume - previous, previous)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """What a bulletin's trend shows of one period: its volume with the 环比, the on-time
+    closure rate and the satisfaction rate, defined as in `Measures`; it holds only the counts
+    those need (`models.reports.trend` counts nothing else)."""
+
+    accepted: int = 0
+    close_done: int = 0
+    close_met: int = 0
+    revisited: int = 0
+    satisfied: int = 0
+    previous_accepted: int | None = None
+
+    @classmethod
+    def of(cls, measures: Measures) -> TrendPoint:
+        c = measures.counts
+        return cls(
+            accepted=c.accepted,
+            close_done=c.close_done,
+            close_met=c.close_met,
+            revisited=c.revisited,
+            satisfied=c.satisfied,
+            previous_accepted=measures.previous_accepted,
+        )
+
+    @property
+    def volume(self) -> int:
+        return self.accepted
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return rate(self.close_met, self.close_done)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return rate(self.satisfied, self.revisited)
+
+    @property
+    def volume_change(self) -> float | None:
+        return change(self.accepted, self.previous_accepted)
 
 
 @dataclass(frozen=True, slots=True)

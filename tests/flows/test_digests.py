@@ -33,7 +33,7 @@ from models import reports
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
-from workflow.measures import Counts, Measures, month_of, week_of
+from workflow.measures import Counts, Measures, TrendPoint, month_of, week_of
 from workflow.timeutil import parse_instant
 from workflow.vocab import Role
 
@@ -418,7 +418,7 @@ def test_the_bulletins_trend_is_each_months_own_measures(engine: Engine) -> None
         assert len(trend) == digests.TREND_MONTHS and months[-1] == period
         assert all(a.end == b.start for a, b in zip(months, months[1:], strict=False))
         with engine.db.read() as session:
-            expected = [reports.measures(session, p, as_of, None)[0] for p in months]
+            expected = [TrendPoint.of(reports.measures(session, p, as_of, None)[0]) for p in months]
         assert [m for _, m in trend] == expected
         assert [m.volume for _, m in trend] == [e.volume for e in expected]
 

@@ -39,7 +39,7 @@ from models import reports
 from tests.conftest import DESK, HANDLER, REVIEWER, Driver, accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
-from workflow.measures import Counts, Measures, Overdue, Repeat, day_of, month_of
+from workflow.measures import Counts, Measures, Overdue, Repeat, TrendPoint, day_of, month_of
 from workflow.vocab import Role
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -466,10 +466,12 @@ def test_the_trend_in_one_statement_agrees_with_one_month_at_a_time(november: Bu
 
     for tz in (SH, UTC_ZONE):
         with november.engine.db.read() as session:
-            one_by_one = [reports.measures(session, m, AS_OF, None, tz)[0] for m in months]
+            one_by_one = [
+                TrendPoint.of(reports.measures(session, m, AS_OF, None, tz)[0]) for m in months
+            ]
             event.listen(november.engine.db.engine, "before_cursor_execute", count)
             try:
-                together = reports.trend(session, months, AS_OF, tz)
+                together = reports.trend(session, months, tz)
             finally:
                 event.remove(november.engine.db.engine, "before_cursor_execute", count)
         assert together == one_by_one
@@ -480,10 +482,10 @@ def test_the_trend_in_one_statement_agrees_with_one_month_at_a_time(november: Bu
     assert (by_month[11].volume, by_month[11].previous_accepted) == (8, 2)
     assert (by_month[12].volume, by_month[12].previous_accepted) == (0, 8)
     with november.engine.db.read() as session:
-        assert reports.trend(session, [], AS_OF) == []
-        assert reports.trend(session, months[3:5], AS_OF, UTC_ZONE) == one_by_one[3:5]
+        assert reports.trend(session, []) == []
+        assert reports.trend(session, months[3:5], UTC_ZONE) == one_by_one[3:5]
         with pytest.raises(InvalidInput, match="follow each other"):
-            reports.trend(session, [months[0], months[2]], AS_OF)
+            reports.trend(session, [months[0], months[2]])
 
 
 def test_a_month_after_an_empty_month_has_no_volume_change(november: Builder) -> None:
