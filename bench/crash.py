@@ -217,21 +217,27 @@ def _check(prepared: Prepared, db: Path, inbox: Path) -> list[str]:
         problems.append(f"{len(lost)} lost, e.g. {lost[0]}")
     if extra:
         problems.append(f"{len(extra)} unexpected, e.g. {extra[0]}")
-    if prepared.kind == "delivery":
+    unfinished = _UNFINISHED.get(prepared.kind)
+    if unfinished is not None:
+        query, what = unfinished
         with closing(sqlite3.connect(db)) as connection:
-            left = connection.execute(
-                "SELECT count(*) FROM notification WHERE status != 'sent' AND url IS NOT NULL"
-            ).fetchone()[0]
+            left = connection.execute(query).fetchone()[0]
         if left:
-            problems.append(f"{left} notification(s) not marked sent")
-    if prepared.kind == "documents":
-        with closing(sqlite3.connect(db)) as connection:
-            left = connection.execute(
-                "SELECT count(*) FROM document_job WHERE status != 'done'"
-            ).fetchone()[0]
-        if left:
-            problems.append(f"{left} document job(s) not done")
+            problems.append(f"{left} {what}")
     return problems
+
+
+# per kind, the rows a finished run leaves none of, and what they are
+_UNFINISHED = {
+    "delivery": (
+        "SELECT count(*) FROM notification WHERE status != 'sent' AND url IS NOT NULL",
+        "notification(s) not marked sent",
+    ),
+    "documents": (
+        "SELECT count(*) FROM document_job WHERE status != 'done'",
+        "document job(s) not done",
+    ),
+}
 
 
 def prepare(kind: str, folder: Path, grievances: int, rows: int) -> Prepared:
