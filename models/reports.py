@@ -139,9 +139,8 @@ def _grievance_flags() -> list[ColumnElement[Any]]:
 def _timer_sums(as_of: datetime) -> list[ColumnElement[Any]]:
     """Sums over the timer rows of a statement, per grievance in `_summed` (labels are
     `Counts` fields)."""
-    stopped = col(_t.stopped_at).is_not(None)
     is_open = col(_t.stopped_at).is_(None)
-    finished = and_(stopped, col(_t.state).in_((TimerState.MET, TimerState.BREACHED)))
+    finished = _finished()
     first_assign = and_(col(_t.target) == ASSIGN, col(_t.cycle) == 1)
     assign_done = and_(
         first_assign,
@@ -161,6 +160,13 @@ def _timer_sums(as_of: datetime) -> list[ColumnElement[Any]]:
             "overdue"
         ),
     ]
+
+
+def _finished() -> ColumnElement[bool]:
+    """A timer stopped by what it waited for (`met` or `breached`), not cancelled."""
+    return and_(
+        col(_t.stopped_at).is_not(None), col(_t.state).in_((TimerState.MET, TimerState.BREACHED))
+    )
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -358,9 +364,6 @@ def _period_trend(start: datetime, end: datetime, tag: int) -> Any:
         _count_if(facts["revisited"]).label("revisited"),
         _count_if(facts["satisfied"]).label("satisfied"),
     ).where(cohort)
-    finished = and_(
-        col(_t.stopped_at).is_not(None), col(_t.state).in_((TimerState.MET, TimerState.BREACHED))
-    )
     closes = (
         select(
             func.count().label("close_done"),
@@ -368,7 +371,7 @@ def _period_trend(start: datetime, end: datetime, tag: int) -> Any:
         )
         .select_from(_g)
         .join(_t, and_(col(_t.grievance_id) == col(_g.id), col(_t.target) == CLOSE))
-        .where(cohort, finished)
+        .where(cohort, _finished())
     )
     own_q, closes_q = own.subquery(), closes.subquery()
     columns = [(own_q if name in own_q.c else closes_q).c[name] for name in _TREND_FIELDS]
