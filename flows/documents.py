@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 import templates
 from flows.engine import Engine
 from models import repo
+from models.prepared import Prepared, bound, params
 from models.tables import Document, DocumentJob, GrievanceEvent, Unit
 from workflow.actor import Actor
 from workflow.calendar import BusinessCalendar
@@ -291,7 +292,19 @@ def issued_kind(case: Case, record: Record) -> str | None:
 
 
 # built once: constructing `insert(...).values(...)` on every call cost more than the insert
-_INSERT_JOB = insert(DocumentJob)
+_JOB = DocumentJob.metadata.tables["document_job"]
+_JOB_COLUMNS = (
+    "grievance_id",
+    "number",
+    "kind",
+    "version",
+    "language",
+    "requested_by",
+    "requested_at",
+    "status",
+    "attempts",
+)
+_INSERT_JOB = Prepared(insert(_JOB).values(bound(_JOB, _JOB_COLUMNS)))
 
 
 def queue(
@@ -319,7 +332,7 @@ def queue(
         "status": PENDING,
         "attempts": 0,
     }
-    session.connection().execute(_INSERT_JOB, job)
+    _INSERT_JOB.execute(session, params(job))
     return True
 
 

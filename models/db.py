@@ -20,6 +20,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
+from models.prepared import CONNECTION, driver_sql
+
 ENV_URL = "GRIEVANCE_DATABASE_URL"
 MIGRATIONS = Path(__file__).parent / "migrations"
 _READ_ONLY = "grievance_read_only"
@@ -66,7 +68,7 @@ def _set_up_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         read_only = connection.get_execution_options().get(_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        driver_sql(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -89,6 +91,9 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits at the end, rolls back on any error."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            # the transaction's one connection, looked up once (`models.prepared`); the
+            # transaction begins here (BEGIN IMMEDIATE on SQLite), as a use case writes anyway
+            session.info[CONNECTION] = session.connection()
             yield session
 
     @contextmanager

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
+    Integer,
     String,
     bindparam,
     cast,
@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from models import prepared
+from models.prepared import Prepared, bound, params
 from models.tables import CalendarDay, Grievance, GrievanceEvent, SlaTimer, Unit
 from workflow.actor import Actor
 from workflow.calendar import Overrides
@@ -43,24 +45,21 @@ _TABLES = Grievance.metadata.tables
 _GRIEVANCE, _EVENT, _TIMER = _TABLES["grievance"], _TABLES["grievance_event"], _TABLES["sla_timer"]
 
 
-def _bound(table: Any, names: Iterable[str]) -> dict[Any, Any]:
-    """{column: bindparam("v_<column>")} for a statement's VALUES or SET clause."""
-    return {table.c[n]: bindparam(f"v_{n}", type_=table.c[n].type) for n in names}
-
-
-def _params(values: dict[str, Any]) -> dict[str, Any]:
-    return {f"v_{name}": value for name, value in values.items()}
-
-
 _ROW_BY_NUMBER = select(Grievance).where(col(Grievance.number) == bindparam("number"))
-_STATE_BY_NUMBER = select(Grievance.state).where(col(Grievance.number) == bindparam("number"))
-_NUMBER_BY_REF = select(Grievance.number).where(
-    col(Grievance.channel) == bindparam("channel", type_=_GRIEVANCE.c.channel.type),
-    col(Grievance.ref) == bindparam("ref"),
+_STATE_BY_NUMBER = Prepared(
+    select(_GRIEVANCE.c.state).where(_GRIEVANCE.c.number == bindparam("number"))
 )
-_NEXT_NUMBER = text(
-    "INSERT INTO number_counter (day, last) VALUES (:day, 1) "
-    "ON CONFLICT (day) DO UPDATE SET last = number_counter.last + 1 RETURNING last"
+_NUMBER_BY_REF = Prepared(
+    select(_GRIEVANCE.c.number).where(
+        _GRIEVANCE.c.channel == bindparam("channel", type_=_GRIEVANCE.c.channel.type),
+        _GRIEVANCE.c.ref == bindparam("ref"),
+    )
+)
+_NEXT_NUMBER = Prepared(
+    text(
+        "INSERT INTO number_counter (day, last) VALUES (:day, 1) "
+        "ON CONFLICT (day) DO UPDATE SET last = number_counter.last + 1 RETURNING last"
+    ).columns(last=Integer)
 )
 _EVENT_COLUMNS = (
     "grievance_id",
@@ -76,24 +75,28 @@ _EVENT_COLUMNS = (
     "recorded_at",
     "payload",
 )
-_INSERT_EVENT = insert(_EVENT).values(_bound(_EVENT, _EVENT_COLUMNS))
-_INSERT_CASE = insert(_GRIEVANCE).values(
-    _bound(_GRIEVANCE, (*_CASE_FIELDS, "version", "created_at", "updated_at"))
+_INSERT_EVENT = Prepared(insert(_EVENT).values(bound(_EVENT, _EVENT_COLUMNS)))
+_INSERT_CASE = Prepared(
+    insert(_GRIEVANCE)
+    .values(bound(_GRIEVANCE, (*_CASE_FIELDS, "version", "created_at", "updated_at")))
+    .returning(_GRIEVANCE.c.id)
 )
-_UPDATE_CASE = (
+_UPDATE_CASE = Prepared(
     update(_GRIEVANCE)
     .where(_GRIEVANCE.c.id == bindparam("w_id"), _GRIEVANCE.c.version == bindparam("w_version"))
-    .values(_bound(_GRIEVANCE, (*_CASE_FIELDS, "version", "updated_at")))
+    .values(bound(_GRIEVANCE, (*_CASE_FIELDS, "version", "updated_at")))
 )
-_UPDATE_VERSION = (
+_UPDATE_VERSION = Prepared(
     update(_GRIEVANCE)
     .where(_GRIEVANCE.c.id == bindparam("w_id"), _GRIEVANCE.c.version == bindparam("w_version"))
-    .values(_bound(_GRIEVANCE, ("version", "updated_at")))
+    .values(bound(_GRIEVANCE, ("version", "updated_at")))
 )
-_MISSING_UNITS = select(Unit.code).where(col(Unit.code).in_(bindparam("codes", expanding=True)))
+_UNIT_EXISTS = Prepared(
+    select(_TABLES["unit"].c.id).where(_TABLES["unit"].c.code == bindparam("code"))
+)
 
 
-def case_from_row(row: Grievance | Row[Any]) -> Case:
+def case_from_row(row: Grievance | prepared.Row) -> Case:
     values: dict[str, Any] = {name: getattr(row, name) for name in _CASE_FIELDS}
     values["co_units"] = tuple(values["co_units"] or ())
     return Case(**values)
@@ -127,7 +130,7 @@ def get_row(session: Session, number: str) -> Grievance:
 # A use case reads the row it is about to change with FOR UPDATE: on PostgreSQL concurrent
 # actions on one grievance then queue, as they do on SQLite (BEGIN IMMEDIATE; SQLite's
 # dialect leaves the clause out), instead of all but one failing the compare-and-set.
-_CASE_BY_NUMBER = (
+_CASE_BY_NUMBER = Prepared(
     _GRIEVANCE.select().where(_GRIEVANCE.c.number == bindparam("number")).with_for_update()
 )
 
@@ -135,7 +138,7 @@ _CASE_BY_NUMBER = (
 def load_case(session: Session, number: str) -> tuple[int, int, Case]:
     """(row id, version, case) of a grievance, read as plain values (no ORM object: what a
     use case needs to decide, at a fraction of the cost), locked until the transaction ends."""
-    row = session.connection().execute(_CASE_BY_NUMBER, {"number": number}).first()
+    row = _CASE_BY_NUMBER.first(session, {"number": number})
     if row is None:
         raise NotFound(f"grievance {number} does not exist")
     return int(row.id), int(row.version), case_from_row(row)
@@ -153,20 +156,19 @@ def all_numbers(session: Session) -> list[str]:
 
 
 def state_of(session: Session, number: str) -> State | None:
-    value = session.connection().execute(_STATE_BY_NUMBER, {"number": number}).scalar()
+    value = _STATE_BY_NUMBER.scalar(session, {"number": number})
     return None if value is None else State(value)
 
 
 def number_by_ref(session: Session, channel: Channel, ref: str) -> str | None:
-    params = {"channel": channel, "ref": ref}
-    found = session.connection().execute(_NUMBER_BY_REF, params).scalar()
+    found = _NUMBER_BY_REF.scalar(session, {"channel": channel, "ref": ref})
     return None if found is None else str(found)
 
 
 def next_number(session: Session, day: date) -> str:
     """The next grievance number of the day, e.g. 20261123-0001 (atomic on every engine)."""
     key = day.strftime("%Y%m%d")
-    last = session.connection().execute(_NEXT_NUMBER, {"day": key}).scalar_one()
+    last = _NEXT_NUMBER.scalar(session, {"day": key})
     return f"{key}-{last:04d}"
 
 
@@ -188,7 +190,7 @@ def _insert_event(
         "recorded_at": recorded_at,
         "payload": record.payload,
     }
-    session.connection().execute(_INSERT_EVENT, _params(values))
+    _INSERT_EVENT.execute(session, params(values))
 
 
 def insert_case(session: Session, case: Case, record: Record, recorded_at: datetime) -> int:
@@ -196,8 +198,7 @@ def insert_case(session: Session, case: Case, record: Record, recorded_at: datet
     session.flush()  # anything the session holds goes first, as an ORM insert would do
     values = {**_row_values(case), "version": 1, "created_at": recorded_at}
     values["updated_at"] = recorded_at
-    result = session.connection().execute(_INSERT_CASE, _params(values))
-    row_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    row_id = _INSERT_CASE.scalar(session, params(values))
     if row_id is None:
         raise RuntimeError("grievance insert returned no id")
     _insert_event(session, int(row_id), 1, record, recorded_at)
@@ -212,9 +213,8 @@ def update_case(
     The session's copy of the row is not refreshed (as with `synchronize_session=False`)."""
     session.flush()
     values = {**_row_values(case), "version": version + 1, "updated_at": recorded_at}
-    params = {"w_id": row_id, "w_version": version, **_params(values)}
-    result = session.connection().execute(_UPDATE_CASE, params)
-    if result.rowcount != 1:
+    where = {"w_id": row_id, "w_version": version}
+    if _UPDATE_CASE.execute(session, {**where, **params(values)}) != 1:
         raise Conflict(
             f"grievance {case.number} was changed by someone else while you worked on it; "
             "look at it again (`grievance show`) and retry"
@@ -240,9 +240,9 @@ def record_system_event(
     """Append an engine record that changes nothing of the case (a fired SLA step): the same
     compare-and-set on `version` as `update_case`, without rewriting the case's columns."""
     session.flush()
-    params = {"w_id": row_id, "w_version": version, "v_version": version + 1}
-    result = session.connection().execute(_UPDATE_VERSION, {**params, "v_updated_at": recorded_at})
-    if result.rowcount != 1:
+    where = {"w_id": row_id, "w_version": version}
+    values = {"v_version": version + 1, "v_updated_at": recorded_at}
+    if _UPDATE_VERSION.execute(session, {**where, **values}) != 1:
         raise Conflict(f"grievance {record.number} was changed meanwhile")
     _insert_event(session, row_id, version + 1, record, recorded_at)
     return version + 1
@@ -295,12 +295,9 @@ def count_by_state(session: Session) -> dict[State, int]:
 
 
 def missing_units(session: Session, codes: Iterable[str]) -> frozenset[str]:
-    wanted = set(codes)
-    if not wanted:
-        return frozenset()
-    params = {"codes": sorted(wanted)}
-    found = session.connection().execute(_MISSING_UNITS, params).scalars().all()
-    return frozenset(wanted - set(found))
+    # one indexed lookup per code (an assignment names one to a few units): a prepared
+    # statement each, cheaper than one IN (...) that is compiled again for every count
+    return frozenset(c for c in set(codes) if _UNIT_EXISTS.first(session, {"code": c}) is None)
 
 
 def add_unit(
@@ -353,15 +350,17 @@ _TIMERS_OF = (
     .where(col(SlaTimer.grievance_id) == bindparam("grievance_id"))
     .order_by(col(SlaTimer.target), col(SlaTimer.cycle))
 )
-_INSERT_TIMER = insert(_TIMER).values(_bound(_TIMER, ("grievance_id", "number", *_TIMER_COLUMNS)))
-_UPDATE_TIMER = (
+_INSERT_TIMER = Prepared(
+    insert(_TIMER).values(bound(_TIMER, ("grievance_id", "number", *_TIMER_COLUMNS)))
+)
+_UPDATE_TIMER = Prepared(
     update(_TIMER)
     .where(_TIMER.c.id == bindparam("w_id"))
-    .values(_bound(_TIMER, (*_TIMER_COLUMNS, "version")))
+    .values(bound(_TIMER, (*_TIMER_COLUMNS, "version")))
 )
 
 
-def timer_from_row(row: SlaTimer | Row[Any]) -> Timer:
+def timer_from_row(row: SlaTimer | prepared.Row) -> Timer:
     values: dict[str, Any] = {name: getattr(row, name) for name in _TIMER_FIELDS}
     for name, column in _DURATIONS.items():
         values[name] = timedelta(seconds=getattr(row, column))
@@ -372,16 +371,16 @@ def timers_of(session: Session, grievance_id: int) -> list[SlaTimer]:
     return list(session.exec(_TIMERS_OF, params={"grievance_id": grievance_id}).all())
 
 
-_TIMER_ROWS_OF = (
+_TIMER_ROWS_OF = Prepared(
     _TIMER.select()
     .where(_TIMER.c.grievance_id == bindparam("grievance_id"))
     .order_by(_TIMER.c.target, _TIMER.c.cycle)
 )
 
 
-def timer_rows_of(session: Session, grievance_id: int) -> list[Row[Any]]:
+def timer_rows_of(session: Session, grievance_id: int) -> list[prepared.Row]:
     """`timers_of` as plain rows (read-only values, no ORM objects), for `save_timers`."""
-    return list(session.connection().execute(_TIMER_ROWS_OF, {"grievance_id": grievance_id}))
+    return _TIMER_ROWS_OF.rows(session, {"grievance_id": grievance_id})
 
 
 def rows_by_id(session: Session, ids: Iterable[int]) -> dict[int, Grievance]:
@@ -408,7 +407,7 @@ def save_timers(
     session: Session,
     grievance_id: int,
     number: str,
-    old: Sequence[SlaTimer | Row[Any]],
+    old: Sequence[SlaTimer | prepared.Row],
     timers: Iterable[Timer],
 ) -> None:
     """Insert new timers and update the ones that changed (each row's version goes up).
@@ -419,7 +418,7 @@ def save_timers(
     session.flush()
     rows = {(row.target, row.cycle): row for row in old}
     inserts: list[dict[str, Any]] = []
-    updates: list[tuple[SlaTimer | Row[Any], dict[str, Any]]] = []
+    updates: list[tuple[SlaTimer | prepared.Row, dict[str, Any]]] = []
     for timer in timers:
         values = {name: getattr(timer, name) for name in _TIMER_FIELDS}
         for name, column in _DURATIONS.items():
@@ -429,17 +428,16 @@ def save_timers(
             inserts.append({"grievance_id": grievance_id, "number": number, **values})
         elif any(getattr(row, name) != value for name, value in values.items()):
             updates.append((row, {**values, "version": row.version + 1}))
-    connection = session.connection()
     if updates:
-        connection.execute(
-            _UPDATE_TIMER, [{"w_id": row.id, **_params(values)} for row, values in updates]
+        _UPDATE_TIMER.execute_many(
+            session, [{"w_id": row.id, **params(values)} for row, values in updates]
         )
         for row, values in updates:
             if isinstance(row, SlaTimer):
                 for name, value in values.items():
                     set_committed_value(row, name, value)
     if inserts:
-        connection.execute(_INSERT_TIMER, [_params(values) for values in inserts])
+        _INSERT_TIMER.execute_many(session, [params(values) for values in inserts])
 
 
 def due_timers(
