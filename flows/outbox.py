@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from flows.engine import Engine
+from models.prepared import Prepared
 from models.tables import Notification, Unit
 from templates import render_message
 from workflow.case import Case
@@ -53,12 +54,33 @@ def _digest(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
-Units = Mapping[str, Unit]
+@dataclass(frozen=True, slots=True)
+class UnitTargets:
+    """What the outbox needs of a unit: its name and who hears about its grievances."""
+
+    code: str
+    name: str
+    notify: tuple[str, ...]
+    supervisor_notify: tuple[str, ...]
 
 
-def load_units(session: Session) -> dict[str, Unit]:
+Units = Mapping[str, UnitTargets]
+_UNIT = Unit.metadata.tables["unit"]
+_UNITS = Prepared(
+    select(_UNIT.c.code, _UNIT.c.name, _UNIT.c.notify, _UNIT.c.supervisor_notify).order_by(
+        _UNIT.c.code
+    )
+)
+
+
+def load_units(session: Session) -> dict[str, UnitTargets]:
     """Every unit by code (a small table: read once per sweep, not once per message)."""
-    return {unit.code: unit for unit in session.exec(select(Unit)).all()}
+    return {
+        row.code: UnitTargets(
+            row.code, row.name, tuple(row.notify or ()), tuple(row.supervisor_notify or ())
+        )
+        for row in _UNITS.rows(session, {})
+    }
 
 
 def recipients(

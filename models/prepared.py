@@ -46,7 +46,7 @@ class _Compiled:
     binds: tuple[tuple[str, Processor], ...]  # each parameter in SQL order, its bind processor
     defaults: dict[str, Any]  # columns left out of an INSERT: their scalar defaults
     positional: bool  # qmark/format (a tuple) or named/pyformat (a dict)
-    results: tuple[Processor, ...]  # each selected (or RETURNING) column's result processor
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, its result processor)
     make_row: Callable[[Iterable[Any]], Row] | None  # a named tuple of the selected columns
 
 
@@ -125,9 +125,11 @@ class Prepared:
 def _row(compiled: _Compiled, raw: Sequence[Any]) -> Row:
     if compiled.make_row is None:
         raise TypeError(f"not a query: {compiled.sql[:60]}")
-    return compiled.make_row(
-        v if p is None or v is None else p(v) for p, v in zip(compiled.results, raw, strict=True)
-    )
+    values = list(raw)
+    for i, process in compiled.results:  # only the columns whose type converts
+        if values[i] is not None:
+            values[i] = process(values[i])
+    return compiled.make_row(values)
 
 
 CONNECTION = "grievance_connection"  # Session.info key: the transaction's connection, if known
@@ -192,7 +194,8 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
         for name in names
     )
     columns = list(getattr(statement, "exported_columns", ()))  # a query's, or RETURNING
-    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    processors = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
     row_type: Any = namedtuple("Row", [c.key for c in columns]) if columns else None  # noqa: PYI024
     make_row = row_type._make if row_type is not None else None
     return _Compiled(compiled.string, binds, defaults, positional, results, make_row)
