@@ -142,10 +142,9 @@ def _commit(
     new = evolve(case, record)
     new_version = repo.update_case(session, row_id, version, new, record, recorded_at)
     timer_rows = repo.timer_rows_of(session, row_id)
-    timers = advance(
-        [repo.timer_from_row(t) for t in timer_rows], record, case, policy, engine.calendar
-    )
-    repo.save_timers(session, row_id, case.number, timer_rows, timers)
+    stored = [repo.timer_from_row(t) for t in timer_rows]
+    timers = advance(stored, record, case, policy, engine.calendar)
+    repo.save_timers(session, row_id, case.number, timer_rows, timers, stored)
     if record.event is Event.REVISIT and new.satisfaction is Satisfaction.DISSATISFIED:
         outbox.queue_dissatisfied(
             engine,

@@ -158,16 +158,16 @@ def driver_sql(connection: Connection, sql: str) -> None:
 
 def _run(connection: Connection, sql: str, values: Any, *, many: bool) -> Any:
     cursor = connection.connection.cursor()
-    events = connection._has_events or connection.engine._has_events  # noqa: SLF001
+    dispatch = connection.dispatch  # the engine's listeners and the connection's own
     try:
-        if events:
-            connection.dispatch.before_cursor_execute(connection, cursor, sql, values, None, many)
+        if dispatch.before_cursor_execute:  # someone listens (a tracer, the bench's recorder)
+            dispatch.before_cursor_execute(connection, cursor, sql, values, None, many)
         if many:
             cursor.executemany(sql, values)
         else:
             cursor.execute(sql, values)
-        if events:
-            connection.dispatch.after_cursor_execute(connection, cursor, sql, values, None, many)
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(connection, cursor, sql, values, None, many)
     except BaseException as error:
         # SQLAlchemy's own handling, as for any statement: the error wrapped in its class
         # (IntegrityError, OperationalError, ...), handle_error events, the cursor closed, a

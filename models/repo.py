@@ -409,17 +409,23 @@ def save_timers(
     number: str,
     old: Sequence[SlaTimer | prepared.Row],
     timers: Iterable[Timer],
+    stored: Sequence[Timer] = (),
 ) -> None:
     """Insert new timers and update the ones that changed (each row's version goes up).
 
     `old` are the grievance's stored timers, as ORM objects (`timers_of`) or plain rows
     (`timer_rows_of`). Written at once with Core statements; ORM objects among `old` are
-    given the values written, so later reads in the same session see them."""
+    given the values written, so later reads in the same session see them. `stored` may
+    give the timers read from `old` (`timer_from_row`): one of those passed back as it is
+    (`sla.advance` returns a timer a record left alone unchanged) is skipped unread."""
     session.flush()
     rows = {(row.target, row.cycle): row for row in old}
+    kept = {id(timer) for timer in stored}
     inserts: list[dict[str, Any]] = []
     updates: list[tuple[SlaTimer | prepared.Row, dict[str, Any]]] = []
     for timer in timers:
+        if id(timer) in kept:
+            continue
         values = {name: getattr(timer, name) for name in _TIMER_FIELDS}
         for name, column in _DURATIONS.items():
             values[column] = int(getattr(timer, name).total_seconds())

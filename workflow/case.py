@@ -6,12 +6,13 @@ records through it, so the stored row always equals the replay of its audit log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from workflow.actor import Actor
+from workflow.values import replace
 from workflow.vocab import (
     Category,
     Channel,

@@ -8,13 +8,14 @@ Pure: the calendar and policy are arguments, every instant comes from a record.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from workflow.calendar import BusinessCalendar, Deadline
 from workflow.case import Case, Record, evolve
 from workflow.policies import Audience, Clock, Limit, Policy, Target
+from workflow.values import replace
 from workflow.vocab import Event
 
 ZERO = timedelta(0)
@@ -229,6 +230,7 @@ def advance(
         if not timer.open:
             result.append(timer)
             continue
+        untouched = timer
         target = policy.target(timer.target)
         if event in target.cancels_on or event in target.starts_on:
             why = "merged" if event is Event.MERGE else f"replaced by a new cycle ({event.value})"
@@ -284,7 +286,9 @@ def advance(
                 if moved.at > at
                 else timer.state,
             )
-        result.append(_schedule(timer, target, calendar))
+        # a timer the record left alone keeps its next step (scheduled when it last changed,
+        # on the calendar of the time; a calendar change recalculates every timer it moves)
+        result.append(timer if timer is untouched else _schedule(timer, target, calendar))
     for target in policy.targets:
         if event in target.starts_on:
             cycle = 1 + max((t.cycle for t in result if t.target == target.name), default=0)
