@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -96,14 +97,20 @@ _UNIT_EXISTS = Prepared(
 )
 
 
+# every field of a case (or a timer) read in one call, in the order of its dataclass: the
+# value objects are then built positionally (a row is read once or twice per use case)
+_CASE_GET = attrgetter(*_CASE_FIELDS)
+_CO_UNITS = _CASE_FIELDS.index("co_units")
+
+
 def case_from_row(row: Grievance | prepared.Row) -> Case:
-    values: dict[str, Any] = {name: getattr(row, name) for name in _CASE_FIELDS}
-    values["co_units"] = tuple(values["co_units"] or ())
-    return Case(**values)
+    values = list(_CASE_GET(row))
+    values[_CO_UNITS] = tuple(values[_CO_UNITS] or ())
+    return Case(*values)
 
 
 def _row_values(case: Case) -> dict[str, Any]:
-    values = {name: getattr(case, name) for name in _CASE_FIELDS}
+    values = dict(zip(_CASE_FIELDS, _CASE_GET(case), strict=True))
     values["co_units"] = list(case.co_units)
     return values
 
@@ -360,11 +367,17 @@ _UPDATE_TIMER = Prepared(
 )
 
 
+# a timer's fields in its dataclass's order, durations read from their seconds columns
+_TIMER_ORDER = tuple(f.name for f in fields(Timer))
+_TIMER_GET = attrgetter(*(_DURATIONS.get(name, name) for name in _TIMER_ORDER))
+_DURATION_AT = tuple(_TIMER_ORDER.index(name) for name in _DURATIONS)
+
+
 def timer_from_row(row: SlaTimer | prepared.Row) -> Timer:
-    values: dict[str, Any] = {name: getattr(row, name) for name in _TIMER_FIELDS}
-    for name, column in _DURATIONS.items():
-        values[name] = timedelta(seconds=getattr(row, column))
-    return Timer(**values)
+    values = list(_TIMER_GET(row))
+    for i in _DURATION_AT:
+        values[i] = timedelta(seconds=values[i])
+    return Timer(*values)
 
 
 def timers_of(session: Session, grievance_id: int) -> list[SlaTimer]:
