@@ -140,7 +140,7 @@ def _commit(
     """Write one decided record: the new case (compare-and-set), its event, its timers, and
     the notifications it causes (a dissatisfied revisit tells the unit's supervisor)."""
     new = evolve(case, record)
-    new_version = repo.update_case(session, row_id, version, new, record, recorded_at)
+    new_version = repo.update_case(session, row_id, version, new, record, recorded_at, case)
     timer_rows = repo.timer_rows_of(session, row_id)
     stored = [repo.timer_from_row(t) for t in timer_rows]
     timers = advance(stored, record, case, policy, engine.calendar)
@@ -756,7 +756,9 @@ def _recalculate(
         at = max(stamp.at, case.last_event_at)
         record = decide(case.number, case, command, actor=stamp.actor, at=at)
         new = evolve(case, record)
-        version = repo.update_case(session, grievance_id, version, new, record, stamp.recorded_at)
+        version = repo.update_case(
+            session, grievance_id, version, new, record, stamp.recorded_at, case
+        )
         case = new
     repo.save_timers(session, grievance_id, row.number, rows, rebuilt)
     return moved

@@ -213,21 +213,60 @@ def insert_case(session: Session, case: Case, record: Record, recorded_at: datet
 
 
 def update_case(
-    session: Session, row_id: int, version: int, case: Case, record: Record, recorded_at: datetime
+    session: Session,
+    row_id: int,
+    version: int,
+    case: Case,
+    record: Record,
+    recorded_at: datetime,
+    before: Case | None = None,
 ) -> int:
     """Compare-and-set on `version`: raise Conflict if someone else wrote in between.
 
-    The session's copy of the row is not refreshed (as with `synchronize_session=False`)."""
+    With `before` (the case as loaded at `version`), only the columns that differ from it
+    are written: the compare-and-set guarantees the others are still as loaded. The session's
+    copy of the row is not refreshed (as with `synchronize_session=False`)."""
     session.flush()
-    values = {**_row_values(case), "version": version + 1, "updated_at": recorded_at}
+    values = _row_values(case)
+    statement = _UPDATE_CASE
+    if before is not None:
+        changed = {
+            name: values[name]
+            for name, was, now in zip(_CASE_FIELDS, _CASE_GET(before), _CASE_GET(case), strict=True)
+            if was is not now and was != now
+        }
+        statement = _update_of(tuple(changed)) or statement
+        values = changed if statement is not _UPDATE_CASE else values
     where = {"w_id": row_id, "w_version": version}
-    if _UPDATE_CASE.execute(session, {**where, **params(values)}) != 1:
+    values |= {"version": version + 1, "updated_at": recorded_at}
+    if statement.execute(session, {**where, **params(values)}) != 1:
         raise Conflict(
             f"grievance {case.number} was changed by someone else while you worked on it; "
             "look at it again (`grievance show`) and retry"
         )
     _insert_event(session, row_id, version + 1, record, recorded_at)
     return version + 1
+
+
+# An UPDATE per set of changed columns (an event changes a few, and always the same few: a
+# sign sets state, last_event_at, signed_at and first_handler_unit), each prepared once. The
+# sets are few; past the cap (never seen), the full UPDATE is used.
+_UPDATES: dict[tuple[str, ...], Prepared] = {}
+_UPDATES_CAP = 256
+
+
+def _update_of(columns: tuple[str, ...]) -> Prepared | None:
+    statement = _UPDATES.get(columns)
+    if statement is None and len(_UPDATES) < _UPDATES_CAP:
+        statement = _UPDATES[columns] = Prepared(
+            update(_GRIEVANCE)
+            .where(
+                _GRIEVANCE.c.id == bindparam("w_id"),
+                _GRIEVANCE.c.version == bindparam("w_version"),
+            )
+            .values(bound(_GRIEVANCE, (*columns, "version", "updated_at")))
+        )
+    return statement
 
 
 _EVENTS_OF = (

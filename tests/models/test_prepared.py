@@ -4,6 +4,7 @@ SQLite conversions equal to the chained ones they replace."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -239,3 +240,46 @@ def test_a_computed_column_default_cannot_be_prepared() -> None:
     with database.begin() as connection, pytest.raises(ValueError, match="scalar"):
         statement.execute(connection, {"id": 1})
     database.dispose()
+
+
+def _updates_of_grievance(engine: Engine, act: Any) -> list[str]:
+    seen: list[str] = []
+
+    def listen(_c: Any, _cur: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("UPDATE grievance "):
+            seen.append(sql)
+
+    event.listen(engine.db.engine, "before_cursor_execute", listen)
+    try:
+        act()
+    finally:
+        event.remove(engine.db.engine, "before_cursor_execute", listen)
+    return seen
+
+
+def test_an_action_writes_only_the_columns_it_changed(driver: Driver) -> None:
+    case = driver.to("assigned")
+    updates = _updates_of_grievance(
+        driver.engine,
+        lambda: driver.to("handling"),  # a new case: accept, assign, sign
+    )
+    sign = updates[-1]
+    assigned = set(re.findall(r"(\w+)=", sign.split(" SET ")[1].split(" WHERE ")[0]))
+    assert assigned == {
+        "state", "last_event_at", "signed_at", "first_handler_unit", "version", "updated_at"
+    }  # fmt: skip
+    with driver.engine.db.read() as session:
+        stored = repo.case_from_row(repo.get_row(session, case.number))
+    assert stored == case  # the earlier case, written the same way, reads back whole
+
+
+def test_past_the_cap_the_full_update_is_written(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repo, "_UPDATES", {})
+    monkeypatch.setattr(repo, "_UPDATES_CAP", 0)
+    updates = _updates_of_grievance(driver.engine, lambda: driver.to("handling"))
+    assert updates and all(" description=" in sql for sql in updates)
+    handling = driver.to("handling")
+    with driver.engine.db.read() as session:
+        assert repo.case_from_row(repo.get_row(session, handling.number)) == handling
