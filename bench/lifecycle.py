@@ -38,6 +38,7 @@ import argparse
 import hashlib
 import random
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -209,6 +210,7 @@ class Result:
     documents_cpu: float  # the same in CPU time
     documents_issued: int  # document jobs issued (each: HTML and Word stored)
     recorded_cpu: float  # the same use cases run again with the recorder listening, CPU time
+    chunk_ratios: list[float]  # the floor's CPU time / the use cases', chunk by chunk
     floor_documents_cpu: float  # the floor's writes of the same documents, CPU time
     floor_s: float
     engine_cpu: float  # process CPU time of the same (less sensitive to a busy machine)
@@ -235,6 +237,16 @@ class Result:
     def ratio(self) -> float:
         """The use-case rate as a share of the floor's, in CPU time (the goal's figure)."""
         return self.floor_cpu / self.engine_cpu
+
+    @property
+    def chunk_quartiles(self) -> tuple[float, float, float]:
+        """The chunk-by-chunk ratios' quartiles: each pairs the two sides a moment apart,
+        so a machine that speeds up and slows down moves both sides of it together."""
+        if len(self.chunk_ratios) < 2:
+            ratio = self.chunk_ratios[0] if self.chunk_ratios else self.ratio
+            return ratio, ratio, ratio
+        low, mid, high = statistics.quantiles(self.chunk_ratios, n=4)
+        return low, mid, high
 
     @property
     def ratio_wall(self) -> float:
@@ -311,6 +323,7 @@ def run(n: int, seed: int, folder: Path, log: Log = _stderr, chunk: int = CHUNK)
     issued_at = issued_at.replace(tzinfo=synthetic.SH)
     documents_s = documents_cpu = floor_documents_cpu = recorded_cpu = 0.0
     documents_issued = 0
+    chunk_ratios: list[float] = []  # floor / use cases in CPU time, chunk by chunk
     engine_time = dict.fromkeys(STEPS, 0.0)
     floor_time = dict.fromkeys(STEPS, 0.0)
     calls = dict.fromkeys(STEPS, 0)
@@ -341,13 +354,33 @@ def run(n: int, seed: int, folder: Path, log: Log = _stderr, chunk: int = CHUNK)
         for first in range(0, n, chunk):
             names: list[str] = []
             lifecycles = work[first : first + chunk]
+            # the chunk recorded first (its CPU time kept apart), then timed, then its writes
+            # bare: the two timed sides run back to back, on the same state of the machine
+            c0 = time.process_time()
+            for steps in lifecycles:
+                _drive(recorded, steps, None, None, None)
+            recorded_cpu += time.process_time() - c0
             t0, c0 = time.perf_counter(), time.process_time()
             for steps in lifecycles:
                 _drive(engine, steps, engine_time, calls, names)
             engine_s += time.perf_counter() - t0
-            engine_cpu += time.process_time() - c0
+            chunk_cpu = time.process_time() - c0
+            engine_cpu += chunk_cpu
+            if len(recorder.transactions) != len(names):
+                raise RuntimeError(f"{len(recorder.transactions)} transactions, {len(names)} calls")
+            chunk_floor = 0.0
+            for name, transaction in zip(names, recorder.transactions, strict=True):
+                t1, c1 = time.perf_counter(), time.process_time()
+                replay(connection, transaction)
+                floor_time[name] += time.perf_counter() - t1
+                floor_s += time.perf_counter() - t1
+                chunk_floor += time.process_time() - c1
+            floor_cpu += chunk_floor
+            chunk_ratios.append(chunk_floor / chunk_cpu)
+            recorder.transactions.clear()
             # the documents the chunk's reviews and no-fault closes queued, issued after their
-            # commits (what the action, or else the next watchdog tick, does)
+            # commits (what the action, or else the next watchdog tick, does), on both
+            # databases; their writes bare
             t0, c0 = time.perf_counter(), time.process_time()
             issued = documents.issue(engine, issued_at, limit=10 * chunk)
             documents_s += time.perf_counter() - t0
@@ -355,28 +388,14 @@ def run(n: int, seed: int, folder: Path, log: Log = _stderr, chunk: int = CHUNK)
             if any(job.error for job in issued):
                 raise RuntimeError(f"document not issued: {issued}")
             documents_issued += len(issued)
-            # the same chunk again, recorded (its CPU time kept apart)
-            c0 = time.process_time()
-            for steps in lifecycles:
-                _drive(recorded, steps, None, None, None)
-            recorded_cpu += time.process_time() - c0
             issued_again = documents.issue(recorded, issued_at, limit=10 * chunk)
             if len(issued_again) != len(issued):
                 raise RuntimeError(f"{len(issued_again)} documents recorded, {len(issued)} timed")
-            names += ["issue"] * (len(recorder.transactions) - len(names))
-            transactions = recorder.transactions[:]
-            recorder.transactions.clear()
-            if len(transactions) != len(names):
-                raise RuntimeError(f"{len(transactions)} transactions for {len(names)} calls")
-            for name, transaction in zip(names, transactions, strict=True):
-                t1, c1 = time.perf_counter(), time.process_time()
+            for transaction in recorder.transactions:
+                c1 = time.process_time()
                 replay(connection, transaction)
-                if name == "issue":
-                    floor_documents_cpu += time.process_time() - c1
-                    continue
-                floor_time[name] += time.perf_counter() - t1
-                floor_s += time.perf_counter() - t1
-                floor_cpu += time.process_time() - c1
+                floor_documents_cpu += time.process_time() - c1
+            recorder.transactions.clear()
             now = time.perf_counter()
             if now - last > 5:
                 done = min(first + chunk, n)
@@ -420,6 +439,7 @@ def run(n: int, seed: int, folder: Path, log: Log = _stderr, chunk: int = CHUNK)
         documents_cpu=documents_cpu,
         documents_issued=documents_issued,
         recorded_cpu=recorded_cpu,
+        chunk_ratios=chunk_ratios,
         floor_documents_cpu=floor_documents_cpu,
         floor_s=floor_s,
         engine_cpu=engine_cpu,
@@ -494,6 +514,11 @@ def report(r: Result) -> None:
         f"  the same lifecycles run again with the recorder listening (where the floor's "
         f"statements come from): {r.recorded_cpu:.2f} CPU s, {r.floor_cpu / r.recorded_cpu:.1%} "
         f"of the floor"
+    )
+    low, mid, high = r.chunk_quartiles
+    print(
+        f"  chunk by chunk ({len(r.chunk_ratios)} chunks of {CHUNK} lifecycles, the two sides "
+        f"back to back): median {mid:.1%}, quartiles {low:.1%} - {high:.1%}"
     )
     print(
         f"ratio use-case rate / bare sqlite3 floor: {r.ratio:.1%} in CPU time, "
