@@ -46,18 +46,23 @@ class Limit:
         if self.clock is not Clock.WORKING_DAYS and self.span < timedelta(0):
             raise InvalidInput("a time limit cannot be negative")
 
-    def deadline(self, calendar: BusinessCalendar, start: datetime) -> Deadline:
+    def deadline(
+        self, calendar: BusinessCalendar, start: datetime, *, explain: bool = True
+    ) -> Deadline:
+        """The deadline from `start`; `explain=False` leaves out the reasons (same instant)."""
         if self.clock is Clock.WORKING_DAYS:
-            return calendar.end_of_working_day(start, self.days)
+            return calendar.end_of_working_day(start, self.days, explain=explain)
         if self.clock is Clock.NATURAL:
-            return calendar.add_natural_time(start, self.span)
-        return calendar.add_business_time(start, self.span)
+            return calendar.add_natural_time(start, self.span, explain=explain)
+        return calendar.add_business_time(start, self.span, explain=explain)
 
-    def shift(self, calendar: BusinessCalendar, moment: datetime) -> Deadline:
+    def shift(
+        self, calendar: BusinessCalendar, moment: datetime, *, explain: bool = True
+    ) -> Deadline:
         """`moment` moved later by this amount (ladder steps after a breach)."""
         if self.clock is Clock.WORKING_DAYS:
-            return calendar.add_working_days(moment, self.days)
-        return self.deadline(calendar, moment)
+            return calendar.add_working_days(moment, self.days, explain=explain)
+        return self.deadline(calendar, moment, explain=explain)
 
     @property
     def text_zh(self) -> str:

@@ -77,7 +77,11 @@ def steps(timer: Timer, target: Target, calendar: BusinessCalendar) -> list[Fire
     if not ladder or ladder[0].after is not None:
         plan.append(("breach", "超时", timer.due_at, target.warn_notify))
     for rung in ladder:
-        at = timer.due_at if rung.after is None else rung.after.shift(calendar, timer.due_at).at
+        at = (
+            timer.due_at
+            if rung.after is None
+            else rung.after.shift(calendar, timer.due_at, explain=False).at
+        )
         plan.append((rung.name, rung.title_zh, at, rung.notify))
     return [
         FireStep(i, name, title, at, notify) for i, (name, title, at, notify) in enumerate(plan)
@@ -132,7 +136,7 @@ def _warn_at(
         return start
     if natural:
         return due - before
-    return calendar.add_business_time(start, total - before).at
+    return calendar.add_business_time(start, total - before, explain=False).at
 
 
 def _periods(calendar: BusinessCalendar) -> list[tuple[timedelta, timedelta]]:
@@ -151,8 +155,8 @@ def _elapsed(limit: Limit, calendar: BusinessCalendar, a: datetime, b: datetime)
 
 def _push(limit: Limit, calendar: BusinessCalendar, due: datetime, span: timedelta) -> Deadline:
     if limit.clock is Clock.NATURAL:
-        return calendar.add_natural_time(due, span)
-    return calendar.add_business_time(due, span)
+        return calendar.add_natural_time(due, span, explain=False)
+    return calendar.add_business_time(due, span, explain=False)
 
 
 Notes = dict[tuple[str, int], list[str]]
@@ -165,7 +169,7 @@ def _when(calendar: BusinessCalendar, at: datetime) -> str:
 def _start(
     target: Target, cycle: int, at: datetime, calendar: BusinessCalendar, notes: Notes | None
 ) -> Timer:
-    deadline = target.limit.deadline(calendar, at)
+    deadline = target.limit.deadline(calendar, at, explain=notes is not None)
     if notes is not None:
         notes[(target.name, cycle)] = [
             f"{target.name} ({target.title_zh}) cycle {cycle}: {target.limit.text}",
@@ -266,7 +270,7 @@ def advance(
             timer = _resume(timer, target, at, calendar, notes)
         elif event is Event.APPROVE_EXTENSION and target.extends and before is not None:
             days = before.pending_extension_days or 0
-            moved = calendar.add_working_days(timer.due_at, days)
+            moved = calendar.add_working_days(timer.due_at, days, explain=False)
             _note(
                 notes,
                 timer,

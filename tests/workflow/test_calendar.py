@@ -493,3 +493,27 @@ def test_property_next_opening_is_open(start: datetime) -> None:
     assert opening >= start
     assert _in_business_period(CAL, opening, closed_end=False)
     assert CAL.business_time_between(start, opening) == timedelta(0)
+
+
+@PROPERTY
+@given(INSTANTS, DURATIONS, st.integers(min_value=1, max_value=10))
+def test_property_unexplained_deadlines_fall_where_explained_ones_do(
+    start: datetime, duration: timedelta, n: int
+) -> None:
+    """`explain=False` (what the SLA engine uses for warnings and ladder steps) drops the
+    reasons only: the same instant, the same `provisional`, for every kind of limit."""
+    pairs = [
+        (
+            CAL.add_business_time(start, duration),
+            CAL.add_business_time(start, duration, explain=False),
+        ),
+        (CAL.end_of_working_day(start, n), CAL.end_of_working_day(start, n, explain=False)),
+        (CAL.add_working_days(start, n), CAL.add_working_days(start, n, explain=False)),
+        (
+            CAL.add_natural_time(start, duration),
+            CAL.add_natural_time(start, duration, explain=False),
+        ),
+    ]
+    for explained, bare in pairs:
+        assert (bare.at, bare.provisional) == (explained.at, explained.provisional)
+        assert explained.steps and not bare.steps
