@@ -64,24 +64,29 @@ def params(values: Mapping[str, Any]) -> dict[str, Any]:
 class Prepared:
     """One statement, compiled on first use per dialect; run with `.execute`/`.first`/..."""
 
-    __slots__ = ("statement", "_by_dialect")
+    __slots__ = ("statement", "_by_dialect", "_last")
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         # per dialect instance (one per engine): dropped with the engine
         self._by_dialect: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
+        self._last: tuple[Dialect, _Compiled] | None = None  # a process has one engine, mostly
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
+        last = self._last
+        if last is not None and last[0] is dialect:
+            return last[1]
         compiled = self._by_dialect.get(dialect)
         if compiled is None:
             compiled = self._by_dialect[dialect] = _compile(self.statement, dialect)
+        self._last = (dialect, compiled)
         return compiled
 
     def execute(self, session: Session | Connection, values: Mapping[str, Any]) -> int:
         """Run once; returns the number of rows the statement changed."""
-        connection = _connection(session)
+        connection, heard = _connection(session)
         compiled = self._compiled(connection.dialect)
-        cursor = _run(connection, compiled.sql, _values(compiled, values), many=False)
+        cursor = _run(connection, heard, compiled.sql, _values(compiled, values), many=False)
         count = int(cursor.rowcount)
         cursor.close()
         return count
@@ -90,17 +95,17 @@ class Prepared:
         self, session: Session | Connection, many: Iterable[Mapping[str, Any]]
     ) -> None:
         """Run once per set of values (DBAPI executemany)."""
-        connection = _connection(session)
+        connection, heard = _connection(session)
         compiled = self._compiled(connection.dialect)
         converted = [_values(compiled, values) for values in many]
         if converted:
-            _run(connection, compiled.sql, converted, many=True).close()
+            _run(connection, heard, compiled.sql, converted, many=True).close()
 
     def rows(self, session: Session | Connection, values: Mapping[str, Any]) -> list[Row]:
         """A query's (or RETURNING's) rows, each column converted by its type."""
-        connection = _connection(session)
+        connection, heard = _connection(session)
         compiled = self._compiled(connection.dialect)
-        cursor = _run(connection, compiled.sql, _values(compiled, values), many=False)
+        cursor = _run(connection, heard, compiled.sql, _values(compiled, values), many=False)
         try:
             fetched = cursor.fetchall()
         finally:
@@ -108,9 +113,9 @@ class Prepared:
         return [_row(compiled, raw) for raw in fetched]
 
     def first(self, session: Session | Connection, values: Mapping[str, Any]) -> Row | None:
-        connection = _connection(session)
+        connection, heard = _connection(session)
         compiled = self._compiled(connection.dialect)
-        cursor = _run(connection, compiled.sql, _values(compiled, values), many=False)
+        cursor = _run(connection, heard, compiled.sql, _values(compiled, values), many=False)
         try:
             raw = cursor.fetchone()
         finally:
@@ -132,14 +137,25 @@ def _row(compiled: _Compiled, raw: Sequence[Any]) -> Row:
     return compiled.make_row(values)
 
 
-CONNECTION = "grievance_connection"  # Session.info key: the transaction's connection, if known
+# Session.info key: the unit of work's connection, and whether anyone listens to its
+# statements (`listening`), both found once per unit of work (`models.db`)
+CONNECTION = "grievance_connection"
 
 
-def _connection(session: Session | Connection) -> Connection:
+def listening(connection: Connection) -> bool:
+    """Does anyone listen to the connection's statements (a tracer, a recorder)?"""
+    dispatch = connection.dispatch  # the engine's listeners and the connection's own
+    return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
+
+
+def _connection(session: Session | Connection) -> tuple[Connection, bool]:
     if isinstance(session, Connection):
-        return session
-    known = session.info.get(CONNECTION)
-    return known if known is not None else session.connection()
+        return session, listening(session)
+    known: tuple[Connection, bool] | None = session.info.get(CONNECTION)
+    if known is not None:
+        return known
+    connection = session.connection()
+    return connection, listening(connection)
 
 
 def _values(compiled: _Compiled, given: Mapping[str, Any]) -> Any:
@@ -153,20 +169,20 @@ def _values(compiled: _Compiled, given: Mapping[str, Any]) -> Any:
 
 def driver_sql(connection: Connection, sql: str) -> None:
     """A statement without parameters or rows (BEGIN IMMEDIATE), sent as `_run` sends."""
-    _run(connection, sql, (), many=False).close()
+    _run(connection, listening(connection), sql, (), many=False).close()
 
 
-def _run(connection: Connection, sql: str, values: Any, *, many: bool) -> Any:
+def _run(connection: Connection, heard: bool, sql: str, values: Any, *, many: bool) -> Any:
     cursor = connection.connection.cursor()
-    dispatch = connection.dispatch  # the engine's listeners and the connection's own
     try:
-        if dispatch.before_cursor_execute:  # someone listens (a tracer, the bench's recorder)
+        if heard:  # someone listens (a tracer, the bench's recorder)
+            dispatch = connection.dispatch
             dispatch.before_cursor_execute(connection, cursor, sql, values, None, many)
         if many:
             cursor.executemany(sql, values)
         else:
             cursor.execute(sql, values)
-        if dispatch.after_cursor_execute:
+        if heard:
             dispatch.after_cursor_execute(connection, cursor, sql, values, None, many)
     except BaseException as error:
         # SQLAlchemy's own handling, as for any statement: the error wrapped in its class

@@ -100,3 +100,25 @@ class EnumValue(TypeDecorator[StrEnum]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
         return None if value is None else self._member(value)
+
+    # the two above, without TypeDecorator's wrapper around them (String has no conversion of
+    # its own on SQLite or PostgreSQL): a statement binds or reads several enums per row
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if self.impl_instance.bind_processor(dialect) is not None:
+            return super().bind_processor(dialect)
+        member = self._member
+
+        def to_value(value: StrEnum | str | None) -> str | None:
+            return None if value is None else member(value).value
+
+        return to_value
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if self.impl_instance.result_processor(dialect, coltype) is not None:
+            return super().result_processor(dialect, coltype)
+        member = self._member
+
+        def to_member(value: str | None) -> StrEnum | None:
+            return None if value is None else member(value)
+
+        return to_member
