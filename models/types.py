@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, String
@@ -61,10 +62,18 @@ class UTCDateTime(TypeDecorator[datetime]):
                 return None
             if not isinstance(value, str) or parent is None:
                 return parent(value) if parent is not None else value
-            parsed = datetime.fromisoformat(value)
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            return _parse_utc(value)
 
         return from_text
+
+
+# A grievance's rows are read again on each action, with the same instants in them (when it
+# was accepted, each timer's start and deadline): parsed once, they are handed out again
+# (datetimes are immutable, so sharing one is safe).
+@lru_cache(maxsize=16384)
+def _parse_utc(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _utc(value: datetime) -> datetime:

@@ -123,53 +123,52 @@ def evolve(case: Case | None, record: Record) -> Case:
         # The watchdog's record of a fired step: the case is unchanged, and its effective
         # time does not move (a person may still record what happened before the step).
         return replace(case, state=record.to_state)
-    c = replace(case, state=record.to_state, last_event_at=at)
+    # what the event changes, gathered, then the case copied once
+    changes: dict[str, Any] = {"state": record.to_state, "last_event_at": at}
     match record.event:
         case Event.ASSIGN:
-            c = replace(c, lead_unit=p["unit"], co_units=tuple(p["co_units"]), assigned_at=at)
+            changes.update(lead_unit=p["unit"], co_units=tuple(p["co_units"]), assigned_at=at)
         case Event.REASSIGN:
-            c = replace(
-                c,
+            changes.update(
                 lead_unit=p["unit"],
                 co_units=tuple(p["co_units"]),
                 assigned_at=at,
-                reassign_count=c.reassign_count + 1,
+                reassign_count=case.reassign_count + 1,
             )
         case Event.SIGN:
-            c = replace(c, signed_at=at, first_handler_unit=c.first_handler_unit or c.lead_unit)
+            changes.update(
+                signed_at=at, first_handler_unit=case.first_handler_unit or case.lead_unit
+            )
         case Event.RETURN:
-            c = replace(c, return_count=c.return_count + 1)
+            changes.update(return_count=case.return_count + 1)
         case Event.FEEDBACK:
-            c = replace(c, feedback_count=c.feedback_count + 1, last_feedback_at=at)
+            changes.update(feedback_count=case.feedback_count + 1, last_feedback_at=at)
         case Event.REQUEST_EXTENSION:
-            c = replace(c, pending_extension_days=int(p["days"]))
+            changes.update(pending_extension_days=int(p["days"]))
         case Event.APPROVE_EXTENSION:
-            c = replace(
-                c,
-                extension_days=c.extension_days + (c.pending_extension_days or 0),
-                extensions_granted=c.extensions_granted + 1,
+            changes.update(
+                extension_days=case.extension_days + (case.pending_extension_days or 0),
+                extensions_granted=case.extensions_granted + 1,
                 pending_extension_days=None,
             )
         case Event.REJECT_EXTENSION:
-            c = replace(c, pending_extension_days=None)
+            changes.update(pending_extension_days=None)
         case Event.SUSPEND:
-            c = replace(c, suspension_count=c.suspension_count + 1)
+            changes.update(suspension_count=case.suspension_count + 1)
         case Event.RESUME:
             pass
         case Event.CLOSE:
-            c = replace(
-                c,
+            changes.update(
                 result=CloseResult(p["result"]),
                 closed_at=at,
                 recovered_fen=to_fen(p.get("recovered")),
                 pending_extension_days=None,  # a request still open at closing lapses
             )
         case Event.REVISIT:
-            c = replace(c, satisfaction=Satisfaction(p["satisfaction"]), revisited_at=at)
+            changes.update(satisfaction=Satisfaction(p["satisfaction"]), revisited_at=at)
         case Event.REDO:
-            c = replace(
-                c,
-                cycle=c.cycle + 1,
+            changes.update(
+                cycle=case.cycle + 1,
                 result=None,
                 closed_at=None,
                 recovered_fen=None,
@@ -179,18 +178,17 @@ def evolve(case: Case | None, record: Record) -> Case:
         case Event.RECALCULATE:
             pass  # timers only: the case itself does not change
         case Event.REVIEW:
-            c = replace(c, reviewed_at=at)
+            changes.update(reviewed_at=at)
         case Event.MERGE:
-            c = replace(c, merged_into=p["into"])
+            changes.update(merged_into=p["into"])
         case Event.AMEND:
-            c = replace(
-                c,
-                type=RequestType(p["type"]) if p.get("type") else c.type,
-                category=Category(p["category"]) if p.get("category") else c.category,
-                description=p.get("description") or c.description,
-                amount_fen=to_fen(p["amount"]) if p.get("amount") is not None else c.amount_fen,
-                respondent=p.get("respondent") or c.respondent,
+            changes.update(
+                type=RequestType(p["type"]) if p.get("type") else case.type,
+                category=Category(p["category"]) if p.get("category") else case.category,
+                description=p.get("description") or case.description,
+                amount_fen=to_fen(p["amount"]) if p.get("amount") is not None else case.amount_fen,
+                respondent=p.get("respondent") or case.respondent,
             )
         case _:
             raise ValueError(f"{record.number}: no evolution rule for {record.event.value}")
-    return c
+    return replace(case, **changes)
