@@ -235,7 +235,7 @@ def update_case(
             for name, was, now in zip(_CASE_FIELDS, _CASE_GET(before), _CASE_GET(case), strict=True)
             if was is not now and was != now
         }
-        statement = _update_of(tuple(changed)) or statement
+        statement = _update_of(_GRIEVANCE, tuple(changed)) or statement
         values = changed if statement is not _UPDATE_CASE else values
     where = {"w_id": row_id, "w_version": version}
     values |= {"version": version + 1, "updated_at": recorded_at}
@@ -248,23 +248,25 @@ def update_case(
     return version + 1
 
 
-# An UPDATE per set of changed columns (an event changes a few, and always the same few: a
-# sign sets state, last_event_at, signed_at and first_handler_unit), each prepared once. The
-# sets are few; past the cap (never seen), the full UPDATE is used.
-_UPDATES: dict[tuple[str, ...], Prepared] = {}
+# An UPDATE per table and set of changed columns (an event changes a few, and always the same
+# few: a sign sets state, last_event_at, signed_at and first_handler_unit), each prepared
+# once. The sets are few; past the cap (never seen), the caller writes every column.
+_UPDATES: dict[tuple[str, tuple[str, ...]], Prepared] = {}
 _UPDATES_CAP = 256
 
 
-def _update_of(columns: tuple[str, ...]) -> Prepared | None:
-    statement = _UPDATES.get(columns)
+def _update_of(table: Any, columns: tuple[str, ...]) -> Prepared | None:
+    """UPDATE of `columns` and the row's version, where id = w_id (and, for a grievance,
+    version = w_version: the compare-and-set)."""
+    key = (table.name, columns)
+    statement = _UPDATES.get(key)
     if statement is None and len(_UPDATES) < _UPDATES_CAP:
-        statement = _UPDATES[columns] = Prepared(
-            update(_GRIEVANCE)
-            .where(
-                _GRIEVANCE.c.id == bindparam("w_id"),
-                _GRIEVANCE.c.version == bindparam("w_version"),
-            )
-            .values(bound(_GRIEVANCE, (*columns, "version", "updated_at")))
+        where = [table.c.id == bindparam("w_id")]
+        if table is _GRIEVANCE:
+            where.append(table.c.version == bindparam("w_version"))
+        extra = ("version", "updated_at") if table is _GRIEVANCE else ("version",)
+        statement = _UPDATES[key] = Prepared(
+            update(table).where(*where).values(bound(table, (*columns, *extra)))
         )
     return statement
 
@@ -484,16 +486,22 @@ def save_timers(
         row = rows.get(timer.key)
         if row is None:
             inserts.append({"grievance_id": grievance_id, "number": number, **values})
-        elif any(getattr(row, name) != value for name, value in values.items()):
-            updates.append((row, {**values, "version": row.version + 1}))
-    if updates:
-        _UPDATE_TIMER.execute_many(
-            session, [{"w_id": row.id, **params(values)} for row, values in updates]
-        )
-        for row, values in updates:
-            if isinstance(row, SlaTimer):
-                for name, value in values.items():
-                    set_committed_value(row, name, value)
+            continue
+        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+        if changed:  # only what changed is written (all of it past the statements' cap)
+            written = changed if _update_of(_TIMER, tuple(changed)) is not None else values
+            updates.append((row, {**written, "version": row.version + 1}))
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row, values in updates:
+        columns = tuple(name for name in values if name != "version")
+        by_columns.setdefault(columns, []).append({"w_id": row.id, **params(values)})
+    for columns, many in by_columns.items():
+        statement = _update_of(_TIMER, columns)
+        (statement or _UPDATE_TIMER).execute_many(session, many)
+    for row, values in updates:
+        if isinstance(row, SlaTimer):
+            for name, value in values.items():
+                set_committed_value(row, name, value)
     if inserts:
         _INSERT_TIMER.execute_many(session, [params(values) for values in inserts])
 

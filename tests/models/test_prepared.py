@@ -26,12 +26,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from flows import usecases as uc
 from flows.engine import Engine
 from models import repo
 from models.prepared import Prepared, bound, params
 from models.tables import Grievance, SlaTimer
 from models.types import EnumValue, UTCDateTime
-from tests.conftest import Driver
+from tests.conftest import HANDLER, Driver
 from workflow.vocab import State
 
 _TABLES = Grievance.metadata.tables
@@ -242,11 +243,11 @@ def test_a_computed_column_default_cannot_be_prepared() -> None:
     database.dispose()
 
 
-def _updates_of_grievance(engine: Engine, act: Any) -> list[str]:
+def _updates_of_grievance(engine: Engine, act: Any, table: str = "grievance") -> list[str]:
     seen: list[str] = []
 
     def listen(_c: Any, _cur: Any, sql: str, *_: Any) -> None:
-        if sql.startswith("UPDATE grievance "):
+        if sql.startswith(f"UPDATE {table} "):
             seen.append(sql)
 
     event.listen(engine.db.engine, "before_cursor_execute", listen)
@@ -283,3 +284,24 @@ def test_past_the_cap_the_full_update_is_written(
     handling = driver.to("handling")
     with driver.engine.db.read() as session:
         assert repo.case_from_row(repo.get_row(session, handling.number)) == handling
+
+
+def test_a_timer_update_writes_only_what_changed(driver: Driver) -> None:
+    """Closing stops the close timer: its state, stop and durations change, its start and
+    deadline do not, so they are not written again."""
+    handling = driver.to("handling")
+    updates = _updates_of_grievance(
+        driver.engine,
+        lambda: uc.close(
+            driver.engine, handling.number, driver.stamp(HANDLER), result="resolved", note="ok"
+        ),
+        table="sla_timer",
+    )
+    assert updates
+    for sql in updates:
+        columns = set(re.findall(r"(\w+)=", sql.split(" SET ")[1].split(" WHERE ")[0]))
+        assert "version" in columns and not columns & {"started_at", "due_at", "target"}
+    with driver.engine.db.read() as session:
+        row_id = repo.load_case(session, handling.number)[0]
+        stored = [repo.timer_from_row(t) for t in repo.timer_rows_of(session, row_id)]
+    assert any(t.target == "close" and t.stopped_at is not None for t in stored)
