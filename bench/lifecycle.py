@@ -20,16 +20,20 @@ events, timers, outbox rows, document jobs, the number counter, with their param
 as bound) is recorded per transaction, then replayed with the `sqlite3` module on a fresh
 database of the same schema and pragmas (`models.db`: WAL, synchronous=NORMAL, foreign keys,
 cache and memory map): one BEGIN IMMEDIATE ... COMMIT per use-case call, no reads; the
-issuing's writes (documents, jobs marked done) likewise, timed apart. The two sides take
-turns, 25 lifecycles at a time, so a shared machine's changing load falls on both; the run
-checks that both databases end up holding the same rows (ids included). The statements are
-recorded from a second run of the same lifecycles on a database of their own, right after
-the timed one (the recorder listens to SQLAlchemy's statement events; that costs about a
-tenth of a use case and is not the use cases' cost, so the timed run has no listener). The
-second run's CPU time is printed too. Both sides are timed
-on the wall clock and as the process's CPU time; the goal (use cases >= 25 % of the floor's
-rate) is judged on CPU time, which a shared machine's other jobs stretch far less than the
-wall clock. Also printed: the ratio with the issuing of the documents counted on both sides.
+issuing's writes (documents, jobs marked done) likewise, timed apart.
+
+The statements come from a twin run: each chunk of 25 lifecycles first goes through the use
+cases on a database of its own with the recorder listening to SQLAlchemy's statement events
+(not timed: listening costs about a tenth of a use case, which is not the use cases' cost),
+then through the use cases again on the timed database with nothing listening, then its
+recorded writes are replayed bare. The two timed sides thus run back to back, chunk after
+chunk, on the same state of a shared machine. The runs are the same (same plan, same
+instants), and the check that the timed database and the floor's end up holding the same
+rows (ids included) proves it. Both sides are timed on the wall clock and as the process's
+CPU time; the goal (use cases >= 25 % of the floor's rate) is judged on CPU time, which a
+shared machine's other jobs stretch far less than the wall clock. Also printed: the
+chunk-by-chunk ratios' median and quartiles, the twin's CPU time, and the ratio with the
+issuing of the documents counted on both sides.
 """
 
 from __future__ import annotations
@@ -302,13 +306,8 @@ def _digest(connection: sqlite3.Connection) -> str:
 
 def run(n: int, seed: int, folder: Path, log: Log = _stderr, chunk: int = CHUNK) -> Result:
     """Drive the lifecycles through the use cases and replay their writes on the floor,
-    alternating chunk by chunk, so both sides see the same load of a shared machine.
-
-    Each chunk goes through the use cases twice, on two databases: once timed, with nothing
-    listening, and once with the recorder attached (not timed), whose statements the floor
-    replays. The recorder's own cost is then not charged to the use cases; the two runs are
-    the same (same plan, same instants), and the check that the timed database and the
-    floor's hold the same rows proves it."""
+    chunk by chunk (see the module's docstring: a recorded twin run, the timed run, the
+    floor), so both sides see the same load of a shared machine."""
     work = plan(n, seed)
     paths = [folder / f"lifecycle-{name}.db" for name in ("engine", "recorded", "floor")]
     for path in paths:

@@ -103,24 +103,26 @@ class Prepared:
 
     def rows(self, session: Session | Connection, values: Mapping[str, Any]) -> list[Row]:
         """A query's (or RETURNING's) rows, each column converted by its type."""
-        connection, heard = _connection(session)
-        compiled = self._compiled(connection.dialect)
-        cursor = _run(connection, heard, compiled.sql, _values(compiled, values), many=False)
-        try:
-            fetched = cursor.fetchall()
-        finally:
-            cursor.close()
+        compiled, fetched = self._fetch(session, values, all_rows=True)
         return [_row(compiled, raw) for raw in fetched]
 
     def first(self, session: Session | Connection, values: Mapping[str, Any]) -> Row | None:
+        compiled, fetched = self._fetch(session, values, all_rows=False)
+        return _row(compiled, fetched[0]) if fetched else None
+
+    def _fetch(
+        self, session: Session | Connection, values: Mapping[str, Any], *, all_rows: bool
+    ) -> tuple[_Compiled, Sequence[Any]]:
         connection, heard = _connection(session)
         compiled = self._compiled(connection.dialect)
         cursor = _run(connection, heard, compiled.sql, _values(compiled, values), many=False)
         try:
+            if all_rows:
+                return compiled, cursor.fetchall()
             raw = cursor.fetchone()
+            return compiled, () if raw is None else (raw,)
         finally:
             cursor.close()
-        return None if raw is None else _row(compiled, raw)
 
     def scalar(self, session: Session | Connection, values: Mapping[str, Any]) -> Any:
         row = self.first(session, values)

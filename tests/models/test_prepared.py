@@ -39,19 +39,7 @@ _TABLES = Grievance.metadata.tables
 _TIMER, _EVENT, _UNIT = _TABLES["sla_timer"], _TABLES["grievance_event"], _TABLES["unit"]
 
 
-_EVENT_COLUMNS = (
-    "grievance_id",
-    "number",
-    "seq",
-    "event",
-    "from_state",
-    "to_state",
-    "actor",
-    "role",
-    "at",
-    "recorded_at",
-    "payload",
-)
+_EVENT_COLUMNS = repo._EVENT_COLUMNS  # every column an audit event is written with
 
 
 def _event(row_id: int, number: str, seq: int, at: datetime) -> dict[str, Any]:
@@ -67,6 +55,7 @@ def _event(row_id: int, number: str, seq: int, at: datetime) -> dict[str, Any]:
         "role": "dispatcher",
         "at": at,
         "recorded_at": at,
+        "actor_unit": None,
         "payload": {"note": "备注"},
     }
 
