@@ -5,20 +5,14 @@ Pure: reads no clock; every instant is an argument and every instant returned is
 
 from __future__ import annotations
 
-import os
-import re
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import chinese_calendar  # type: ignore[import-untyped]
-
+from workflow.days import NationalDays, YearSource
 from workflow.errors import InvalidInput
+from workflow.notices import Notice, Overrides
 
 __all__ = [
     "DEFAULT_HOURS",
@@ -26,28 +20,15 @@ __all__ = [
     "BusinessHours",
     "DayInfo",
     "Deadline",
+    "Notice",
     "Overrides",
     "Step",
+    "YearSource",
 ]
 
 _ONE_DAY = timedelta(days=1)
 _ZERO = timedelta(0)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-# chinese_calendar names its days by the English value of its `Holiday` enum; we show Chinese.
-_LIBRARY_NAMES: dict[str, str] = {h.value: h.chinese for h in chinese_calendar.Holiday}
-
-# Fallback for years the library does not know yet: the fixed-date statutory holidays of the
-# national holiday law (全国年节及纪念日放假办法). Lunar holidays and 调休 can't be guessed.
-_FALLBACK_HOLIDAYS: dict[tuple[int, int], str] = {
-    (1, 1): "元旦",
-    (5, 1): "劳动节",
-    (5, 2): "劳动节",
-    (10, 1): "国庆节",
-    (10, 2): "国庆节",
-    (10, 3): "国庆节",
-}
 
 
 @dataclass(frozen=True)
@@ -99,97 +80,7 @@ class DayInfo:
     working: bool
     reason: str  # "workday", "weekend", "holiday" or "makeup_workday"
     name: str | None  # e.g. "国庆节", "春节调休"
-    provisional: bool  # the library does not cover the date and no override decided it
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """Operator-supplied holidays and make-up workdays; they win over the library."""
-
-    holidays: Mapping[date, str] = field(default_factory=dict)
-    workdays: Mapping[date, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for mapping in (self.holidays, self.workdays):
-            for key in mapping:
-                if isinstance(key, datetime) or not isinstance(key, date):
-                    raise ValueError(f"override keys must be dates, got {key!r}")
-        both = sorted(set(self.holidays) & set(self.workdays))
-        if both:
-            listed = ", ".join(d.isoformat() for d in both)
-            raise InvalidInput(f"overrides list {listed} both as holiday and as workday")
-        object.__setattr__(self, "holidays", MappingProxyType(dict(self.holidays)))
-        object.__setattr__(self, "workdays", MappingProxyType(dict(self.workdays)))
-
-    @classmethod
-    def from_toml(cls, text: str) -> Overrides:
-        """Parse `[[holidays]]` / `[[workdays]]` tables, each with `date` and optional `name`."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidInput(f"calendar override file is not valid TOML: {exc}") from None
-        unknown = sorted(set(data) - {"holidays", "workdays"})
-        if unknown:
-            raise InvalidInput(
-                f"calendar override file: unknown key(s) {', '.join(unknown)} "
-                "(expected [[holidays]] and [[workdays]])"
-            )
-        return cls(
-            holidays=_parse_entries(data, "holidays"),
-            workdays=_parse_entries(data, "workdays"),
-        )
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Overrides:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InvalidInput(f"calendar override file not found: {os.fspath(path)}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(
-                f"can't read calendar override file {os.fspath(path)}: {exc}"
-            ) from None
-        try:
-            return cls.from_toml(text)
-        except InvalidInput as exc:
-            raise InvalidInput(f"{os.fspath(path)}: {exc}") from None
-
-
-def _parse_entries(data: Mapping[str, Any], key: str) -> dict[date, str]:
-    entries = data.get(key, [])
-    if not isinstance(entries, list):
-        raise InvalidInput(f"calendar override file: `{key}` must be written as [[{key}]] tables")
-    result: dict[date, str] = {}
-    for number, entry in enumerate(entries, start=1):
-        where = f"calendar override file, [[{key}]] entry {number}"
-        if not isinstance(entry, dict):
-            raise InvalidInput(f"{where}: expected a table with `date` and `name`")
-        extra = sorted(set(entry) - {"date", "name"})
-        if extra:
-            raise InvalidInput(f"{where}: unknown key(s) {', '.join(extra)}")
-        if "date" not in entry:
-            raise InvalidInput(f'{where}: `date` is missing (e.g. date = "2027-01-01")')
-        day = _parse_date(entry["date"], where)
-        name = entry.get("name", "")
-        if not isinstance(name, str):
-            raise InvalidInput(f'{where}: `name` must be text, e.g. name = "元旦"')
-        if day in result:
-            raise InvalidInput(f"{where}: {day.isoformat()} is listed twice in [[{key}]]")
-        result[day] = name.strip()
-    return result
-
-
-def _parse_date(raw: object, where: str) -> date:
-    if isinstance(raw, datetime):
-        raise InvalidInput(f"{where}: `date` must be a date without a time, got {raw.isoformat()}")
-    if isinstance(raw, date):
-        return raw
-    if isinstance(raw, str) and _ISO_DATE.match(raw.strip()):
-        try:
-            return date.fromisoformat(raw.strip())
-        except ValueError:
-            pass
-    raise InvalidInput(f"{where}: `date` must be a date such as 2027-01-01, got {raw!r}")
+    provisional: bool  # from the law minimum: no notice for the year, no override decided it
 
 
 @dataclass(frozen=True)
@@ -216,7 +107,7 @@ class Deadline:
     """A computed deadline and why it falls where it does."""
 
     at: datetime  # aware, UTC
-    provisional: bool  # some inspected day came from the fallback rule
+    provisional: bool  # some inspected day came from the law minimum
     steps: tuple[Step, ...]
     tz: str = "Asia/Shanghai"  # the calendar's zone, for explain()
     rule: str = ""  # what was computed, e.g. "4 working days after 2026-09-24"
@@ -229,8 +120,9 @@ class Deadline:
         lines = [head]
         if self.provisional:
             lines.append(
-                "provisional: some days are outside the official calendar; the fallback rule "
-                "(weekends plus fixed-date statutory holidays) was used"
+                "provisional (暂定): some days are of a year without a State Council notice; "
+                "its statutory holidays and their 补假 (law minimum) were used, make-up "
+                "workdays cannot be foreseen"
             )
         day_count = any(step.kind == "start_not_counted" for step in self.steps)
         counted = 0
@@ -282,13 +174,18 @@ class _Day:
 
 
 class BusinessCalendar:
-    """Working days (chinese_calendar + overrides + fallback) and business hours."""
+    """Working days (notices, chinese_calendar, law minimum; overrides on top) and business
+    hours."""
 
     def __init__(
-        self, hours: BusinessHours = DEFAULT_HOURS, overrides: Overrides | None = None
+        self,
+        hours: BusinessHours = DEFAULT_HOURS,
+        overrides: Overrides | None = None,
+        notices: Mapping[int, Notice] | None = None,
     ) -> None:
         self.hours = hours
         self.overrides = overrides if overrides is not None else Overrides()
+        self.national = NationalDays(notices)
         self.zone = ZoneInfo(hours.tz)
         self._cache: dict[date, _Day] = {}
         count = len(hours.periods)
@@ -307,6 +204,14 @@ class BusinessCalendar:
     def is_working_day(self, d: date) -> bool:
         return self._day(d).info.working
 
+    def year_source(self, year: int) -> YearSource:
+        """Where the national days of `year` come from (notice, library or law minimum)."""
+        return self.national.year(year)
+
+    @property
+    def notices(self) -> Mapping[int, Notice]:
+        return self.national.notices
+
     def _day(self, d: date) -> _Day:
         cached = self._cache.get(d)
         if cached is None:
@@ -316,8 +221,8 @@ class BusinessCalendar:
         return cached
 
     def _build_day(self, d: date) -> _Day:
-        working, reason, name, provisional = _base_day(d)
-        source = ""
+        working, reason, name, provisional = self.national.base(d)
+        source = " (law minimum, provisional)" if provisional else ""
         if d in self.overrides.holidays:
             working, reason, name, provisional = False, "holiday", self.overrides.holidays[d], False
             source = " (override)"
@@ -334,7 +239,7 @@ class BusinessCalendar:
         }[reason]
         if info.name:
             label += f" {info.name}"
-        label += source + (" (provisional)" if provisional else "")
+        label += source
         periods: tuple[tuple[datetime, datetime], ...] = ()
         if working:
             periods = tuple(
@@ -564,25 +469,6 @@ class BusinessCalendar:
 
     def _local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
-
-
-def _base_day(d: date) -> tuple[bool, str, str | None, bool]:
-    """(working, reason, name, provisional) from chinese_calendar, or the fallback rule."""
-    try:
-        is_rest, raw_name = chinese_calendar.get_holiday_detail(d)
-    except NotImplementedError:  # the library raises this for years it has no data for
-        name = _FALLBACK_HOLIDAYS.get((d.month, d.day))
-        if name is not None:
-            return False, "holiday", name, True
-        if d.weekday() >= 5:
-            return False, "weekend", None, True
-        return True, "workday", None, True
-    name = None if raw_name is None else _LIBRARY_NAMES.get(str(raw_name), str(raw_name))
-    if is_rest:
-        return False, ("weekend" if name is None else "holiday"), name, False
-    if name is not None:  # a working day with a holiday name is a make-up workday (调休上班)
-        return True, "makeup_workday", f"{name}调休", False
-    return True, "workday", None, False
 
 
 def _utc(moment: datetime) -> datetime:

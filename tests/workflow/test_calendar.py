@@ -86,11 +86,15 @@ def test_holidays_weekends_and_workdays_2025_2026() -> None:
     assert not CAL.is_working_day(date(2025, 5, 5))  # Labour Day in lieu (Monday)
 
 
-def test_uncovered_year_uses_the_fallback_and_is_provisional() -> None:
+def test_uncovered_year_uses_the_law_minimum_and_is_provisional() -> None:
     assert CAL.day(date(2027, 1, 1)) == DayInfo(date(2027, 1, 1), False, "holiday", "元旦", True)
     assert CAL.day(date(2027, 5, 2)).reason == "holiday"
     assert CAL.day(date(2027, 10, 3)).name == "国庆节"
-    assert CAL.day(date(2027, 10, 4)) == DayInfo(date(2027, 10, 4), True, "workday", None, True)
+    # 10-02 (Sat) and 10-03 (Sun) are made up on Mon 10-04 and Tue 10-05 (article 6, 补假).
+    assert CAL.day(date(2027, 10, 4)) == DayInfo(
+        date(2027, 10, 4), False, "holiday", "国庆节（补假）", True
+    )
+    assert CAL.day(date(2027, 10, 6)) == DayInfo(date(2027, 10, 6), True, "workday", None, True)
     assert CAL.day(date(2027, 1, 2)).reason == "weekend"
     assert CAL.day(date(2003, 6, 2)).provisional
 
@@ -342,7 +346,7 @@ def test_override_file_adds_a_holiday(tmp_path: Path) -> None:
     assert cal.day(date(2027, 1, 4)) == DayInfo(date(2027, 1, 4), False, "holiday", "元旦", False)
     deadline = cal.end_of_working_day(sh(2026, 12, 31, 10), 1)
     assert deadline.at == utc(2027, 1, 5, 17, 30)
-    assert deadline.provisional  # 01-01..01-03 still come from the fallback
+    assert deadline.provisional  # 01-01..01-03 still come from the law minimum
     assert "holiday 元旦 (override)" in [s.reason for s in deadline.steps]
 
 
