@@ -20,14 +20,14 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows import delivery, demo, digests, documents, importer, present, watchdog
+from flows import calendars, delivery, demo, digests, documents, importer, present, watchdog
 from flows import usecases as uc
 from flows.engine import Engine
 from models.db import Database
 from workflow.actor import Actor
-from workflow.calendar import Overrides
 from workflow.commands import INSTANT_YEARS, Accept, parse_command
 from workflow.errors import GrievanceError, InvalidInput, PermissionDenied
+from workflow.notices import read_calendar
 from workflow.privacy import mask_value
 from workflow.sla import plan
 from workflow.timeutil import iso, local, parse_instant
@@ -592,7 +592,7 @@ def sla_plan(
     policy = engine.policies.latest(policy_name or engine.default_policy)
     calendar = engine.calendar
     if calendar_file:
-        calendar = engine.calendar_with(Overrides.from_file(calendar_file))
+        calendar = engine.calendar_with(read_calendar(calendar_file))
     accepted = _instant(accepted_at)
     closed = _instant(closed_at) if closed_at else None
     if closed is not None and closed < accepted:
@@ -803,20 +803,40 @@ def documents_issue(retry_failed: bool, now_text: str | None, **who: Any) -> Non
 # ----------------------------------------------------------------------------- calendar
 @cli.group()
 def calendar() -> None:
-    """The working-day calendar (工作日): library data plus operator overrides."""
+    """The working-day calendar (工作日): State Council notices, library data, the law
+    minimum for years without a notice, and operator overrides."""
 
 
 @calendar.command("load")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--replace", is_flag=True, help="Replace the notice already loaded for the file's year."
+)
 @acting
-def calendar_load(file: str, **who: Any) -> None:
-    """Load holidays and make-up workdays from a TOML file; recompute open deadlines."""
+def calendar_load(file: str, replace: bool, **who: Any) -> None:
+    """Load a State Council notice ([notice] table: the whole year) or an override file
+    (single days); recompute open deadlines, each move written to the audit log."""
     ctx = _ctx(**who)
-    overrides = Overrides.from_file(file)
-    moved = uc.load_calendar(ctx.engine, overrides, ctx.stamp, source=os.path.basename(file))
-    data = {
-        "holidays": len(overrides.holidays),
-        "workdays": len(overrides.workdays),
+    data = read_calendar(file)
+    loaded = calendars.load(
+        ctx.engine, data, ctx.stamp, source=os.path.basename(file), replace=replace
+    )
+    notice = loaded.notice
+    out = {
+        "notice": None
+        if notice is None
+        else {
+            "year": notice.year,
+            "document": notice.document,
+            "published": notice.published.isoformat(),
+            "digest": notice.digest,
+        },
+        "holidays": loaded.holidays,
+        "workdays": loaded.workdays,
+        "unchanged": loaded.unchanged,
+        "replaced": loaded.replaced,
+        "dropped_overrides": [d.isoformat() for d in loaded.dropped_overrides],
+        "now_official": loaded.now_official,
         "moved": [
             {
                 "number": m.number,
@@ -826,16 +846,77 @@ def calendar_load(file: str, **who: Any) -> None:
                 "new_due": iso(m.new_due),
                 "provisional": m.provisional,
             }
-            for m in moved
+            for m in loaded.moved
         ],
     }
-    lines = [
-        f"loaded {len(overrides.holidays)} holiday(s), {len(overrides.workdays)} "
-        f"workday(s); {len(moved)} deadline(s) moved"
-    ]
+    _emit(ctx, out, "\n".join(_loaded_lines(loaded)))
+
+
+def _loaded_lines(loaded: calendars.Loaded) -> list[str]:
+    days = f"{loaded.holidays} holiday(s), {loaded.workdays} workday(s)"
+    notice = loaded.notice
+    if notice is not None and loaded.unchanged:
+        return [f"the notice for {notice.year} ({notice.document}) is already loaded: no change"]
+    if notice is not None:
+        head = f"loaded the notice for {notice.year} ({notice.document}): {days}"
+        if loaded.replaced:
+            head += f"; replaced {loaded.replaced}"
+        lines = [head, f"{notice.year} is official now (正式); its law-minimum days are replaced"]
+        if loaded.dropped_overrides:
+            dropped = ", ".join(d.isoformat() for d in loaded.dropped_overrides)
+            lines.append(f"override days of {notice.year} superseded and removed: {dropped}")
+    else:
+        lines = [f"loaded {days}"]
+    lines.append(
+        f"{len(loaded.moved)} deadline(s) moved; "
+        f"{loaded.now_official} open deadline(s) no longer provisional"
+    )
     lines += [
-        f"  {m.number} {m.target}#{m.cycle}: {iso(m.old_due)} -> {iso(m.new_due)}" for m in moved
+        f"  {m.number} {m.target}#{m.cycle}: {iso(m.old_due)} -> {iso(m.new_due)}"
+        f"{'  (provisional 暂定)' if m.provisional else ''}"
+        for m in loaded.moved
     ]
+    return lines
+
+
+@calendar.command("status")
+@acting
+def calendar_status(**who: Any) -> None:
+    """Each year from the earliest open deadline to next year: where its days come from
+    (library, notice, law minimum), official or provisional, open deadlines depending on it."""
+    ctx = _ctx(**who)
+    result = calendars.status(ctx.engine, ctx.stamp.at)
+    data = {
+        "years": [
+            {
+                "year": y.year,
+                "source": y.source,
+                "document": y.document,
+                "official": y.official,
+                "provisional_timers": y.provisional_timers,
+                "overrides": y.overrides,
+            }
+            for y in result.years
+        ],
+        "earliest_open_due": iso(result.earliest_open_due) if result.earliest_open_due else None,
+        "provisional_timers": result.provisional_timers,
+    }
+    source_text = {"library": "library (chinesecalendar)", "law_minimum": "law minimum"}
+    lines = []
+    for y in result.years:
+        source = f"notice {y.document}" if y.source == "notice" else source_text[y.source]
+        state = "official 正式" if y.official else "provisional 暂定"
+        line = f"{y.year}  {state:<16} {source}"
+        if not y.official:
+            line += f"; {y.provisional_timers} open deadline(s) depend on it"
+        if y.overrides:
+            line += f"; {y.overrides} override day(s)"
+        lines.append(line)
+    if result.provisional_years:
+        lines.append(
+            "Load the State Council notice when it is published: "
+            "grievance calendar load calendars/notices/YEAR.toml (see calendars/notices/README.md)"
+        )
     _emit(ctx, data, "\n".join(lines))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from flows import delivery, documents, watchdog
+from flows import calendars, delivery, documents, watchdog
 from flows import usecases as uc
 from flows.engine import Engine
 from models import repo
@@ -333,5 +333,14 @@ def overview(count: int) -> None:
         f"{sent.sent} delivered to {inbox}/, {held} held for business hours or retry, "
         f"{sent.dead} dead-lettered"
     )
+    status = calendars.status(engine, now)
+    for year in status.years:
+        if not year.official:
+            click.echo(
+                f"calendar {year.year}: provisional (暂定, law-minimum holidays, no State Council "
+                f"notice loaded; {year.provisional_timers} open deadline(s) depend on it). When "
+                f"the notice is published: .venv/bin/grievance calendar load "
+                f"calendars/notices/{year.year}.toml (template and steps in calendars/notices/)"
+            )
     click.echo("next: .venv/bin/grievance list --state accepted; .venv/bin/grievance show <number>")
     click.echo("      .venv/bin/grievance notifications list; .venv/bin/grievance sla sweep")

@@ -49,6 +49,7 @@ from openpyxl.styles import Alignment, Font  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
 
+from flows import calendars
 from flows.engine import Engine
 from models import reports
 from models.repo import list_units
@@ -421,6 +422,7 @@ def daily(engine: Engine, day: date, as_of: datetime) -> list[Digest]:
     digests: list[Digest] = []
     lang = engine.notify.language
     period = day_of(day)
+    provisional = calendar_note(engine, as_of)
     with engine.db.read() as session:
         for code in reports.units_with_open_work(session):
             overdue = [
@@ -458,11 +460,21 @@ def daily(engine: Engine, day: date, as_of: datetime) -> list[Digest]:
                     _item(r, calendar.business_time_between(as_of, r.due_at)) for r in soon
                 ],
                 "overdue": [_item(r) for r in overdue],
+                "provisional": provisional,
             }
             name = units.get(code, code)
             title = _title("daily", period, name, lang)
             digests.append(Digest("daily", period, code, title, context, as_of, lang))
     return digests
+
+
+def calendar_note(engine: Engine, as_of: datetime) -> dict[str, Any] | None:
+    """What the reminders say while open deadlines are provisional (years without a State
+    Council notice): how many, and which years; None when every open deadline is official."""
+    status = calendars.status(engine, as_of)
+    if not status.provisional_timers:
+        return None
+    return {"timers": status.provisional_timers, "years": status.provisional_years}
 
 
 def _total(rows: Sequence[Measures]) -> Measures:

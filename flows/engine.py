@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 
-from models import repo
+from sqlmodel import Session
+
+from models import calendars
 from models.db import Database
 from templates import language
-from workflow.calendar import BusinessCalendar, BusinessHours, Overrides
+from workflow.calendar import BusinessCalendar, BusinessHours, Notice, Overrides
 from workflow.errors import InvalidInput
 from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy, Registry, registry
 
@@ -120,13 +122,23 @@ class Engine:
         return engine
 
     def reload_calendar(self) -> None:
-        """Rebuild the calendar from the library and the overrides stored in the database."""
+        """Rebuild the calendar from the notices and overrides stored in the database."""
         with self.db.read() as session:
-            overrides = repo.calendar_overrides(session)
-        self.calendar = BusinessCalendar(self.hours, overrides)
+            self.calendar = self.calendar_in(session)
 
-    def calendar_with(self, extra: Overrides) -> BusinessCalendar:
-        """The engine's calendar with `extra` overrides on top (for planning with a file)."""
+    def calendar_in(self, session: Session) -> BusinessCalendar:
+        """The calendar as `session` sees the stored notices and overrides (inside a
+        transaction that is changing them, before its commit)."""
+        overrides = calendars.calendar_overrides(session)
+        return BusinessCalendar(self.hours, overrides, calendars.calendar_notices(session))
+
+    def calendar_with(self, extra: Overrides | Notice) -> BusinessCalendar:
+        """The engine's calendar with a calendar file on top (for planning with a file): a
+        notice replaces its year (and the overrides of that year), overrides add days."""
+        if isinstance(extra, Notice):
+            notices = {**self.calendar.notices, extra.year: extra}
+            overrides = self.calendar.overrides.without_year(extra.year)
+            return BusinessCalendar(self.hours, overrides, notices)
         holidays = dict(self.calendar.overrides.holidays)
         workdays = dict(self.calendar.overrides.workdays)
         for day, name in extra.holidays.items():
@@ -135,7 +147,8 @@ class Engine:
         for day, name in extra.workdays.items():
             holidays.pop(day, None)
             workdays[day] = name
-        return BusinessCalendar(self.hours, Overrides(holidays=holidays, workdays=workdays))
+        overrides = Overrides(holidays=holidays, workdays=workdays)
+        return BusinessCalendar(self.hours, overrides, self.calendar.notices)
 
     def policy_for_new(self, urgent: bool) -> Policy:
         return self.policies.latest(URGENT_POLICY if urgent else self.default_policy)

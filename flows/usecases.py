@@ -25,7 +25,7 @@ from flows.engine import Engine
 from models import repo
 from models.tables import Grievance, GrievanceEvent, Notification, Unit
 from workflow.actor import Actor
-from workflow.calendar import Overrides
+from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record, evolve
 from workflow.commands import (
     INSTANT_YEARS,
@@ -662,23 +662,14 @@ def list_units(engine: Engine) -> Sequence[Unit]:
 
 
 # ----------------------------------------------------------------------------- SLA upkeep
-@dataclass(frozen=True, slots=True)
-class Moved:
-    """A deadline that a calendar change moved."""
-
-    number: str
-    target: str
-    cycle: int
-    old_due: datetime
-    new_due: datetime
-    provisional: bool
-
-
-def _rebuilt(engine: Engine, session: Session, row: Grievance) -> tuple[Timer, ...]:
-    """The grievance's timers replayed from its audit log (the watchdog's steps included)."""
+def rebuilt_timers(
+    engine: Engine, session: Session, row: Grievance, calendar: BusinessCalendar | None = None
+) -> tuple[Timer, ...]:
+    """The grievance's timers replayed from its audit log (the watchdog's steps included), on
+    `calendar` (default: the engine's)."""
     policy = engine.policies.get(row.policy)
     records = [repo.record_from_event(e) for e in repo.events_of(session, row.number)]
-    return rebuild(records, policy, engine.calendar)
+    return rebuild(records, policy, calendar or engine.calendar)
 
 
 def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
@@ -694,71 +685,10 @@ def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
             row = repo.get_row(session, number)
             rows = repo.timers_of(session, _id(row))
             stored = tuple(repo.timer_from_row(t) for t in rows)
-            rebuilt = _rebuilt(engine, session, row)
+            rebuilt = rebuilt_timers(engine, session, row)
             if set(stored) != set(rebuilt):
                 keys = sorted({t.key for t in set(stored) ^ set(rebuilt)})
                 problems.append(f"{number}: timers differ from the audit log: {keys}")
                 if fix:
                     repo.save_timers(session, _id(row), number, rows, rebuilt)
     return problems
-
-
-def load_calendar(
-    engine: Engine, overrides: Overrides, stamp: Stamp, *, source: str
-) -> list[Moved]:
-    """Store calendar overrides, then recompute the deadlines of every open grievance.
-
-    Each deadline that moves, open or already met, is written to the grievance's audit log
-    (重算时限), so a replay of the log still gives the stored timers.
-    """
-    _desk_only(stamp, "loads calendars")
-    with engine.db.transaction() as session:
-        repo.store_calendar(
-            session, overrides, source=source[:200], at=stamp.recorded_at, by=stamp.actor.name
-        )
-        first = min([*overrides.holidays, *overrides.workdays], default=None)
-        if first is None:
-            return []
-        since = datetime.combine(first, datetime.min.time(), tzinfo=engine.calendar.zone)
-        ids = repo.grievance_ids_due_from(session, since)
-    engine.reload_calendar()
-    moved: list[Moved] = []
-    for grievance_id in ids:
-        with engine.db.transaction() as session:
-            moved += _recalculate(engine, session, grievance_id, stamp, source)
-    return moved
-
-
-def _recalculate(
-    engine: Engine, session: Session, grievance_id: int, stamp: Stamp, source: str
-) -> list[Moved]:
-    row = repo.get_row_by_id(session, grievance_id)
-    rows = repo.timers_of(session, grievance_id)
-    stored = {t.key: t for t in (repo.timer_from_row(r) for r in rows)}
-    rebuilt = _rebuilt(engine, session, row)
-    moved = [
-        Moved(row.number, t.target, t.cycle, stored[t.key].due_at, t.due_at, t.provisional)
-        for t in rebuilt
-        if t.key in stored and stored[t.key].due_at != t.due_at
-    ]
-    case, version = repo.case_from_row(row), row.version
-    for change in moved:
-        command = parse_command(
-            Event.RECALCULATE,
-            {
-                "target": change.target,
-                "cycle": change.cycle,
-                "old_due": change.old_due,
-                "new_due": change.new_due,
-                "reason": f"calendar loaded from {source}"[:500],
-            },
-        )
-        at = max(stamp.at, case.last_event_at)
-        record = decide(case.number, case, command, actor=stamp.actor, at=at)
-        new = evolve(case, record)
-        version = repo.update_case(
-            session, grievance_id, version, new, record, stamp.recorded_at, case
-        )
-        case = new
-    repo.save_timers(session, grievance_id, row.number, rows, rebuilt)
-    return moved

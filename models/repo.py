@@ -28,9 +28,8 @@ from sqlmodel import Session, col, select
 
 from models import prepared
 from models.prepared import Prepared, bound, params
-from models.tables import CalendarDay, Grievance, GrievanceEvent, SlaTimer, Unit
+from models.tables import Grievance, GrievanceEvent, SlaTimer, Unit
 from workflow.actor import Actor
-from workflow.calendar import Overrides
 from workflow.case import Case, Record
 from workflow.errors import Conflict, Duplicate, NotFound
 from workflow.sla import Timer
@@ -541,33 +540,3 @@ def grievance_ids_due_from(session: Session, since: datetime) -> list[int]:
         .distinct()
     )
     return sorted(session.exec(query).all())
-
-
-# ----------------------------------------------------------------------------- calendar
-def calendar_overrides(session: Session) -> Overrides:
-    rows = session.exec(select(CalendarDay)).all()
-    return Overrides(
-        holidays={r.day: r.name for r in rows if not r.working},
-        workdays={r.day: r.name for r in rows if r.working},
-    )
-
-
-def store_calendar(
-    session: Session, overrides: Overrides, *, source: str, at: datetime, by: str
-) -> int:
-    """Add or replace the stored override of every date in `overrides`; returns how many."""
-    count = 0
-    for working, days in ((False, overrides.holidays), (True, overrides.workdays)):
-        for day, name in days.items():
-            row = session.get(CalendarDay, day)
-            if row is None:
-                row = CalendarDay(
-                    day=day, working=working, name=name, source=source, loaded_at=at, loaded_by=by
-                )
-                session.add(row)
-            else:
-                row.working, row.name, row.source = working, name, source
-                row.loaded_at, row.loaded_by = at, by
-            count += 1
-    session.flush()
-    return count

@@ -234,6 +234,24 @@ class CalendarDay(SQLModel, table=True):
     loaded_by: str = Field(max_length=50)
 
 
+class CalendarNotice(SQLModel, table=True):
+    """A State Council holiday notice loaded for one year: that year's days, as published.
+
+    `content` is the notice's canonical data (`workflow.notices.Notice.as_data`), `digest`
+    its SHA-256, so loading the same file again is recognised and a different one refused
+    unless it is meant to replace it."""
+
+    __tablename__ = "calendar_notice"
+    year: int = Field(primary_key=True)
+    document: str = Field(max_length=200)
+    published: date
+    digest: str = Field(max_length=64)
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=200)
+    loaded_at: datetime = _utc(nullable=False)
+    loaded_by: str = Field(max_length=50)
+
+
 class NumberCounter(SQLModel, table=True):
     """Per-day sequence behind grievance numbers (20261123-0001)."""
 

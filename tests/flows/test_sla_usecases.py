@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from flows import calendars
 from flows import usecases as uc
 from flows.cli import main
 from flows.engine import Engine
@@ -119,7 +120,7 @@ def test_loading_a_calendar_moves_deadlines_with_an_audit_event(driver: Driver) 
     case = driver.accept()  # Monday 2026-11-23 09:10: close due Friday 11-27 17:30
     done = driver.to("reviewed")  # finished the same day: its deadlines are still ahead
     overrides = Overrides.from_toml('[[holidays]]\ndate = "2026-11-25"\nname = "地方停工"\n')
-    moved = uc.load_calendar(e, overrides, driver.stamp(DESK), source="local.toml")
+    moved = calendars.load(e, overrides, driver.stamp(DESK), source="local.toml").moved
     assert {(m.number, m.target) for m in moved} == {
         (case.number, "close"),
         (done.number, "close"),
@@ -133,7 +134,7 @@ def test_loading_a_calendar_moves_deadlines_with_an_audit_event(driver: Driver) 
     assert finished.case.state.value == "reviewed"  # recorded, and it stays finished
     assert {t.state for t in finished.timers} == {TimerState.MET}
     assert uc.check_timers(e) == []
-    assert uc.load_calendar(e, overrides, driver.stamp(DESK), source="again") == []
+    assert calendars.load(e, overrides, driver.stamp(DESK), source="again").moved == []
     fresh = Engine.open(e.db.url)  # a new process sees the stored calendar
     assert not fresh.calendar.is_working_day(datetime(2026, 11, 25).date())
 
