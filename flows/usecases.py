@@ -204,7 +204,7 @@ def execute(
                     f"grievance {number} is at version {version}, not {expected_version}: "
                     "someone else acted on it; look at it again and retry"
                 )
-            policy = engine.policies.get(case.policy)
+            policy = engine.policy(case.policy, session)
             facts = _facts(session, command, policy)
             record = decide(number, case, command, actor=stamp.actor, at=stamp.at, facts=facts)
             new = _commit(engine, session, row_id, version, case, record, policy, stamp.recorded_at)
@@ -218,7 +218,9 @@ def execute(
 def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
     """受理: register a new grievance; its number is given here (20261123-0001).
 
-    It gets the deployment's policy (or the urgent one) in its current version, for good.
+    It gets the deployment's policy (or the urgent one) in its current version, for good:
+    that version is stored in the same transaction if it is its first use (and refused,
+    with nothing written, if the stored one of that number says something else).
     """
     try:
         with engine.db.transaction() as session:
@@ -228,6 +230,7 @@ def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
                 raise Duplicate(f"{ref} is already grievance {existing}")
             number = repo.next_number(session, local(stamp.at).date())
             policy = engine.policy_for_new(command.urgent)
+            engine.use_policy(session, policy, stamp.recorded_at)
             facts = Facts(policy=policy.key)
             record = decide(number, None, command, actor=stamp.actor, at=stamp.at, facts=facts)
             case = evolve(None, record)
@@ -238,6 +241,7 @@ def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
         raise Duplicate(
             f"{command.channel.value} reference {command.ref} was registered at the same time"
         ) from None
+    engine.checked.add(policy.key)  # committed: stored (or found equal) for good
     return case
 
 
@@ -488,7 +492,7 @@ def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) ->
             raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
         events = repo.events_of(session, number)
         timers = [repo.timer_from_row(t) for t in repo.timers_of(session, _id(row))]
-    policy = engine.policies.get(case.policy)
+        policy = engine.policy(case.policy, session)
     order = {target.name: i for i, target in enumerate(policy.targets)}
     timers.sort(key=lambda t: (order.get(t.target, len(order)), t.cycle))
     notes: dict[tuple[str, int], list[str]] = {}
@@ -676,7 +680,7 @@ class Moved:
 
 def _rebuilt(engine: Engine, session: Session, row: Grievance) -> tuple[Timer, ...]:
     """The grievance's timers replayed from its audit log (the watchdog's steps included)."""
-    policy = engine.policies.get(row.policy)
+    policy = engine.policy(row.policy, session)
     records = [repo.record_from_event(e) for e in repo.events_of(session, row.number)]
     return rebuild(records, policy, engine.calendar)
 

@@ -137,7 +137,7 @@ def _fire(
     grievance_id = row.id or 0
     case: Case = repo.case_from_row(row)
     version = row.version
-    policy = engine.policies.get(case.policy)
+    policy = engine.policy(case.policy, session)
     calendar = engine.calendar
     timers: tuple[Timer, ...] = tuple(repo.timer_from_row(t) for t in timer_rows)
     wanted = {(r.target, r.cycle) for r in due}
