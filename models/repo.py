@@ -523,6 +523,49 @@ def due_timers(
     return list(session.exec(query).all())
 
 
+def due_timer_ids(
+    session: Session, now: datetime, limit: int, exclude: Iterable[int] = (), lock: bool = False
+) -> list[tuple[int, int]]:
+    """`due_timers` as (timer id, grievance id) pairs: integers only, so a timer row whose
+    other columns do not convert (a corrupted value) cannot fail the query for the rest."""
+    query = select(SlaTimer.id, SlaTimer.grievance_id).where(col(SlaTimer.next_fire_at) <= now)
+    skipped = list(exclude)
+    if skipped:
+        query = query.where(col(SlaTimer.id).not_in(skipped))
+    query = query.order_by(col(SlaTimer.next_fire_at), col(SlaTimer.id)).limit(limit)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return [
+        (timer_id, grievance_id)
+        for timer_id, grievance_id in session.exec(query)
+        if timer_id is not None
+    ]
+
+
+_PLAIN_CASE = Prepared(
+    select(_GRIEVANCE.c.number, _GRIEVANCE.c.version, _GRIEVANCE.c.lead_unit).where(
+        _GRIEVANCE.c.id == bindparam("id")
+    )
+)
+
+
+def case_label(session: Session, grievance_id: int) -> tuple[str, int, str | None] | None:
+    """(number, version, lead unit) of a grievance, read as plain text and integers: what a
+    report about a grievance that cannot be processed needs, even if its other columns are
+    unreadable."""
+    row = _PLAIN_CASE.first(session, {"id": grievance_id})
+    if row is None:
+        return None
+    return str(row.number), int(row.version), row.lead_unit
+
+
+def timer_names(session: Session, ids: Iterable[int]) -> list[str]:
+    """'close#1' for each timer id (target and cycle read as plain values), sorted."""
+    wanted = list(ids)
+    query = select(_TIMER.c.target, _TIMER.c.cycle).where(_TIMER.c.id.in_(wanted))
+    return sorted(f"{target}#{cycle}" for target, cycle in session.execute(query))
+
+
 def overdue_by_target(session: Session, now: datetime) -> dict[str, int]:
     """Open timers past their deadline at `now`, counted per target."""
     query = (
