@@ -185,7 +185,8 @@ class Notification(SQLModel, table=True):
     # None for messages about no single grievance (a unit's daily reminder)
     grievance_id: int | None = Field(default=None, foreign_key="grievance.id", index=True)
     number: str | None = Field(default=None, max_length=32)
-    kind: str = Field(max_length=32)  # sla_step | revisit_dissatisfied | daily_reminder
+    # sla_step | sla_broken | revisit_dissatisfied | daily_reminder
+    kind: str = Field(max_length=32)
     target: str | None = Field(default=None, max_length=32)
     cycle: int
     step: str = Field(max_length=32)  # warning, red_card, supervision, dissatisfied...
