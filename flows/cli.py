@@ -665,8 +665,10 @@ def sla_sweep(now_text: str | None, batch: int, **who: Any) -> None:
     lines.append(f"fired {len(result.fired)} step(s) as of {iso(result.now)}")
     if result.conflicts:
         lines.append(f"{result.conflicts} grievance(s) changed meanwhile: next sweep")
+    lines += [present.broken_text(b) for b in result.broken]
     data = {"fired": len(result.fired), "now": iso(result.now), "conflicts": result.conflicts}
-    _emit(ctx, {**data, "steps": steps}, "\n".join(lines))
+    broken = [present.broken_dict(b) for b in result.broken]
+    _emit(ctx, {**data, "steps": steps, "broken": broken}, "\n".join(lines))
 
 
 @cli.command()

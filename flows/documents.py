@@ -257,7 +257,7 @@ def render(
         raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
     with engine.db.read() as session:
         names = _unit_names(session)
-    policy = engine.policies.get(view.case.policy)
+    policy = engine.policy(view.case.policy)
     context = facts(
         kind, view.case, _records(view.events), view.timers, policy, engine.calendar, names
     )
@@ -358,7 +358,7 @@ def _as_of(engine: Engine, session: Session, job: DocumentJob) -> dict[str, Any]
     case = replay(records)
     if case is None:
         raise RuntimeError(f"grievance {job.number} has no audit events")
-    policy = engine.policies.get(case.policy)
+    policy = engine.policy(case.policy, session)
     timers = rebuild(records, policy, engine.calendar)
     names = _unit_names(session)
     return facts(job.kind, case, records, timers, policy, engine.calendar, names)

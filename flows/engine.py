@@ -9,23 +9,39 @@ policies, TOML), `GRIEVANCE_BUSINESS_HOURS` (default "08:30-12:00,14:00-17:30") 
 spaces or new lines), `GRIEVANCE_NOTIFY_MAX_ATTEMPTS` (default 8),
 `GRIEVANCE_NOTIFY_BACKOFF` (first retry delay in seconds, default 60; doubles, at most an
 hour) and `GRIEVANCE_LANGUAGE` (zh, the default, or en).
+
+Policy versions: each is stored in the database the first time a grievance is accepted under
+it (`policy_version`), so `policy(key)` resolves a version from the configuration or, once
+the file has moved on, from its stored definition. A configured version whose content
+differs from the stored one is refused (InvalidInput) when the engine opens, and, for a
+version stored by another process since, the first time this process resolves or uses it.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from sqlmodel import Session
 
-from models import calendars
+from models import calendars, repo
 from models.db import Database
 from templates import language
 from workflow.calendar import BusinessCalendar, BusinessHours, Notice, Overrides
 from workflow.errors import InvalidInput
-from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy, Registry, registry
+from workflow.policies import (
+    DEFAULT_POLICY,
+    URGENT_POLICY,
+    Policy,
+    Registry,
+    check_unchanged,
+    policy_from_json,
+    policy_json,
+    policy_sha256,
+    registry,
+)
 
 
 def parse_hours(text: str, tz: str = "Asia/Shanghai") -> BusinessHours:
@@ -103,6 +119,9 @@ class Engine:
     default_policy: str
     calendar: BusinessCalendar
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    # policy versions known to agree with their committed stored definitions (or stored
+    # only, not configured): resolved without asking the database again
+    checked: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
     def open(cls, url: str | None = None, *, db: Database | None = None) -> Engine:
@@ -118,8 +137,81 @@ class Engine:
         engine = cls(
             database, hours, policies, default, BusinessCalendar(hours), NotifyConfig.from_env()
         )
+        engine.load_policies()
         engine.reload_calendar()
         return engine
+
+    # ------------------------------------------------------------------------- policies
+    def load_policies(self) -> None:
+        """Compare the configured policies with the stored versions (InvalidInput, before
+        anything is written, for a version whose content changed without a new number) and
+        add the stored versions the configuration no longer defines.
+
+        A database upgraded to the `policy_version` table stores, once, the versions its
+        grievances name that the configuration still defines."""
+        with self.db.read() as session:
+            stored = repo.policy_versions(session)
+            in_use = [] if stored else repo.policy_names_in_use(session)
+        policies = self.policies
+        for row in stored:
+            key = f"{row.name}@{row.version}"
+            if key in policies.policies:
+                check_unchanged(policies.policies[key], row.sha256)
+            else:
+                try:
+                    kept = policy_from_json(row.definition)
+                except InvalidInput:
+                    continue  # unreadable: its grievances fail alone (the watchdog reports them)
+                if kept.key != key or policy_sha256(kept) != row.sha256:
+                    continue
+                policies = policies.with_retired(kept)
+            self.checked.add(key)
+        self.policies = policies
+        backfill = [policies.policies[key] for key in in_use if key in policies.policies]
+        if backfill:
+            now = datetime.now(UTC)  # when the upgrade happened: for the record only
+            with self.db.transaction() as session:
+                for policy in backfill:
+                    self.use_policy(session, policy, now)
+            self.checked.update(p.key for p in backfill)
+
+    def policy(self, key: str, session: Session | None = None) -> Policy:
+        """The policy version `key` ("tianjin@1"): configured or stored (InvalidInput if
+        neither, or if the configured one differs from the stored one)."""
+        if key in self.checked:
+            return self.policies.get(key)
+        if session is None:
+            with self.db.read() as own:
+                return self.policy(key, own)
+        name, _, version = key.rpartition("@")
+        row = repo.policy_version(session, name, int(version)) if version.isdigit() else None
+        configured = self.policies.policies.get(key)
+        if row is None:
+            return self.policies.get(key)  # configured and never stored (or unknown)
+        if configured is not None:
+            check_unchanged(configured, row.sha256)
+        else:
+            configured = policy_from_json(row.definition)
+            self.policies = self.policies.with_retired(configured)
+        self.checked.add(key)
+        return configured
+
+    def use_policy(self, session: Session, policy: Policy, at: datetime) -> None:
+        """Store `policy` in `session`'s transaction unless it is stored already, and refuse
+        it (InvalidInput: the caller's transaction rolls back) if the stored one differs.
+        The caller marks it `checked` after its commit."""
+        if policy.key in self.checked:
+            return
+        stored = repo.store_policy_version(
+            session,
+            name=policy.name,
+            version=policy.version,
+            sha256=policy_sha256(policy),
+            definition=policy_json(policy),
+            source=policy.source,
+            at=at,
+        )
+        check_unchanged(policy, stored)
 
     def reload_calendar(self) -> None:
         """Rebuild the calendar from the notices and overrides stored in the database."""

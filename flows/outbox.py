@@ -329,6 +329,56 @@ def queue_dissatisfied(
     )
 
 
+def queue_broken(
+    engine: Engine,
+    session: Session,
+    *,
+    number: str,
+    grievance_id: int,
+    version: int,
+    unit: str | None,
+    targets: Sequence[str],
+    error: str,
+    now: datetime,
+    units: Units,
+) -> list[Notification]:
+    """时限监控异常: a grievance the watchdog cannot process, for the bureau's supervisors.
+
+    Once per grievance version (the dedupe key; a sweep that finds it queued again skips
+    it), so a case that stays broken is not reported on every tick. `error` is masked in the
+    message like any free text. Held until the next business opening, as most messages are.
+    """
+    lang = engine.notify.language
+    title, body = render_message(
+        "notify/sla_broken.md",
+        lang,
+        number=number,
+        unit=_unit_text(units, unit),
+        targets=list(targets),
+        error=error,
+        at=now,
+    )
+    return _enqueue(
+        engine,
+        session,
+        title=title,
+        body=body,
+        number=number,
+        grievance_id=grievance_id,
+        lead_unit=None,  # the bureau's supervisors: not the unit's, whose case it may be
+        key=f"{number}/sla/v{version}/broken",
+        kind="sla_broken",
+        step="broken",
+        target=None,
+        cycle=0,
+        audiences=(Audience.SUPERVISOR,),
+        now=now,
+        not_before=engine.calendar.next_opening(now),
+        units=units,
+        rerun=True,
+    )
+
+
 def queue_reminder(
     engine: Engine,
     session: Session,

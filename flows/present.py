@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from flows.watchdog import Fired
+from flows.watchdog import Broken, Fired
 from models.tables import GrievanceEvent
 from workflow.case import Case
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text, mask_value
@@ -216,3 +216,18 @@ def fired_text(fired: Fired) -> str:
         f"{fired.number}  {fired.target}#{fired.cycle}  {fired.title} {fired.step} "
         f"at {iso(fired.at)}{late} -> {', '.join(fired.audiences)}"
     )
+
+
+def broken_dict(broken: Broken) -> dict[str, Any]:
+    return {
+        "grievance": broken.number,
+        "timers": list(broken.targets),
+        "error": broken.error,
+        "reported": broken.reported,
+    }
+
+
+def broken_text(broken: Broken) -> str:
+    timers = ", ".join(broken.targets) or "?"
+    told = "supervisors notified" if broken.reported else "already reported"
+    return f"{broken.number}  cannot be processed ({timers}): {broken.error} [{told}]"

@@ -121,6 +121,15 @@ def sweep_task(now: datetime) -> list[watchdog.Fired]:
     logger.info("fired %d step(s) as of %s", len(result.fired), iso(now))
     if result.conflicts:
         logger.warning("%d grievance(s) changed meanwhile: next sweep", result.conflicts)
+    for broken in result.broken:  # `error` is masked; reported to supervisors once
+        log = logger.warning if broken.reported else logger.info
+        log(
+            "grievance %s cannot be processed (%s): %s%s",
+            broken.number,
+            ", ".join(broken.targets) or "?",
+            broken.error,
+            "; supervisors notified" if broken.reported else "; reported before",
+        )
     return result.fired
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from flows import delivery, outbox
+from flows import delivery, outbox, watchdog
 from flows.delivery import check_url
 from flows.engine import Engine
 from models import repo
@@ -204,7 +204,7 @@ def execute(
                     f"grievance {number} is at version {version}, not {expected_version}: "
                     "someone else acted on it; look at it again and retry"
                 )
-            policy = engine.policies.get(case.policy)
+            policy = engine.policy(case.policy, session)
             facts = _facts(session, command, policy)
             record = decide(number, case, command, actor=stamp.actor, at=stamp.at, facts=facts)
             new = _commit(engine, session, row_id, version, case, record, policy, stamp.recorded_at)
@@ -218,7 +218,9 @@ def execute(
 def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
     """受理: register a new grievance; its number is given here (20261123-0001).
 
-    It gets the deployment's policy (or the urgent one) in its current version, for good.
+    It gets the deployment's policy (or the urgent one) in its current version, for good:
+    that version is stored in the same transaction if it is its first use (and refused,
+    with nothing written, if the stored one of that number says something else).
     """
     try:
         with engine.db.transaction() as session:
@@ -228,6 +230,7 @@ def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
                 raise Duplicate(f"{ref} is already grievance {existing}")
             number = repo.next_number(session, local(stamp.at).date())
             policy = engine.policy_for_new(command.urgent)
+            engine.use_policy(session, policy, stamp.recorded_at)
             facts = Facts(policy=policy.key)
             record = decide(number, None, command, actor=stamp.actor, at=stamp.at, facts=facts)
             case = evolve(None, record)
@@ -238,6 +241,7 @@ def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
         raise Duplicate(
             f"{command.channel.value} reference {command.ref} was registered at the same time"
         ) from None
+    engine.checked.add(policy.key)  # committed: stored (or found equal) for good
     return case
 
 
@@ -488,7 +492,7 @@ def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) ->
             raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
         events = repo.events_of(session, number)
         timers = [repo.timer_from_row(t) for t in repo.timers_of(session, _id(row))]
-    policy = engine.policies.get(case.policy)
+        policy = engine.policy(case.policy, session)
     order = {target.name: i for i, target in enumerate(policy.targets)}
     timers.sort(key=lambda t: (order.get(t.target, len(order)), t.cycle))
     notes: dict[tuple[str, int], list[str]] = {}
@@ -667,7 +671,7 @@ def rebuilt_timers(
 ) -> tuple[Timer, ...]:
     """The grievance's timers replayed from its audit log (the watchdog's steps included), on
     `calendar` (default: the engine's)."""
-    policy = engine.policies.get(row.policy)
+    policy = engine.policy(row.policy, session)
     records = [repo.record_from_event(e) for e in repo.events_of(session, row.number)]
     return rebuild(records, policy, calendar or engine.calendar)
 
@@ -675,20 +679,28 @@ def rebuilt_timers(
 def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
     """Compare every grievance's stored timers with the replay of its audit log.
 
-    Returns one line per difference; with `fix`, stores the replayed timers.
+    Returns one line per difference; with `fix`, stores the replayed timers. A grievance
+    that cannot be replayed at all (a policy version nobody knows, a row or an event that
+    does not read: what the watchdog reports as broken) is one line too, its transaction
+    rolled back, and the check goes on with the rest.
     """
     problems: list[str] = []
     with engine.db.read() as session:
         numbers = repo.all_numbers(session)
     for number in numbers:
-        with engine.db.transaction() if fix else engine.db.read() as session:
-            row = repo.get_row(session, number)
-            rows = repo.timers_of(session, _id(row))
-            stored = tuple(repo.timer_from_row(t) for t in rows)
-            rebuilt = rebuilt_timers(engine, session, row)
-            if set(stored) != set(rebuilt):
-                keys = sorted({t.key for t in set(stored) ^ set(rebuilt)})
-                problems.append(f"{number}: timers differ from the audit log: {keys}")
-                if fix:
-                    repo.save_timers(session, _id(row), number, rows, rebuilt)
+        try:
+            with engine.db.transaction() if fix else engine.db.read() as session:
+                row = repo.get_row(session, number)
+                rows = repo.timers_of(session, _id(row))
+                stored = tuple(repo.timer_from_row(t) for t in rows)
+                rebuilt = rebuilt_timers(engine, session, row)
+                if set(stored) != set(rebuilt):
+                    keys = sorted({t.key for t in set(stored) ^ set(rebuilt)})
+                    problems.append(f"{number}: timers differ from the audit log: {keys}")
+                    if fix:
+                        repo.save_timers(session, _id(row), number, rows, rebuilt)
+        except watchdog.ENVIRONMENT:
+            raise
+        except Exception as error:  # noqa: BLE001 - one broken case must not stop the check
+            problems.append(f"{number}: cannot be replayed: {watchdog.describe(error)}")
     return problems

@@ -23,12 +23,13 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from models import prepared
 from models.prepared import Prepared, bound, params
-from models.tables import Grievance, GrievanceEvent, SlaTimer, Unit
+from models.tables import Grievance, GrievanceEvent, PolicyVersion, SlaTimer, Unit
 from workflow.actor import Actor
 from workflow.case import Case, Record
 from workflow.errors import Conflict, Duplicate, NotFound
@@ -521,6 +522,49 @@ def due_timers(
     return list(session.exec(query).all())
 
 
+def due_timer_ids(
+    session: Session, now: datetime, limit: int, exclude: Iterable[int] = (), lock: bool = False
+) -> list[tuple[int, int]]:
+    """`due_timers` as (timer id, grievance id) pairs: integers only, so a timer row whose
+    other columns do not convert (a corrupted value) cannot fail the query for the rest."""
+    query = select(SlaTimer.id, SlaTimer.grievance_id).where(col(SlaTimer.next_fire_at) <= now)
+    skipped = list(exclude)
+    if skipped:
+        query = query.where(col(SlaTimer.id).not_in(skipped))
+    query = query.order_by(col(SlaTimer.next_fire_at), col(SlaTimer.id)).limit(limit)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return [
+        (timer_id, grievance_id)
+        for timer_id, grievance_id in session.exec(query)
+        if timer_id is not None
+    ]
+
+
+_PLAIN_CASE = Prepared(
+    select(_GRIEVANCE.c.number, _GRIEVANCE.c.version, _GRIEVANCE.c.lead_unit).where(
+        _GRIEVANCE.c.id == bindparam("id")
+    )
+)
+
+
+def case_label(session: Session, grievance_id: int) -> tuple[str, int, str | None] | None:
+    """(number, version, lead unit) of a grievance, read as plain text and integers: what a
+    report about a grievance that cannot be processed needs, even if its other columns are
+    unreadable."""
+    row = _PLAIN_CASE.first(session, {"id": grievance_id})
+    if row is None:
+        return None
+    return str(row.number), int(row.version), row.lead_unit
+
+
+def timer_names(session: Session, ids: Iterable[int]) -> list[str]:
+    """'close#1' for each timer id (target and cycle read as plain values), sorted."""
+    wanted = list(ids)
+    query = select(_TIMER.c.target, _TIMER.c.cycle).where(_TIMER.c.id.in_(wanted))
+    return sorted(f"{target}#{cycle}" for target, cycle in session.execute(query))
+
+
 def overdue_by_target(session: Session, now: datetime) -> dict[str, int]:
     """Open timers past their deadline at `now`, counted per target."""
     query = (
@@ -540,3 +584,58 @@ def grievance_ids_due_from(session: Session, since: datetime) -> list[int]:
         .distinct()
     )
     return sorted(session.exec(query).all())
+
+
+# ----------------------------------------------------------------------------- policies
+def policy_versions(session: Session) -> list[PolicyVersion]:
+    """Every stored policy version (a few rows: one per version ever used)."""
+    query = select(PolicyVersion).order_by(col(PolicyVersion.name), col(PolicyVersion.version))
+    return list(session.exec(query).all())
+
+
+def policy_version(session: Session, name: str, version: int) -> PolicyVersion | None:
+    query = select(PolicyVersion).where(
+        col(PolicyVersion.name) == name, col(PolicyVersion.version) == version
+    )
+    return session.exec(query).first()
+
+
+def policy_names_in_use(session: Session) -> list[str]:
+    """The policy versions the grievances name ("2142@1"): one pass over the grievances,
+    for the one-off backfill of a database upgraded to `policy_version`."""
+    query = select(Grievance.policy).distinct().order_by(col(Grievance.policy))
+    return list(session.exec(query).all())
+
+
+def store_policy_version(
+    session: Session,
+    *,
+    name: str,
+    version: int,
+    sha256: str,
+    definition: str,
+    source: str,
+    at: datetime,
+) -> str:
+    """Store a policy version unless one of that (name, version) is stored already (also by
+    a concurrent transaction); returns the hash of the one stored, for the caller to compare."""
+    existing = policy_version(session, name, version)
+    if existing is None:
+        row = PolicyVersion(
+            name=name,
+            version=version,
+            sha256=sha256,
+            definition=definition,
+            source=source[:200],
+            stored_at=at,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+            return sha256
+        except IntegrityError:  # stored meanwhile by another transaction: read that one
+            existing = policy_version(session, name, version)
+            if existing is None:
+                raise
+    return existing.sha256

@@ -185,7 +185,8 @@ class Notification(SQLModel, table=True):
     # None for messages about no single grievance (a unit's daily reminder)
     grievance_id: int | None = Field(default=None, foreign_key="grievance.id", index=True)
     number: str | None = Field(default=None, max_length=32)
-    kind: str = Field(max_length=32)  # sla_step | revisit_dissatisfied | daily_reminder
+    # sla_step | sla_broken | revisit_dissatisfied | daily_reminder
+    kind: str = Field(max_length=32)
     target: str | None = Field(default=None, max_length=32)
     cycle: int
     step: str = Field(max_length=32)  # warning, red_card, supervision, dissatisfied...
@@ -250,6 +251,26 @@ class CalendarNotice(SQLModel, table=True):
     source: str = Field(max_length=200)
     loaded_at: datetime = _utc(nullable=False)
     loaded_by: str = Field(max_length=50)
+
+
+class PolicyVersion(SQLModel, table=True):
+    """A time-limit policy version as first used: its definition, so a grievance keeps the
+    rules it was accepted under after the policy file has moved on.
+
+    `definition` is `workflow.policies.policy_json` (canonical JSON, kept as text so the
+    stored bytes are the hashed ones) and `sha256` its hash: a file that changes a stored
+    version's content without a new version number is refused (`flows.engine`).
+    """
+
+    __tablename__ = "policy_version"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60)
+    version: int
+    sha256: str = Field(max_length=64)
+    definition: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(max_length=200)  # where it came from: built-in, custom
+    stored_at: datetime = _utc(nullable=False)
 
 
 class NumberCounter(SQLModel, table=True):

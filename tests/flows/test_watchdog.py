@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from flows import outbox, watchdog
@@ -335,3 +338,149 @@ def test_four_watchdogs_on_postgresql_share_the_due_timers_and_fire_each_step_on
     # and most attempts end in compare-and-set conflicts (measured: 144 against 2)
     assert sum(1 for r in results if r.fired) >= 2
     assert sum(r.conflicts for r in results) < len(fired) / 10
+
+
+# ----------------------------------------------------------------------------- broken cases
+def poison(engine: Engine, sql: str, **values: object) -> None:
+    with engine.db.transaction() as session:
+        session.execute(text(sql), values)
+
+
+def broken_rows(engine: Engine) -> list[Notification]:
+    return [n for n in notifications(engine) if n.kind == "sla_broken"]
+
+
+def stored(engine: Engine, number: str) -> list[tuple[object, ...]]:
+    """A grievance's row version, audit events and timers as the database holds them."""
+    with engine.db.engine.connect() as connection:
+        query = "SELECT * FROM {} WHERE number = :n ORDER BY id"
+        return [
+            tuple(row)
+            for table in ("grievance", "grievance_event", "sla_timer")
+            for row in connection.execute(text(query.format(table)), {"n": number})
+        ]
+
+
+def test_poisoned_cases_are_reported_once_and_the_healthy_ones_still_escalate(
+    driver: Driver, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    healthy = [driver.to("assigned").number for _ in range(3)]  # feedback due 11-24 17:30
+    unknown, unreadable = driver.to("assigned").number, driver.to("assigned").number
+    engine = driver.engine
+    engine.notify = replace(engine.notify, supervisor=("json://bureau.example/supervisors",))
+    # a policy version no process knows (with a phone number in it: masked when reported)
+    poison(
+        engine, "UPDATE grievance SET policy = 'gone-13812345678@9' WHERE number = :n", n=unknown
+    )
+    # a timer row whose state does not convert: the batch's one-query load fails on it
+    poison(engine, "UPDATE sla_timer SET state = 'bogus' WHERE number = :n", n=unreadable)
+    before = {n: stored(engine, n) for n in (unknown, unreadable)}
+
+    sweeps = [
+        watchdog.sweep(engine, at("2026-11-24T17:30")),
+        watchdog.sweep(engine, at("2026-11-24T17:31")),
+        watchdog.sweep(engine, at("2026-11-25T17:30"), batch=2),
+    ]
+    fired = step_keys(engine)
+    for number in healthy:
+        assert fired[(number, "feedback", 1, "warning")] == 1
+        assert fired[(number, "feedback", 1, "red_card")] == 1
+        assert fired[(number, "feedback", 1, "supervision")] == 1
+    assert {n for n, *_ in fired} == set(healthy)
+    assert all(n in healthy for s in sweeps for n in {f.number for f in s.fired})
+    for result in sweeps:  # listed by every sweep, reported by the first only
+        assert sorted(b.number for b in result.broken) == sorted([unknown, unreadable])
+        assert all(b.reported == (result is sweeps[0]) for b in result.broken)
+    first = {b.number: b for b in sweeps[0].broken}
+    assert first[unknown].error == "unknown policy version 'gone-138****5678@9'"
+    assert first[unknown].targets == ("feedback#1",)
+    assert first[unreadable].error.startswith("ValueError") and "bogus" in first[unreadable].error
+
+    rows = broken_rows(engine)
+    assert sorted(r.number or "" for r in rows) == sorted([unknown, unreadable])  # one each
+    assert {(r.audience, r.unit, r.status) for r in rows} == {("supervisor", None, "pending")}
+    message = next(r for r in rows if r.number == unknown)
+    assert message.title == f"【时限监控异常】工单{unknown}无法处理"
+    assert "gone-138****5678@9" in message.body and "13812345678" not in message.body
+    assert "单位UA" in message.body and "feedback#1" in message.body
+    assert {n: stored(engine, n) for n in (unknown, unreadable)} == before  # rolled back whole
+
+    problems = uc.check_timers(engine)
+    assert sorted(problems) == sorted(
+        [
+            f"{unknown}: cannot be replayed: unknown policy version 'gone-138****5678@9'",
+            f"{unreadable}: cannot be replayed: {first[unreadable].error}",
+        ]
+    )
+    monkeypatch.setenv("GRIEVANCE_DATABASE_URL", engine.db.url)
+    from flows.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["sla", "check"])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 1 and err == ""
+    assert out.splitlines() == problems
+
+    # fixed: the next sweep fires what was due, and nothing is reported again
+    poison(engine, "UPDATE grievance SET policy = '2142@1' WHERE number = :n", n=unknown)
+    fixed = watchdog.sweep(engine, at("2026-11-25T17:40"))
+    assert [b.number for b in fixed.broken] == [unreadable]
+    assert {(f.number, f.step) for f in fixed.fired} == {
+        (unknown, "warning"),
+        (unknown, "red_card"),
+        (unknown, "supervision"),
+    }
+    assert len(broken_rows(engine)) == 2
+
+
+def test_a_timer_that_fails_alone_lets_the_grievance_s_other_timers_fire(driver: Driver) -> None:
+    number = driver.to("accepted").number  # assign due 11:10, feedback 11-24 17:30
+    engine = driver.engine
+    # a feedback deadline no calendar can go past: its escalation step cannot be computed
+    poison(
+        engine,
+        "UPDATE sla_timer SET due_at = :due WHERE number = :n AND target = 'feedback'",
+        n=number,
+        due=datetime(9999, 12, 31, 9, 0, tzinfo=UTC),
+    )
+    result = watchdog.sweep(engine, at("2026-11-24T17:30"))
+    assert [(f.target, f.step) for f in result.fired] == [
+        ("assign", "warning"),
+        ("assign", "red_card"),
+        ("assign", "supervision"),
+    ]
+    (broken,) = result.broken
+    assert broken.number == number and broken.targets == ("feedback#1",)
+    again = watchdog.sweep(engine, at("2026-11-24T18:00"))
+    assert again.fired == [] and [b.targets for b in again.broken] == [("feedback#1",)]
+    assert len(broken_rows(engine)) == 1
+    assert max(step_keys(engine).values()) == 1
+
+
+def test_the_broken_case_message_is_in_english_when_asked(driver: Driver) -> None:
+    number = driver.to("assigned").number
+    engine = driver.engine
+    engine.notify = replace(engine.notify, language="en")
+    poison(engine, "UPDATE grievance SET policy = 'gone@9' WHERE number = :n", n=number)
+    watchdog.sweep(engine, at("2026-11-24T17:30"))
+    (row,) = broken_rows(engine)
+    assert row.title == f"[SLA watchdog problem] Grievance {number} cannot be processed"
+    assert row.status == "dead"  # no bureau supervisors configured: visible, not silent
+    assert "Error: unknown policy version 'gone@9'" in row.body
+
+
+def test_a_failing_database_still_stops_the_sweep_whole(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a case's own failures are isolated; the disk or the database failing is not one
+    case's problem: the batch rolls back and nothing is reported as broken."""
+    fleet(driver, 3)
+    engine = driver.engine
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise OperationalError("UPDATE grievance", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(watchdog.repo, "record_system_event", locked)
+    with pytest.raises(OperationalError):
+        watchdog.sweep(engine, at("2026-12-02T10:00"))
+    assert step_events(engine) == [] and notifications(engine) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -34,6 +35,32 @@ def test_environment_variable_names_the_database(
     url = f"sqlite:///{tmp_path / 'from-env.db'}"
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", url)
     assert Database().url == url
+
+
+def test_the_migrations_are_one_chain_and_0009_goes_down_and_up(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from models.db import _alembic_config
+
+    config = _alembic_config()
+    chain = [
+        (r.revision, r.down_revision) for r in ScriptDirectory.from_config(config).walk_revisions()
+    ]
+    last = len(chain)
+    assert chain == [(f"{i:04d}", f"{i - 1:04d}" if i > 1 else None) for i in range(last, 0, -1)]
+    assert Database.head_revision() == f"{last:04d}" and last >= 9
+    db = Database(f"sqlite:///{tmp_path / 'chain.db'}")
+
+    def tables() -> set[str]:
+        return set(sa_inspect(db.engine).get_table_names())
+
+    assert "policy_version" in tables()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")  # through every later revision too
+    assert db.current_revision() == "0008" and "policy_version" not in tables()
+    assert db.migrate() is True and "policy_version" in tables()
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
