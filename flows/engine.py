@@ -15,29 +15,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from models import repo
 from models.db import Database
 from templates import language
 from workflow.calendar import BusinessCalendar, BusinessHours, Overrides
+from workflow.calendar import parse_hours as calendar_hours
 from workflow.errors import InvalidInput
 from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy, Registry, registry
 
 
 def parse_hours(text: str, tz: str = "Asia/Shanghai") -> BusinessHours:
     """'08:30-12:00,14:00-17:30' -> BusinessHours."""
-    periods = []
-    for part in text.split(","):
-        try:
-            start, end = (time.fromisoformat(p.strip()) for p in part.split("-"))
-        except ValueError:
-            raise InvalidInput(
-                f"business hours {text!r}: use HH:MM-HH:MM[,HH:MM-HH:MM...]"
-            ) from None
-        periods.append((start, end))
-    return BusinessHours(periods=tuple(periods), tz=tz)
+    return calendar_hours(text, tz)
 
 
 def _read(path: str, what: str) -> str:
