@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from models import repo
 from models.db import Database
 from templates import language
-from workflow.calendar import BusinessCalendar, BusinessHours, Overrides
+from workflow.calendar import BusinessCalendar, BusinessHours, Overrides, UnitTime
 from workflow.calendar import parse_hours as calendar_hours
 from workflow.errors import InvalidInput
 from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy, Registry, registry
+from workflow.sla import Calendars
+
+# one revision of a unit's calendar: (unit code, revision, its working time)
+UnitRevision = tuple[str, int, UnitTime]
 
 
 def parse_hours(text: str, tz: str = "Asia/Shanghai") -> BusinessHours:
@@ -93,6 +97,9 @@ class Engine:
     default_policy: str
     calendar: BusinessCalendar
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    # every revision of every unit's own calendar (`grievance unit calendar`), oldest first
+    unit_revisions: tuple[UnitRevision, ...] = ()
+    _calendars: Calendars | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, url: str | None = None, *, db: Database | None = None) -> Engine:
@@ -115,7 +122,39 @@ class Engine:
         """Rebuild the calendar from the library and the overrides stored in the database."""
         with self.db.read() as session:
             overrides = repo.calendar_overrides(session)
+            rows = repo.unit_calendars(session)
         self.calendar = BusinessCalendar(self.hours, overrides)
+        self.unit_revisions = tuple(
+            (row.unit_code, row.revision, self.unit_time(row.hours, row.workdays, row.rest_days))
+            for row in rows
+        )
+        self._calendars = None
+
+    def unit_time(
+        self, hours: str | None, workdays: dict[str, str], rest_days: dict[str, str]
+    ) -> UnitTime:
+        """A stored unit calendar revision as the calendar module's value."""
+        return UnitTime(
+            hours=None if hours is None else parse_hours(hours, self.hours.tz),
+            workdays={date.fromisoformat(d): n for d, n in workdays.items()},
+            rest_days={date.fromisoformat(d): n for d, n in rest_days.items()},
+        )
+
+    @property
+    def calendars(self) -> Calendars:
+        """The bureau calendar and every unit calendar revision, layered over it."""
+        if self._calendars is None or self._calendars.bureau is not self.calendar:
+            self._calendars = self.calendars_with(self.unit_revisions)
+        return self._calendars
+
+    def calendars_with(self, revisions: tuple[UnitRevision, ...]) -> Calendars:
+        """The calendars as they would be with these unit calendar revisions."""
+        return Calendars.build(self.calendar, revisions)
+
+    def adopt_unit_revisions(self, revisions: tuple[UnitRevision, ...]) -> None:
+        """Use these unit calendar revisions from now on (after they were committed)."""
+        self.unit_revisions = revisions
+        self._calendars = None
 
     def calendar_with(self, extra: Overrides) -> BusinessCalendar:
         """The engine's calendar with `extra` overrides on top (for planning with a file)."""
