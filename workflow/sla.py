@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from workflow.calendar import BusinessCalendar, Deadline, UnitCalendar
+from workflow.calendar import BusinessCalendar, Deadline, UnitCalendar, UnitTime
 from workflow.case import Case, Record, evolve
 from workflow.machine import TABLE, Scope
 from workflow.policies import Audience, Clock, Limit, Policy, Target
@@ -95,6 +95,23 @@ class Calendars:
     units: Mapping[str, BusinessCalendar] = field(default_factory=dict)  # id -> calendar
     current: Mapping[str, str] = field(default_factory=dict)  # unit code -> its current id
 
+    @classmethod
+    def build(
+        cls, bureau: BusinessCalendar, revisions: Iterable[tuple[str, int, UnitTime]]
+    ) -> Calendars:
+        """From every revision of the units' calendars, oldest first: the latest revision of
+        each unit is its calendar now (one with nothing of its own: the bureau's)."""
+        units: dict[str, BusinessCalendar] = {}
+        current: dict[str, str] = {}
+        for unit, revision, time in revisions:
+            calendar_id = unit_calendar_id(unit, revision)
+            if time.empty:
+                current[unit] = BUREAU
+                continue
+            units[calendar_id] = UnitCalendar(bureau, unit, time)
+            current[unit] = calendar_id
+        return cls(bureau, units, current)
+
     def of(self, calendar_id: str) -> BusinessCalendar:
         if calendar_id == BUREAU:
             return self.bureau
@@ -120,6 +137,11 @@ class Calendars:
         if own.rest_days:
             parts.append("rest days " + ", ".join(d.isoformat() for d in own.rest_days))
         return f"calendar: unit {calendar.unit} ({calendar_id}): " + "; ".join(parts)
+
+
+def unit_calendar_id(unit: str, revision: int) -> str:
+    """The id a timer stores for revision `revision` of unit `unit`'s calendar: "ROAD@2"."""
+    return f"{unit}@{revision}"
 
 
 # A plain BusinessCalendar stands for every calendar (the pure tests, `sla plan`).
@@ -317,15 +339,11 @@ def advance(
         if event is Event.RECALCULATE and notes is not None:
             p = record.payload
             if (p["target"], p["cycle"]) == timer.key and p.get("calendar") is not None:
-                which = (
-                    calendars.describe(p["calendar"])
-                    if isinstance(calendars, Calendars)
-                    else f"calendar {p['calendar'] or 'bureau'}"
-                )
                 _note(
                     notes,
                     timer,
-                    f"counted on this calendar from {_when(calendar, at)} ({p['reason']}); {which}",
+                    f"put on calendar {p['calendar'] or 'bureau'} at {_when(calendar, at)} "
+                    f"({p['reason']}); counted on it from its start",
                 )
         if event in target.cancels_on or event in target.starts_on:
             why = "merged" if event is Event.MERGE else f"replaced by a new cycle ({event.value})"

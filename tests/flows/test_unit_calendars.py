@@ -274,3 +274,19 @@ def test_cli_refuses_an_unknown_unit(cli_env: Path, capsys: pytest.CaptureFixtur
 
 
 _ = timedelta
+
+
+def test_the_watchdog_fires_and_reschedules_on_the_unit_calendar(engine: Engine) -> None:
+    from flows import watchdog
+
+    number = setup(engine)
+    uc.sign(engine, number, stamp(ROAD_HANDLER, "2026-11-26 10:00"))
+    # feedback was due Fri 11-27 20:00 on ROAD's calendar (17:30 on the bureau's)
+    early = watchdog.sweep(engine, sh("2026-11-27 19:00"))
+    assert [(f.target, f.step) for f in early.fired] == [("feedback", "warning")]
+    late = watchdog.sweep(engine, sh("2026-11-27 20:00"))
+    assert [(f.target, f.step) for f in late.fired] == [("feedback", "red_card")]
+    feedback = timers(engine, number)["feedback#1"]
+    # 督办 one of ROAD's working days after the breach: Saturday 11-28 (its duty day) 20:00
+    assert local(feedback.next_fire_at or feedback.due_at) == "2026-11-28 20:00"
+    assert uc.check_timers(engine) == []

@@ -545,4 +545,7 @@ def test_the_log_puts_a_timer_on_a_unit_calendar_from_its_start() -> None:
     assert after["assign"] == before["assign"]  # the desk's timer stays on the bureau's
     assert notes[("close", 1)][1].startswith("calendar: unit ROAD (ROAD@1): hours 08:00-12:00")
     assert notes[("assign", 1)][1] == "calendar: bureau (08:30-12:00, 14:00-17:30)"
-    assert any("counted on this calendar from 2026-11-26 09:30" in n for n in notes[("close", 1)])
+    assert any(
+        n.startswith("put on calendar ROAD@1 at 2026-11-26 09:30 (assign)")
+        for n in notes[("close", 1)]
+    )
