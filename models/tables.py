@@ -236,7 +236,7 @@ class CalendarDay(SQLModel, table=True):
     loaded_by: str = Field(max_length=50)
 
 
-class UnitCalendar(SQLModel, table=True):
+class UnitCalendarRevision(SQLModel, table=True):
     """One revision of a unit's own working time (append-only: timers that counted on an
     earlier revision keep it, see `workflow.sla`). The latest revision is the unit's now; one
     with no hours and no days puts its timers back on the bureau calendar."""
