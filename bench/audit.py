@@ -243,7 +243,7 @@ def verify(engine: Engine) -> tuple[int, list[str]]:
                 problems.append(f"{number}: replaying the audit log gives another case")
             policy = engine.policies.get(stored.policy)
             timers = {repo.timer_from_row(t) for t in repo.timers_of(session, row.id or 0)}
-            if timers != set(rebuild(records, policy, engine.calendar)):
+            if timers != set(rebuild(records, policy, engine.calendars)):
                 problems.append(f"{number}: stored timers differ from the replayed ones")
     return checked, problems
 

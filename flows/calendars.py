@@ -15,27 +15,12 @@ from datetime import date, datetime, time
 from sqlmodel import Session
 
 from flows.engine import Engine
-from flows.usecases import Stamp, _desk_only, rebuilt_timers
+from flows.usecases import Moved, Stamp, _desk_only, _record_moves, rebuilt_timers
 from models import calendars, repo
-from workflow.calendar import BusinessCalendar, Notice, Overrides
-from workflow.case import evolve
-from workflow.commands import parse_command
+from workflow.calendar import Notice, Overrides
 from workflow.errors import Conflict
-from workflow.machine import decide
+from workflow.sla import Calendars
 from workflow.timeutil import local
-from workflow.vocab import Event
-
-
-@dataclass(frozen=True, slots=True)
-class Moved:
-    """A deadline that a calendar change moved."""
-
-    number: str
-    target: str
-    cycle: int
-    old_due: datetime
-    new_due: datetime
-    provisional: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +74,14 @@ def load(
             first = min([*data.holidays, *data.workdays], default=None)
             reason = f"calendar loaded from {source}"
         calendar = engine.calendar_in(session)
+        on_new = Calendars.build(calendar, engine.unit_revisions)  # unit calendars over it
         moved: list[Moved] = []
         official = 0
         if first is not None:
             since = datetime.combine(first, time.min, tzinfo=calendar.zone)
             for grievance_id in repo.grievance_ids_due_from(session, since):
                 changes, cleared = _recalculate(
-                    engine, session, grievance_id, stamp, reason, calendar
+                    engine, session, grievance_id, stamp, reason, on_new
                 )
                 moved += changes
                 official += cleared
@@ -117,14 +103,14 @@ def _recalculate(
     grievance_id: int,
     stamp: Stamp,
     reason: str,
-    calendar: BusinessCalendar,
+    calendars: Calendars,
 ) -> tuple[list[Moved], int]:
-    """Replay one grievance's timers on `calendar`, record each moved deadline, store them.
+    """Replay one grievance's timers on `calendars`, record each moved deadline, store them.
     Returns the moves and how many open timers stopped being provisional."""
     row = repo.get_row_by_id(session, grievance_id)
     rows = repo.timers_of(session, grievance_id)
     stored = {t.key: t for t in (repo.timer_from_row(r) for r in rows)}
-    rebuilt = rebuilt_timers(engine, session, row, calendar)
+    rebuilt = rebuilt_timers(engine, session, row, calendars)
     moved = [
         Moved(row.number, t.target, t.cycle, stored[t.key].due_at, t.due_at, t.provisional)
         for t in rebuilt
@@ -133,30 +119,19 @@ def _recalculate(
     cleared = sum(
         1
         for t in rebuilt
-        if t.key in stored
-        and stored[t.key].provisional
-        and not t.provisional
-        and t.stopped_at is None
+        if t.key in stored and stored[t.key].provisional and not t.provisional and t.open
     )
-    case, version = repo.case_from_row(row), row.version
-    for change in moved:
-        command = parse_command(
-            Event.RECALCULATE,
-            {
-                "target": change.target,
-                "cycle": change.cycle,
-                "old_due": change.old_due,
-                "new_due": change.new_due,
-                "reason": reason[:500],
-            },
-        )
-        at = max(stamp.at, case.last_event_at)
-        record = decide(case.number, case, command, actor=stamp.actor, at=at)
-        new = evolve(case, record)
-        version = repo.update_case(
-            session, grievance_id, version, new, record, stamp.recorded_at, case
-        )
-        case = new
+    _record_moves(
+        session,
+        grievance_id,
+        row.version,
+        repo.case_from_row(row),
+        moved,
+        actor=stamp.actor,
+        at=stamp.at,
+        recorded_at=stamp.recorded_at,
+        reason=reason,
+    )
     repo.save_timers(session, grievance_id, row.number, rows, rebuilt)
     return moved, cleared
 

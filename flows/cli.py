@@ -11,10 +11,11 @@ import functools
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import click
@@ -25,12 +26,14 @@ from flows import usecases as uc
 from flows.engine import Engine
 from models.db import Database
 from workflow.actor import Actor
+from workflow.calendar import parse_hours
 from workflow.commands import INSTANT_YEARS, Accept, parse_command
 from workflow.errors import GrievanceError, InvalidInput, PermissionDenied
 from workflow.notices import read_calendar
 from workflow.privacy import mask_value
 from workflow.sla import plan
 from workflow.timeutil import iso, local, parse_instant
+from workflow.unit_time import UnitTime
 from workflow.validation import has_binary
 from workflow.vocab import (
     Category,
@@ -210,18 +213,31 @@ _SUPERVISOR_NOTIFY = click.option(
 )
 
 
-def _unit_dict(u: Any) -> dict[str, Any]:
+def _unit_dict(u: Any, calendar: Any = None) -> dict[str, Any]:
     return {
         "code": u.code,
         "name": u.name,
         "notify": [delivery.redact(url) for url in u.notify],
         "supervisor_notify": [delivery.redact(url) for url in u.supervisor_notify],
+        "calendar": uc.unit_calendar_of(calendar),
     }
 
 
-def _unit_text(u: Any) -> str:
+def _unit_text(u: Any, calendar: Any = None) -> str:
     targets = len(u.notify), len(u.supervisor_notify)
-    return f"{u.code:<12} {u.name}  (notify: {targets[0]}, supervisor: {targets[1]})"
+    text = f"{u.code:<12} {u.name}  (notify: {targets[0]}, supervisor: {targets[1]})"
+    return text + _calendar_text(uc.unit_calendar_of(calendar))
+
+
+def _calendar_text(shown: dict[str, Any] | None) -> str:
+    if shown is None or (shown["hours"] is None and not shown["workdays"] + shown["rest_days"]):
+        return "  calendar: bureau 局日历"
+    parts = [f"hours {shown['hours'] or 'bureau'}"]
+    for key, what in (("workdays", "workday"), ("rest_days", "rest day")):
+        if shown[key]:
+            days = ", ".join(d["date"] + (f" {d['name']}" if d["name"] else "") for d in shown[key])
+            parts.append(f"{what}(s) {days}")
+    return f"  calendar {shown['id']} 单位日历: " + "; ".join(parts)
 
 
 @unit.command("add")
@@ -268,11 +284,132 @@ def unit_list(**who: Any) -> None:
     """List the handling units."""
     ctx = _ctx(**who)
     units = uc.list_units(ctx.engine)
+    calendars = uc.unit_calendars(ctx.engine)
     _emit(
         ctx,
-        [_unit_dict(u) for u in units],
-        "\n".join(_unit_text(u) for u in units) or "no units yet",
+        [_unit_dict(u, calendars.get(u.code)) for u in units],
+        "\n".join(_unit_text(u, calendars.get(u.code)) for u in units) or "no units yet",
     )
+
+
+def _days(values: Sequence[str], option: str) -> dict[date, str]:
+    """--workday 2026-11-28[:周末值班] ... as {date: name}."""
+    days: dict[date, str] = {}
+    for value in values:
+        raw, _, name = value.partition(":")
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+                raise ValueError
+            day = date.fromisoformat(raw.strip())
+        except ValueError:
+            raise InvalidInput(
+                f"{option} {value[:40]!r}: give a date such as 2026-11-28, optionally with ':name'"
+            ) from None
+        if day in days:
+            raise InvalidInput(f"{option} {day.isoformat()} is given twice")
+        if has_binary(name):
+            raise InvalidInput(f"{option} {day.isoformat()}: the name contains control characters")
+        days[day] = name.strip()
+    return days
+
+
+@unit.command("calendar")
+@click.argument("code")
+@click.option("--hours", metavar="HH:MM-HH:MM[,...]", help="The unit's business hours (办公时间).")
+@click.option(
+    "--workday",
+    "workdays",
+    multiple=True,
+    metavar="DATE[:NAME]",
+    help="A date the unit works whatever the national calendar says (repeatable).",
+)
+@click.option(
+    "--rest-day",
+    "rest_days",
+    multiple=True,
+    metavar="DATE[:NAME]",
+    help="A date the unit rests whatever the national calendar says (repeatable).",
+)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False),
+    help='A TOML file: hours = "...", [[workdays]] and [[rest_days]] with date and name.',
+)
+@click.option("--clear", is_flag=True, help="Back to the bureau calendar (局日历).")
+@acting
+def unit_calendar(
+    code: str,
+    hours: str | None,
+    workdays: tuple[str, ...],
+    rest_days: tuple[str, ...],
+    file: str | None,
+    clear: bool,
+    **who: Any,
+) -> None:
+    """Give a unit its own working time (单位日历) on top of the national calendar.
+
+    What is given replaces the unit's calendar as a whole; open deadlines of the unit's
+    timers (feedback, close) are recomputed and each move is logged (重算时限).
+    """
+    ctx = _ctx(**who)
+    given = hours is not None or bool(workdays) or bool(rest_days)
+    if clear and (given or file):
+        raise InvalidInput("--clear goes alone: it puts the unit back on the bureau calendar")
+    if file and given:
+        raise InvalidInput("give either --file or --hours/--workday/--rest-day, not both")
+    if not (clear or file or given):
+        raise InvalidInput("give --hours, --workday, --rest-day, --file, or --clear")
+    tz = ctx.engine.hours.tz
+    if file:
+        try:
+            with open(file, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InvalidInput(f"can't read unit calendar file {file}: {error}") from None
+        time = UnitTime.from_toml(text, tz)
+        source = os.path.basename(file)
+    else:
+        time = UnitTime(
+            hours=None if hours is None else parse_hours(hours, tz),
+            workdays=_days(workdays, "--workday"),
+            rest_days=_days(rest_days, "--rest-day"),
+        )
+        source = "cleared" if clear else "command line"
+    change = uc.set_unit_calendar(ctx.engine, ctx.stamp, code=code, time=time, source=source)
+    data = {
+        "unit": change.unit,
+        "revision": change.revision,
+        "calendar": change.calendar,
+        "changed": change.revision is not None,
+        "moved": [_moved_dict(m) for m in change.moved],
+    }
+    which = f"calendar {change.calendar}" if change.calendar else "the bureau calendar"
+    if change.revision is None:
+        lines = [f"unit {code}: calendar unchanged, nothing written ({which})"]
+    else:
+        moved = [m for m in change.moved if m.old_due != m.new_due]
+        lines = [
+            f"unit {code}: calendar revision {change.revision}, its timers count on {which}; "
+            f"{len(change.moved)} open timer(s) moved, {len(moved)} deadline(s) changed"
+        ]
+        lines += [
+            f"  {m.number} {m.target}#{m.cycle}: {iso(m.old_due)} -> {iso(m.new_due)}"
+            for m in moved
+        ]
+    _emit(ctx, data, "\n".join(lines))
+
+
+def _moved_dict(m: uc.Moved) -> dict[str, Any]:
+    return {
+        "number": m.number,
+        "target": m.target,
+        "cycle": m.cycle,
+        "old_due": iso(m.old_due),
+        "new_due": iso(m.new_due),
+        "provisional": m.provisional,
+        "calendar": m.calendar,
+    }
 
 
 # ----------------------------------------------------------------------------- lifecycle

@@ -359,7 +359,7 @@ def _as_of(engine: Engine, session: Session, job: DocumentJob) -> dict[str, Any]
     if case is None:
         raise RuntimeError(f"grievance {job.number} has no audit events")
     policy = engine.policy(case.policy, session)
-    timers = rebuild(records, policy, engine.calendar)
+    timers = rebuild(records, policy, engine.calendars)
     names = _unit_names(session)
     return facts(job.kind, case, records, timers, policy, engine.calendar, names)
 

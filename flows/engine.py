@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session
@@ -30,6 +30,7 @@ from models import calendars, repo
 from models.db import Database
 from templates import language
 from workflow.calendar import BusinessCalendar, BusinessHours, Notice, Overrides
+from workflow.calendar import parse_hours as calendar_hours
 from workflow.errors import InvalidInput
 from workflow.policies import (
     DEFAULT_POLICY,
@@ -42,20 +43,16 @@ from workflow.policies import (
     policy_sha256,
     registry,
 )
+from workflow.sla import Calendars
+from workflow.unit_time import UnitTime
+
+# one revision of a unit's calendar: (unit code, revision, its working time)
+UnitRevision = tuple[str, int, UnitTime]
 
 
 def parse_hours(text: str, tz: str = "Asia/Shanghai") -> BusinessHours:
     """'08:30-12:00,14:00-17:30' -> BusinessHours."""
-    periods = []
-    for part in text.split(","):
-        try:
-            start, end = (time.fromisoformat(p.strip()) for p in part.split("-"))
-        except ValueError:
-            raise InvalidInput(
-                f"business hours {text!r}: use HH:MM-HH:MM[,HH:MM-HH:MM...]"
-            ) from None
-        periods.append((start, end))
-    return BusinessHours(periods=tuple(periods), tz=tz)
+    return calendar_hours(text, tz)
 
 
 def _read(path: str, what: str) -> str:
@@ -122,6 +119,9 @@ class Engine:
     # policy versions known to agree with their committed stored definitions (or stored
     # only, not configured): resolved without asking the database again
     checked: set[str] = field(default_factory=set, repr=False)
+    # every revision of every unit's own calendar (`grievance unit calendar`), oldest first
+    unit_revisions: tuple[UnitRevision, ...] = ()
+    _calendars: Calendars | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, url: str | None = None, *, db: Database | None = None) -> Engine:
@@ -140,6 +140,32 @@ class Engine:
         engine.load_policies()
         engine.reload_calendar()
         return engine
+
+    def unit_time(
+        self, hours: str | None, workdays: dict[str, str], rest_days: dict[str, str]
+    ) -> UnitTime:
+        """A stored unit calendar revision as the calendar module's value."""
+        return UnitTime(
+            hours=None if hours is None else parse_hours(hours, self.hours.tz),
+            workdays={date.fromisoformat(d): n for d, n in workdays.items()},
+            rest_days={date.fromisoformat(d): n for d, n in rest_days.items()},
+        )
+
+    @property
+    def calendars(self) -> Calendars:
+        """The bureau calendar and every unit calendar revision, layered over it."""
+        if self._calendars is None or self._calendars.bureau is not self.calendar:
+            self._calendars = self.calendars_with(self.unit_revisions)
+        return self._calendars
+
+    def calendars_with(self, revisions: tuple[UnitRevision, ...]) -> Calendars:
+        """The calendars as they would be with these unit calendar revisions."""
+        return Calendars.build(self.calendar, revisions)
+
+    def adopt_unit_revisions(self, revisions: tuple[UnitRevision, ...]) -> None:
+        """Use these unit calendar revisions from now on (after they were committed)."""
+        self.unit_revisions = revisions
+        self._calendars = None
 
     # ------------------------------------------------------------------------- policies
     def load_policies(self) -> None:
@@ -214,9 +240,16 @@ class Engine:
         check_unchanged(policy, stored)
 
     def reload_calendar(self) -> None:
-        """Rebuild the calendar from the notices and overrides stored in the database."""
+        """Rebuild the calendar from the notices, overrides and unit calendar revisions
+        stored in the database."""
         with self.db.read() as session:
             self.calendar = self.calendar_in(session)
+            rows = repo.unit_calendars(session)
+        self.unit_revisions = tuple(
+            (row.unit_code, row.revision, self.unit_time(row.hours, row.workdays, row.rest_days))
+            for row in rows
+        )
+        self._calendars = None
 
     def calendar_in(self, session: Session) -> BusinessCalendar:
         """The calendar as `session` sees the stored notices and overrides (inside a

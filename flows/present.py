@@ -159,6 +159,7 @@ def timer_dict(timer: Timer, now: datetime | None = None) -> dict[str, Any]:
         "late_seconds": int(timer.late.total_seconds()),
         "steps_fired": timer.fired,
         "next_fire_at": iso(timer.next_fire_at),
+        "calendar": timer.calendar or "bureau",
     }
     if now is not None:
         data["overdue"] = timer.open and now > timer.due_at
@@ -178,6 +179,7 @@ def timer_text(timer: Timer, now: datetime, explanation: Sequence[str] = ()) -> 
     extra = f", extended {timer.extended_days} wd" if timer.extended_days else ""
     extra += f", {timer.late} late" if timer.late else ""
     extra += f", {timer.fired} step(s) fired" if timer.fired else ""
+    extra += f", calendar {timer.calendar}" if timer.calendar else ""
     lines = [
         f"    {timer.target:<9} #{timer.cycle} {timer.state.value:<9} due {iso(timer.due_at)}"
         f"{flag}  {when}{extra}"

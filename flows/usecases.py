@@ -23,9 +23,8 @@ from flows import delivery, outbox, watchdog
 from flows.delivery import check_url
 from flows.engine import Engine
 from models import repo
-from models.tables import Grievance, GrievanceEvent, Notification, Unit
+from models.tables import Grievance, GrievanceEvent, Notification, Unit, UnitCalendarRevision
 from workflow.actor import Actor
-from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record, evolve
 from workflow.commands import (
     INSTANT_YEARS,
@@ -36,15 +35,25 @@ from workflow.commands import (
     Reassign,
     parse_command,
 )
-from workflow.errors import Conflict, Duplicate, InvalidInput, PermissionDenied
+from workflow.errors import Conflict, Duplicate, InvalidInput, NotFound, PermissionDenied
 from workflow.machine import SYSTEM_EVENTS, Facts, can_see, decide
 from workflow.policies import Policy
-from workflow.sla import Timer, advance, rebuild
+from workflow.sla import (
+    Calendars,
+    Timer,
+    advance,
+    on_unit_calendar,
+    rebuild,
+    unit_calendar_id,
+)
 from workflow.timeutil import iso, local, to_utc
+from workflow.unit_time import UnitTime
 from workflow.validation import UnitName, has_binary, is_grievance_number, is_unit_code
 from workflow.vocab import Event, Role, Satisfaction, State
 
 VERSION_MAX = 2**31 - 1  # versions, offsets and ids a user may give (SQL integers)
+# who records that a timer moved to the lead unit's calendar after an assignment or a redo
+CALENDAR_KEEPER = Actor("calendar", Role.SYSTEM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +152,21 @@ def _commit(
     new_version = repo.update_case(session, row_id, version, new, record, recorded_at, case)
     timer_rows = repo.timer_rows_of(session, row_id)
     stored = [repo.timer_from_row(t) for t in timer_rows]
-    timers = advance(stored, record, case, policy, engine.calendar)
+    timers = advance(stored, record, case, policy, engine.calendars)
+    # a new lead unit (or a redo's new cycle) puts the unit's timers on its calendar
+    _, _, timers, _ = _to_unit_calendar(
+        engine.calendars,
+        session,
+        row_id,
+        new_version,
+        new,
+        policy,
+        timers,
+        actor=CALENDAR_KEEPER,
+        at=record.at,
+        recorded_at=recorded_at,
+        reason=f"{record.event.value} ({record.event.zh}): lead unit {new.lead_unit}'s calendar",
+    )
     repo.save_timers(session, row_id, case.number, timer_rows, timers, stored)
     if record.event is Event.REVISIT and new.satisfaction is Satisfaction.DISSATISFIED:
         outbox.queue_dissatisfied(
@@ -497,7 +520,7 @@ def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) ->
     timers.sort(key=lambda t: (order.get(t.target, len(order)), t.cycle))
     notes: dict[tuple[str, int], list[str]] = {}
     if explain:
-        rebuild((repo.record_from_event(e) for e in events), policy, engine.calendar, notes)
+        rebuild((repo.record_from_event(e) for e in events), policy, engine.calendars, notes)
     return CaseView(case, row.version, events, timers, notes)
 
 
@@ -666,14 +689,27 @@ def list_units(engine: Engine) -> Sequence[Unit]:
 
 
 # ----------------------------------------------------------------------------- SLA upkeep
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A deadline that a calendar change moved."""
+
+    number: str
+    target: str
+    cycle: int
+    old_due: datetime
+    new_due: datetime
+    provisional: bool
+    calendar: str | None = None  # the calendar it moved to, if it moved to another one
+
+
 def rebuilt_timers(
-    engine: Engine, session: Session, row: Grievance, calendar: BusinessCalendar | None = None
+    engine: Engine, session: Session, row: Grievance, calendars: Calendars | None = None
 ) -> tuple[Timer, ...]:
     """The grievance's timers replayed from its audit log (the watchdog's steps included), on
-    `calendar` (default: the engine's)."""
+    `calendars` (default: the engine's: the bureau's and every unit calendar revision)."""
     policy = engine.policy(row.policy, session)
     records = [repo.record_from_event(e) for e in repo.events_of(session, row.number)]
-    return rebuild(records, policy, calendar or engine.calendar)
+    return rebuild(records, policy, calendars or engine.calendars)
 
 
 def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
@@ -704,3 +740,208 @@ def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
         except Exception as error:  # noqa: BLE001 - one broken case must not stop the check
             problems.append(f"{number}: cannot be replayed: {watchdog.describe(error)}")
     return problems
+
+
+def _record_moves(
+    session: Session,
+    grievance_id: int,
+    version: int,
+    case: Case,
+    moved: Sequence[Moved],
+    *,
+    actor: Actor,
+    at: datetime,
+    recorded_at: datetime,
+    reason: str,
+) -> tuple[int, Case]:
+    """One 重算时限 per moved timer in the grievance's audit log; the new version and case."""
+    for change in moved:
+        data: dict[str, Any] = {
+            "target": change.target,
+            "cycle": change.cycle,
+            "old_due": change.old_due,
+            "new_due": change.new_due,
+            "reason": reason[:500],
+        }
+        if change.calendar is not None:
+            data["calendar"] = change.calendar
+        command = parse_command(Event.RECALCULATE, data)
+        record = decide(case.number, case, command, actor=actor, at=max(at, case.last_event_at))
+        new = evolve(case, record)
+        version = repo.update_case(session, grievance_id, version, new, record, recorded_at, case)
+        case = new
+    return version, case
+
+
+def _to_unit_calendar(
+    calendars: Calendars,
+    session: Session,
+    grievance_id: int,
+    version: int,
+    case: Case,
+    policy: Policy,
+    timers: tuple[Timer, ...],
+    *,
+    actor: Actor,
+    at: datetime,
+    recorded_at: datetime,
+    reason: str,
+) -> tuple[int, Case, tuple[Timer, ...], list[Moved]]:
+    """Put the open timers the lead unit's work stops on the unit's calendar now, if they
+    are on another: each move is a 重算时限 naming the calendar (the replay reads it), and
+    the timers are replayed from the log so they count on it from their start."""
+    wanted = calendars.of_unit(case.lead_unit)
+    switch = [
+        t
+        for t in timers
+        if t.open and t.calendar != wanted and on_unit_calendar(policy.target(t.target))
+    ]
+    if not switch:
+        return version, case, timers, []
+    log = [repo.record_from_event(e) for e in repo.events_of(session, case.number)]
+    # the replay reads only the calendar of these records: their new deadlines come after
+    pending: list[Record] = []
+    ahead = case
+    for t in switch:
+        command = parse_command(
+            Event.RECALCULATE,
+            {
+                "target": t.target,
+                "cycle": t.cycle,
+                "old_due": t.due_at,
+                "new_due": t.due_at,
+                "reason": reason[:500],
+                "calendar": wanted,
+            },
+        )
+        record = decide(ahead.number, ahead, command, actor=actor, at=max(at, ahead.last_event_at))
+        pending.append(record)
+        ahead = evolve(ahead, record)
+    rebuilt = rebuild([*log, *pending], policy, calendars)
+    after = {t.key: t for t in rebuilt}
+    moved = [
+        Moved(
+            case.number,
+            t.target,
+            t.cycle,
+            t.due_at,
+            after[t.key].due_at,
+            after[t.key].provisional,
+            calendar=wanted,
+        )
+        for t in switch
+    ]
+    version, case = _record_moves(
+        session,
+        grievance_id,
+        version,
+        case,
+        moved,
+        actor=actor,
+        at=at,
+        recorded_at=recorded_at,
+        reason=reason,
+    )
+    return version, case, rebuilt, moved
+
+
+# ----------------------------------------------------------------------------- unit calendars
+@dataclass(frozen=True, slots=True)
+class UnitCalendarChange:
+    """What `set_unit_calendar` did: the revision written (None: unchanged) and the moves."""
+
+    unit: str
+    revision: int | None
+    calendar: str  # the id the unit's timers now count on ("" the bureau's)
+    moved: list[Moved]
+
+
+def unit_calendar_of(row: UnitCalendarRevision | None) -> dict[str, Any] | None:
+    """A stored revision as the CLI and the JSON show it (None: no calendar of its own)."""
+    if row is None:
+        return None
+    return {
+        "revision": row.revision,
+        "id": unit_calendar_id(row.unit_code, row.revision),
+        "hours": row.hours,
+        "workdays": [{"date": d, "name": n} for d, n in sorted(row.workdays.items())],
+        "rest_days": [{"date": d, "name": n} for d, n in sorted(row.rest_days.items())],
+        "source": row.source,
+        "set_at": iso(row.created_at),
+        "set_by": row.created_by,
+    }
+
+
+def set_unit_calendar(
+    engine: Engine, stamp: Stamp, *, code: str, time: UnitTime, source: str
+) -> UnitCalendarChange:
+    """Give a unit its own working time (an empty `time`: back to the bureau calendar).
+
+    One transaction: the unit's next calendar revision, and every open timer of the
+    grievances it leads that counts on the unit's calendar moved to the new revision, each
+    move a 重算时限 in the grievance's audit log. Timers already stopped keep the revision
+    they counted on. A calendar equal to the unit's current one writes nothing."""
+    _desk_only(stamp, "changes unit calendars")
+    if not is_unit_code(code):
+        raise InvalidInput(f"unit code {code[:40]!r}: use 1-32 letters, digits, '-' or '_'")
+    hours = time.hours_text
+    workdays = {d.isoformat(): n for d, n in time.workdays.items()}
+    rest_days = {d.isoformat(): n for d, n in time.rest_days.items()}
+    first, last = INSTANT_YEARS
+    for day in (*time.workdays, *time.rest_days):
+        if not first <= day.year <= last:
+            raise InvalidInput(f"unit calendar {day.isoformat()}: use a date in {first}-{last}")
+    with engine.db.transaction() as session:
+        if repo.missing_units(session, {code}):
+            raise NotFound(f"unit {code} does not exist (add it with `grievance unit add`)")
+        latest = repo.latest_unit_calendar(session, code)
+        same = (hours, workdays, rest_days) == (
+            (latest.hours, latest.workdays, latest.rest_days) if latest else (None, {}, {})
+        )
+        if same:
+            return UnitCalendarChange(code, None, engine.calendars.of_unit(code), [])
+        row = repo.add_unit_calendar(
+            session,
+            code=code,
+            hours=hours,
+            workdays=workdays,
+            rest_days=rest_days,
+            source=source[:200],
+            at=stamp.recorded_at,
+            by=stamp.actor.name,
+        )
+        revisions = (*engine.unit_revisions, (code, row.revision, time))
+        calendars = engine.calendars_with(revisions)
+        reason = f"unit {code} calendar revision {row.revision} ({source})"
+        moved: list[Moved] = []
+        for grievance_id in repo.grievance_ids_led_with_open_timers(session, code):
+            grievance = repo.get_row_by_id(session, grievance_id)
+            rows = repo.timers_of(session, grievance_id)
+            stored = tuple(repo.timer_from_row(r) for r in rows)
+            _, _, timers, switched = _to_unit_calendar(
+                calendars,
+                session,
+                grievance_id,
+                grievance.version,
+                repo.case_from_row(grievance),
+                engine.policy(grievance.policy, session),
+                stored,
+                actor=stamp.actor,
+                at=stamp.at,
+                recorded_at=stamp.recorded_at,
+                reason=reason,
+            )
+            if switched:
+                repo.save_timers(session, grievance_id, grievance.number, rows, timers)
+                moved += switched
+    engine.adopt_unit_revisions(revisions)  # the transaction is committed: the engine follows
+    return UnitCalendarChange(code, row.revision, calendars.of_unit(code), moved)
+
+
+def unit_calendars(engine: Engine) -> dict[str, UnitCalendarRevision]:
+    """Each unit's current calendar revision (units without one are left out)."""
+    with engine.db.read() as session:
+        latest: dict[str, UnitCalendarRevision] = {}
+        for row in repo.unit_calendars(session):
+            latest[row.unit_code] = row
+        return latest

@@ -275,7 +275,7 @@ def _fire(
     case: Case = repo.case_from_row(row)
     version = row.version
     policy = engine.policy(case.policy, session)
-    calendar = engine.calendar
+    calendar = engine.calendars  # each timer on its own calendar (bureau or a unit's)
     timers: tuple[Timer, ...] = tuple(repo.timer_from_row(t) for t in timer_rows)
     wanted = {(r.target, r.cycle) for r in due}
     fired: list[Fired] = []

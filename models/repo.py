@@ -29,7 +29,14 @@ from sqlmodel import Session, col, select
 
 from models import prepared
 from models.prepared import Prepared, bound, params
-from models.tables import Grievance, GrievanceEvent, PolicyVersion, SlaTimer, Unit
+from models.tables import (
+    Grievance,
+    GrievanceEvent,
+    PolicyVersion,
+    SlaTimer,
+    Unit,
+    UnitCalendarRevision,
+)
 from workflow.actor import Actor
 from workflow.case import Case, Record
 from workflow.errors import Conflict, Duplicate, NotFound
@@ -581,6 +588,63 @@ def grievance_ids_due_from(session: Session, since: datetime) -> list[int]:
     query = (
         select(SlaTimer.grievance_id)
         .where(or_(col(SlaTimer.stopped_at).is_(None), col(SlaTimer.due_at) >= since))
+        .distinct()
+    )
+    return sorted(session.exec(query).all())
+
+
+# ----------------------------------------------------------------------------- unit calendars
+def unit_calendars(session: Session) -> Sequence[UnitCalendarRevision]:
+    """Every revision of every unit's calendar, oldest first per unit."""
+    query = select(UnitCalendarRevision).order_by(
+        col(UnitCalendarRevision.unit_code), col(UnitCalendarRevision.revision)
+    )
+    return session.exec(query).all()
+
+
+def latest_unit_calendar(session: Session, code: str) -> UnitCalendarRevision | None:
+    query = (
+        select(UnitCalendarRevision)
+        .where(col(UnitCalendarRevision.unit_code) == code)
+        .order_by(col(UnitCalendarRevision.revision).desc())
+    )
+    return session.exec(query).first()
+
+
+def add_unit_calendar(
+    session: Session,
+    *,
+    code: str,
+    hours: str | None,
+    workdays: dict[str, str],
+    rest_days: dict[str, str],
+    source: str,
+    at: datetime,
+    by: str,
+) -> UnitCalendarRevision:
+    """Append the next revision of a unit's calendar (earlier ones stay: timers name them)."""
+    latest = latest_unit_calendar(session, code)
+    row = UnitCalendarRevision(
+        unit_code=code,
+        revision=1 if latest is None else latest.revision + 1,
+        hours=hours,
+        workdays=workdays,
+        rest_days=rest_days,
+        source=source,
+        created_at=at,
+        created_by=by,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def grievance_ids_led_with_open_timers(session: Session, unit: str) -> list[int]:
+    """Grievances whose lead unit is `unit` and that have a timer still open."""
+    query = (
+        select(SlaTimer.grievance_id)
+        .join(Grievance, col(Grievance.id) == col(SlaTimer.grievance_id))
+        .where(col(Grievance.lead_unit) == unit, col(SlaTimer.stopped_at).is_(None))
         .distinct()
     )
     return sorted(session.exec(query).all())

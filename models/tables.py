@@ -168,6 +168,8 @@ class SlaTimer(SQLModel, table=True):
     used_seconds: int = 0  # business (or natural) seconds from start to stop, pauses excluded
     fired: int = 0
     next_fire_at: datetime | None = _utc(index=True)
+    # the calendar it counts on: "" the bureau's, "ROAD@2" revision 2 of unit ROAD's (0010)
+    calendar: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
     version: int = 1
 
 
@@ -271,6 +273,25 @@ class PolicyVersion(SQLModel, table=True):
     definition: str = Field(sa_column=Column(Text, nullable=False))
     source: str = Field(max_length=200)  # where it came from: built-in, custom
     stored_at: datetime = _utc(nullable=False)
+
+
+class UnitCalendarRevision(SQLModel, table=True):
+    """One revision of a unit's own working time (append-only: timers that counted on an
+    earlier revision keep it, see `workflow.sla`). The latest revision is the unit's now; one
+    with no hours and no days puts its timers back on the bureau calendar."""
+
+    __tablename__ = "unit_calendar"
+    __table_args__ = (UniqueConstraint("unit_code", "revision"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(max_length=32, foreign_key="unit.code")
+    revision: int
+    hours: str | None = Field(default=None, max_length=200)  # "08:00-12:00,13:00-20:00"
+    # {"2026-11-28": "周末值班", ...}
+    workdays: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    rest_days: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=200)
+    created_at: datetime = _utc(nullable=False)
+    created_by: str = Field(max_length=50)
 
 
 class NumberCounter(SQLModel, table=True):

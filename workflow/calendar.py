@@ -24,6 +24,7 @@ __all__ = [
     "Overrides",
     "Step",
     "YearSource",
+    "parse_hours",
 ]
 
 _ONE_DAY = timedelta(days=1)
@@ -72,13 +73,28 @@ class BusinessHours:
 DEFAULT_HOURS = BusinessHours()
 
 
+def parse_hours(text: str, tz: str = "Asia/Shanghai") -> BusinessHours:
+    """'08:30-12:00,14:00-17:30' -> BusinessHours (the syntax of GRIEVANCE_BUSINESS_HOURS)."""
+    periods = []
+    for part in str(text).split(","):
+        try:
+            start, end = (time.fromisoformat(p.strip()) for p in part.split("-"))
+        except ValueError:
+            raise InvalidInput(
+                f"business hours {text!r}: use HH:MM-HH:MM[,HH:MM-HH:MM...]"
+            ) from None
+        periods.append((start, end))
+    return BusinessHours(periods=tuple(periods), tz=tz)
+
+
 @dataclass(frozen=True)
 class DayInfo:
     """What the calendar says about one local date."""
 
     day: date
     working: bool
-    reason: str  # "workday", "weekend", "holiday" or "makeup_workday"
+    reason: str  # "workday", "weekend", "holiday", "makeup_workday" (a unit's: "unit_workday",
+    # "unit_rest_day")
     name: str | None  # e.g. "国庆节", "春节调休"
     provisional: bool  # from the law minimum: no notice for the year, no override decided it
 
@@ -489,3 +505,6 @@ def _duration(span: timedelta) -> str:
     minutes, secs = divmod(rest, 60)
     text = f"{hours}h{minutes:02d}"
     return f"{text}:{secs:02d}" if secs else text
+
+
+# ----------------------------------------------------------------------------- unit calendars

@@ -301,7 +301,8 @@ class Amend(Command):
 
 
 class Recalculate(Command):
-    """重算时限: a deadline moved because the working-day calendar changed (recorded, audited)."""
+    """重算时限: a deadline moved because the working-day calendar changed, or a timer moved
+    to another calendar (a unit's own; recorded, audited, read by the replay)."""
 
     event = Event.RECALCULATE
     target: str = Field(max_length=32, title="时限 Target")
@@ -309,6 +310,13 @@ class Recalculate(Command):
     old_due: datetime = Field(title="原期限 Old deadline")
     new_due: datetime = Field(title="新期限 New deadline")
     reason: ShortText = Field(title="原因 Reason")
+    # set when the timer moves to another calendar: "" the bureau's, "ROAD@2" a unit's
+    calendar: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^([A-Za-z0-9_-]{1,32}@[0-9]{1,9})?$",
+        title="日历 Calendar",
+    )
 
 
 class SlaStep(Command):

@@ -89,7 +89,7 @@ TABLE: tuple[Transition, ...] = (
     _t(Event.REDO,              [_st.REVISITED],              _st.HANDLING,  [D, S],    guards=("driver_dissatisfied",)),
     _t(Event.REVIEW,            [_st.REVISITED],              _st.REVIEWED,  [R]),
     _t(Event.MERGE,             OPEN_STATES,                  _st.MERGED,    [D],       guards=("merge_target_open",)),
-    _t(Event.RECALCULATE,       [s for s in _st if s is not _st.NEW], None, [D, S]),
+    _t(Event.RECALCULATE,       [s for s in _st if s is not _st.NEW], None, [D, S, SYS]),
     _t(Event.SLA_STEP,          [s for s in _st if s is not _st.NEW], None, [SYS]),
     _t(Event.AMEND,             [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S], guards=("amend_changes_something",)),
 )

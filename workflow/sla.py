@@ -3,22 +3,31 @@
 `advance` is the only way a timer changes in response to the lifecycle; `rebuild` folds a
 whole audit log through it, so stored timers can always be checked against their history.
 Pure: the calendar and policy are arguments, every instant comes from a record.
+
+Which calendar: a timer the lead unit's own work stops (feedback, close) counts on the
+unit's calendar once the engine has moved it there, which it records in the audit log as a
+重算时限 naming the calendar ("ROAD@2": revision 2 of unit ROAD's); every other timer, and
+every timer until then, counts on the bureau calendar. `rebuild` reads those records first,
+so a replay puts each timer on the calendar the log gives it, from its start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from workflow.calendar import BusinessCalendar, Deadline
 from workflow.case import Case, Record, evolve
+from workflow.machine import TABLE, Scope
 from workflow.policies import Audience, Clock, Limit, Policy, Target
+from workflow.unit_time import UnitCalendar, UnitTime
 from workflow.values import replace
 from workflow.vocab import Event
 
 ZERO = timedelta(0)
+BUREAU = ""  # the calendar id of the bureau's own calendar (a unit's: "ROAD@2")
 
 
 class TimerState(StrEnum):
@@ -47,6 +56,7 @@ class Timer:
     used: timedelta = ZERO  # time on the target's clock from start to stop, pauses excluded
     fired: int = 0  # how many of `steps()` the watchdog has fired
     next_fire_at: datetime | None = None
+    calendar: str = BUREAU  # the calendar it counts on: the bureau's, or a unit's ("ROAD@2")
 
     @property
     def open(self) -> bool:
@@ -68,8 +78,84 @@ class FireStep:
     notify: tuple[Audience, ...]
 
 
-def steps(timer: Timer, target: Target, calendar: BusinessCalendar) -> list[FireStep]:
+# The lead unit's own work: the events that only its staff (or a supervisor for it) record.
+UNIT_EVENTS = frozenset(row.event for row in TABLE if row.scope is not Scope.ANY)
+
+
+def on_unit_calendar(target: Target) -> bool:
+    """Does the target count on the lead unit's calendar? When the unit's own work is what
+    stops it: feedback and close do; the desk's assign and revisit stay on the bureau's."""
+    return bool(target.stops_on) and target.stops_on <= UNIT_EVENTS
+
+
+@dataclass(frozen=True)
+class Calendars:
+    """Every calendar a timer may count on: the bureau's and each unit calendar revision."""
+
+    bureau: BusinessCalendar
+    units: Mapping[str, BusinessCalendar] = field(default_factory=dict)  # id -> calendar
+    current: Mapping[str, str] = field(default_factory=dict)  # unit code -> its current id
+
+    @classmethod
+    def build(
+        cls, bureau: BusinessCalendar, revisions: Iterable[tuple[str, int, UnitTime]]
+    ) -> Calendars:
+        """From every revision of the units' calendars, oldest first: the latest revision of
+        each unit is its calendar now (one with nothing of its own: the bureau's)."""
+        units: dict[str, BusinessCalendar] = {}
+        current: dict[str, str] = {}
+        for unit, revision, time in revisions:
+            calendar_id = unit_calendar_id(unit, revision)
+            if time.empty:
+                current[unit] = BUREAU
+                continue
+            units[calendar_id] = UnitCalendar(bureau, unit, time)
+            current[unit] = calendar_id
+        return cls(bureau, units, current)
+
+    def of(self, calendar_id: str) -> BusinessCalendar:
+        if calendar_id == BUREAU:
+            return self.bureau
+        try:
+            return self.units[calendar_id]
+        except KeyError:
+            raise KeyError(f"unknown calendar {calendar_id!r}") from None
+
+    def of_unit(self, unit: str | None) -> str:
+        """The id of the calendar a unit's timers count on now (BUREAU: none of its own)."""
+        return BUREAU if unit is None else self.current.get(unit, BUREAU)
+
+    def describe(self, calendar_id: str) -> str:
+        """One line for an explanation: which calendar, and what is its own."""
+        calendar = self.of(calendar_id)
+        hours = ", ".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in calendar.hours.periods)
+        if not isinstance(calendar, UnitCalendar):
+            return f"calendar: bureau ({hours})"
+        own = calendar.time
+        parts = [f"hours {hours}" + ("" if own.hours else " (the bureau's)")]
+        if own.workdays:
+            parts.append("workdays " + ", ".join(d.isoformat() for d in own.workdays))
+        if own.rest_days:
+            parts.append("rest days " + ", ".join(d.isoformat() for d in own.rest_days))
+        return f"calendar: unit {calendar.unit} ({calendar_id}): " + "; ".join(parts)
+
+
+def unit_calendar_id(unit: str, revision: int) -> str:
+    """The id a timer stores for revision `revision` of unit `unit`'s calendar: "ROAD@2"."""
+    return f"{unit}@{revision}"
+
+
+# A plain BusinessCalendar stands for every calendar (the pure tests, `sla plan`).
+CalendarLike = BusinessCalendar | Calendars
+
+
+def _cal(calendar: CalendarLike, calendar_id: str) -> BusinessCalendar:
+    return calendar if isinstance(calendar, BusinessCalendar) else calendar.of(calendar_id)
+
+
+def steps(timer: Timer, target: Target, calendar: CalendarLike) -> list[FireStep]:
     """Every step of the timer in order: yellow card, breach (red card), later rungs."""
+    calendar = _cal(calendar, timer.calendar)
     plan: list[tuple[str, str, datetime, tuple[Audience, ...]]] = []
     if timer.warn_at is not None:  # always first, so step indices never shift
         plan.append(("warning", "黄牌预警", min(timer.warn_at, timer.due_at), target.warn_notify))
@@ -89,7 +175,7 @@ def steps(timer: Timer, target: Target, calendar: BusinessCalendar) -> list[Fire
 
 
 def due_steps(
-    timer: Timer, target: Target, calendar: BusinessCalendar, now: datetime
+    timer: Timer, target: Target, calendar: CalendarLike, now: datetime
 ) -> list[FireStep]:
     """The steps of an open, running timer that are due at `now` and not fired yet."""
     if not timer.open or timer.state is TimerState.PAUSED:
@@ -97,11 +183,11 @@ def due_steps(
     return [s for s in steps(timer, target, calendar)[timer.fired :] if s.at <= now]
 
 
-def lateness(timer: Timer, target: Target, calendar: BusinessCalendar, at: datetime) -> timedelta:
+def lateness(timer: Timer, target: Target, calendar: CalendarLike, at: datetime) -> timedelta:
     """How late the timer is at `at`, on its target's clock (zero before the deadline)."""
     if at <= timer.due_at:
         return ZERO
-    return _elapsed(target.limit, calendar, timer.due_at, at)
+    return _elapsed(target.limit, _cal(calendar, timer.calendar), timer.due_at, at)
 
 
 def _schedule(timer: Timer, target: Target, calendar: BusinessCalendar) -> Timer:
@@ -112,9 +198,9 @@ def _schedule(timer: Timer, target: Target, calendar: BusinessCalendar) -> Timer
     return replace(timer, next_fire_at=pending[0].at if pending else None)
 
 
-def reschedule(timer: Timer, policy: Policy, calendar: BusinessCalendar) -> Timer:
+def reschedule(timer: Timer, policy: Policy, calendar: CalendarLike) -> Timer:
     """Recompute `next_fire_at` (after the watchdog fired a step, or the calendar changed)."""
-    return _schedule(timer, policy.target(timer.target), calendar)
+    return _schedule(timer, policy.target(timer.target), _cal(calendar, timer.calendar))
 
 
 def _warn_at(
@@ -167,12 +253,20 @@ def _when(calendar: BusinessCalendar, at: datetime) -> str:
 
 
 def _start(
-    target: Target, cycle: int, at: datetime, calendar: BusinessCalendar, notes: Notes | None
+    target: Target,
+    cycle: int,
+    at: datetime,
+    calendars: CalendarLike,
+    notes: Notes | None,
+    calendar_id: str = BUREAU,
 ) -> Timer:
+    calendar = _cal(calendars, calendar_id)
     deadline = target.limit.deadline(calendar, at, explain=notes is not None)
     if notes is not None:
+        which = [calendars.describe(calendar_id)] if isinstance(calendars, Calendars) else []
         notes[(target.name, cycle)] = [
             f"{target.name} ({target.title_zh}) cycle {cycle}: {target.limit.text}",
+            *which,
             *deadline.explain(),
         ]
     timer = Timer(
@@ -182,6 +276,7 @@ def _start(
         started_at=at,
         due_at=deadline.at,
         provisional=deadline.provisional,
+        calendar=calendar_id,
     )
     return _schedule(
         replace(timer, warn_at=_warn_at(target, calendar, at, deadline.at)), target, calendar
@@ -224,10 +319,15 @@ def advance(
     record: Record,
     before: Case | None,
     policy: Policy,
-    calendar: BusinessCalendar,
+    calendars: CalendarLike,
     notes: Notes | None = None,
+    *,
+    start_on: Mapping[tuple[str, int], str] | None = None,
 ) -> tuple[Timer, ...]:
-    """The timers after `record` happened to a case that looked like `before`."""
+    """The timers after `record` happened to a case that looked like `before`.
+
+    Each timer counts on its own calendar (`Timer.calendar`, looked up in `calendars`); a new
+    one starts on the bureau calendar unless `start_on` names another for its key."""
     at, event = record.at, record.event
     result: list[Timer] = []
     for timer in timers:
@@ -236,6 +336,16 @@ def advance(
             continue
         untouched = timer
         target = policy.target(timer.target)
+        calendar = _cal(calendars, timer.calendar)
+        if event is Event.RECALCULATE and notes is not None:
+            p = record.payload
+            if (p["target"], p["cycle"]) == timer.key and p.get("calendar") is not None:
+                _note(
+                    notes,
+                    timer,
+                    f"put on calendar {p['calendar'] or 'bureau'} at {_when(calendar, at)} "
+                    f"({p['reason']}); counted on it from its start",
+                )
         if event in target.cancels_on or event in target.starts_on:
             why = "merged" if event is Event.MERGE else f"replaced by a new cycle ({event.value})"
             _note(notes, timer, f"cancelled at {_when(calendar, at)}: {why}")
@@ -296,7 +406,8 @@ def advance(
     for target in policy.targets:
         if event in target.starts_on:
             cycle = 1 + max((t.cycle for t in result if t.target == target.name), default=0)
-            result.append(_start(target, cycle, at, calendar, notes))
+            on = BUREAU if start_on is None else start_on.get((target.name, cycle), BUREAU)
+            result.append(_start(target, cycle, at, calendars, notes, on))
     return tuple(result)
 
 
@@ -315,17 +426,30 @@ def _fired(timer: Timer, record: Record, calendar: BusinessCalendar, notes: Note
     )
 
 
+def timer_calendars(records: Iterable[Record]) -> dict[tuple[str, int], str]:
+    """The calendar the log puts each timer on: the last 重算时限 naming one for it."""
+    found: dict[tuple[str, int], str] = {}
+    for record in records:
+        if record.event is Event.RECALCULATE and record.payload.get("calendar") is not None:
+            p = record.payload
+            found[(str(p["target"]), int(p["cycle"]))] = str(p["calendar"])
+    return found
+
+
 def rebuild(
     records: Iterable[Record],
     policy: Policy,
-    calendar: BusinessCalendar,
+    calendar: CalendarLike,
     notes: Notes | None = None,
 ) -> tuple[Timer, ...]:
-    """Timers from the audit log alone (and the policy and calendar)."""
+    """Timers from the audit log alone (and the policy and calendars): each timer counts on
+    the calendar the log puts it on (`timer_calendars`) from its start."""
+    log = list(records)
+    start_on = timer_calendars(log)
     timers: tuple[Timer, ...] = ()
     case: Case | None = None
-    for record in records:
-        timers = advance(timers, record, case, policy, calendar, notes)
+    for record in log:
+        timers = advance(timers, record, case, policy, calendar, notes, start_on=start_on)
         case = evolve(case, record)
     return timers
 

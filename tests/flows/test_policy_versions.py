@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from flows import calendars, watchdog
 from flows import usecases as uc
-from flows import watchdog
 from flows.cli import main
 from flows.engine import Engine
 from models import repo
@@ -115,7 +115,7 @@ def test_cases_of_an_old_version_still_show_replay_recompute_and_fire(
     }
 
     holiday = Overrides.from_toml('[[holidays]]\ndate = "2026-11-25"\nname = "地方停工"\n')
-    moved = uc.load_calendar(engine, holiday, later.stamp(DESK), source="local.toml")
+    moved = calendars.load(engine, holiday, later.stamp(DESK), source="local.toml").moved
     assert {(m.number, m.target) for m in moved} >= {(old.number, "close"), (new.number, "close")}
     assert due(engine, old.number, "close") == at("2026-12-15T17:30")  # 15 wd, one more day
     assert due(engine, new.number, "close") == at("2026-12-08T17:30")

@@ -246,7 +246,7 @@ class Lifecycle(RuleBasedStateMachine):
                 assert replay(records) == stored
                 policy = self.engine.policies.get(stored.policy)
                 timers = {repo.timer_from_row(t) for t in repo.timers_of(session, row.id or 0)}
-                assert timers == set(rebuild(records, policy, self.engine.calendar))
+                assert timers == set(rebuild(records, policy, self.engine.calendars))
                 assert all(t.next_fire_at is None for t in timers if not t.open)
                 if number in self.finished:
                     assert stored == self.finished[number]

@@ -18,8 +18,10 @@ from workflow.calendar import (
     Deadline,
     Overrides,
     Step,
+    parse_hours,
 )
 from workflow.errors import InvalidInput
+from workflow.unit_time import UnitCalendar, UnitTime
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = BusinessCalendar()
@@ -521,3 +523,70 @@ def test_property_unexplained_deadlines_fall_where_explained_ones_do(
     for explained, bare in pairs:
         assert (bare.at, bare.provisional) == (explained.at, explained.provisional)
         assert explained.steps and not bare.steps
+
+
+# --------------------------------------------------------------------------- unit calendars
+ENFORCEMENT = UnitTime(
+    hours=parse_hours("08:00-12:00,13:00-20:00"),
+    workdays={date(2026, 11, 28): "周末执法值班"},
+    rest_days={date(2026, 12, 2): "轮休"},
+)
+
+
+def test_a_unit_calendar_layers_its_days_and_hours_over_the_national_one() -> None:
+    unit = UnitCalendar(CAL, "ROAD", ENFORCEMENT)
+    saturday, wednesday, friday = date(2026, 11, 28), date(2026, 12, 2), date(2026, 11, 27)
+    assert not CAL.is_working_day(saturday) and unit.is_working_day(saturday)
+    assert CAL.is_working_day(wednesday) and not unit.is_working_day(wednesday)
+    assert unit.day(saturday).reason == "unit_workday" and unit.day(saturday).name == "周末执法值班"
+    assert unit.day(friday) == CAL.day(friday)  # an ordinary day is the national day
+    # 4 working days after Thursday 11-26: Fri 27, Sat 28 (the unit's), Mon 30, Tue 12-01,
+    # ending at the unit's close of business 20:00 (the bureau: Wed 12-02 17:30).
+    assert unit.end_of_working_day(sh(2026, 11, 26, 9), 4).at == sh(2026, 12, 1, 20)
+    assert CAL.end_of_working_day(sh(2026, 11, 26, 9), 4).at == sh(2026, 12, 2, 17, 30)
+    # 2h of business time from Friday 19:00: 19:00-20:00, then Saturday 08:00-09:00.
+    assert unit.add_business_time(sh(2026, 11, 27, 19), timedelta(hours=2)).at == sh(
+        2026, 11, 28, 9
+    )
+    text = "\n".join(unit.end_of_working_day(sh(2026, 11, 26, 9), 4).explain())
+    assert "workday of unit ROAD 周末执法值班 (nationally weekend)" in text
+    assert "close of business 20:00" in text
+
+
+def test_a_unit_rest_day_wins_over_a_national_workday_and_stays_on_a_holiday() -> None:
+    unit = UnitCalendar(CAL, "ROAD", ENFORCEMENT)
+    explained = "\n".join(unit.end_of_working_day(sh(2026, 11, 30, 9), 2).explain())
+    assert unit.end_of_working_day(sh(2026, 11, 30, 9), 2).at == sh(2026, 12, 3, 20)
+    assert "2026-12-02 Wed skipped: rest day of unit ROAD 轮休" in explained
+    # the bureau's hours when the unit names none; national overrides still count
+    national = BusinessCalendar(overrides=Overrides(holidays={date(2026, 11, 27): "停工"}))
+    days_only = UnitCalendar(national, "HOT", UnitTime(workdays={date(2026, 11, 28): ""}))
+    assert days_only.hours == national.hours
+    assert not days_only.is_working_day(date(2026, 11, 27))
+    assert days_only.end_of_working_day(sh(2026, 11, 26, 9), 1).at == sh(2026, 11, 28, 17, 30)
+
+
+def test_unit_time_from_toml_and_its_errors() -> None:
+    parsed = UnitTime.from_toml(
+        'hours = "08:00-12:00,13:00-20:00"\n'
+        '[[workdays]]\ndate = "2026-11-28"\nname = "周末执法值班"\n'
+        '[[rest_days]]\ndate = 2026-12-02\nname = "轮休"\n'
+    )
+    assert parsed == ENFORCEMENT
+    assert not parsed.empty and UnitTime().empty
+    assert parsed.hours_text == "08:00-12:00,13:00-20:00"
+    for text, message in [
+        ('hours = "8-12"', "HH:MM-HH:MM"),
+        ('hours = "12:00-08:00"', "start must be before the end"),
+        ("hours = 8", "write hours as text"),
+        ('week = "6"', "unknown key"),
+        ('[[workdays]]\ndate = "2026-11-28"\n[[rest_days]]\ndate = "2026-11-28"', "both"),
+        ('[[workdays]]\ndate = "soon"', "must be a date"),
+        ("hours = ", "not valid TOML"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            UnitTime.from_toml(text)
+    with pytest.raises(InvalidInput, match="at most 50"):
+        UnitTime(workdays={date(2026, 11, 28): "x" * 51})
+    with pytest.raises(InvalidInput, match="Asia/Shanghai"):
+        UnitCalendar(CAL, "ROAD", UnitTime(hours=parse_hours("08:00-12:00", "Europe/Paris")))

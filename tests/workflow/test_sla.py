@@ -4,7 +4,7 @@ extensions and redo cycles, explanations, warnings, custom policies. Explicit in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,13 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflow.actor import Actor
-from workflow.calendar import BusinessCalendar, Overrides
+from workflow.calendar import BusinessCalendar, Overrides, parse_hours
 from workflow.case import Case, Record, evolve
 from workflow.commands import parse_command
 from workflow.errors import InvalidInput
 from workflow.machine import Facts, decide
 from workflow.policies import Clock, parse_limit, policies_from_toml, registry
-from workflow.sla import Timer, TimerState, plan, rebuild, steps
+from workflow.sla import (
+    BUREAU,
+    Calendars,
+    Timer,
+    TimerState,
+    on_unit_calendar,
+    plan,
+    rebuild,
+    steps,
+)
+from workflow.unit_time import UnitTime
 from workflow.vocab import Event, Role, State
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -478,3 +488,65 @@ def test_parse_limit() -> None:
 def test_unknown_policy_names_the_known_ones() -> None:
     with pytest.raises(InvalidInput, match="known: 2142, 2152, 2252, urgent"):
         POLICIES.latest("9999")
+
+
+# --------------------------------------------------------------------------- unit calendars
+ROAD_TIME = UnitTime(
+    hours=parse_hours("08:00-12:00,13:00-20:00"), workdays={date(2026, 11, 28): "周末执法值班"}
+)
+CALENDARS = Calendars.build(CAL, [("ROAD", 1, ROAD_TIME)])
+
+
+def test_the_unit_stops_feedback_and_close_the_desk_assign_and_revisit() -> None:
+    owned = {t.name: on_unit_calendar(t) for t in P2142.targets}
+    assert owned == {"assign": False, "feedback": True, "close": True, "revisit": False}
+    assert CALENDARS.of_unit("ROAD") == "ROAD@1" and CALENDARS.of_unit("UA") == BUREAU
+    assert CALENDARS.of_unit(None) == BUREAU
+    cleared = Calendars.build(CAL, [("ROAD", 1, ROAD_TIME), ("ROAD", 2, UnitTime())])
+    assert cleared.of_unit("ROAD") == BUREAU and cleared.of("ROAD@1").is_working_day(
+        date(2026, 11, 28)
+    )
+
+
+def test_the_log_puts_a_timer_on_a_unit_calendar_from_its_start() -> None:
+    road = Actor("desk", Role.DISPATCHER)
+    _, records, _ = run(
+        ("2026-11-26 09:00", Event.ACCEPT, DESK, ACCEPT),
+        ("2026-11-26 09:30", Event.ASSIGN, DESK, {"unit": "ROAD"}),
+    )
+    case = evolve_all(records)
+    before = {t.target: t for t in rebuild(records, P2142, CALENDARS)}
+    assert local(before["close"].due_at) == "2026-12-02 17:30"  # no move recorded: bureau
+    moves = []
+    for target, cycle in (("feedback", 1), ("close", 1)):
+        data = {
+            "target": target,
+            "cycle": cycle,
+            "old_due": before[target].due_at,
+            "new_due": before[target].due_at,
+            "reason": "assign",
+            "calendar": "ROAD@1",
+        }
+        moves.append(
+            decide(
+                "N-1",
+                case,
+                parse_command(Event.RECALCULATE, data),
+                actor=road,
+                at=at("2026-11-26 09:30"),
+            )
+        )
+        case = evolve(case, moves[-1])
+    notes: dict[tuple[str, int], list[str]] = {}
+    after = {t.target: t for t in rebuild([*records, *moves], P2142, CALENDARS, notes)}
+    # Thu 11-26 + 4 of ROAD's working days: Fri 27, Sat 28, Mon 30, Tue 12-01, at 20:00
+    assert local(after["close"].due_at) == "2026-12-01 20:00"
+    assert local(after["feedback"].due_at) == "2026-11-27 20:00"
+    assert after["close"].calendar == "ROAD@1" and after["assign"].calendar == BUREAU
+    assert after["assign"] == before["assign"]  # the desk's timer stays on the bureau's
+    assert notes[("close", 1)][1].startswith("calendar: unit ROAD (ROAD@1): hours 08:00-12:00")
+    assert notes[("assign", 1)][1] == "calendar: bureau (08:30-12:00, 14:00-17:30)"
+    assert any(
+        n.startswith("put on calendar ROAD@1 at 2026-11-26 09:30 (assign)")
+        for n in notes[("close", 1)]
+    )

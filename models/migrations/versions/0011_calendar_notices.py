@@ -4,7 +4,7 @@ A loaded notice declares its year complete (its days replace the law minimum the
 for a year without one) and makes the deadlines that depend on that year official.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
