@@ -18,9 +18,10 @@ from flows.cli import main
 from flows.engine import Engine
 from models.tables import CalendarDay, CalendarNotice, GrievanceEvent, SlaTimer
 from tests.conftest import DESK, HANDLER, Driver, database_url_for
-from workflow.calendar import Overrides
+from workflow.calendar import Overrides, parse_hours
 from workflow.errors import Conflict, PermissionDenied
 from workflow.notices import parse_calendar
+from workflow.unit_time import UnitTime
 
 NOTICES = Path(__file__).resolve().parents[2] / "calendars" / "notices"
 
@@ -310,3 +311,31 @@ def test_cli_loads_the_shipped_notices(
     code, out, _ = run(capsys, "calendar", "status", "--json", "--at", f"{year}-06-01T10:00")
     years = {y["year"]: y for y in json.loads(out)["years"]}
     assert years[year]["source"] == "notice" and years[year]["official"]
+
+
+def test_a_notice_recomputes_unit_calendar_timers_on_the_unit_calendar(driver: Driver) -> None:
+    """A unit with its own hours counts on the national days under them: loading the notice
+    moves its close deadline on its own hours and keeps it on its calendar."""
+    e = driver.engine
+    driver.units("UA")
+    evening = UnitTime(hours=parse_hours("08:00-12:00,13:00-20:00"))
+    uc.set_unit_calendar(e, driver.stamp(DESK), code="UA", time=evening, source="test")
+    at(driver, "2027-02-04T09:40")
+    case = driver.accept()  # Thu 2027-02-04 09:50
+    uc.assign(e, case.number, driver.stamp(DESK), unit="UA")
+    close = next(t for t in uc.show(e, case.number, DESK).timers if t.target == "close")
+    assert (close.calendar, close.due_at, close.provisional) == (
+        "UA@1",
+        sh("2027-02-16T20:00"),
+        True,
+    )
+    loaded = calendars.load(e, parse_calendar(NOTICE_2027), driver.stamp(DESK), source="n.toml")  # type: ignore[arg-type]
+    assert (case.number, "close") in {(m.number, m.target) for m in loaded.moved}
+    close = next(t for t in uc.show(e, case.number, DESK).timers if t.target == "close")
+    assert (close.calendar, close.due_at, close.provisional) == (
+        "UA@1",
+        sh("2027-02-17T20:00"),
+        False,
+    )
+    assert uc.check_timers(e) == []
+    assert uc.check_timers(Engine.open(e.db.url)) == []
