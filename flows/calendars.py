@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
+from flows import watchdog
 from flows.engine import Engine
 from flows.usecases import Moved, Stamp, _desk_only, _record_moves, rebuilt_timers
 from models import calendars, repo
@@ -35,6 +36,9 @@ class Loaded:
     dropped_overrides: tuple[date, ...] = ()  # override days of the notice's year, superseded
     moved: list[Moved] = field(default_factory=list)
     now_official: int = 0  # open timers whose deadline is no longer provisional
+    # grievances that could not be recomputed (number, masked reason): their stored timers
+    # are left as they were, `sla check` lists them, the rest of the load stands
+    failed: tuple[tuple[str, str], ...] = ()
 
 
 def load(
@@ -77,12 +81,20 @@ def load(
         on_new = Calendars.build(calendar, engine.unit_revisions)  # unit calendars over it
         moved: list[Moved] = []
         official = 0
+        failed: list[tuple[str, str]] = []
         if first is not None:
             since = datetime.combine(first, time.min, tzinfo=calendar.zone)
             for grievance_id in repo.grievance_ids_due_from(session, since):
-                changes, cleared = _recalculate(
-                    engine, session, grievance_id, stamp, reason, on_new
-                )
+                try:
+                    with session.begin_nested():  # one bad case must not block the notice
+                        changes, cleared = _recalculate(
+                            engine, session, grievance_id, stamp, reason, on_new
+                        )
+                except watchdog.ENVIRONMENT:
+                    raise
+                except Exception as error:  # noqa: BLE001 - reported, the load goes on
+                    failed.append((_number_of(session, grievance_id), watchdog.describe(error)))
+                    continue
                 moved += changes
                 official += cleared
     engine.calendar = calendar
@@ -94,7 +106,15 @@ def load(
         dropped_overrides=dropped,
         moved=moved,
         now_official=official,
+        failed=tuple(failed),
     )
+
+
+def _number_of(session: Session, grievance_id: int) -> str:
+    try:
+        return repo.get_row_by_id(session, grievance_id).number
+    except Exception:  # noqa: BLE001 - the row itself may be what is broken
+        return f"grievance id {grievance_id}"
 
 
 def _recalculate(

@@ -976,6 +976,7 @@ def calendar_load(file: str, replace: bool, **who: Any) -> None:
         "replaced": loaded.replaced,
         "dropped_overrides": [d.isoformat() for d in loaded.dropped_overrides],
         "now_official": loaded.now_official,
+        "failed": [{"number": n, "reason": r} for n, r in loaded.failed],
         "moved": [
             {
                 "number": m.number,
@@ -1014,6 +1015,10 @@ def _loaded_lines(loaded: calendars.Loaded) -> list[str]:
         f"  {m.number} {m.target}#{m.cycle}: {iso(m.old_due)} -> {iso(m.new_due)}"
         f"{'  (provisional 暂定)' if m.provisional else ''}"
         for m in loaded.moved
+    ]
+    lines += [
+        f"  could not recompute {number} (left as it was; see `sla check`): {reason}"
+        for number, reason in loaded.failed
     ]
     return lines
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from flows import calendars, digests
@@ -339,3 +340,22 @@ def test_a_notice_recomputes_unit_calendar_timers_on_the_unit_calendar(driver: D
     )
     assert uc.check_timers(e) == []
     assert uc.check_timers(Engine.open(e.db.url)) == []
+
+
+def test_a_broken_case_does_not_block_the_notice(driver: Driver) -> None:
+    """One grievance that cannot be replayed (a policy version nobody knows) is reported and
+    left as it was; the notice loads and every other case is recomputed."""
+    e = driver.engine
+    at(driver, "2027-02-04T09:50")
+    healthy = driver.accept()
+    broken = driver.accept(phone="13900001111")
+    with e.db.transaction() as session:
+        session.execute(
+            text("UPDATE grievance SET policy = 'gone@9' WHERE number = :n"), {"n": broken.number}
+        )
+    loaded = calendars.load(e, parse_calendar(NOTICE_2027), driver.stamp(DESK), source="n.toml")  # type: ignore[arg-type]
+    assert [number for number, _ in loaded.failed] == [broken.number]
+    assert "gone@9" in loaded.failed[0][1]
+    assert (healthy.number, "close") in {(m.number, m.target) for m in loaded.moved}
+    assert e.calendar.year_source(2027).official
+    assert any(broken.number in line for line in uc.check_timers(e))
