@@ -1,9 +1,10 @@
 """The documented secure deployment: a Prefect server behind Prefect's basic authentication.
 
 The self-hosted Prefect server has no user accounts: whoever reaches its API can start any
-deployment (every lifecycle action), read every flow run's parameters and cancel runs. The
-README ("Securing the Prefect server") puts it behind `PREFECT_SERVER_API_AUTH_STRING` on the
-server and `PREFECT_API_AUTH_STRING` on every process that talks to it. This test starts a
+deployment (every lifecycle action), read every flow run's parameters and cancel runs.
+docs/operations.md ("Securing the Prefect server") puts it behind
+`PREFECT_SERVER_API_AUTH_STRING` on the server and `PREFECT_API_AUTH_STRING` on every process
+that talks to it. This test starts a
 real `prefect server start` that way (its own PREFECT_HOME and port) and checks that the API
 refuses unauthenticated and wrongly authenticated calls (GET and POST) with 401, answers an
 authenticated one, that Prefect's own client works with the client setting and fails without

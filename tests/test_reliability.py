@@ -170,7 +170,7 @@ def harness() -> Iterator[None]:
 def test_a_randomized_run_replays_for_every_grievance_and_the_log_is_append_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """bench.audit at a reduced count (10,000 operations for the README figures)."""
+    """bench.audit at a reduced count (10,000 operations for the figures in docs/reliability.md)."""
     engine = Engine.open(database_url_for(tmp_path))
     url = engine.db.url
     engine.db.dispose()
