@@ -48,11 +48,11 @@ from sqlalchemy import event
 
 from bench.summary import Line, Timed, seconds, timed
 from flows import digests
-from flows import usecases as uc
-from flows.engine import Engine
 from models import reports
 from models.tables import Grievance, SlaTimer
 from models.types import UTCDateTime
+from service import cases as uc
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.measures import month_of

@@ -56,8 +56,9 @@ KINDS = ("watchdog", "delivery", "import", "documents")
 def child(kind: str, url: str, inbox: str, data: str, at: str, batch: int) -> int:
     """Open the database, say ready, wait for "go", do the work, print seconds worked."""
     os.environ["GRIEVANCE_INBOX_DIR"] = inbox
-    from flows import delivery, documents, importer, watchdog
-    from flows.engine import Engine
+    from flows import documents, importer
+    from service import delivery, watchdog
+    from service.engine import Engine
     from workflow.actor import Actor
     from workflow.vocab import Role
 
@@ -241,8 +242,8 @@ _UNFINISHED = {
 
 
 def prepare(kind: str, folder: Path, grievances: int, rows: int) -> Prepared:
-    from flows import demo, watchdog
-    from flows.engine import Engine
+    from service import demo, watchdog
+    from service.engine import Engine
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / f"{kind}.db"

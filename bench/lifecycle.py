@@ -6,7 +6,7 @@ with bare sqlite3 (the floor), in the same run.
 The work: N synthetic work orders (`bench.synthetic`: channels, categories routed to seven
 units, business-hour arrivals over four weeks, a share of late steps that breach their
 limits) each go accept -> assign -> sign -> feedback -> close -> revisit -> review through
-`flows.usecases`, every step at its own drawn instant (never the clock). About one in twenty
+`service.cases`, every step at its own drawn instant (never the clock). About one in twenty
 drivers is unreachable at the first revisit (a second revisit the next day), one in eleven
 dissatisfied (an outbox row to the unit's supervisor), one in sixteen closed `no_fault` by
 the unit supervisor with findings (the no-fault statement is issued, HTML and Word); every
@@ -57,8 +57,8 @@ from sqlalchemy import event
 from bench import synthetic
 from bench.summary import NO_GOAL, Line, goal_at_least
 from flows import documents
-from flows import usecases as uc
-from flows.engine import Engine
+from service import cases as uc
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.vocab import Event, Role

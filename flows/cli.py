@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows import calendars, delivery, demo, digests, documents, importer, present, watchdog
-from flows import usecases as uc
-from flows.engine import Engine
+from cli import demo, present
+from flows import digests, documents, importer
 from models.db import Database
+from service import calendars, delivery, watchdog
+from service import cases as uc
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.calendar import parse_hours
 from workflow.commands import INSTANT_YEARS, Accept, parse_command

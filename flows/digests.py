@@ -49,10 +49,10 @@ from openpyxl.styles import Alignment, Font  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
 
-from flows import calendars
-from flows.engine import Engine
 from models import reports
 from models.repo import list_units
+from service import calendars
+from service.engine import Engine
 from templates import language, md_cell, pct, render
 from workflow.errors import InvalidInput
 from workflow.measures import (

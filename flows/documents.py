@@ -28,10 +28,10 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 import templates
-from flows.engine import Engine
 from models import repo
 from models.prepared import Prepared, bound, params
 from models.tables import Document, DocumentJob, GrievanceEvent, Unit
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record
@@ -248,7 +248,7 @@ def render(
     `before_store` (writing the file, say) runs before the document is stored: if it fails,
     nothing is stored.
     """
-    from flows import usecases  # usecases calls queue: imported here, not at the top
+    from service import cases as usecases  # usecases calls queue: imported here, not at the top
 
     _check(kind, fmt)
     chosen = templates.language(lang)

@@ -31,9 +31,9 @@ from typing import Any
 
 import click
 
-from flows import usecases as uc
-from flows.engine import Engine
 from models import repo
+from service import cases as uc
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.errors import Duplicate, GrievanceError, InvalidInput

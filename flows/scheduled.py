@@ -8,7 +8,7 @@
   `daily-reminder-<unit>`, `weekly-summary`, `monthly-bulletin`), so the Artifacts page
   always shows the latest.
 - `sla-watchdog` (every minute by default, `GRIEVANCE_WATCHDOG_INTERVAL` seconds): one sweep
-  (`flows.watchdog.sweep`), one delivery round (`flows.delivery.deliver`), then the document
+  (`service.watchdog.sweep`), one delivery round (`service.delivery.deliver`), then the document
   jobs still pending (`flows.documents.issue`: what a crash left), each a task,
   at one instant read from the clock once. Every fired step is also a Prefect event, so
   Prefect automations can react:
@@ -47,9 +47,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 from prefect.schedules import Cron
 
-from flows import delivery, digests, documents, outbox, watchdog
-from flows.engine import Engine
+from flows import digests, documents
 from models import reports
+from service import delivery, outbox, watchdog
+from service.engine import Engine
 from workflow.errors import InvalidInput
 from workflow.measures import month_of, week_of
 from workflow.privacy import mask_text

@@ -92,9 +92,9 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from flows import actions
-from flows.engine import Engine
 from models import repo
 from models.tables import Grievance, GrievanceEvent, SlaTimer, Unit
+from service.engine import Engine
 from workflow.privacy import mask_text
 from workflow.sla import TimerState
 from workflow.timeutil import local

@@ -177,7 +177,7 @@ class Notification(SQLModel, table=True):
     """The outbox: one message to one recipient, written in the transaction that decided it.
 
     `dedupe_key` (grievance/target/cycle/step/recipient) is unique, so no step can ever queue
-    the same message twice. Delivery is a separate step (`flows.delivery`).
+    the same message twice. Delivery is a separate step (`service.delivery`).
     """
 
     __tablename__ = "notification"
@@ -261,7 +261,7 @@ class PolicyVersion(SQLModel, table=True):
 
     `definition` is `workflow.policies.policy_json` (canonical JSON, kept as text so the
     stored bytes are the hashed ones) and `sha256` its hash: a file that changes a stored
-    version's content without a new version number is refused (`flows.engine`).
+    version's content without a new version number is refused (`service.engine`).
     """
 
     __tablename__ = "policy_version"

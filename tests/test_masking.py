@@ -33,11 +33,12 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from flows import actions, delivery, digests, documents, scheduled, watchdog
-from flows import usecases as uc
+from flows import actions, digests, documents, scheduled
 from flows.cli import main
-from flows.engine import Engine
 from models.tables import Document, Notification
+from service import cases as uc
+from service import delivery, watchdog
+from service.engine import Engine
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.measures import month_of, week_of

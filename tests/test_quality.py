@@ -37,7 +37,7 @@ def test_readme_maps_every_module() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     modules = [
         p
-        for pkg in ("workflow", "models", "flows", "templates")
+        for pkg in ("workflow", "models", "service", "flows", "cli", "templates")
         for p in sorted((ROOT / pkg).glob("*.py"))
         if p.name != "__init__.py"
     ]

@@ -27,9 +27,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from flows import digests
-from flows import usecases as uc
-from flows.engine import Engine
 from models import reports
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput

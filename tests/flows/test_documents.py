@@ -30,10 +30,11 @@ from click.testing import CliRunner
 from docx.text.paragraph import Paragraph
 from freezegun import freeze_time
 
-from flows import documents, watchdog
-from flows import usecases as uc
-from flows.engine import Engine
+from flows import documents
 from models import repo
+from service import cases as uc
+from service import watchdog
+from service.engine import Engine
 from tests import conftest as base
 from tests.conftest import Driver, accept_command, database_url_for
 from workflow.actor import Actor

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from flows import importer
-from flows import usecases as uc
-from flows.engine import Engine
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import DESK, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput

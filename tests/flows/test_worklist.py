@@ -35,8 +35,8 @@ from prefect.settings import (
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import actions, importer, scheduled, worklist
-from flows import usecases as uc
 from flows.cli import main
+from service import cases as uc
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from workflow.actor import Actor
 from workflow.vocab import Role, State

@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
-FORBIDDEN_MODULES = {"prefect", "sqlmodel", "sqlalchemy", "jinja2", "models", "flows", "templates"}
+FORBIDDEN_MODULES = {
+    "prefect",
+    "sqlmodel",
+    "sqlalchemy",
+    "jinja2",
+    "models",
+    "service",
+    "flows",
+    "cli",
+    "templates",
+}
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "localtime", "gmtime"}
 CLOCK_OWNERS = {"datetime", "date", "pendulum", "time", "DateTime", "Date"}
 

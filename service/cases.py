@@ -19,11 +19,11 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from flows import delivery, outbox, watchdog
-from flows.delivery import check_url
-from flows.engine import Engine
 from models import repo
 from models.tables import Grievance, GrievanceEvent, Notification, Unit, UnitCalendarRevision
+from service import delivery, outbox, watchdog
+from service.delivery import check_url
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.case import Case, Record, evolve
 from workflow.commands import (
@@ -568,7 +568,7 @@ def list_notifications(
     number: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """The outbox as `flows.delivery.listing` shows it; unit staff see only the messages
+    """The outbox as `service.delivery.listing` shows it; unit staff see only the messages
     about grievances their unit may see, or addressed to their unit (daily reminders)."""
     if not 1 <= limit <= 100_000:
         raise InvalidInput("--limit must be between 1 and 100000")

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from flows import calendars, watchdog
-from flows import usecases as uc
 from flows.cli import main
-from flows.engine import Engine
 from models import repo
+from service import calendars, watchdog
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import DESK, Driver, database_url_for
 from workflow.calendar import Overrides
 from workflow.errors import InvalidInput

@@ -34,9 +34,9 @@ import apprise
 from apprise.decorators import notify as apprise_notify
 from sqlmodel import col, select
 
-from flows.engine import Engine
-from flows.outbox import DEAD, PENDING, SENDING, SENT
 from models.tables import Notification, NotificationAttempt
+from service.engine import Engine
+from service.outbox import DEAD, PENDING, SENDING, SENT
 from workflow.errors import InvalidInput, NotFound
 from workflow.timeutil import iso, to_utc
 
@@ -46,7 +46,7 @@ _KEYED_SCHEMES = ("json", "jsons", "form", "forms", "xml", "xmls")
 Sender = Callable[[Notification], str | None]  # returns None when sent, else the error
 
 
-@apprise_notify(on="inbox", name="Grievance engine local inbox")
+@apprise_notify(on="inbox", name="Grievance engine local inbox")  # type: ignore[no-untyped-call, untyped-decorator]  # Apprise is untyped
 def _inbox(body: str, title: str, notify_type: str, meta: dict[str, Any], **_: Any) -> bool:
     """`inbox://NAME`: append the message to a JSON-lines file (no network needed).
 
@@ -112,7 +112,7 @@ def redact(url: str | None) -> str | None:
     if plugin is None:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.hostname or ''}/…" if parts.scheme else "…"
-    return str(plugin.url(privacy=True)).split("?")[0]
+    return str(plugin.url(privacy=True)).split("?")[0]  # type: ignore[no-untyped-call]
 
 
 def _keyed(url: str, key: str) -> str:
@@ -134,7 +134,7 @@ def send_with_apprise(row: Notification) -> str | None:
     client = apprise.Apprise()
     if not client.add(_keyed(row.url, row.dedupe_key)):
         return f"not a valid Apprise URL: {redact(row.url)}"
-    with apprise.LogCapture(level=logging.WARNING) as logs:
+    with apprise.LogCapture(level=logging.WARNING) as logs:  # type: ignore[no-untyped-call]
         ok = client.notify(
             title=row.title, body=row.body, body_format=apprise.NotifyFormat.MARKDOWN
         )

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from flows.watchdog import Broken, Fired
 from models.tables import GrievanceEvent
+from service.watchdog import Broken, Fired
 from workflow.case import Case
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text, mask_value
 from workflow.sla import Timer, TimerState

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from flows import usecases as uc
-from flows.engine import Engine
 from models import repo
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import DESK, HANDLER, HANDLER_B, REVIEWER, SUPERVISOR, Driver
 from workflow.errors import (
     Conflict,

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from flows import delivery, watchdog
-from flows import usecases as uc
-from flows.engine import Engine
-from flows.outbox import DEAD, PENDING, SENDING, SENT
 from models.tables import Notification, NotificationAttempt
+from service import cases as uc
+from service import delivery, watchdog
+from service.engine import Engine
+from service.outbox import DEAD, PENDING, SENDING, SENT
 from tests.conftest import DESK, Driver
 from workflow.errors import InvalidInput
 

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
 from bench.audit import FINDINGS
-from flows import usecases as uc
-from flows import watchdog
-from flows.engine import Engine
 from models import repo
+from service import cases as uc
+from service import watchdog
+from service.engine import Engine
 from tests.conftest import T0, accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.case import TERMINAL_STATES

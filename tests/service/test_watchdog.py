@@ -13,10 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from flows import outbox, watchdog
-from flows import usecases as uc
-from flows.engine import Engine
 from models.tables import GrievanceEvent, Notification
+from service import cases as uc
+from service import outbox, watchdog
+from service.engine import Engine
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from workflow.sla import TimerState
 from workflow.vocab import Event

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from flows import usecases as uc
+from service import cases as uc
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver
 from workflow.errors import GuardFailed, InvalidInput, PermissionDenied
 from workflow.sla import TimerState

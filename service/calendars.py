@@ -14,9 +14,9 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
-from flows.engine import Engine
-from flows.usecases import Moved, Stamp, _desk_only, _record_moves, rebuilt_timers
 from models import calendars, repo
+from service.cases import Moved, Stamp, _desk_only, _record_moves, rebuilt_timers
+from service.engine import Engine
 from workflow.calendar import Notice, Overrides
 from workflow.errors import Conflict
 from workflow.sla import Calendars

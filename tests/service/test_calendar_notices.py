@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from flows import calendars, digests
-from flows import usecases as uc
+from flows import digests
 from flows.cli import main
-from flows.engine import Engine
 from models.tables import CalendarDay, CalendarNotice, GrievanceEvent, SlaTimer
+from service import calendars
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import DESK, HANDLER, Driver, database_url_for
 from workflow.calendar import Overrides, parse_hours
 from workflow.errors import Conflict, PermissionDenied

@@ -3,7 +3,7 @@
 Rows are written in the same transaction as the audit record that caused them (a fired SLA
 step, a dissatisfied revisit), so a crash either keeps both or neither. `dedupe_key` is
 unique: the same step can never queue the same message to the same recipient twice.
-Delivery is a separate step (`flows.delivery`).
+Delivery is a separate step (`service.delivery`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from flows.engine import Engine
 from models.prepared import Prepared
 from models.tables import Notification, Unit
+from service.engine import Engine
 from templates import render_message
 from workflow.case import Case
 from workflow.policies import Audience, Policy, Target

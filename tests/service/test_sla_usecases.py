@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from flows import calendars
-from flows import usecases as uc
 from flows.cli import main
-from flows.engine import Engine
 from models import repo
+from service import calendars
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from workflow.actor import Actor
 from workflow.calendar import Overrides

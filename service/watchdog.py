@@ -30,10 +30,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session
 
-from flows import outbox
-from flows.engine import Engine
 from models import repo
 from models.tables import Grievance, SlaTimer
+from service import outbox
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.case import Case, evolve
 from workflow.commands import SlaStep

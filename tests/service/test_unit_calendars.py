@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows import usecases as uc
 from flows.cli import main
-from flows.engine import Engine
 from models import repo
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import DESK, database_url_for
 from workflow.actor import Actor
 from workflow.calendar import parse_hours
@@ -278,7 +278,7 @@ _ = timedelta
 
 
 def test_the_watchdog_fires_and_reschedules_on_the_unit_calendar(engine: Engine) -> None:
-    from flows import watchdog
+    from service import watchdog
 
     number = setup(engine)
     uc.sign(engine, number, stamp(ROAD_HANDLER, "2026-11-26 10:00"))
