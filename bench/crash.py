@@ -56,8 +56,8 @@ KINDS = ("watchdog", "delivery", "import", "documents")
 def child(kind: str, url: str, inbox: str, data: str, at: str, batch: int) -> int:
     """Open the database, say ready, wait for "go", do the work, print seconds worked."""
     os.environ["GRIEVANCE_INBOX_DIR"] = inbox
-    from flows import documents, importer
-    from service import delivery, watchdog
+    from flows import importer
+    from service import delivery, documents, watchdog
     from service.engine import Engine
     from workflow.actor import Actor
     from workflow.vocab import Role

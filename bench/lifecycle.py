@@ -12,7 +12,7 @@ dissatisfied (an outbox row to the unit's supervisor), one in sixteen closed `no
 the unit supervisor with findings (the no-fault statement is issued, HTML and Word); every
 review issues its review report (HTML and Word). As in production, the use cases only queue
 those documents (a job row, in the record's transaction); after each chunk they are issued
-(`flows.documents.issue`: rendered and stored after the commits, as the action that queued
+(`service.documents.issue`: rendered and stored after the commits, as the action that queued
 them or the next watchdog tick does), timed apart.
 
 The floor: every write statement the use cases sent (inserts and updates of grievance, audit
@@ -56,8 +56,8 @@ from sqlalchemy import event
 
 from bench import synthetic
 from bench.summary import NO_GOAL, Line, goal_at_least
-from flows import documents
 from service import cases as uc
+from service import documents
 from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command

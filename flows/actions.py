@@ -45,9 +45,9 @@ from prefect.runtime import flow_run
 from prefect.states import Failed, State
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from flows import documents
 from models import repo
 from service import cases as uc
+from service import documents
 from service.engine import Engine
 from templates import md_cell
 from workflow import commands as cmd

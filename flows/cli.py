@@ -16,15 +16,17 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import demo, present
-from flows import digests, documents, importer
+import templates
+from cli import demo, present, reports
+from flows import importer
 from models.db import Database
-from service import calendars, delivery, watchdog
+from service import calendars, delivery, document_jobs, documents, watchdog
 from service import cases as uc
 from service.engine import Engine
 from workflow.actor import Actor
@@ -899,7 +901,7 @@ def documents_group() -> None:
 
 
 @documents_group.command("jobs")
-@click.option("--status", type=click.Choice(documents.JOB_STATUSES), help="Only these.")
+@click.option("--status", type=click.Choice(document_jobs.JOB_STATUSES), help="Only these.")
 @click.option("--limit", default=100, show_default=True, help="At most this many.")
 @acting
 def documents_jobs(status: str | None, limit: int, **who: Any) -> None:
@@ -908,7 +910,7 @@ def documents_jobs(status: str | None, limit: int, **who: Any) -> None:
     uc.require_bureau(ctx.actor, "the list of document jobs")
     if not 1 <= limit <= 100_000:
         raise InvalidInput("--limit must be between 1 and 100000")
-    rows = documents.jobs(ctx.engine, status=status, limit=limit)
+    rows = document_jobs.jobs(ctx.engine, status=status, limit=limit)
     text = [
         f"{r['id']:>6} {r['status']:<8} {r['number']} {r['kind']:<9} v{r['version']}"
         f"  attempts {r['attempts']}" + (f"  ({r['last_error']})" if r["last_error"] else "")
@@ -939,6 +941,73 @@ def documents_issue(retry_failed: bool, now_text: str | None, **who: Any) -> Non
     text = [f"issued {data['issued']}, failed {len(failed)}"]
     text += [f"  {j.number} {j.kind} v{j.version}: {j.error}" for j in failed]
     _emit(ctx, data, "\n".join(text))
+
+
+def write_file(out: Path, content: bytes) -> None:
+    """Write `content` to `out` (folders created); a path that can't be written is the
+    user's error, named in one line."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(content)
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise InvalidInput(f"--out {str(out)[:200]!r}: can't write the file: {reason}") from None
+
+
+@cli.command("document")
+@click.argument("number")
+@click.argument("kind", type=click.Choice(["review", "no-fault"]))
+@click.option(
+    "--format", "fmt", type=click.Choice(documents.FORMATS), default="html", show_default=True
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (overwritten; missing folders are created).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(templates.LANGUAGES),
+    default=None,
+    help="zh (default) or en [GRIEVANCE_LANGUAGE].",
+)
+@click.option("--json", "json_out", is_flag=True, default=None, help="Print JSON.")
+@click.option("--at", "at_text", metavar="ISO8601", help="When it is rendered (default now).")
+@click.option("--actor", "actor_name", metavar="NAME", help="Who renders [GRIEVANCE_ACTOR].")
+@click.option(
+    "--role", "role_name", type=_choice(Role, exclude=(Role.SYSTEM.value,)), help="Their role."
+)
+@click.option("--actor-unit", "actor_unit", metavar="CODE", help="Their unit (unit staff).")
+def document(number: str, kind: str, fmt: str, out: Path, lang: str | None, **who: Any) -> None:
+    """复盘报告 / 无责说明: render the review report or no-fault statement of a grievance to a
+    file (HTML, Markdown or Word) and store it with its hash."""
+    ctx = _ctx(**who)
+    rendered = documents.render(
+        ctx.engine,
+        number,
+        kind.replace("-", "_"),
+        fmt,
+        ctx.actor,
+        ctx.stamp.at,
+        lang=lang,
+        before_store=lambda done: write_file(out, done.content),
+    )
+    data = {
+        "path": str(out),
+        "format": fmt,
+        "language": rendered.language,
+        "sha256": rendered.sha256,
+        "bytes": len(rendered.content),
+    }
+    if ctx.json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(
+            f"{out}  {fmt} ({rendered.language})  {len(rendered.content)} bytes  "
+            f"sha256 {rendered.sha256}"
+        )
 
 
 # ----------------------------------------------------------------------------- calendar
@@ -1178,15 +1247,14 @@ def _import_access(actor: Actor, kwargs: dict[str, Any]) -> None:
         )
 
 
-_report = copy.copy(digests.report)
+_report = copy.copy(reports.report)
 _report.commands = {
-    "daily": _guarded(digests.report.commands["daily"], _daily_access),
-    "weekly": _guarded(digests.report.commands["weekly"], _bureau_report("the weekly summary")),
-    "monthly": _guarded(digests.report.commands["monthly"], _bureau_report("the monthly bulletin")),
+    "daily": _guarded(reports.report.commands["daily"], _daily_access),
+    "weekly": _guarded(reports.report.commands["weekly"], _bureau_report("the weekly summary")),
+    "monthly": _guarded(reports.report.commands["monthly"], _bureau_report("the monthly bulletin")),
 }
 cli.add_command(_guarded(demo.demo, lambda actor, _: uc.require_desk(actor, "loads demo data")))
 cli.add_command(_report)
-cli.add_command(documents.document)
 cli.add_command(_guarded(importer.import_, _import_access))
 
 

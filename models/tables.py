@@ -325,7 +325,7 @@ class Document(SQLModel, table=True):
 
 class DocumentJob(SQLModel, table=True):
     """A document to issue: written in the transaction of the record that issues it (a review,
-    a close as 无责 or 不属实), rendered and stored after the commit (`flows.documents.issue`).
+    a close as 无责 or 不属实), rendered and stored after the commit (`service.documents.issue`).
 
     The outbox pattern, as for notifications: rendering HTML and Word (tens of milliseconds)
     stays out of the transaction and its write lock, and a crash between the commit and the

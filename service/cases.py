@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from models import repo
 from models.tables import Grievance, GrievanceEvent, Notification, Unit, UnitCalendarRevision
-from service import delivery, outbox, watchdog
+from service import delivery, document_jobs, outbox, watchdog
 from service.delivery import check_url
 from service.engine import Engine
 from workflow.actor import Actor
@@ -178,11 +178,9 @@ def _commit(
             note=record.payload.get("note"),
             now=recorded_at,
         )
-    from flows import documents  # documents uses this module: imported here, not at the top
-
     # a review issues its 复盘报告, a 无责/不属实 close its 无责说明: queued in this same
     # transaction, rendered after the commit (`documents.issue`)
-    documents.queue(engine, session, row_id, new_version, new, record, recorded_at)
+    document_jobs.queue(engine, session, row_id, new_version, new, record, recorded_at)
     return new
 
 

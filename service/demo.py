@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flows import documents
 from models import repo
 from service import cases as uc
+from service import documents
 from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flows import documents
 from flows.cli import main
 from models import repo
 from service import cases as uc
+from service import documents
 from service.engine import Engine
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor

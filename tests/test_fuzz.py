@@ -43,11 +43,11 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import select
 
 import templates
-from flows import actions, digests, documents
+from flows import actions
 from flows.cli import cli, main
 from models.tables import Notification
 from service import cases as uc
-from service import watchdog
+from service import digests, documents, watchdog
 from service.engine import Engine
 from tests.conftest import accept_command
 from workflow.actor import Actor

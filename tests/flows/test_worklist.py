@@ -472,7 +472,7 @@ def test_a_case_run_stuck_without_its_process_is_replaced(
 def test_the_watchdog_issues_documents_a_crash_left_pending(db: None, driver: Driver) -> None:
     """The process that recorded the review died before issuing its documents: the next
     watchdog run (its `documents` task) issues them."""
-    from flows import documents
+    from service import documents
 
     number = driver.to("reviewed").number  # the use case queued the job, nobody issued it
     assert documents.stored(driver.engine, number) == []

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from flows import digests
 from flows.cli import main
 from models.tables import CalendarDay, CalendarNotice, GrievanceEvent, SlaTimer
-from service import calendars
+from service import calendars, digests
 from service import cases as uc
 from service.engine import Engine
 from tests.conftest import DESK, HANDLER, Driver, database_url_for

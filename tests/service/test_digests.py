@@ -5,7 +5,7 @@ a few grievances in September and October for the trend), then each digest is re
 compared with its golden file in `tests/golden/digests/`. After an intended change, rewrite
 the goldens with
 
-    UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/flows/test_digests.py
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/service/test_digests.py
 
 and read every changed golden before committing it (content and Chinese wording).
 """
@@ -26,9 +26,11 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from flows import digests
+from cli import reports as report_cli
 from models import reports
 from service import cases as uc
+from service import digests
+from service.digest_data import TREND_MONTHS, Digest
 from service.engine import Engine
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
@@ -319,7 +321,7 @@ def golden(name: str, content: str) -> None:
     assert content == path.read_text(encoding="utf-8"), f"{name} differs from its golden"
 
 
-def text(digest: digests.Digest, fmt: str, lang: str | None = None) -> str:
+def text(digest: Digest, fmt: str, lang: str | None = None) -> str:
     return digests.render_digest(digest, fmt, lang).decode("utf-8")
 
 
@@ -341,7 +343,7 @@ def dump_xlsx(data: bytes) -> str:
     return "\n".join(lines)
 
 
-def road_daily(engine: Engine) -> digests.Digest:
+def road_daily(engine: Engine) -> Digest:
     found = digests.daily(engine, date(2026, 12, 1), at(DAILY_AS_OF))
     return next(d for d in found if d.unit == "ROAD")
 
@@ -415,7 +417,7 @@ def test_the_bulletins_trend_is_each_months_own_measures(engine: Engine) -> None
         period = month_of(date(2026, month, 1))
         trend = digests.monthly(engine, period, as_of).context["trend"]
         months = [p for p, _ in trend]
-        assert len(trend) == digests.TREND_MONTHS and months[-1] == period
+        assert len(trend) == TREND_MONTHS and months[-1] == period
         assert all(a.end == b.start for a, b in zip(months, months[1:], strict=False))
         with engine.db.read() as session:
             expected = [TrendPoint.of(reports.measures(session, p, as_of, None)[0]) for p in months]
@@ -637,17 +639,17 @@ def test_the_summary_is_short_markdown(engine: Engine) -> None:
 
 # ----------------------------------------------------------------------------- command line
 def test_periods_are_parsed_or_refused_in_one_line() -> None:
-    assert digests.parse_week("2026-W48") == week_of(date(2026, 11, 23))
-    assert digests.parse_week("2026-11-26") == week_of(date(2026, 11, 23))
-    assert digests.parse_month("2026-11") == month_of(date(2026, 11, 1))
-    assert digests.parse_day("2026-02-28") == date(2026, 2, 28)
+    assert report_cli.parse_week("2026-W48") == week_of(date(2026, 11, 23))
+    assert report_cli.parse_week("2026-11-26") == week_of(date(2026, 11, 23))
+    assert report_cli.parse_month("2026-11") == month_of(date(2026, 11, 1))
+    assert report_cli.parse_day("2026-02-28") == date(2026, 2, 28)
     for parse, bad, message in [
-        (digests.parse_day, "2026-02-30", "give a day such as 2026-11-23"),
-        (digests.parse_day, "yesterday", "give a day such as 2026-11-23"),
-        (digests.parse_week, "2025-W53", "2025 has no ISO week 53"),
-        (digests.parse_week, "W48", "give an ISO week such as 2026-W48"),
-        (digests.parse_month, "2026-13", "give a month such as 2026-11"),
-        (digests.parse_month, "2026-11-01", "give a month such as 2026-11"),
+        (report_cli.parse_day, "2026-02-30", "give a day such as 2026-11-23"),
+        (report_cli.parse_day, "yesterday", "give a day such as 2026-11-23"),
+        (report_cli.parse_week, "2025-W53", "2025 has no ISO week 53"),
+        (report_cli.parse_week, "W48", "give an ISO week such as 2026-W48"),
+        (report_cli.parse_month, "2026-13", "give a month such as 2026-11"),
+        (report_cli.parse_month, "2026-11-01", "give a month such as 2026-11"),
     ]:
         with pytest.raises(InvalidInput, match=message):
             parse(bad)
@@ -661,7 +663,7 @@ def test_the_report_commands_write_their_files(
     runner = CliRunner()
 
     def run(*args: str) -> Any:
-        return runner.invoke(digests.report, list(args), catch_exceptions=True)
+        return runner.invoke(report_cli.report, list(args), catch_exceptions=True)
 
     done = run("daily", "--period", "2026-12-01", "--now", DAILY_AS_OF, "--out", str(tmp_path))
     assert done.exit_code == 0, done.output

@@ -1,11 +1,11 @@
 """Documents: the 复盘报告 (review report) and 无责说明 (no-fault statement) as HTML, Markdown
-and Word, stored with their SHA-256 and who rendered them; `grievance document`.
+and Word, stored with their SHA-256 and who rendered them (`grievance document` in the CLI).
 
 The facts come from `workflow.documents` (pure, masked). Rendering is deterministic: the same
 facts give the same bytes (the Word file's zip entries carry a fixed time), so the hash names
 the content and a document is stored once per (number, kind, format, language, hash). A
 review, and a close as 无责 or 不属实, issue their document by themselves: the record's
-transaction queues a job (`queue`), which `issue` renders and stores after the commit (the
+transaction queues a job (`service.document_jobs.queue`), which `issue` renders and stores after the commit (the
 action that recorded it right away, and every watchdog tick for what a crash left pending).
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,20 +21,19 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-import click
 from jinja2 import Environment
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 import templates
 from models import repo
-from models.prepared import Prepared, bound, params
 from models.tables import Document, DocumentJob, GrievanceEvent, Unit
+from service import cases
+from service.document_jobs import DONE, FAILED, PENDING
 from service.engine import Engine
 from workflow.actor import Actor
 from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record
-from workflow.commands import NO_FAULT_RESULTS
 from workflow.documents import KINDS, NO_FAULT, REVIEW, no_fault_facts, review_facts
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.machine import can_see
@@ -43,12 +41,9 @@ from workflow.policies import Policy
 from workflow.replay import replay
 from workflow.sla import Timer, rebuild
 from workflow.timeutil import iso, to_utc
-from workflow.vocab import Event, Role
 
 FORMATS = ("html", "md", "docx")
 AUTO_FORMATS = ("html", "docx")  # what a review or a no-fault close issues by itself
-PENDING, DONE, FAILED = "pending", "done", "failed"
-JOB_STATUSES = (PENDING, DONE, FAILED)
 FILE_STEMS = {REVIEW: ("复盘报告", "review"), NO_FAULT: ("无责说明", "no-fault")}
 TEMPLATES = Path(templates.__file__).parent / "documents"
 
@@ -136,7 +131,7 @@ def _docx_environment(lang: str) -> Environment:
 def _docx_template_class() -> type[Any]:
     """docxtpl's template, keeping each file's body XML with its tags patched (docxtpl
     re-reads and re-patches it with regular expressions on every render)."""
-    from docxtpl import DocxTemplate  # ~0.2 s to import: only when a Word file is wanted
+    from docxtpl import DocxTemplate  # type: ignore[import-untyped]  # ~0.2 s: only for Word
 
     patched: dict[str, str] = {}
 
@@ -248,11 +243,9 @@ def render(
     `before_store` (writing the file, say) runs before the document is stored: if it fails,
     nothing is stored.
     """
-    from service import cases as usecases  # usecases calls queue: imported here, not at the top
-
     _check(kind, fmt)
     chosen = templates.language(lang)
-    view = usecases.show(engine, number, actor)
+    view = cases.show(engine, number, actor)
     if not can_see(actor, view.case):
         raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
     with engine.db.read() as session:
@@ -279,61 +272,6 @@ def render(
                 at=at,
             )
     return rendered
-
-
-def issued_kind(case: Case, record: Record) -> str | None:
-    """The document a record issues: a review its 复盘报告, a close as 无责 or 不属实 its
-    无责说明 (`case` is the case after the record); None for every other record."""
-    if record.event is Event.REVIEW:
-        return REVIEW
-    if record.event is Event.CLOSE and case.result in NO_FAULT_RESULTS:
-        return NO_FAULT
-    return None
-
-
-# built once: constructing `insert(...).values(...)` on every call cost more than the insert
-_JOB = DocumentJob.metadata.tables["document_job"]
-_JOB_COLUMNS = (
-    "grievance_id",
-    "number",
-    "kind",
-    "version",
-    "language",
-    "requested_by",
-    "requested_at",
-    "status",
-    "attempts",
-)
-_INSERT_JOB = Prepared(insert(_JOB).values(bound(_JOB, _JOB_COLUMNS)))
-
-
-def queue(
-    engine: Engine,
-    session: Session,
-    row_id: int,
-    version: int,
-    case: Case,
-    record: Record,
-    recorded_at: datetime,
-) -> bool:
-    """In the caller's transaction: queue the documents `record` issues (a job row; see
-    `issue`). `version` is the one the record created. True if a job was queued."""
-    kind = issued_kind(case, record)
-    if kind is None:
-        return False
-    job = {
-        "grievance_id": row_id,
-        "number": case.number,
-        "kind": kind,
-        "version": version,
-        "language": engine.notify.language,
-        "requested_by": record.actor.name,
-        "requested_at": to_utc(recorded_at),
-        "status": PENDING,
-        "attempts": 0,
-    }
-    _INSERT_JOB.execute(session, params(job))
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,30 +380,6 @@ def _finish(
     return True
 
 
-def jobs(engine: Engine, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Document jobs, newest first (all, or those with `status`)."""
-    query = select(DocumentJob).order_by(col(DocumentJob.id).desc()).limit(limit)
-    if status is not None:
-        query = query.where(DocumentJob.status == status)
-    with engine.db.read() as session:
-        return [
-            {
-                "id": job.id,
-                "number": job.number,
-                "kind": job.kind,
-                "version": job.version,
-                "language": job.language,
-                "status": job.status,
-                "attempts": job.attempts,
-                "requested_by": job.requested_by,
-                "requested_at": iso(job.requested_at),
-                "done_at": iso(job.done_at) if job.done_at else None,
-                "last_error": job.last_error,
-            }
-            for job in session.exec(query).all()
-        ]
-
-
 def stored(engine: Engine, number: str) -> list[dict[str, Any]]:
     """The documents stored for a grievance, oldest first (without their content)."""
     with engine.db.read() as session:
@@ -485,72 +399,3 @@ def stored(engine: Engine, number: str) -> list[dict[str, Any]]:
             }
             for doc in session.exec(query).all()
         ]
-
-
-# ----------------------------------------------------------------------------- CLI
-def write_file(out: Path, content: bytes) -> None:
-    """Write `content` to `out` (folders created); a path that can't be written is the
-    user's error, named in one line."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(content)
-    except (OSError, ValueError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise InvalidInput(f"--out {str(out)[:200]!r}: can't write the file: {reason}") from None
-
-
-_ROLES = [role.value for role in Role if role is not Role.SYSTEM]
-
-
-@click.command("document")
-@click.argument("number")
-@click.argument("kind", type=click.Choice(["review", "no-fault"]))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write (overwritten; missing folders are created).",
-)
-@click.option(
-    "--lang",
-    type=click.Choice(templates.LANGUAGES),
-    default=None,
-    help="zh (default) or en [GRIEVANCE_LANGUAGE].",
-)
-@click.option("--json", "json_out", is_flag=True, default=None, help="Print JSON.")
-@click.option("--at", "at_text", metavar="ISO8601", help="When it is rendered (default now).")
-@click.option("--actor", "actor_name", metavar="NAME", help="Who renders [GRIEVANCE_ACTOR].")
-@click.option("--role", "role_name", type=click.Choice(_ROLES), help="Their role.")
-@click.option("--actor-unit", "actor_unit", metavar="CODE", help="Their unit (unit staff).")
-def document(number: str, kind: str, fmt: str, out: Path, lang: str | None, **who: Any) -> None:
-    """复盘报告 / 无责说明: render the review report or no-fault statement of a grievance to a
-    file (HTML, Markdown or Word) and store it with its hash."""
-    from flows.cli import _ctx  # flows.cli adds this command: imported here, not at the top
-
-    ctx = _ctx(**who)
-    rendered = render(
-        ctx.engine,
-        number,
-        kind.replace("-", "_"),
-        fmt,
-        ctx.actor,
-        ctx.stamp.at,
-        lang=lang,
-        before_store=lambda done: write_file(out, done.content),
-    )
-    data = {
-        "path": str(out),
-        "format": fmt,
-        "language": rendered.language,
-        "sha256": rendered.sha256,
-        "bytes": len(rendered.content),
-    }
-    if ctx.json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        click.echo(
-            f"{out}  {fmt} ({rendered.language})  {len(rendered.content)} bytes  "
-            f"sha256 {rendered.sha256}"
-        )

@@ -4,7 +4,7 @@ Word, compared with reviewed golden files under tests/golden/documents/.
 The cases are built through the use cases at fixed instants, so the documents are stable.
 After a deliberate change, regenerate the golden files and read the diff before committing:
 
-    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/flows/test_documents.py
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/service/test_documents.py
 
 A Word document is compared by its text (paragraphs and table rows in document order), since
 its XML is verbose; its bytes are checked for determinism separately.
@@ -29,11 +29,13 @@ import pytest
 from click.testing import CliRunner
 from docx.text.paragraph import Paragraph
 from freezegun import freeze_time
+from sqlmodel import select
 
-from flows import documents
+from flows.cli import document
 from models import repo
+from models.tables import DocumentJob
 from service import cases as uc
-from service import watchdog
+from service import document_jobs, documents, watchdog
 from service.engine import Engine
 from tests import conftest as base
 from tests.conftest import Driver, accept_command, database_url_for
@@ -495,7 +497,7 @@ def test_a_review_queues_its_report_and_issuing_stores_it(engine: Engine) -> Non
     number = reviewed_case(engine)
     # the review's transaction queued a job: nothing rendered inside it
     assert documents.stored(engine, number) == []
-    [job] = documents.jobs(engine)
+    [job] = document_jobs.jobs(engine)
     view = uc.show(engine, number, DESK)
     assert (job["number"], job["kind"], job["status"], job["version"]) == (
         number,
@@ -517,7 +519,7 @@ def test_a_review_queues_its_report_and_issuing_stores_it(engine: Engine) -> Non
         again = render(engine, number, "review", doc["format"])
         assert doc["sha256"] == documents.hashlib.sha256(again).hexdigest()
         assert doc["bytes"] == len(again)
-    [job] = documents.jobs(engine)
+    [job] = document_jobs.jobs(engine)
     assert (job["status"], job["attempts"], job["done_at"]) == ("done", 1, iso(RENDERED_AT))
     assert documents.issue(engine, RENDERED_AT) == []  # done once: nothing left
     # rendering the same facts again stores nothing new; another format or language does
@@ -567,13 +569,13 @@ def test_a_job_that_fails_is_kept_with_its_reason_and_retried_on_request(
         (first, "RuntimeError: template store unreachable"),
         (second, None),  # the others go on
     ]
-    failed = documents.jobs(engine, status="failed")
+    failed = document_jobs.jobs(engine, status="failed")
     assert [(j["number"], j["attempts"]) for j in failed] == [(first, 1)]
     assert documents.issue(engine, RENDERED_AT) == []  # failed stays failed...
     monkeypatch.setattr(documents, "facts", original)
     [again] = documents.issue(engine, RENDERED_AT, retry_failed=True)  # ...until asked
     assert again.number == first and again.error is None
-    assert documents.jobs(engine, status="done")[-1]["attempts"] == 2
+    assert document_jobs.jobs(engine, status="done")[-1]["attempts"] == 2
     assert len(documents.stored(engine, first)) == 2
 
 
@@ -582,12 +584,14 @@ def test_two_issuers_of_one_job_store_it_once(engine: Engine) -> None:
     whose claim comes second stores nothing."""
     number = reviewed_case(engine)
     with engine.db.read() as session:
-        [job] = session.exec(documents.select(documents.DocumentJob)).all()
+        [job] = session.exec(select(DocumentJob)).all()
     [issued] = documents.issue(engine, RENDERED_AT)
-    late = documents._finish(engine, job, documents.DONE, RENDERED_AT, rendered=issued.documents)
+    late = documents._finish(
+        engine, job, document_jobs.DONE, RENDERED_AT, rendered=issued.documents
+    )
     assert late is False
     assert len(documents.stored(engine, number)) == 2
-    assert documents.jobs(engine)[0]["attempts"] == 1
+    assert document_jobs.jobs(engine)[0]["attempts"] == 1
 
 
 def test_an_ordinary_close_stores_no_document(driver: Driver) -> None:
@@ -602,7 +606,7 @@ def test_the_document_command_writes_the_file(engine: Engine, tmp_path: Path) ->
     env = {"GRIEVANCE_DATABASE_URL": database_url_for(tmp_path)}
     runner = CliRunner()
     result = runner.invoke(
-        documents.document,
+        document,
         [number, "no-fault", "--format", "docx", "--out", str(out), "--actor", "张受理"],
         env=env,
         catch_exceptions=False,
@@ -617,7 +621,7 @@ def test_the_document_command_writes_the_file(engine: Engine, tmp_path: Path) ->
         and f"{len(content)} bytes" in result.output
     )
     again = runner.invoke(
-        documents.document,
+        document,
         [number, "no-fault", "--out", str(out), "--lang", "en", "--json"],
         env=env,
         catch_exceptions=False,
@@ -626,7 +630,7 @@ def test_the_document_command_writes_the_file(engine: Engine, tmp_path: Path) ->
     assert data["format"] == "html" and data["language"] == "en"
     assert out.read_bytes().startswith(b"<!DOCTYPE html>")
     assert b"No-fault statement" in out.read_bytes()
-    refused = runner.invoke(documents.document, [number, "review", "--out", str(out)], env=env)
+    refused = runner.invoke(document, [number, "review", "--out", str(out)], env=env)
     assert isinstance(refused.exception, DocumentIncomplete)
 
 
@@ -679,7 +683,7 @@ def test_the_review_command_issues_the_report_right_after_its_commit(
         ("review", "html", "复盘组"),
         ("review", "docx", "复盘组"),
     ]
-    assert [j["status"] for j in documents.jobs(driver.engine)] == ["done"]
+    assert [j["status"] for j in document_jobs.jobs(driver.engine)] == ["done"]
 
 
 def test_documents_jobs_and_issue_on_the_command_line(
