@@ -56,15 +56,14 @@ KINDS = ("watchdog", "delivery", "import", "documents")
 def child(kind: str, url: str, inbox: str, data: str, at: str, batch: int) -> int:
     """Open the database, say ready, wait for "go", do the work, print seconds worked."""
     os.environ["GRIEVANCE_INBOX_DIR"] = inbox
-    from flows import importer
-    from service import delivery, documents, watchdog
+    from service import delivery, documents, importing, watchdog, work_orders
     from service.engine import Engine
     from workflow.actor import Actor
     from workflow.vocab import Role
 
     engine = Engine.open(url)
     now = datetime.fromisoformat(at)
-    rows = importer.read(data).rows if kind == "import" else []
+    rows = work_orders.read(data).rows if kind == "import" else []
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 2
@@ -77,7 +76,7 @@ def child(kind: str, url: str, inbox: str, data: str, at: str, batch: int) -> in
         documents.issue(engine, now, limit=100_000)
     else:
         actor = Actor("crash-bench", Role.DISPATCHER)
-        importer.import_rows(engine, rows, actor, now, batch=batch)
+        importing.import_rows(engine, rows, actor, now, batch=batch)
     print(f"{time.perf_counter() - started:.4f}", flush=True)
     engine.db.dispose()
     return 0

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import templates
 from cli import demo, present, reports
-from flows import importer
+from cli.importing import import_
 from models.db import Database
 from service import calendars, delivery, document_jobs, documents, watchdog
 from service import cases as uc
@@ -1255,7 +1255,7 @@ _report.commands = {
 }
 cli.add_command(_guarded(demo.demo, lambda actor, _: uc.require_desk(actor, "loads demo data")))
 cli.add_command(_report)
-cli.add_command(_guarded(importer.import_, _import_access))
+cli.add_command(_guarded(import_, _import_access))
 
 
 def _one_line(text: str) -> str:

@@ -34,9 +34,10 @@ from prefect.settings import (
 )
 from prefect.testing.utilities import prefect_test_harness
 
-from flows import actions, importer, scheduled, worklist
+from flows import actions, scheduled, worklist
 from flows.cli import main
 from service import cases as uc
+from service import importing, work_orders
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from workflow.actor import Actor
 from workflow.vocab import Role, State
@@ -366,9 +367,9 @@ def test_case_runs_are_created_lazily_in_bounded_batches(db: None, driver: Drive
     assert all(len(open_runs(n)) == 1 for n in numbers)
     assert worklist.sync_worklist(driver.engine, budget=2).counts == {"in-sync": 5}
     # a bulk import adds no case run per row: the next ticks pick the new grievances up
-    rows, problems = importer.parse(SAMPLE)
+    rows, problems = work_orders.parse(SAMPLE)
     now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-    result = importer.import_rows(driver.engine, rows, Actor("12328导入", Role.DISPATCHER), now)
+    result = importing.import_rows(driver.engine, rows, Actor("12328导入", Role.DISPATCHER), now)
     assert len(result.imported) == 5 and len(all_case_runs()) == 5
     first = worklist.sync_worklist(driver.engine, budget=3)
     assert first.counts["created"] == 3 and first.counts.get("deferred", 0) == 2
