@@ -184,6 +184,7 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
 
     from flows import worklist
     from service import cases as uc
+    from service import worklist as waits
     from workflow.actor import Actor
     from workflow.vocab import Role
 
@@ -206,7 +207,7 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
         resume_flow_run(run.id, run_input={"action": "分办 assign", "unit": "U01", "actor": "张敏"})
         took = _wait(run.id, lambda r: _key(r).startswith("assigned-"))
         latencies.append(took)
-        state = worklist.read(engine, number)
+        state = waits.read(engine, number)
         rows.append(
             (f"Resume {number} assign -> next form", f"{took:.1f} s (db: {state and state.state})")
         )

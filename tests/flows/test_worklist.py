@@ -38,6 +38,7 @@ from flows import actions, scheduled, worklist
 from flows.cli import main
 from service import cases as uc
 from service import importing, work_orders
+from service import worklist as waits
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from workflow.actor import Actor
 from workflow.vocab import Role, State
@@ -95,7 +96,7 @@ def the_run(number: str) -> FlowRun:
 def all_case_runs() -> list[FlowRun]:
     with get_client(sync_client=True) as client:
         return client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[worklist.WORKLIST_TAG])),
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[waits.WORKLIST_TAG])),
             limit=200,
         )
 
@@ -164,7 +165,7 @@ def test_each_wait_has_its_form_and_only_actions_the_table_allows() -> None:
     }
     assert {
         name: [f"{e.zh} {e.value}" for e in w.events]
-        for name, w in worklist.WAITS.items()
+        for name, w in waits.WAITS.items()
         if w.case_run
     } == expected
     for name, model in worklist.FORMS.items():
@@ -174,9 +175,9 @@ def test_each_wait_has_its_form_and_only_actions_the_table_allows() -> None:
         assert titles["action"] == "办理动作 Action"
         assert all(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in titles.values()), titles
         assert "expect_version" not in titles and "number" not in titles
-        assert model.model_fields["role"].default == worklist.WAITS[name].role
+        assert model.model_fields["role"].default == waits.WAITS[name].role
     assert worklist.FORMS["closed"].model_json_schema()["required"] == ["satisfaction", "actor"]
-    wait = worklist.wait_of
+    wait = waits.wait_of
     assert wait(State.HANDLING, False, None).case_run is False  # type: ignore[union-attr]
     assert wait(State.HANDLING, True, None).name == "extension"  # type: ignore[union-attr]
     assert wait(State.REVISITED, False, "dissatisfied").name == "dissatisfied"  # type: ignore[union-attr]
