@@ -12,14 +12,7 @@ from pathlib import Path
 import click
 
 from service.engine import Engine
-from service.importing import (
-    BATCH,
-    DEFAULT_ACTOR,
-    ImportResult,
-    batches,
-    check_ready,
-    import_ready,
-)
+from service.importing import BATCH, DEFAULT_ACTOR, ImportResult, batches, check_ready, import_ready
 from service.work_orders import read, validate
 from workflow.actor import Actor
 from workflow.errors import GrievanceError

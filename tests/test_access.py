@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flows.cli import main
+from cli.main import main
 from models import repo
 from service import cases as uc
 from service import documents
@@ -234,7 +234,7 @@ OPS: dict[str, Op] = {
 
 
 def test_the_matrix_is_complete() -> None:
-    from flows.cli import cli
+    from cli.main import cli
 
     lifecycle = {"accept", *(name.split("-no-fault")[0] for name in OPS)}
     commands = set(cli.commands)

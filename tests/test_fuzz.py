@@ -43,8 +43,8 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import select
 
 import templates
+from cli.main import cli, main
 from flows import actions
-from flows.cli import cli, main
 from models.tables import Notification
 from service import cases as uc
 from service import digests, documents, watchdog

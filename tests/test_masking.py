@@ -33,8 +33,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from cli.main import main
 from flows import actions, scheduled
-from flows.cli import main
 from models.tables import Document, Notification
 from service import cases as uc
 from service import delivery, digest_data, digests, documents, watchdog

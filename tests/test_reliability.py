@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bench import audit, crash
-from flows.cli import cli
+from cli.main import cli
 from models.tables import GrievanceEvent, Notification
 from service import cases as uc
 from service import delivery, watchdog

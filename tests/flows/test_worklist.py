@@ -34,8 +34,8 @@ from prefect.settings import (
 )
 from prefect.testing.utilities import prefect_test_harness
 
+from cli.main import main
 from flows import actions, scheduled, worklist
-from flows.cli import main
 from service import cases as uc
 from service import importing, work_orders
 from service import worklist as waits

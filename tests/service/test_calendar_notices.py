@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from flows.cli import main
+from cli.main import main
 from models.tables import CalendarDay, CalendarNotice, GrievanceEvent, SlaTimer
 from service import calendars, digests
 from service import cases as uc

@@ -31,7 +31,7 @@ from docx.text.paragraph import Paragraph
 from freezegun import freeze_time
 from sqlmodel import select
 
-from flows.cli import document
+from cli.documents import document
 from models import repo
 from models.tables import DocumentJob
 from service import cases as uc
@@ -666,7 +666,7 @@ def test_a_redone_urgent_case_shows_its_rounds_and_clock_time(driver: Driver) ->
 def test_the_review_command_issues_the_report_right_after_its_commit(
     driver: Driver, tmp_path: Path
 ) -> None:
-    from flows.cli import cli
+    from cli.main import cli
 
     number = driver.to("revisited").number
     env = {"GRIEVANCE_DATABASE_URL": database_url_for(tmp_path)}
@@ -689,7 +689,7 @@ def test_the_review_command_issues_the_report_right_after_its_commit(
 def test_documents_jobs_and_issue_on_the_command_line(
     driver: Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.cli import cli
+    from cli.main import cli
 
     engine = driver.engine
     number = driver.to("reviewed").number  # the use case only queued the job

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from flows.cli import main
+from cli.main import main
 from models import repo
 from service import calendars, watchdog
 from service import cases as uc

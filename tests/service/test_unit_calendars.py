@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.cli import main
+from cli.main import main
 from models import repo
 from service import cases as uc
 from service.engine import Engine

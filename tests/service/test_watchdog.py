@@ -299,7 +299,7 @@ def test_an_unassigned_case_warns_the_desk(driver: Driver) -> None:
 def test_sweep_cli_prints_fired_count(driver: Driver, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from flows.cli import cli
+    from cli.main import cli
 
     driver.to("assigned")
     env = {"GRIEVANCE_DATABASE_URL": database_url_for(tmp_path)}
@@ -413,7 +413,7 @@ def test_poisoned_cases_are_reported_once_and_the_healthy_ones_still_escalate(
         ]
     )
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", engine.db.url)
-    from flows.cli import main
+    from cli.main import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["sla", "check"])

@@ -66,7 +66,7 @@ def test_workflow_module_is_pure(path: Path) -> None:
         "import sqlalchemy.orm",
         "from jinja2 import Environment",
         "from models.db import Database",
-        "import flows.cli",
+        "import cli.main",
         "from templates import env",
         "from datetime import datetime\nx = datetime.now()",
         "import datetime\nx = datetime.datetime.utcnow()",

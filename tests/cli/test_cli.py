@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flows.cli import main
+from cli.main import main
 from tests.conftest import database_url_for
 
 ACCEPT = [
