@@ -1,4 +1,4 @@
-"""The repository's own rules: lint, types (mypy strict on workflow/ and models/), README."""
+"""The repository's own rules: lint, types (mypy strict), import contracts, README."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def test_ruff_lint_and_format() -> None:
 
 def test_mypy_strict() -> None:
     done = _run(str(BIN / "mypy"))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_import_contracts() -> None:
+    """The layers, the pure domain and no import cycles (`[tool.importlinter]` in pyproject)."""
+    done = _run(str(BIN / "lint-imports"), "--no-cache")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
