@@ -33,10 +33,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from flows import usecases as uc
-from flows import watchdog
-from flows.engine import Engine
 from models import repo
+from service import cases as uc
+from service import watchdog
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.errors import GrievanceError

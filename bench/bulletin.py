@@ -24,7 +24,7 @@ Each is timed in `--repeat` rounds (all of them in turn, after a warm-up): the m
 the wall clock and as the process's CPU time. The goal (bulletin <= 3x the bare GROUP BY) is
 judged on the CPU-time ratio (a shared machine's other jobs stretch the wall clock, not this
 process's CPU time) and printed beside the figures, not enforced.
-Also timed: the whole bulletin as issued (`flows.digests.monthly`, rendered to HTML), whose
+Also timed: the whole bulletin as issued (`service.digests.monthly`, rendered to HTML), whose
 six-month trend reads the five earlier months in one statement (`models.reports.trend`).
 """
 
@@ -47,12 +47,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event
 
 from bench.summary import Line, Timed, seconds, timed
-from flows import digests
-from flows import usecases as uc
-from flows.engine import Engine
 from models import reports
 from models.tables import Grievance, SlaTimer
 from models.types import UTCDateTime
+from service import cases as uc
+from service import digests
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.measures import month_of
@@ -488,7 +488,7 @@ def bulletin(engine: Engine) -> Bulletin:
 
 
 def whole_bulletin(engine: Engine) -> int:
-    """The real thing: `flows.digests.monthly` (six-month trend included) rendered as HTML."""
+    """The real thing: `service.digests.monthly` (six-month trend included) rendered as HTML."""
     digest = digests.monthly(engine, PERIOD, AS_OF)
     return len(digests.render_digest(digest, "html"))
 

@@ -56,14 +56,14 @@ KINDS = ("watchdog", "delivery", "import", "documents")
 def child(kind: str, url: str, inbox: str, data: str, at: str, batch: int) -> int:
     """Open the database, say ready, wait for "go", do the work, print seconds worked."""
     os.environ["GRIEVANCE_INBOX_DIR"] = inbox
-    from flows import delivery, documents, importer, watchdog
-    from flows.engine import Engine
+    from service import delivery, documents, importing, watchdog, work_orders
+    from service.engine import Engine
     from workflow.actor import Actor
     from workflow.vocab import Role
 
     engine = Engine.open(url)
     now = datetime.fromisoformat(at)
-    rows = importer.read(data).rows if kind == "import" else []
+    rows = work_orders.read(data).rows if kind == "import" else []
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 2
@@ -76,7 +76,7 @@ def child(kind: str, url: str, inbox: str, data: str, at: str, batch: int) -> in
         documents.issue(engine, now, limit=100_000)
     else:
         actor = Actor("crash-bench", Role.DISPATCHER)
-        importer.import_rows(engine, rows, actor, now, batch=batch)
+        importing.import_rows(engine, rows, actor, now, batch=batch)
     print(f"{time.perf_counter() - started:.4f}", flush=True)
     engine.db.dispose()
     return 0
@@ -241,8 +241,8 @@ _UNFINISHED = {
 
 
 def prepare(kind: str, folder: Path, grievances: int, rows: int) -> Prepared:
-    from flows import demo, watchdog
-    from flows.engine import Engine
+    from service import demo, watchdog
+    from service.engine import Engine
 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / f"{kind}.db"

@@ -18,7 +18,7 @@ is unbounded; `--workers N` bounds it (the setting PREFECT_TASKS_RUNNER_THREAD_P
 to see what a bounded pool gives. A flow run that fails is reported with what it imported.
 
 The reference: `--reference` work orders of the same kind, each validated
-(`parse_command`) and accepted with `flows.usecases.accept` in a plain loop on a database of
+(`parse_command`) and accepted with `service.cases.accept` in a plain loop on a database of
 its own; half before the flow run and half after it, so that a change in the machine's load
 falls on both sides.
 """
@@ -44,8 +44,8 @@ from typing import Any
 
 from bench import synthetic
 from bench.summary import Line, bar, goal_at_least
-from flows import usecases as uc
-from flows.engine import Engine
+from service import cases as uc
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.timeutil import local

@@ -6,13 +6,13 @@ with bare sqlite3 (the floor), in the same run.
 The work: N synthetic work orders (`bench.synthetic`: channels, categories routed to seven
 units, business-hour arrivals over four weeks, a share of late steps that breach their
 limits) each go accept -> assign -> sign -> feedback -> close -> revisit -> review through
-`flows.usecases`, every step at its own drawn instant (never the clock). About one in twenty
+`service.cases`, every step at its own drawn instant (never the clock). About one in twenty
 drivers is unreachable at the first revisit (a second revisit the next day), one in eleven
 dissatisfied (an outbox row to the unit's supervisor), one in sixteen closed `no_fault` by
 the unit supervisor with findings (the no-fault statement is issued, HTML and Word); every
 review issues its review report (HTML and Word). As in production, the use cases only queue
 those documents (a job row, in the record's transaction); after each chunk they are issued
-(`flows.documents.issue`: rendered and stored after the commits, as the action that queued
+(`service.documents.issue`: rendered and stored after the commits, as the action that queued
 them or the next watchdog tick does), timed apart.
 
 The floor: every write statement the use cases sent (inserts and updates of grievance, audit
@@ -56,9 +56,9 @@ from sqlalchemy import event
 
 from bench import synthetic
 from bench.summary import NO_GOAL, Line, goal_at_least
-from flows import documents
-from flows import usecases as uc
-from flows.engine import Engine
+from service import cases as uc
+from service import documents
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.vocab import Event, Role

@@ -45,11 +45,11 @@ from sqlalchemy import event
 from sqlmodel import col, select
 
 from bench.summary import FAILED, Line, Timed, seconds, timed
-from flows import usecases as uc
-from flows import watchdog
-from flows.engine import Engine
 from models import repo
 from models.tables import Grievance, SlaTimer
+from service import cases as uc
+from service import watchdog
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.sla import due_steps

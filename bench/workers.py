@@ -391,12 +391,12 @@ class Loader:
         self.desk = Actor("装载受理台", Role.DISPATCHER)
 
     def stamp(self, actor: Any, at: datetime) -> Any:
-        from flows import usecases as uc
+        from service import cases as uc
 
         return uc.Stamp(actor=actor, at=at, recorded_at=max(at, datetime.now(UTC)))
 
     def units(self) -> None:
-        from flows import usecases as uc
+        from service import cases as uc
 
         for code in UNITS:
             uc.add_unit(
@@ -409,7 +409,7 @@ class Loader:
             )
 
     def accept(self, at: datetime, urgent: bool = False) -> str:
-        from flows import usecases as uc
+        from service import cases as uc
         from workflow.commands import Accept, parse_command
         from workflow.vocab import Event
 
@@ -432,7 +432,7 @@ class Loader:
 
     def plan(self, actions: int) -> Load:
         """The grievances the action runs act on: fresh ones (nothing due for hours)."""
-        from flows import usecases as uc
+        from service import cases as uc
         from workflow.actor import Actor
         from workflow.vocab import Role
 
@@ -458,7 +458,7 @@ class Loader:
     def overdue(self, plan: Load, count: int) -> None:
         """Grievances accepted ten days ago (half urgent, a third assigned an hour later):
         every warning, red card and 督办 of theirs is due now."""
-        from flows import usecases as uc
+        from service import cases as uc
 
         now = datetime.now(UTC)
         ten_days_ago = now - timedelta(days=10)
@@ -724,7 +724,6 @@ def _reason(message: str) -> str:
 def check_database(engine: Any, driver: Driver, plan: Load, report: Report, inbox: Path) -> None:
     from sqlmodel import col, func, select
 
-    from flows import usecases as uc
     from models.tables import (
         Grievance,
         GrievanceEvent,
@@ -732,6 +731,7 @@ def check_database(engine: Any, driver: Driver, plan: Load, report: Report, inbo
         NotificationAttempt,
         SlaTimer,
     )
+    from service import cases as uc
     from workflow.vocab import Event
 
     action_subs = [s for s in driver.subs if s.kind != "watchdog" and s.actor]
@@ -1156,8 +1156,8 @@ def run(args: argparse.Namespace, base: str) -> int:
         created.append(g_name)
         _admin(base, f"CREATE DATABASE {p_name}")
         created.append(p_name)
-        from flows.engine import Engine
         from flows.prefect_server import prefect_api
+        from service.engine import Engine
 
         def load_data() -> None:
             """The grievance side needs no Prefect: migrated and loaded while it starts."""

@@ -63,8 +63,8 @@ def _rows(home: Path) -> dict[str, int]:
 
 def _grievances(n: int, handling: float) -> tuple[Any, list[str], list[str]]:
     """N open grievances; returns the engine, the accepted and the assigned numbers."""
-    from flows import usecases as uc
-    from flows.engine import Engine
+    from service import cases as uc
+    from service.engine import Engine
     from workflow.actor import Actor
     from workflow.commands import Accept, parse_command
     from workflow.vocab import Event, Role
@@ -111,8 +111,8 @@ def _existing() -> tuple[Any, list[str], list[str]]:
     """The engine and the accepted / assigned numbers of an earlier run's database."""
     from sqlmodel import col, select
 
-    from flows.engine import Engine
     from models.tables import Grievance
+    from service.engine import Engine
     from workflow.vocab import State
 
     engine = Engine.open()
@@ -182,8 +182,9 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
     from prefect.client.orchestration import get_client
     from prefect.flow_runs import resume_flow_run
 
-    from flows import usecases as uc
     from flows import worklist
+    from service import cases as uc
+    from service import worklist as waits
     from workflow.actor import Actor
     from workflow.vocab import Role
 
@@ -206,7 +207,7 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
         resume_flow_run(run.id, run_input={"action": "分办 assign", "unit": "U01", "actor": "张敏"})
         took = _wait(run.id, lambda r: _key(r).startswith("assigned-"))
         latencies.append(took)
-        state = worklist.read(engine, number)
+        state = waits.read(engine, number)
         rows.append(
             (f"Resume {number} assign -> next form", f"{took:.1f} s (db: {state and state.state})")
         )

@@ -1,6 +1,6 @@
 """One Prefect flow per lifecycle action, so a dispatcher runs each one from a UI form.
 
-Each flow is a thin wrapper over its use case (`flows.usecases`): it reads the clock once,
+Each flow is a thin wrapper over its use case (`service.cases`): it reads the clock once,
 calls the use case and publishes its effects (a log line, a markdown artifact keyed
 `grievance-<number>`, and a small result dict: number, event, state, version).
 
@@ -45,10 +45,10 @@ from prefect.runtime import flow_run
 from prefect.states import Failed, State
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from flows import documents
-from flows import usecases as uc
-from flows.engine import Engine
 from models import repo
+from service import cases as uc
+from service import documents
+from service.engine import Engine
 from templates import md_cell
 from workflow import commands as cmd
 from workflow.actor import Actor

@@ -3,13 +3,13 @@
 - `daily-reminder` (08:00 Asia/Shanghai, every day; does nothing on rest days, runs on
   make-up Saturdays), `weekly-summary` (Mondays 08:30, the week before) and
   `monthly-bulletin` (the 1st, 09:00, the month before): each renders its digests
-  (`flows.digests`), writes HTML, Markdown and Excel files to `$GRIEVANCE_REPORT_DIR`
+  (`service.digests`), writes HTML, Markdown and Excel files to `$GRIEVANCE_REPORT_DIR`
   (default `./reports`), and publishes each as a Prefect markdown artifact (key
   `daily-reminder-<unit>`, `weekly-summary`, `monthly-bulletin`), so the Artifacts page
   always shows the latest.
 - `sla-watchdog` (every minute by default, `GRIEVANCE_WATCHDOG_INTERVAL` seconds): one sweep
-  (`flows.watchdog.sweep`), one delivery round (`flows.delivery.deliver`), then the document
-  jobs still pending (`flows.documents.issue`: what a crash left), each a task,
+  (`service.watchdog.sweep`), one delivery round (`service.delivery.deliver`), then the document
+  jobs still pending (`service.documents.issue`: what a crash left), each a task,
   at one instant read from the clock once. Every fired step is also a Prefect event, so
   Prefect automations can react:
 
@@ -47,9 +47,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 from prefect.schedules import Cron
 
-from flows import delivery, digests, documents, outbox, watchdog
-from flows.engine import Engine
 from models import reports
+from service import delivery, digests, documents, outbox, watchdog
+from service.digest_data import Digest
+from service.engine import Engine
 from workflow.errors import InvalidInput
 from workflow.measures import month_of, week_of
 from workflow.privacy import mask_text
@@ -257,7 +258,7 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
 
 
-def publish(digest: digests.Digest) -> list[str]:
+def publish(digest: Digest) -> list[str]:
     """Write the digest's files and publish it as a Prefect artifact; returns the paths."""
     folder = Path(os.environ.get(ENV_REPORT_DIR) or "reports") / digest.kind
     folder.mkdir(parents=True, exist_ok=True)

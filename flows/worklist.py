@@ -89,21 +89,26 @@ from prefect.states import Cancelled, Completed, Crashed, Running, Scheduled, Su
 from pydantic import Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 from sqlalchemy import and_, func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from flows import actions
-from flows.engine import Engine
-from models import repo
-from models.tables import Grievance, GrievanceEvent, SlaTimer, Unit
-from workflow.privacy import mask_text
-from workflow.sla import TimerState
-from workflow.timeutil import local
-from workflow.vocab import Category, Event, Satisfaction
+from models.tables import Grievance, GrievanceEvent
+from service.engine import Engine
+from service.worklist import (
+    CASE_RUN_STATES,
+    WAITS,
+    WORKLIST_TAG,
+    Snapshot,
+    Wait,
+    read,
+    snapshots,
+    worklist_tables,
+)
+from workflow.vocab import Event
 from workflow.vocab import State as GState
 
 FLOW_NAME = "工单 case"
 DEPLOYMENT = "case"
-WORKLIST_TAG = "worklist"
 ENV_CASE_RUNS = "GRIEVANCE_CASE_RUNS"
 ENV_BATCH = "GRIEVANCE_CASE_RUNS_BATCH"
 DEFAULT_BATCH = 25
@@ -150,152 +155,6 @@ def _log() -> Any:
         return get_run_logger()
     except MissingContextError:
         return _logger
-
-
-# ----------------------------------------------------------------------------- the waits
-H = actions.HumanRole
-
-
-@dataclass(frozen=True)
-class Wait:
-    """What a grievance waits for: who acts (the desk or its lead unit) and what they may do
-    (the first event is the form's default). `case_run`: whether it gets a suspended case run
-    (handling and suspended grievances are only listed in the worklist table)."""
-
-    name: str  # lowercase letters: also the start of the pause key
-    title: str
-    desk: bool
-    role: actions.HumanRole
-    events: tuple[Event, ...]
-    states: tuple[GState, ...]
-    case_run: bool = True
-
-    def offered(self) -> str:
-        return "、".join(f"{e.zh} {e.value}" for e in self.events)
-
-
-WAITS: dict[str, Wait] = {
-    w.name: w
-    for w in (
-        Wait(
-            "accepted",
-            "待分办 To be assigned",
-            True,
-            H.DISPATCHER,
-            (Event.ASSIGN, Event.MERGE),
-            (GState.ACCEPTED,),
-        ),
-        Wait(
-            "returned",
-            "已退单待改派 Returned: to be reassigned",
-            True,
-            H.DISPATCHER,
-            (Event.REASSIGN, Event.MERGE),
-            (GState.RETURNED,),
-        ),
-        Wait(
-            "assigned",
-            "待签收 To be signed for by the unit",
-            False,
-            H.HANDLER,
-            (Event.SIGN, Event.RETURN),
-            (GState.ASSIGNED,),
-        ),
-        Wait(
-            "extension",
-            "延期待审批 Extension request to decide",
-            False,
-            H.SUPERVISOR,
-            (Event.APPROVE_EXTENSION, Event.REJECT_EXTENSION),
-            (GState.HANDLING, GState.SUSPENDED),
-        ),
-        Wait(
-            "closed",
-            "已办结待回访 Closed: to be revisited",
-            True,
-            H.DISPATCHER,
-            (Event.REVISIT,),
-            (GState.CLOSED,),
-        ),
-        Wait(
-            "dissatisfied",
-            "回访不满意 Dissatisfied: redo or review",
-            True,
-            H.DISPATCHER,
-            (Event.REDO, Event.REVIEW),
-            (GState.REVISITED,),
-        ),
-        Wait(
-            "unreachable",
-            "回访未接通 Driver unreachable: revisit again",
-            True,
-            H.DISPATCHER,
-            (Event.REVISIT, Event.REVIEW),
-            (GState.REVISITED,),
-        ),
-        Wait(
-            "revisited",
-            "已回访待复盘 Revisited: to be reviewed",
-            True,
-            H.REVIEWER,
-            (Event.REVIEW,),
-            (GState.REVISITED,),
-        ),
-        Wait(
-            "handling",
-            "办理中 Handling",
-            False,
-            H.HANDLER,
-            (Event.FEEDBACK, Event.CLOSE, Event.REQUEST_EXTENSION),
-            (GState.HANDLING,),
-            case_run=False,
-        ),
-        Wait(
-            "suspended",
-            "已挂起 Suspended",
-            False,
-            H.HANDLER,
-            (Event.RESUME, Event.FEEDBACK),
-            (GState.SUSPENDED,),
-            case_run=False,
-        ),
-    )
-}
-CASE_RUN_STATES = sorted(
-    {s for w in WAITS.values() if w.case_run and w.name != "extension" for s in w.states},
-    key=lambda s: s.value,
-)
-
-
-def wait_of(state: GState, pending_extension: bool, satisfaction: str | None) -> Wait | None:
-    """What a grievance in this state waits for (None: finished)."""
-    if state in (GState.HANDLING, GState.SUSPENDED):
-        return WAITS["extension" if pending_extension else state.value]
-    if state is GState.REVISITED:
-        if satisfaction == Satisfaction.DISSATISFIED.value:
-            return WAITS["dissatisfied"]
-        if satisfaction == Satisfaction.UNREACHABLE.value:
-            return WAITS["unreachable"]
-        return WAITS["revisited"]
-    if state in (GState.ACCEPTED, GState.RETURNED, GState.ASSIGNED, GState.CLOSED):
-        return WAITS[state.value]
-    return None
-
-
-def _check_waits() -> None:
-    """Every offered action is allowed by the transition table in the wait's states."""
-    from workflow.machine import allowed_events
-
-    for wait in WAITS.values():
-        for state in wait.states:
-            extra = set(wait.events) - set(allowed_events(state))
-            if extra:
-                raise RuntimeError(f"worklist offers {extra} in {state.value}: not in the table")
-        if not re.fullmatch(r"[a-z]+", wait.name):
-            raise RuntimeError(f"wait name {wait.name!r}: lowercase letters only")
-
-
-_check_waits()
 
 
 # ----------------------------------------------------------------------------- the forms
@@ -369,7 +228,7 @@ def _build_form(wait: Wait) -> type[CaseInput]:
         annotation, info = actions.copy_field(actions.SharedFields, name)
         if name == "role":
             info = copy.copy(info)
-            info.default = wait.role
+            info.default = actions.HumanRole(wait.role.value)
         fields[name] = _loose(info) if name == "actor_unit" else (annotation, info)
     model: type[CaseInput] = create_model(  # type: ignore[call-overload]
         f"Case{wait.name.capitalize()}Input",
@@ -396,134 +255,11 @@ def _with_defaults(form: type[CaseInput], description: str, **defaults: Any) -> 
     return model
 
 
-# --------------------------------------------------------------------------- snapshots
-TARGETS = {"assign": "分办", "feedback": "进展反馈", "close": "办结", "revisit": "回访"}
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the worklist needs of a grievance."""
-
-    number: str
-    state: GState
-    version: int
-    lead_unit: str | None
-    wait: Wait | None
-    category: str = ""
-    summary: str = ""
-    deadlines: tuple[tuple[str, datetime], ...] = ()  # running timers, earliest first
-
-    @property
-    def party(self) -> str | None:
-        """Who must act: "desk", the lead unit's code, or None."""
-        if self.wait is None:
-            return None
-        return "desk" if self.wait.desk else (self.lead_unit or "desk")
-
-    @property
-    def wants_run(self) -> bool:
-        return self.wait is not None and self.wait.case_run
-
-    @property
-    def identity(self) -> str | None:
-        """`<wait>-<party digest>`: a case run's form fits while this stays the same."""
-        if not self.wants_run or self.wait is None or self.party is None:
-            return None
-        return f"{self.wait.name}-{_digest(self.party)}"
-
-    def tags(self) -> list[str]:
-        tags = [f"grievance:{self.number}", WORKLIST_TAG]
-        if self.party and self.wants_run:
-            tags.append(f"waiting:{self.party}")
-        if self.lead_unit:
-            tags.append(f"unit:{self.lead_unit}")
-        return tags
-
-    def description(self, refused: str | None = None) -> str:
-        """The markdown above the form (masked: no phone, plate or full name)."""
-        assert self.wait is not None
-        who = "受理台 the desk" if self.party == "desk" else f"承办单位 unit {self.party}"
-        lines = []
-        if refused:
-            lines += [f"> **上次提交未办理 Your last input was refused:** {refused}", ""]
-        lines += [
-            f"### 工单 {self.number} · {self.wait.title}",
-            "",
-            f"**等待 Waiting for:** {who} · **可办理 Actions:** {self.wait.offered()}",
-            "",
-            "| 项目 Item | 值 Value |",
-            "|---|---|",
-            f"| 状态 State | {self.state.zh} {self.state.value} (v{self.version}) |",
-            f"| 诉求分类 Category | {self.category} |",
-            f"| 诉求 Summary | {self.summary} |",
-            f"| 主办单位 Lead unit | {self.lead_unit or '-'} |",
-            *(
-                f"| 期限 Deadline: {TARGETS.get(t, t)} {t} | {local(d):%Y-%m-%d %H:%M} |"
-                for t, d in self.deadlines
-            ),
-            "",
-            "提交后按数据库中的最新状态办理；他人已办理则拒绝并显示新的表单。"
-            " Applied to the grievance as stored now: if someone acted meanwhile, it is refused"
-            " and the new form comes back.",
-        ]
-        return "\n".join(lines)
-
-    def form(self, refused: str | None = None) -> type[CaseInput]:
-        """The form for this snapshot, with the unit prefilled for unit staff."""
-        assert self.wait is not None
-        unit = "" if self.wait.desk else (self.lead_unit or "")
-        return _with_defaults(FORMS[self.wait.name], self.description(refused), actor_unit=unit)
-
-
-def _digest(party: str) -> str:
-    return hashlib.sha256(party.encode("utf-8")).hexdigest()[:8]
-
-
-def _summary(text: str) -> str:
-    masked = mask_text(" ".join(text.split())).replace("|", "/")
-    return masked if len(masked) <= 60 else masked[:59] + "…"
-
-
-def _running(timers: Iterable[SlaTimer]) -> list[tuple[datetime, str]]:
-    """(due, target) of the timers that run (not stopped, not paused)."""
-    return [
-        (t.due_at, t.target)
-        for t in timers
-        if t.stopped_at is None and TimerState(t.state) is not TimerState.PAUSED
-    ]
-
-
-def _snapshot(row: Grievance, running: Iterable[tuple[datetime, str]]) -> Snapshot:
-    state = GState(row.state)
-    satisfaction = row.satisfaction.value if row.satisfaction is not None else None
-    return Snapshot(
-        number=row.number,
-        state=state,
-        version=row.version,
-        lead_unit=row.lead_unit,
-        wait=wait_of(state, row.pending_extension_days is not None, satisfaction),
-        category=Category(row.category).zh,
-        summary=_summary(row.description),
-        deadlines=tuple((target, due) for due, target in sorted(running)),
-    )
-
-
-def snapshots(session: Session, numbers: Iterable[str]) -> dict[str, Snapshot]:
-    """Snapshots of the grievances that exist among `numbers`."""
-    wanted = list(dict.fromkeys(numbers))
-    found: dict[str, Snapshot] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = session.exec(select(Grievance).where(col(Grievance.number).in_(chunk))).all()
-        timers = repo.timers_of_many(session, [r.id for r in rows if r.id is not None])
-        for row in rows:
-            found[row.number] = _snapshot(row, _running(timers.get(row.id or 0, [])))
-    return found
-
-
-def read(engine: Engine, number: str) -> Snapshot | None:
-    with engine.db.read() as session:
-        return snapshots(session, [number]).get(number)
+def form_of(snap: Snapshot, refused: str | None = None) -> type[CaseInput]:
+    """The form for this snapshot, with the unit prefilled for unit staff."""
+    assert snap.wait is not None
+    unit = "" if snap.wait.desk else (snap.lead_unit or "")
+    return _with_defaults(FORMS[snap.wait.name], snap.description(refused), actor_unit=unit)
 
 
 # ----------------------------------------------------------------------------- pause keys
@@ -647,7 +383,7 @@ def case_flow(number: str) -> dict[str, Any]:
             tried.add(latest)
             parsed = _parse(latest)
             fits = snap is not None and parsed is not None and parsed[0] == snap.identity
-            form = snap.form() if fits and snap is not None else FORMS[_wait_of_key(latest).name]
+            form = form_of(snap) if fits and snap is not None else FORMS[_wait_of_key(latest).name]
             try:
                 data = suspend_flow_run(wait_for_input=form, key=latest, timeout=None)
             except Exception as error:  # resumed without usable input
@@ -666,7 +402,7 @@ def case_flow(number: str) -> dict[str, Any]:
             return {"number": number, "state": what, "version": snap.version if snap else None}
         key = _next_key(snap, keys)
         tried.add(key)
-        suspend_flow_run(wait_for_input=snap.form(refused), key=key, timeout=None)  # exits
+        suspend_flow_run(wait_for_input=form_of(snap, refused), key=key, timeout=None)  # exits
 
 
 def case_deployment() -> Any:
@@ -702,7 +438,7 @@ def suspend_from_outside(
         keyset = keyset_from_paused_state(state)
         state.state_details.run_input_keyset = keyset
         try:
-            snap.form(refused).save(keyset, flow_run_id=run.id)  # first: Resume needs it
+            form_of(snap, refused).save(keyset, flow_run_id=run.id)  # first: Resume needs it
         except PrefectHTTPStatusError as error:
             if error.response.status_code != 409:
                 raise
@@ -1100,53 +836,6 @@ def _prune(client: SyncPrefectClient, deployment_id: UUID, report: SyncReport) -
     for run in old:
         client.delete_flow_run(run.id)
         report.add("deleted")
-
-
-# ---------------------------------------------------------------------- worklist tables
-TABLE_WAITS = [s for s in GState if s not in (GState.NEW, GState.REVIEWED, GState.MERGED)]
-
-
-def worklist_tables(engine: Engine, now: datetime) -> dict[str, list[dict[str, str]]]:
-    """Per party ("desk" and every unit code): the open grievances that wait for it, overdue
-    first, then by the next deadline (at most `TABLE_ROWS` each; the count is in `counts`)."""
-    g, t = Grievance, SlaTimer
-    with engine.db.read() as session:
-        units = [u.code for u in session.exec(select(Unit).order_by(col(Unit.code))).all()]
-        rows = session.exec(select(g).where(col(g.state).in_(TABLE_WAITS))).all()
-        running: dict[int, list[tuple[datetime, str]]] = {}
-        query = select(col(t.grievance_id), col(t.due_at), col(t.target)).where(
-            col(t.stopped_at).is_(None), col(t.state) != TimerState.PAUSED
-        )
-        for gid, due, target in session.connection().execute(query):
-            running.setdefault(int(gid), []).append((due, str(target)))
-    by_party: dict[str, list[tuple[bool, datetime, str, dict[str, str]]]] = {
-        p: [] for p in ["desk", *units]
-    }
-    for row in rows:
-        snap = _snapshot(row, running.get(row.id or 0, []))
-        if snap.wait is None or snap.party is None:
-            continue
-        due = snap.deadlines[0] if snap.deadlines else None
-        overdue = due is not None and due[1] < now
-        entry = {
-            "工单编号 Number": snap.number,
-            "待办 Waiting for": snap.wait.title,
-            "可办理 Actions": snap.wait.offered(),
-            "下一期限 Next deadline": (
-                f"{local(due[1]):%Y-%m-%d %H:%M} {TARGETS.get(due[0], due[0])} {due[0]}"
-                if due
-                else "-"
-            ),
-            "超期 Overdue": "是 yes" if overdue else "",
-            "诉求分类 Category": snap.category,
-            "待办运行 Case run": "Suspended" if snap.wants_run else "-",
-        }
-        sort_due = due[1] if due else datetime.max.replace(tzinfo=UTC)
-        by_party.setdefault(snap.party, []).append((not overdue, sort_due, snap.number, entry))
-    return {
-        party: [entry for *_, entry in sorted(items, key=lambda i: i[:3])]
-        for party, items in by_party.items()
-    }
 
 
 def artifact_key(party: str) -> str:

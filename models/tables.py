@@ -177,7 +177,7 @@ class Notification(SQLModel, table=True):
     """The outbox: one message to one recipient, written in the transaction that decided it.
 
     `dedupe_key` (grievance/target/cycle/step/recipient) is unique, so no step can ever queue
-    the same message twice. Delivery is a separate step (`flows.delivery`).
+    the same message twice. Delivery is a separate step (`service.delivery`).
     """
 
     __tablename__ = "notification"
@@ -261,7 +261,7 @@ class PolicyVersion(SQLModel, table=True):
 
     `definition` is `workflow.policies.policy_json` (canonical JSON, kept as text so the
     stored bytes are the hashed ones) and `sha256` its hash: a file that changes a stored
-    version's content without a new version number is refused (`flows.engine`).
+    version's content without a new version number is refused (`service.engine`).
     """
 
     __tablename__ = "policy_version"
@@ -325,7 +325,7 @@ class Document(SQLModel, table=True):
 
 class DocumentJob(SQLModel, table=True):
     """A document to issue: written in the transaction of the record that issues it (a review,
-    a close as 无责 or 不属实), rendered and stored after the commit (`flows.documents.issue`).
+    a close as 无责 or 不属实), rendered and stored after the commit (`service.documents.issue`).
 
     The outbox pattern, as for notifications: rendering HTML and Word (tens of milliseconds)
     stays out of the transaction and its write lock, and a crash between the commit and the

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from flows import usecases as uc
-from flows.engine import Engine
 from models.db import Database
+from service import cases as uc
+from service.engine import Engine
 from workflow.actor import Actor
 from workflow.case import Case
 from workflow.commands import Accept, parse_command

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flows import documents
-from flows import usecases as uc
-from flows.cli import main
-from flows.engine import Engine
+from cli.main import main
 from models import repo
+from service import cases as uc
+from service import documents
+from service.engine import Engine
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import NotFound, PermissionDenied
@@ -234,7 +234,7 @@ OPS: dict[str, Op] = {
 
 
 def test_the_matrix_is_complete() -> None:
-    from flows.cli import cli
+    from cli.main import cli
 
     lifecycle = {"accept", *(name.split("-no-fault")[0] for name in OPS)}
     commands = set(cli.commands)
@@ -327,7 +327,7 @@ def test_who_sees_a_grievance(lab: Lab) -> None:
         note="无责",
         findings=FINDINGS,
     )
-    from flows import watchdog
+    from service import watchdog
 
     open_ = lab.case("assigned")
     watchdog.sweep(lab.engine, lab.now + timedelta(days=5))
@@ -357,7 +357,7 @@ def test_who_sees_a_grievance(lab: Lab) -> None:
 
 def test_lists_show_unit_staff_their_units_grievances_only(lab: Lab) -> None:
     ours = lab.case("assigned")
-    from flows import watchdog
+    from service import watchdog
 
     watchdog.sweep(lab.engine, lab.now + timedelta(days=5))
     for who, actor in sorted(ACTORS.items()):
@@ -382,7 +382,7 @@ def test_a_wildcard_in_a_unit_code_sees_nothing_more(engine: Engine) -> None:
         uc.add_unit(engine, desk, code=code, name=code, notify=[f"inbox://{code}"])
     n = uc.accept(engine, accept_command(ref="W-1"), lab.stamp("desk")).number
     uc.assign(engine, n, lab.stamp("desk"), unit="UA", co_units=["UXA"])
-    from flows import watchdog
+    from service import watchdog
 
     watchdog.sweep(engine, lab.now + timedelta(days=5))
     wildcard = Actor("通配", Role.HANDLER, "U_A")

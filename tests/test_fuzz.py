@@ -43,11 +43,12 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import select
 
 import templates
-from flows import actions, digests, documents, watchdog
-from flows import usecases as uc
-from flows.cli import cli, main
-from flows.engine import Engine
+from cli.main import cli, main
+from flows import actions
 from models.tables import Notification
+from service import cases as uc
+from service import digests, documents, watchdog
+from service.engine import Engine
 from tests.conftest import accept_command
 from workflow.actor import Actor
 from workflow.commands import COMMANDS, Close, NoFaultFindings, parse_command

@@ -33,11 +33,12 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from flows import actions, delivery, digests, documents, scheduled, watchdog
-from flows import usecases as uc
-from flows.cli import main
-from flows.engine import Engine
+from cli.main import main
+from flows import actions, scheduled
 from models.tables import Document, Notification
+from service import cases as uc
+from service import delivery, digest_data, digests, documents, watchdog
+from service.engine import Engine
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.measures import month_of, week_of
@@ -421,7 +422,7 @@ def _digests(engine: Engine, out: Outputs) -> None:
     bulletin = digests.render_digest(made[-1], "md", "zh").decode("utf-8")
     assert "顺达物流" in bulletin and "137****2222" in bulletin  # the repeat respondent
     for digest in made:
-        for fmt in digests.FORMATS:
+        for fmt in digest_data.FORMATS:
             for lang in ("zh", "en"):
                 data = digests.render_digest(digest, fmt, lang)
                 text = xlsx_text(data) if fmt == "xlsx" else data.decode("utf-8")

@@ -1,4 +1,4 @@
-"""The repository's own rules: lint, types (mypy strict on workflow/ and models/), the docs."""
+"""The repository's own rules: lint, types (mypy strict), import contracts, the docs."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def test_mypy_strict() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_import_contracts() -> None:
+    """The layers, the pure domain and no import cycles (`[tool.importlinter]` in pyproject)."""
+    done = _run(str(BIN / "lint-imports"), "--no-cache")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_docs_draw_the_current_state_machine() -> None:
     readme = (ROOT / "docs" / "lifecycle.md").read_text(encoding="utf-8")
     assert readme_block() in readme, "regenerate with: .venv/bin/grievance diagram"
@@ -37,7 +43,7 @@ def test_docs_map_every_module() -> None:
     readme = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     modules = [
         p
-        for pkg in ("workflow", "models", "flows", "templates")
+        for pkg in ("workflow", "models", "service", "flows", "cli", "templates")
         for p in sorted((ROOT / pkg).glob("*.py"))
         if p.name != "__init__.py"
     ]

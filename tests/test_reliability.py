@@ -19,11 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bench import audit, crash
-from flows import delivery, watchdog
-from flows import usecases as uc
-from flows.cli import cli
-from flows.engine import Engine
+from cli.main import cli
 from models.tables import GrievanceEvent, Notification
+from service import cases as uc
+from service import delivery, watchdog
+from service.engine import Engine
 from tests.conftest import DESK, TEST_DATABASE_ENV, Driver, database_url_for
 from workflow.vocab import Event
 

@@ -17,7 +17,7 @@ from prefect.states import State
 from prefect.testing.utilities import prefect_test_harness
 
 from flows import actions
-from flows import usecases as uc
+from service import cases as uc
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 
 DESK_WHO = {"actor": "张敏", "role": "dispatcher"}

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from cli.importing import import_
 from flows import importer
-from flows import usecases as uc
-from flows.engine import Engine
+from service import cases as uc
+from service import importing, work_orders
+from service.engine import Engine
 from tests.conftest import DESK, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
@@ -22,7 +24,7 @@ from workflow.vocab import Category, Channel, RequestType, Role
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "12328-sample.csv"
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # 16:00 Asia/Shanghai, after the sample's rows
-ACTOR = Actor(importer.DEFAULT_ACTOR, Role.DISPATCHER)
+ACTOR = Actor(importing.DEFAULT_ACTOR, Role.DISPATCHER)
 
 HEADER = "工单编号,受理时间,诉求类型,诉求分类,诉求人,联系电话,车牌号,诉求内容"
 GOOD = "W-{n},2026-11-23 09:{n:02d},投诉举报,运费纠纷/拖欠运费,王建国,13812345678,川B12345,拖欠运费"
@@ -34,8 +36,8 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 def run(engine: Engine, path: Path, now: datetime = NOW, batch: int = 200) -> Any:
-    rows, problems = importer.parse(path)
-    result = importer.import_rows(engine, rows, ACTOR, now, batch=batch)
+    rows, problems = work_orders.parse(path)
+    result = importing.import_rows(engine, rows, ACTOR, now, batch=batch)
     result.problems = problems + result.problems
     return result
 
@@ -45,10 +47,10 @@ def cases(engine: Engine) -> list[Any]:
 
 
 def test_the_sample_csv_with_chinese_headers_imports_every_row(engine: Engine) -> None:
-    parsed = importer.read(SAMPLE)
+    parsed = work_orders.read(SAMPLE)
     assert parsed.format == "csv" and parsed.warnings == ["unknown column '坐席工号' ignored"]
     ticks: list[int] = []
-    result = importer.import_rows(engine, parsed.rows, ACTOR, NOW, batch=2, progress=ticks.append)
+    result = importing.import_rows(engine, parsed.rows, ACTOR, NOW, batch=2, progress=ticks.append)
     assert result.problems == [] and result.skipped_existing == []
     assert [line for line, _ in result.imported] == [2, 3, 4, 6, 7]  # row 4 spans two lines
     assert sum(ticks) == 5
@@ -101,7 +103,7 @@ def test_jsonl_with_english_keys(engine: Engine, tmp_path: Path) -> None:
         },
     ]
     path = write(tmp_path / "day.jsonl", "\n".join(json.dumps(o) for o in orders) + "\n\n")
-    parsed = importer.read(path)
+    parsed = work_orders.read(path)
     assert parsed.format == "jsonl" and parsed.warnings == [
         "unknown key 'operator' ignored (first on line 1)"
     ]
@@ -180,20 +182,20 @@ def test_a_crash_midway_then_a_rerun_imports_every_row_once(
 
 def test_unreadable_and_incomplete_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="cannot read"):
-        importer.read(tmp_path / "missing.csv")
+        work_orders.read(tmp_path / "missing.csv")
     with pytest.raises(InvalidInput, match="empty"):
-        importer.read(write(tmp_path / "empty.csv", "\n"))
+        work_orders.read(write(tmp_path / "empty.csv", "\n"))
     with pytest.raises(InvalidInput, match="binary"):
-        importer.read(write(tmp_path / "x.csv", "a\x00b"))
+        work_orders.read(write(tmp_path / "x.csv", "a\x00b"))
     with pytest.raises(
         InvalidInput, match=r"missing required column\(s\): description \(诉求内容\)"
     ):
-        importer.read(write(tmp_path / "few.csv", HEADER.rsplit(",", 1)[0] + "\n"))
+        work_orders.read(write(tmp_path / "few.csv", HEADER.rsplit(",", 1)[0] + "\n"))
     with pytest.raises(InvalidInput, match="JSON Lines"):
-        importer.read(write(tmp_path / "a.json", '[{"ref": "1"}]'))
+        work_orders.read(write(tmp_path / "a.json", '[{"ref": "1"}]'))
     with pytest.raises(InvalidInput, match="JSON Lines"):
-        importer.read(write(tmp_path / "a.json", '[{"ref": "1"}]'))
-    rows, problems = importer.parse(write(tmp_path / "x.jsonl", '{"ref": "1"}\n[1]\n{oops\n'))
+        work_orders.read(write(tmp_path / "a.json", '[{"ref": "1"}]'))
+    rows, problems = work_orders.parse(write(tmp_path / "x.jsonl", '{"ref": "1"}\n[1]\n{oops\n'))
     assert len(rows) == 1 and [p.line for p in problems] == [2, 3]
 
 
@@ -204,22 +206,22 @@ def test_the_cli_imports_reports_and_exits_1_on_bad_rows(engine: Engine, tmp_pat
         "\n".join([HEADER, GOOD.format(n=1), GOOD.format(n=2).replace("13812345678", "1")]),
     )
     runner = CliRunner()
-    dry = runner.invoke(importer.import_, [str(path), "--dry-run", "--json"], env=env)
+    dry = runner.invoke(import_, [str(path), "--dry-run", "--json"], env=env)
     assert dry.exit_code == 1, dry.output
     data = json.loads(dry.stdout)
     assert data["would_import"] == 1 and data["imported"] == 0 and data["bad"] == 1
     assert cases(engine) == []
-    first = runner.invoke(importer.import_, [str(path)], env=env)
+    first = runner.invoke(import_, [str(path)], env=env)
     assert first.exit_code == 1
     assert "line 3: phone: not a valid phone number" in first.stdout
     assert "imported 1, already present 0, bad 1 from day.csv" in first.stdout
     assert "importing day.csv" in first.stderr  # the progress bar's label
-    sample = runner.invoke(importer.import_, [str(SAMPLE), "--json"], env=env)
+    sample = runner.invoke(import_, [str(SAMPLE), "--json"], env=env)
     assert sample.exit_code == 0, sample.output
     assert json.loads(sample.stdout)["imported"] == 5
-    again = runner.invoke(importer.import_, [str(SAMPLE)], env=env)
+    again = runner.invoke(import_, [str(SAMPLE)], env=env)
     assert again.exit_code == 0 and "imported 0, already present 5, bad 0" in again.stdout
-    missing = runner.invoke(importer.import_, [str(tmp_path / "nope.csv")], env=env)
+    missing = runner.invoke(import_, [str(tmp_path / "nope.csv")], env=env)
     assert missing.exit_code == 1 and "error: cannot read" in missing.stderr
 
 
@@ -285,13 +287,13 @@ def test_batches_are_written_one_at_a_time_on_sqlite_and_a_few_at_once_on_postgr
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", "sqlite:////tmp/any.db")
-    monkeypatch.setenv(importer.PARALLEL_ENV, "8")
-    assert importer.parallel_batches() == 1  # one writer: more would only queue on its lock
+    monkeypatch.setenv(importing.PARALLEL_ENV, "8")
+    assert importing.parallel_batches() == 1  # one writer: more would only queue on its lock
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/g")
-    assert importer.parallel_batches() == 8
-    monkeypatch.delenv(importer.PARALLEL_ENV)
-    assert importer.parallel_batches() == 4
+    assert importing.parallel_batches() == 8
+    monkeypatch.delenv(importing.PARALLEL_ENV)
+    assert importing.parallel_batches() == 4
     for bad in ("0", "x", "65"):
-        monkeypatch.setenv(importer.PARALLEL_ENV, bad)
+        monkeypatch.setenv(importing.PARALLEL_ENV, bad)
         with pytest.raises(InvalidInput, match="GRIEVANCE_IMPORT_PARALLEL"):
-            importer.parallel_batches()
+            importing.parallel_batches()

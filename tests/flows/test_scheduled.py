@@ -11,8 +11,9 @@ from prefect.events.clients import AssertingEventsClient
 from prefect.events.worker import EventsWorker
 from prefect.testing.utilities import prefect_test_harness
 
-from flows import delivery, scheduled
-from flows.engine import Engine
+from flows import scheduled
+from service import delivery
+from service.engine import Engine
 from tests.conftest import Driver, database_url_for
 
 

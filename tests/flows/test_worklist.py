@@ -34,9 +34,11 @@ from prefect.settings import (
 )
 from prefect.testing.utilities import prefect_test_harness
 
-from flows import actions, importer, scheduled, worklist
-from flows import usecases as uc
-from flows.cli import main
+from cli.main import main
+from flows import actions, scheduled, worklist
+from service import cases as uc
+from service import importing, work_orders
+from service import worklist as waits
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from workflow.actor import Actor
 from workflow.vocab import Role, State
@@ -94,7 +96,7 @@ def the_run(number: str) -> FlowRun:
 def all_case_runs() -> list[FlowRun]:
     with get_client(sync_client=True) as client:
         return client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[worklist.WORKLIST_TAG])),
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[waits.WORKLIST_TAG])),
             limit=200,
         )
 
@@ -163,7 +165,7 @@ def test_each_wait_has_its_form_and_only_actions_the_table_allows() -> None:
     }
     assert {
         name: [f"{e.zh} {e.value}" for e in w.events]
-        for name, w in worklist.WAITS.items()
+        for name, w in waits.WAITS.items()
         if w.case_run
     } == expected
     for name, model in worklist.FORMS.items():
@@ -173,9 +175,9 @@ def test_each_wait_has_its_form_and_only_actions_the_table_allows() -> None:
         assert titles["action"] == "办理动作 Action"
         assert all(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in titles.values()), titles
         assert "expect_version" not in titles and "number" not in titles
-        assert model.model_fields["role"].default == worklist.WAITS[name].role
+        assert model.model_fields["role"].default == waits.WAITS[name].role
     assert worklist.FORMS["closed"].model_json_schema()["required"] == ["satisfaction", "actor"]
-    wait = worklist.wait_of
+    wait = waits.wait_of
     assert wait(State.HANDLING, False, None).case_run is False  # type: ignore[union-attr]
     assert wait(State.HANDLING, True, None).name == "extension"  # type: ignore[union-attr]
     assert wait(State.REVISITED, False, "dissatisfied").name == "dissatisfied"  # type: ignore[union-attr]
@@ -366,9 +368,9 @@ def test_case_runs_are_created_lazily_in_bounded_batches(db: None, driver: Drive
     assert all(len(open_runs(n)) == 1 for n in numbers)
     assert worklist.sync_worklist(driver.engine, budget=2).counts == {"in-sync": 5}
     # a bulk import adds no case run per row: the next ticks pick the new grievances up
-    rows, problems = importer.parse(SAMPLE)
+    rows, problems = work_orders.parse(SAMPLE)
     now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-    result = importer.import_rows(driver.engine, rows, Actor("12328导入", Role.DISPATCHER), now)
+    result = importing.import_rows(driver.engine, rows, Actor("12328导入", Role.DISPATCHER), now)
     assert len(result.imported) == 5 and len(all_case_runs()) == 5
     first = worklist.sync_worklist(driver.engine, budget=3)
     assert first.counts["created"] == 3 and first.counts.get("deferred", 0) == 2
@@ -472,7 +474,7 @@ def test_a_case_run_stuck_without_its_process_is_replaced(
 def test_the_watchdog_issues_documents_a_crash_left_pending(db: None, driver: Driver) -> None:
     """The process that recorded the review died before issuing its documents: the next
     watchdog run (its `documents` task) issues them."""
-    from flows import documents
+    from service import documents
 
     number = driver.to("reviewed").number  # the use case queued the job, nobody issued it
     assert documents.stored(driver.engine, number) == []

@@ -26,12 +26,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from flows import usecases as uc
-from flows.engine import Engine
 from models import repo
 from models.prepared import Prepared, bound, params
 from models.tables import Grievance, SlaTimer
 from models.types import EnumValue, UTCDateTime
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import HANDLER, Driver
 from workflow.vocab import State
 

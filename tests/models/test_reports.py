@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event
 
-from flows import usecases as uc
-from flows.engine import Engine
 from models import reports
+from service import cases as uc
+from service.engine import Engine
 from tests.conftest import DESK, HANDLER, REVIEWER, Driver, accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput

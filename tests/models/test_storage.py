@@ -15,9 +15,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from flows.engine import Engine
 from models import repo
 from models.db import Database
+from service.engine import Engine
 from tests.conftest import TEST_DATABASE_ENV, Driver
 
 
@@ -131,7 +131,7 @@ def test_the_suite_runs_on_the_database_it_was_asked_for(engine: Engine, tmp_pat
 def test_a_unit_sees_the_grievances_it_co_handles_and_no_look_alikes(driver: Driver) -> None:
     """Co-handling units are matched in a JSON list with LIKE, where '_' is a wildcard: a
     unit `U_1` must not get the rows of `UX1` (they would take places in its page)."""
-    from flows import usecases as uc
+    from service import cases as uc
     from tests.conftest import DESK
 
     driver.units("UA", "U_1", "UX1")

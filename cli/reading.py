@@ -1,0 +1,63 @@
+"""`grievance show` and `grievance list`: a grievance with its events and timers, and lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cli import present
+from cli.context import acting, choice, cli, emit, make_ctx
+from service import cases as uc
+from workflow.privacy import mask_value
+from workflow.vocab import State
+
+
+@cli.command()
+@click.argument("number")
+@click.option("--explain", is_flag=True, help="Explain each deadline: days skipped and why.")
+@acting
+def show(number: str, explain: bool, **who: Any) -> None:
+    """One grievance with its audit events and SLA timers (personal data masked)."""
+    ctx = make_ctx(**who)
+    view = uc.show(ctx.engine, number, ctx.actor, explain=explain)
+    now = ctx.stamp.recorded_at
+    data = present.case_dict(view.case, version=view.version)
+    data["policy"] = view.case.policy
+    # every string of a payload masked, also a level down (a close's findings)
+    data["events"] = [mask_value(present.event_dict(e)) for e in view.events]
+    data["timers"] = [present.timer_dict(t, now) for t in view.timers]
+    if explain:
+        for item, timer in zip(data["timers"], view.timers, strict=True):
+            item["explanation"] = view.explanations.get(timer.key, [])
+    lines = [
+        present.case_text(view.case, version=view.version, events=view.events),
+        f"  时限 SLA timers (policy {view.case.policy}):",
+    ]
+    for timer in view.timers:
+        lines += present.timer_text(timer, now, view.explanations.get(timer.key, ()))
+    emit(ctx, data, "\n".join(lines))
+
+
+@cli.command("list")
+@click.option("--state", type=choice(State, exclude=["new"]), help="Only this state.")
+@click.option("--unit", metavar="CODE", help="Only this lead unit.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--offset", type=int, default=0)
+@acting
+def list_(state: str | None, unit: str | None, limit: int, offset: int, **who: Any) -> None:
+    """Grievances in order of acceptance (unit staff see their unit's only)."""
+    ctx = make_ctx(**who)
+    cases = uc.list_cases(
+        ctx.engine,
+        ctx.actor,
+        state=State(state) if state else None,
+        unit=unit,
+        limit=limit,
+        offset=offset,
+    )
+    emit(
+        ctx,
+        [present.case_dict(c) for c in cases],
+        "\n".join(present.case_line(c) for c in cases) or "no grievances",
+    )
