@@ -230,3 +230,16 @@ class Driver:
 @pytest.fixture
 def driver(engine: Engine) -> Driver:
     return Driver(engine)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`grievance ARGS...` in-process: its exit code, standard output and standard error."""
+    from cli.main import main
+
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

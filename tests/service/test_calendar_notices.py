@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from cli.main import main
 from models.tables import CalendarDay, CalendarNotice, GrievanceEvent, SlaTimer
 from service import calendars, digests
 from service import cases as uc
 from service.engine import Engine
 from tests.conftest import DESK, HANDLER, Driver, database_url_for
+from tests.conftest import run_cli as run
 from workflow.calendar import Overrides, parse_hours
 from workflow.errors import Conflict, PermissionDenied
 from workflow.notices import parse_calendar
@@ -38,16 +38,6 @@ NOTICE_2027 = (NOTICES / "2027.template.toml").read_text(encoding="utf-8").repla
 
 def sh(text: str) -> datetime:
     return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

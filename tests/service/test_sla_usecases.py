@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from models import repo
 from service import calendars
 from service import cases as uc
 from service.engine import Engine
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
+from tests.conftest import run_cli as run
 from workflow.actor import Actor
 from workflow.calendar import Overrides
 from workflow.sla import TimerState
@@ -140,16 +140,6 @@ def test_loading_a_calendar_moves_deadlines_with_an_audit_event(driver: Driver) 
 
 
 # --------------------------------------------------------------------------- CLI
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))

@@ -15,6 +15,7 @@ from models import repo
 from service import cases as uc
 from service.engine import Engine
 from tests.conftest import DESK, database_url_for
+from tests.conftest import run_cli as run
 from workflow.actor import Actor
 from workflow.calendar import parse_hours
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
@@ -178,16 +179,6 @@ def test_bad_unit_calendars_are_refused_and_nothing_is_written(engine: Engine) -
 
 
 # --------------------------------------------------------------------------- the CLI
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
