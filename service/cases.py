@@ -595,31 +595,7 @@ def list_notifications(
         query = query.where(col(Notification.status) == status)
     with engine.db.read() as session:
         rows = session.exec(query.order_by(col(Notification.id)).limit(limit)).all()
-        return [_notification_dict(row) for row in rows]
-
-
-def _notification_dict(row: Notification) -> dict[str, Any]:
-    """One outbox row as `delivery.listing` shows it (URL redacted; no body)."""
-    return {
-        "id": row.id,
-        "grievance": row.number,
-        "kind": row.kind,
-        "target": row.target,
-        "cycle": row.cycle,
-        "step": row.step,
-        "audience": row.audience,
-        "unit": row.unit,
-        "recipient": row.recipient,
-        "channel": delivery.redact(row.url),
-        "status": row.status,
-        "attempts": row.attempts,
-        "created_at": iso(row.created_at),
-        "not_before": iso(row.not_before),
-        "next_attempt_at": iso(row.next_attempt_at),
-        "sent_at": iso(row.sent_at),
-        "last_error": row.last_error,
-        "title": row.title,
-    }
+        return [delivery.listed(row) for row in rows]
 
 
 def _desk_only(stamp: Stamp, what: str) -> None:
