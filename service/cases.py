@@ -10,11 +10,11 @@ it in a `Stamp` (`service.acting`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -36,6 +36,10 @@ from workflow.vocab import Event, Role, Satisfaction
 
 # who records that a timer moved to the lead unit's calendar after an assignment or a redo
 CALENDAR_KEEPER = Actor("calendar", Role.SYSTEM)
+
+P = ParamSpec("P")
+# an action's use case: engine, grievance number and stamp, then the action's own fields
+Action = Callable[Concatenate[Engine, str, Stamp, P], Case]
 
 
 def _facts(session: Session, command: Command, policy: Policy) -> Facts:
@@ -141,7 +145,16 @@ def execute(
             policy = engine.policy(case.policy, session)
             facts = _facts(session, command, policy)
             record = decide(number, case, command, actor=stamp.actor, at=stamp.at, facts=facts)
-            new = _commit(engine, session, row_id, version, case, record, policy, stamp.recorded_at)
+            new = _commit(
+                engine,
+                session,
+                row_id,
+                version,
+                case,
+                record,
+                policy,
+                stamp.recorded_at,
+            )
     except IntegrityError:
         raise Conflict(
             f"grievance {number} was changed by someone else at the same time; retry"
@@ -180,213 +193,145 @@ def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
 
 
 def _run(
-    engine: Engine, number: str, event: Event, stamp: Stamp, version: int | None, **data: Any
+    engine: Engine,
+    number: str,
+    event: Event,
+    stamp: Stamp,
+    version: int | None,
+    **data: Any,
 ) -> Case:
     fields = {key: value for key, value in data.items() if value is not None}
     return execute(engine, number, parse_command(event, fields), stamp, expected_version=version)
 
 
+def _action(event: Event) -> Callable[[Callable[P, dict[str, Any] | None]], Action[P]]:
+    """The use case of an action on an existing grievance, declared by its fields.
+
+    The declaration's keyword parameters are the command's fields, checked as in any call
+    (those left None are dropped); a declaration that returns the fields reshapes them. The
+    use case is called as `name(engine, number, stamp, *, fields..., expected_version=None)`
+    and runs `execute`: one transaction.
+    """
+
+    def declare(fields: Callable[P, dict[str, Any] | None]) -> Action[P]:
+        def action(
+            engine: Engine, number: str, stamp: Stamp, *args: P.args, **kwargs: P.kwargs
+        ) -> Case:
+            shaped = fields(*args, **kwargs)  # a field unknown, missing or by position: TypeError
+            version = cast("int | None", kwargs.pop("expected_version", None))
+            return _run(
+                engine, number, event, stamp, version, **(kwargs if shaped is None else shaped)
+            )
+
+        action.__name__ = action.__qualname__ = fields.__name__
+        action.__doc__ = fields.__doc__
+        # Concatenate types engine, number and stamp as positional-only; they may still be
+        # given by name, as before
+        return cast("Action[P]", action)
+
+    return declare
+
+
+@_action(Event.ASSIGN)
 def assign(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
-    *,
-    unit: str,
-    co_units: Iterable[str] = (),
-    expected_version: int | None = None,
-) -> Case:
+    *, unit: str, co_units: Iterable[str] = (), expected_version: int | None = None
+) -> dict[str, Any]:
     """分办: route to a lead unit and optional co-handling units."""
-    return _run(
-        engine, number, Event.ASSIGN, stamp, expected_version, unit=unit, co_units=list(co_units)
-    )
+    return {"unit": unit, "co_units": list(co_units)}
 
 
-def sign(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
-    *,
-    note: str | None = None,
-    expected_version: int | None = None,
-) -> Case:
+@_action(Event.SIGN)
+def sign(*, note: str | None = None, expected_version: int | None = None) -> None:
     """签收: the lead unit signs for it; the first unit to sign stays accountable (首办负责)."""
-    return _run(engine, number, Event.SIGN, stamp, expected_version, note=note)
 
 
-def return_to_desk(
-    engine: Engine, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
-) -> Case:
+@_action(Event.RETURN)
+def return_to_desk(*, reason: str, expected_version: int | None = None) -> None:
     """退单: the unit hands it back to the desk with a reason (counted)."""
-    return _run(engine, number, Event.RETURN, stamp, expected_version, reason=reason)
 
 
+@_action(Event.REASSIGN)
 def reassign(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
-    *,
-    unit: str,
-    reason: str,
-    co_units: Iterable[str] = (),
-    expected_version: int | None = None,
-) -> Case:
+    *, unit: str, reason: str, co_units: Iterable[str] = (), expected_version: int | None = None
+) -> dict[str, Any]:
     """改派: the desk routes it to another (or the same) unit."""
-    return _run(
-        engine,
-        number,
-        Event.REASSIGN,
-        stamp,
-        expected_version,
-        unit=unit,
-        reason=reason,
-        co_units=list(co_units),
-    )
+    return {"unit": unit, "reason": reason, "co_units": list(co_units)}
 
 
-def feedback(
-    engine: Engine, number: str, stamp: Stamp, *, note: str, expected_version: int | None = None
-) -> Case:
+@_action(Event.FEEDBACK)
+def feedback(*, note: str, expected_version: int | None = None) -> None:
     """进展反馈: progress feedback given to the driver."""
-    return _run(engine, number, Event.FEEDBACK, stamp, expected_version, note=note)
 
 
-def request_extension(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
-    *,
-    days: int,
-    reason: str,
-    expected_version: int | None = None,
-) -> Case:
+@_action(Event.REQUEST_EXTENSION)
+def request_extension(*, days: int, reason: str, expected_version: int | None = None) -> None:
     """申请延期: ask for more working days (approved by a supervisor)."""
-    return _run(
-        engine, number, Event.REQUEST_EXTENSION, stamp, expected_version, days=days, reason=reason
-    )
 
 
-def approve_extension(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
-    *,
-    note: str | None = None,
-    expected_version: int | None = None,
-) -> Case:
+@_action(Event.APPROVE_EXTENSION)
+def approve_extension(*, note: str | None = None, expected_version: int | None = None) -> None:
     """批准延期: a supervisor grants the pending extension."""
-    return _run(engine, number, Event.APPROVE_EXTENSION, stamp, expected_version, note=note)
 
 
-def reject_extension(
-    engine: Engine, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
-) -> Case:
+@_action(Event.REJECT_EXTENSION)
+def reject_extension(*, reason: str, expected_version: int | None = None) -> None:
     """驳回延期: a supervisor refuses the pending extension."""
-    return _run(engine, number, Event.REJECT_EXTENSION, stamp, expected_version, reason=reason)
 
 
-def suspend(
-    engine: Engine, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
-) -> Case:
+@_action(Event.SUSPEND)
+def suspend(*, reason: str, expected_version: int | None = None) -> None:
     """挂起: stop the clock while waiting on the driver or a third party."""
-    return _run(engine, number, Event.SUSPEND, stamp, expected_version, reason=reason)
 
 
-def resume(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
-    *,
-    note: str | None = None,
-    expected_version: int | None = None,
-) -> Case:
+@_action(Event.RESUME)
+def resume(*, note: str | None = None, expected_version: int | None = None) -> None:
     """恢复: handling restarts after a suspension."""
-    return _run(engine, number, Event.RESUME, stamp, expected_version, note=note)
 
 
+@_action(Event.CLOSE)
 def close(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
     *,
     result: str,
     note: str,
     recovered: Decimal | str | None = None,
     findings: dict[str, Any] | None = None,
     expected_version: int | None = None,
-) -> Case:
+) -> None:
     """办结: close with a result. A no_fault or unsubstantiated result needs its `findings`
     (verification, facts, basis, explanation, explained_at, evidence) and a supervisor."""
-    return _run(
-        engine,
-        number,
-        Event.CLOSE,
-        stamp,
-        expected_version,
-        result=result,
-        note=note,
-        recovered=recovered,
-        findings=findings,
-    )
 
 
+@_action(Event.REVISIT)
 def revisit(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
-    *,
-    satisfaction: str,
-    note: str | None = None,
-    expected_version: int | None = None,
-) -> Case:
+    *, satisfaction: str, note: str | None = None, expected_version: int | None = None
+) -> None:
     """回访: record the driver's answer after closing."""
-    return _run(
-        engine, number, Event.REVISIT, stamp, expected_version, satisfaction=satisfaction, note=note
-    )
 
 
-def redo(
-    engine: Engine, number: str, stamp: Stamp, *, reason: str, expected_version: int | None = None
-) -> Case:
+@_action(Event.REDO)
+def redo(*, reason: str, expected_version: int | None = None) -> None:
     """重办: back to handling after a dissatisfied revisit; starts a new cycle."""
-    return _run(engine, number, Event.REDO, stamp, expected_version, reason=reason)
 
 
+@_action(Event.REVIEW)
 def review(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
     *,
     root_cause: str,
     actions: str,
     lessons: str | None = None,
     responsibility: str | None = None,
     expected_version: int | None = None,
-) -> Case:
+) -> None:
     """复盘: review the case; this finishes it."""
-    return _run(
-        engine,
-        number,
-        Event.REVIEW,
-        stamp,
-        expected_version,
-        root_cause=root_cause,
-        actions=actions,
-        lessons=lessons,
-        responsibility=responsibility,
-    )
 
 
-def merge(
-    engine: Engine, number: str, stamp: Stamp, *, into: str, expected_version: int | None = None
-) -> Case:
+@_action(Event.MERGE)
+def merge(*, into: str, expected_version: int | None = None) -> None:
     """并单: merge this duplicate into another open grievance."""
-    return _run(engine, number, Event.MERGE, stamp, expected_version, into=into)
 
 
+@_action(Event.AMEND)
 def amend(
-    engine: Engine,
-    number: str,
-    stamp: Stamp,
     *,
     reason: str,
     type: str | None = None,
@@ -395,18 +340,5 @@ def amend(
     amount: Decimal | str | None = None,
     respondent: str | None = None,
     expected_version: int | None = None,
-) -> Case:
+) -> None:
     """更正: an audited correction of registration facts."""
-    return _run(
-        engine,
-        number,
-        Event.AMEND,
-        stamp,
-        expected_version,
-        reason=reason,
-        type=type,
-        category=category,
-        description=description,
-        amount=amount,
-        respondent=respondent,
-    )
