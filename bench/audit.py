@@ -36,7 +36,10 @@ from sqlalchemy.exc import DBAPIError
 from models import repo
 from service import cases as uc
 from service import watchdog
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import show
+from service.units import add_unit
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.errors import GrievanceError
@@ -137,12 +140,12 @@ class Run:
         self.half_written = 0  # refused operations that changed something anyway
         self.fired = 0
 
-    def stamp(self, actor: Actor) -> uc.Stamp:
+    def stamp(self, actor: Actor) -> Stamp:
         self.now += timedelta(minutes=self.rng.choice([1, 5, 20, 60, 240, 900]))
         at = self.now
         if self.rng.random() < 0.1:  # recorded now, effective a little earlier
             at = self.now - timedelta(minutes=self.rng.randrange(1, 120))
-        return uc.Stamp(actor=actor, at=at, recorded_at=self.now)
+        return Stamp(actor=actor, at=at, recorded_at=self.now)
 
     def who(self, role: str, unit: str | None) -> Actor:
         if role == "desk":
@@ -175,7 +178,7 @@ class Run:
         self.applied["accept"] += 1
 
     def act(self, number: str) -> None:
-        current = uc.show(self.engine, number, DESK)
+        current = show(self.engine, number, DESK)
         state = current.case.state.value
         steps = NEXT_STEPS.get(state)
         if steps and self.rng.random() < 0.8:
@@ -191,7 +194,7 @@ class Run:
             OPERATIONS[name](self.engine, number, self.stamp(actor), **arguments)
         except GrievanceError as error:
             self.refused[f"{name} ({type(error).__name__})"] += 1
-            after = uc.show(self.engine, number, DESK)
+            after = show(self.engine, number, DESK)
             if after.version != current.version or after.case != current.case:
                 self.half_written += 1
             return
@@ -278,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine = Engine.open(args.url or f"sqlite:///{Path(folder) / 'audit.db'}")
         try:
             for code in ("UA", "UB"):
-                uc.add_unit(engine, uc.Stamp(DESK, START, START), code=code, name=f"单位{code}")
+                add_unit(engine, Stamp(DESK, START, START), code=code, name=f"单位{code}")
             run = Run(engine, random.Random(args.seed))
             started = time.perf_counter()
             for index in range(args.ops):

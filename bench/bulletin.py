@@ -52,7 +52,9 @@ from models.tables import Grievance, SlaTimer
 from models.types import UTCDateTime
 from service import cases as uc
 from service import digests
+from service.acting import Stamp
 from service.engine import Engine
+from service.units import add_unit
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.measures import month_of
@@ -109,8 +111,8 @@ class Story:
     steps: Callable[[Engine, str, datetime, dict[str, str]], None]
 
 
-def _s(at: datetime, actor: Actor = DESK) -> uc.Stamp:
-    return uc.Stamp(actor=actor, at=at, recorded_at=at)
+def _s(at: datetime, actor: Actor = DESK) -> Stamp:
+    return Stamp(actor=actor, at=at, recorded_at=at)
 
 
 def _worked(e: Engine, n: str, t: datetime, *, assign: timedelta = timedelta(minutes=20)) -> None:
@@ -281,7 +283,7 @@ def make_templates(path: Path) -> tuple[Layout, list[Template]]:
     made: dict[str, str] = {}
     told: list[tuple[Story, int, str]] = []
     try:
-        uc.add_unit(engine, _s(BASE_WEEK - D), code="UA", name="单位UA")
+        add_unit(engine, _s(BASE_WEEK - D), code="UA", name="单位UA")
         for start, offset in enumerate(STARTS):
             for story in STORIES:
                 at = BASE_WEEK + offset

@@ -45,6 +45,7 @@ from typing import Any
 from bench import synthetic
 from bench.summary import Line, bar, goal_at_least
 from service import cases as uc
+from service.acting import Stamp
 from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
@@ -132,7 +133,7 @@ def accept_all(engine: Engine, work: Sequence[synthetic.Order]) -> tuple[int, fl
     for o in work:
         command = parse_command(Event.ACCEPT, o.accept_data())
         assert isinstance(command, Accept)
-        uc.accept(engine, command, uc.Stamp(actor=DESK, at=o.accepted_at, recorded_at=NOW))
+        uc.accept(engine, command, Stamp(actor=DESK, at=o.accepted_at, recorded_at=NOW))
     return len(work), time.perf_counter() - t0
 
 

@@ -58,7 +58,9 @@ from bench import synthetic
 from bench.summary import NO_GOAL, Line, goal_at_least
 from service import cases as uc
 from service import documents
+from service.acting import Stamp
 from service.engine import Engine
+from service.units import add_unit
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.vocab import Event, Role
@@ -103,8 +105,8 @@ class Step:
     kwargs: dict[str, Any]
 
 
-def _stamp(actor: Actor, at: datetime) -> uc.Stamp:
-    return uc.Stamp(actor=actor, at=at, recorded_at=at)
+def _stamp(actor: Actor, at: datetime) -> Stamp:
+    return Stamp(actor=actor, at=at, recorded_at=at)
 
 
 def _findings(at: datetime) -> dict[str, Any]:
@@ -118,7 +120,7 @@ def _findings(at: datetime) -> dict[str, Any]:
     }
 
 
-def _accept(engine: Engine, data: dict[str, Any], stamp: uc.Stamp) -> Any:
+def _accept(engine: Engine, data: dict[str, Any], stamp: Stamp) -> Any:
     command = parse_command(Event.ACCEPT, data)  # the caller validates, as the CLI does
     assert isinstance(command, Accept)
     return uc.accept(engine, command, stamp)
@@ -333,7 +335,7 @@ def run(n: int, seed: int, folder: Path, log: Log = _stderr, chunk: int = CHUNK)
         warm = plan(3, seed + 1, prefix="WARM")
         for side in (engine, recorded):
             for code, name, _ in synthetic.UNITS:
-                uc.add_unit(
+                add_unit(
                     side,
                     setup,
                     code=code,

@@ -49,7 +49,9 @@ from models import repo
 from models.tables import Grievance, SlaTimer
 from service import cases as uc
 from service import watchdog
+from service.acting import Stamp
 from service.engine import Engine
+from service.units import add_unit
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.sla import due_steps
@@ -137,8 +139,8 @@ def _accept_command(ref: str) -> Accept:
     return command
 
 
-def _stamp(at: datetime) -> uc.Stamp:
-    return uc.Stamp(actor=DESK, at=at, recorded_at=at)
+def _stamp(at: datetime) -> Stamp:
+    return Stamp(actor=DESK, at=at, recorded_at=at)
 
 
 def make_templates(path: Path) -> Templates:
@@ -147,7 +149,7 @@ def make_templates(path: Path) -> Templates:
     _remove_database(path)
     engine = Engine.open(f"sqlite:///{path}")
     try:
-        uc.add_unit(engine, _stamp(DUE_ACCEPTED - timedelta(days=1)), code=UNIT, name="单位UA")
+        add_unit(engine, _stamp(DUE_ACCEPTED - timedelta(days=1)), code=UNIT, name="单位UA")
         numbers = {}
         for ref, accepted in (("TEMPLATE-DUE", DUE_ACCEPTED), ("TEMPLATE-FRESH", FRESH_ACCEPTED)):
             case = uc.accept(engine, _accept_command(ref), _stamp(accepted))

@@ -391,15 +391,15 @@ class Loader:
         self.desk = Actor("装载受理台", Role.DISPATCHER)
 
     def stamp(self, actor: Any, at: datetime) -> Any:
-        from service import cases as uc
+        from service.acting import Stamp
 
-        return uc.Stamp(actor=actor, at=at, recorded_at=max(at, datetime.now(UTC)))
+        return Stamp(actor=actor, at=at, recorded_at=max(at, datetime.now(UTC)))
 
     def units(self) -> None:
-        from service import cases as uc
+        from service.units import add_unit
 
         for code in UNITS:
-            uc.add_unit(
+            add_unit(
                 self.engine,
                 self.stamp(self.desk, datetime.now(UTC)),
                 code=code,
@@ -731,7 +731,7 @@ def check_database(engine: Any, driver: Driver, plan: Load, report: Report, inbo
         NotificationAttempt,
         SlaTimer,
     )
-    from service import cases as uc
+    from service.timers import check_timers
     from workflow.vocab import Event
 
     action_subs = [s for s in driver.subs if s.kind != "watchdog" and s.actor]
@@ -816,7 +816,7 @@ def check_database(engine: Any, driver: Driver, plan: Load, report: Report, inbo
     report.check(
         left == 0, "no SLA step left that was due when the data was loaded", f"{left} left"
     )
-    problems = uc.check_timers(engine)
+    problems = check_timers(engine)
     report.check(
         not problems,
         "stored timers equal the replay of the audit log (grievance sla check)",

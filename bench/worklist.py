@@ -64,7 +64,9 @@ def _rows(home: Path) -> dict[str, int]:
 def _grievances(n: int, handling: float) -> tuple[Any, list[str], list[str]]:
     """N open grievances; returns the engine, the accepted and the assigned numbers."""
     from service import cases as uc
+    from service.acting import Stamp
     from service.engine import Engine
+    from service.units import add_unit
     from workflow.actor import Actor
     from workflow.commands import Accept, parse_command
     from workflow.vocab import Event, Role
@@ -75,10 +77,10 @@ def _grievances(n: int, handling: float) -> tuple[Any, list[str], list[str]]:
 
     def stamp(actor: Actor, i: int) -> Any:
         at = start + timedelta(milliseconds=i)
-        return uc.Stamp(actor=actor, at=at, recorded_at=at)
+        return Stamp(actor=actor, at=at, recorded_at=at)
 
     for code in UNITS:
-        uc.add_unit(engine, stamp(desk, 0), code=code, name=f"单位{code}")
+        add_unit(engine, stamp(desk, 0), code=code, name=f"单位{code}")
     accepted, assigned = [], []
     for i in range(n):
         data = {
@@ -185,6 +187,7 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
     from flows import worklist
     from service import cases as uc
     from service import worklist as waits
+    from service.acting import Stamp
     from workflow.actor import Actor
     from workflow.vocab import Role
 
@@ -215,7 +218,7 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
             now = datetime.now(UTC)
             handler = Actor("handler", Role.HANDLER, "U01")
             uc.return_to_desk(
-                engine, number, uc.Stamp(actor=handler, at=now, recorded_at=now), reason="退回"
+                engine, number, Stamp(actor=handler, at=now, recorded_at=now), reason="退回"
             )
             t0 = time.perf_counter()
             done = worklist.resync(number, engine=engine)

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import click
 
 from cli import present
-from service import cases as uc
 from service import watchdog
+from service.acting import Stamp
 from service.engine import Engine
 from workflow.actor import Actor
 from workflow.commands import INSTANT_YEARS
@@ -80,7 +80,7 @@ def acting(func: F) -> F:
 class Ctx:
     """Everything a command needs: who, when, output mode, the database."""
 
-    stamp: uc.Stamp
+    stamp: Stamp
     json: bool
 
     @property
@@ -112,7 +112,7 @@ def make_ctx(
     actor = Actor(name=name, role=role, unit=unit)
     at = instant(at_raw) if at_raw else now
     return Ctx(
-        stamp=uc.Stamp(actor=actor, at=at, recorded_at=now),
+        stamp=Stamp(actor=actor, at=at, recorded_at=now),
         json=bool(json_out if json_out is not None else who.json),
     )
 

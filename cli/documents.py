@@ -10,8 +10,8 @@ import click
 
 import templates
 from cli.context import acting, choice, cli, emit, make_ctx, now_from
-from service import cases as uc
 from service import document_jobs, documents
+from service.acting import require_bureau, require_desk
 from workflow.errors import InvalidInput
 from workflow.vocab import Role
 
@@ -28,7 +28,7 @@ def documents_group() -> None:
 def documents_jobs(status: str | None, limit: int, **who: Any) -> None:
     """Document jobs, newest first: pending, done, or failed with the reason."""
     ctx = make_ctx(**who)
-    uc.require_bureau(ctx.actor, "the list of document jobs")
+    require_bureau(ctx.actor, "the list of document jobs")
     if not 1 <= limit <= 100_000:
         raise InvalidInput("--limit must be between 1 and 100000")
     rows = document_jobs.jobs(ctx.engine, status=status, limit=limit)
@@ -47,7 +47,7 @@ def documents_jobs(status: str | None, limit: int, **who: Any) -> None:
 def documents_issue(retry_failed: bool, now_text: str | None, **who: Any) -> None:
     """Render and store the documents still pending (the watchdog does it every tick)."""
     ctx = make_ctx(**who)
-    uc.require_desk(ctx.actor, "issues pending documents")
+    require_desk(ctx.actor, "issues pending documents")
     done = documents.issue(
         ctx.engine, now_from(now_text, ctx), limit=100_000, retry_failed=retry_failed
     )

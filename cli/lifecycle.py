@@ -12,6 +12,7 @@ import click
 from cli.context import Ctx, F, acting, choice, cli, emit_case, instant, make_ctx
 from service import cases as uc
 from service import documents
+from service.acting import Stamp
 from service.engine import Engine
 from workflow.commands import Accept, parse_command
 from workflow.timeutil import iso
@@ -168,7 +169,7 @@ _action("resume", Event.RESUME, uc.resume, [_note])
 def _close(
     engine: Engine,
     number: str,
-    stamp: uc.Stamp,
+    stamp: Stamp,
     *,
     verification: str | None,
     facts: str | None,

@@ -32,7 +32,7 @@ from cli import (
 )
 from cli.context import cli, instant, make_ctx
 from cli.importing import import_
-from service import cases as uc
+from service.acting import require_bureau, require_desk
 from workflow.actor import Actor
 from workflow.errors import GrievanceError, InvalidInput, PermissionDenied
 from workflow.validation import has_binary
@@ -91,7 +91,7 @@ def _bureau_report(what: str) -> Callable[[Actor, dict[str, Any]], None]:
 
     def check(actor: Actor, kwargs: dict[str, Any]) -> None:
         _report_now(kwargs)
-        uc.require_bureau(actor, what)
+        require_bureau(actor, what)
 
     return check
 
@@ -112,7 +112,7 @@ _report.commands = {
     "weekly": _guarded(reports.report.commands["weekly"], _bureau_report("the weekly summary")),
     "monthly": _guarded(reports.report.commands["monthly"], _bureau_report("the monthly bulletin")),
 }
-cli.add_command(_guarded(demo.demo, lambda actor, _: uc.require_desk(actor, "loads demo data")))
+cli.add_command(_guarded(demo.demo, lambda actor, _: require_desk(actor, "loads demo data")))
 cli.add_command(_report)
 cli.add_command(_guarded(import_, _import_access))
 

@@ -7,8 +7,9 @@ from typing import Any
 import click
 
 from cli.context import acting, cli, emit, make_ctx, now_from, progress
-from service import cases as uc
 from service import delivery
+from service.acting import VERSION_MAX, require_desk
+from service.reading import list_notifications
 from workflow.errors import InvalidInput
 
 
@@ -27,7 +28,7 @@ def notifications() -> None:
 def notifications_list(status: str | None, number: str | None, limit: int, **who: Any) -> None:
     """Queued, sent and dead-lettered notifications (recipients shown without secrets)."""
     ctx = make_ctx(**who)
-    rows = uc.list_notifications(ctx.engine, ctx.actor, status=status, number=number, limit=limit)
+    rows = list_notifications(ctx.engine, ctx.actor, status=status, number=number, limit=limit)
     text = [
         f"{r['id']:>6} {r['status']:<8} {r['grievance'] or r['kind']} {r['step']:<12} "
         f"→ {r['recipient']}"
@@ -43,7 +44,7 @@ def notifications_list(status: str | None, number: str | None, limit: int, **who
 def notifications_deliver(now_text: str | None, **who: Any) -> None:
     """Send the notifications due now through their channels (retries with backoff)."""
     ctx = make_ctx(**who)
-    uc.require_desk(ctx.actor, "delivers notifications")
+    require_desk(ctx.actor, "delivers notifications")
     result = delivery.deliver(ctx.engine, now_from(now_text, ctx), progress=progress("deliver"))
     data = {"sent": result.sent, "retried": result.retried, "dead": result.dead}
     text = [f"sent {result.sent}, to retry {result.retried}, dead-lettered {result.dead}"]
@@ -60,10 +61,10 @@ def notifications_retry(
 ) -> None:
     """Give dead letters another round of attempts (after fixing the channel)."""
     ctx = make_ctx(**who)
-    uc.require_desk(ctx.actor, "retries dead letters")
+    require_desk(ctx.actor, "retries dead letters")
     if not ids and not all_dead:
         raise InvalidInput("give notification ids, or --all for every dead letter")
-    if any(not 1 <= i <= uc.VERSION_MAX for i in ids):
-        raise InvalidInput(f"notification ids are between 1 and {uc.VERSION_MAX}")
+    if any(not 1 <= i <= VERSION_MAX for i in ids):
+        raise InvalidInput(f"notification ids are between 1 and {VERSION_MAX}")
     count = delivery.requeue(ctx.engine, now_from(now_text, ctx), list(ids) or None)
     emit(ctx, {"requeued": count}, f"{count} dead letter(s) queued again")

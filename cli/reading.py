@@ -8,7 +8,7 @@ import click
 
 from cli import present
 from cli.context import acting, choice, cli, emit, make_ctx
-from service import cases as uc
+from service import reading
 from workflow.privacy import mask_value
 from workflow.vocab import State
 
@@ -20,7 +20,7 @@ from workflow.vocab import State
 def show(number: str, explain: bool, **who: Any) -> None:
     """One grievance with its audit events and SLA timers (personal data masked)."""
     ctx = make_ctx(**who)
-    view = uc.show(ctx.engine, number, ctx.actor, explain=explain)
+    view = reading.show(ctx.engine, number, ctx.actor, explain=explain)
     now = ctx.stamp.recorded_at
     data = present.case_dict(view.case, version=view.version)
     data["policy"] = view.case.policy
@@ -48,7 +48,7 @@ def show(number: str, explain: bool, **who: Any) -> None:
 def list_(state: str | None, unit: str | None, limit: int, offset: int, **who: Any) -> None:
     """Grievances in order of acceptance (unit staff see their unit's only)."""
     ctx = make_ctx(**who)
-    cases = uc.list_cases(
+    cases = reading.list_cases(
         ctx.engine,
         ctx.actor,
         state=State(state) if state else None,

@@ -10,8 +10,9 @@ import click
 
 from cli import present
 from cli.context import acting, cli, emit, instant, make_ctx, now_from, progress
-from service import cases as uc
 from service import watchdog
+from service.acting import require_bureau, require_desk
+from service.timers import check_timers
 from workflow.errors import InvalidInput
 from workflow.notices import read_calendar
 from workflow.sla import plan
@@ -72,10 +73,10 @@ def sla_plan(
 def sla_check(fix: bool, **who: Any) -> None:
     """Rebuild every grievance's timers from its audit log and compare with the stored ones."""
     ctx = make_ctx(**who)
-    uc.require_bureau(ctx.actor, "sla check")
+    require_bureau(ctx.actor, "sla check")
     if fix:
-        uc.require_desk(ctx.actor, "stores replayed timers (sla check --fix)")
-    problems = uc.check_timers(ctx.engine, fix=fix)
+        require_desk(ctx.actor, "stores replayed timers (sla check --fix)")
+    problems = check_timers(ctx.engine, fix=fix)
     emit(
         ctx,
         {"differences": problems, "fixed": fix and bool(problems)},
@@ -92,7 +93,7 @@ def sla_check(fix: bool, **who: Any) -> None:
 def sla_sweep(now_text: str | None, batch: int, **who: Any) -> None:
     """Run the watchdog once: fire the warnings, breaches and escalations due now."""
     ctx = make_ctx(**who)
-    uc.require_desk(ctx.actor, "runs the watchdog (sla sweep)")
+    require_desk(ctx.actor, "runs the watchdog (sla sweep)")
     if not 1 <= batch <= 10_000:
         raise InvalidInput("--batch must be between 1 and 10000")
     result = watchdog.sweep(

@@ -12,8 +12,16 @@ from typing import Any
 import click
 
 from cli.context import acting, cli, emit, make_ctx
-from service import cases as uc
 from service import delivery
+from service.timers import Moved
+from service.units import (
+    add_unit,
+    list_units,
+    set_unit_calendar,
+    set_unit_targets,
+    unit_calendar_of,
+    unit_calendars,
+)
 from workflow.calendar import parse_hours
 from workflow.errors import InvalidInput
 from workflow.timeutil import iso
@@ -49,14 +57,14 @@ def _unit_dict(u: Any, calendar: Any = None) -> dict[str, Any]:
         "name": u.name,
         "notify": [delivery.redact(url) for url in u.notify],
         "supervisor_notify": [delivery.redact(url) for url in u.supervisor_notify],
-        "calendar": uc.unit_calendar_of(calendar),
+        "calendar": unit_calendar_of(calendar),
     }
 
 
 def _unit_text(u: Any, calendar: Any = None) -> str:
     targets = len(u.notify), len(u.supervisor_notify)
     text = f"{u.code:<12} {u.name}  (notify: {targets[0]}, supervisor: {targets[1]})"
-    return text + _calendar_text(uc.unit_calendar_of(calendar))
+    return text + _calendar_text(unit_calendar_of(calendar))
 
 
 def _calendar_text(shown: dict[str, Any] | None) -> str:
@@ -81,7 +89,7 @@ def unit_add(
 ) -> None:
     """Register a handling unit and where its notifications go."""
     ctx = make_ctx(**who)
-    added = uc.add_unit(
+    added = add_unit(
         ctx.engine,
         ctx.stamp,
         code=code,
@@ -102,7 +110,7 @@ def unit_notify(
 ) -> None:
     """Replace where a unit's notifications go (give no URL to clear both lists)."""
     ctx = make_ctx(**who)
-    changed = uc.set_unit_targets(
+    changed = set_unit_targets(
         ctx.engine, ctx.stamp, code=code, notify=notify, supervisor_notify=supervisor_notify
     )
     emit(ctx, _unit_dict(changed), f"unit updated: {_unit_text(changed)}")
@@ -113,8 +121,8 @@ def unit_notify(
 def unit_list(**who: Any) -> None:
     """List the handling units."""
     ctx = make_ctx(**who)
-    units = uc.list_units(ctx.engine)
-    calendars = uc.unit_calendars(ctx.engine)
+    units = list_units(ctx.engine)
+    calendars = unit_calendars(ctx.engine)
     emit(
         ctx,
         [_unit_dict(u, calendars.get(u.code)) for u in units],
@@ -206,7 +214,7 @@ def unit_calendar(
             rest_days=_days(rest_days, "--rest-day"),
         )
         source = "cleared" if clear else "command line"
-    change = uc.set_unit_calendar(ctx.engine, ctx.stamp, code=code, time=time, source=source)
+    change = set_unit_calendar(ctx.engine, ctx.stamp, code=code, time=time, source=source)
     data = {
         "unit": change.unit,
         "revision": change.revision,
@@ -230,7 +238,7 @@ def unit_calendar(
     emit(ctx, data, "\n".join(lines))
 
 
-def _moved_dict(m: uc.Moved) -> dict[str, Any]:
+def _moved_dict(m: Moved) -> dict[str, Any]:
     return {
         "number": m.number,
         "target": m.target,

@@ -16,8 +16,9 @@ from sqlmodel import Session
 
 from models import calendars, repo
 from service import watchdog
-from service.cases import Moved, Stamp, _desk_only, _record_moves, rebuilt_timers
+from service.acting import Stamp, require_desk
 from service.engine import Engine
+from service.timers import Moved, rebuilt_timers, record_moves
 from workflow.calendar import Notice, Overrides
 from workflow.errors import Conflict
 from workflow.sla import Calendars
@@ -55,7 +56,7 @@ def load(
     A notice already loaded with the same content changes nothing; with other content it is
     refused (Conflict) unless `replace`.
     """
-    _desk_only(stamp, "loads calendars")
+    require_desk(stamp.actor, "loads calendars")
     source = source[:200]
     who = stamp.actor.name
     with engine.db.transaction() as session:
@@ -141,7 +142,7 @@ def _recalculate(
         for t in rebuilt
         if t.key in stored and stored[t.key].provisional and not t.provisional and t.open
     )
-    _record_moves(
+    record_moves(
         session,
         grievance_id,
         row.version,

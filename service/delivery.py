@@ -295,26 +295,28 @@ def listing(
         if number is not None:
             query = query.where(Notification.number == number)
         rows = session.exec(query.order_by(col(Notification.id)).limit(limit)).all()
-        return [
-            {
-                "id": row.id,
-                "grievance": row.number,
-                "kind": row.kind,
-                "target": row.target,
-                "cycle": row.cycle,
-                "step": row.step,
-                "audience": row.audience,
-                "unit": row.unit,
-                "recipient": row.recipient,
-                "channel": redact(row.url),
-                "status": row.status,
-                "attempts": row.attempts,
-                "created_at": iso(row.created_at),
-                "not_before": iso(row.not_before),
-                "next_attempt_at": iso(row.next_attempt_at),
-                "sent_at": iso(row.sent_at),
-                "last_error": row.last_error,
-                "title": row.title,
-            }
-            for row in rows
-        ]
+        return [listed(row) for row in rows]
+
+
+def listed(row: Notification) -> dict[str, Any]:
+    """One outbox row as `listing` shows it (URL redacted; no body)."""
+    return {
+        "id": row.id,
+        "grievance": row.number,
+        "kind": row.kind,
+        "target": row.target,
+        "cycle": row.cycle,
+        "step": row.step,
+        "audience": row.audience,
+        "unit": row.unit,
+        "recipient": row.recipient,
+        "channel": redact(row.url),
+        "status": row.status,
+        "attempts": row.attempts,
+        "created_at": iso(row.created_at),
+        "not_before": iso(row.not_before),
+        "next_attempt_at": iso(row.next_attempt_at),
+        "sent_at": iso(row.sent_at),
+        "last_error": row.last_error,
+        "title": row.title,
+    }

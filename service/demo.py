@@ -18,7 +18,9 @@ from typing import Any
 from models import repo
 from service import cases as uc
 from service import documents
+from service.acting import Stamp
 from service.engine import Engine
+from service.units import add_unit
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.errors import Duplicate
@@ -144,8 +146,8 @@ class Demo:
         return Actor(f"{unit}科长", Role.SUPERVISOR, unit)
 
 
-def _stamp(actor: Actor, at: datetime, now: datetime) -> uc.Stamp:
-    return uc.Stamp(actor=actor, at=at, recorded_at=now)
+def _stamp(actor: Actor, at: datetime, now: datetime) -> Stamp:
+    return Stamp(actor=actor, at=at, recorded_at=now)
 
 
 def load(
@@ -160,7 +162,7 @@ def load(
         missing = repo.missing_units(session, UNITS)
     for code in sorted(missing):
         inbox = f"inbox://{code.lower()}"
-        uc.add_unit(
+        add_unit(
             engine,
             setup,
             code=code,

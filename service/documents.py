@@ -28,9 +28,9 @@ from sqlmodel import Session, col, select
 import templates
 from models import repo
 from models.tables import Document, DocumentJob, GrievanceEvent, Unit
-from service import cases
 from service.document_jobs import DONE, FAILED, PENDING
 from service.engine import Engine
+from service.reading import show
 from workflow.actor import Actor
 from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record
@@ -245,7 +245,7 @@ def render(
     """
     _check(kind, fmt)
     chosen = templates.language(lang)
-    view = cases.show(engine, number, actor)
+    view = show(engine, number, actor)
     if not can_see(actor, view.case):
         raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
     with engine.db.read() as session:

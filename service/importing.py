@@ -15,6 +15,7 @@ from typing import Any
 
 from models import repo
 from service import cases as uc
+from service.acting import Stamp
 from service.engine import Engine
 from service.work_orders import Problem, Ready, Row, validate
 from workflow.actor import Actor
@@ -81,7 +82,7 @@ def import_ready(
     """Accept each validated row in its own transaction; existing references are skipped."""
     result = ImportResult()
     for item in ready:
-        stamp = uc.Stamp(actor=actor, at=item.at, recorded_at=recorded_at)
+        stamp = Stamp(actor=actor, at=item.at, recorded_at=recorded_at)
         try:
             case = uc.accept(engine, item.command, stamp)
         except Duplicate:

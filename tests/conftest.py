@@ -16,7 +16,9 @@ from sqlalchemy.engine import make_url
 
 from models.db import Database
 from service import cases as uc
+from service.acting import Stamp
 from service.engine import Engine
+from service.units import add_unit
 from workflow.actor import Actor
 from workflow.case import Case
 from workflow.commands import Accept, parse_command
@@ -178,14 +180,14 @@ class Driver:
     refs: int = 0
     units_added: set[str] = field(default_factory=set)
 
-    def stamp(self, actor: Actor, minutes: int = 10) -> uc.Stamp:
+    def stamp(self, actor: Actor, minutes: int = 10) -> Stamp:
         self.now += timedelta(minutes=minutes)
-        return uc.Stamp(actor=actor, at=self.now, recorded_at=self.now)
+        return Stamp(actor=actor, at=self.now, recorded_at=self.now)
 
     def units(self, *codes: str) -> None:
         for code in codes:
             if code not in self.units_added:
-                uc.add_unit(self.engine, self.stamp(DESK, 0), code=code, name=f"单位{code}")
+                add_unit(self.engine, self.stamp(DESK, 0), code=code, name=f"单位{code}")
                 self.units_added.add(code)
 
     def accept(self, **overrides: Any) -> Case:

@@ -25,7 +25,10 @@ from cli.main import main
 from models import repo
 from service import cases as uc
 from service import documents
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import list_cases, list_notifications, show
+from service.units import add_unit
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import NotFound, PermissionDenied
@@ -67,11 +70,11 @@ class Lab:
         self.keep = ""  # a grievance to merge into
         desk = self.stamp("desk")
         for code in ("UA", "UB", "UC"):
-            uc.add_unit(engine, desk, code=code, name=f"单位{code}", notify=[f"inbox://{code}"])
+            add_unit(engine, desk, code=code, name=f"单位{code}", notify=[f"inbox://{code}"])
 
-    def stamp(self, who: str) -> uc.Stamp:
+    def stamp(self, who: str) -> Stamp:
         self.now += timedelta(minutes=5)
-        return uc.Stamp(actor=ACTORS[who], at=self.now, recorded_at=self.now)
+        return Stamp(actor=ACTORS[who], at=self.now, recorded_at=self.now)
 
     def case(self, state: str) -> str:
         """A grievance led by UA (co-handling UC) brought to `state`."""
@@ -118,7 +121,7 @@ class Op:
     """One lifecycle operation: the state it needs, how to call it, who may."""
 
     state: str
-    call: Callable[[Lab, str, uc.Stamp], Any]
+    call: Callable[[Lab, str, Stamp], Any]
     allowed: frozenset[str]
     cli: tuple[str, ...]  # its command line after the number
 
@@ -312,7 +315,7 @@ def test_only_the_desk_accepts(lab: Lab) -> None:
         with pytest.raises(PermissionDenied) as refused:
             uc.accept(lab.engine, command, stamp)
         _refused(refused.value)
-    assert len(uc.list_cases(lab.engine, ACTORS["desk"])) == 1
+    assert len(list_cases(lab.engine, ACTORS["desk"])) == 1
 
 
 def test_who_sees_a_grievance(lab: Lab) -> None:
@@ -332,15 +335,15 @@ def test_who_sees_a_grievance(lab: Lab) -> None:
     open_ = lab.case("assigned")
     watchdog.sweep(lab.engine, lab.now + timedelta(days=5))
     readers: dict[str, Callable[[Actor], Any]] = {
-        "show": lambda a: uc.show(lab.engine, open_, a),
-        "explain": lambda a: uc.show(lab.engine, reviewed, a, explain=True),
+        "show": lambda a: show(lab.engine, open_, a),
+        "explain": lambda a: show(lab.engine, reviewed, a, explain=True),
         "review report": lambda a: documents.render(
             lab.engine, reviewed, "review", "md", a, lab.now, store=False
         ),
         "no-fault statement": lambda a: documents.render(
             lab.engine, no_fault, "no_fault", "html", a, lab.now, store=False
         ),
-        "notifications": lambda a: uc.list_notifications(lab.engine, a, number=open_),
+        "notifications": lambda a: list_notifications(lab.engine, a, number=open_),
     }
     for what, read in readers.items():
         for who, actor in sorted(ACTORS.items()):
@@ -350,9 +353,9 @@ def test_who_sees_a_grievance(lab: Lab) -> None:
             with pytest.raises(PermissionDenied) as refused:
                 read(actor)
             assert "does not concern" in str(refused.value), (what, who)
-    assert uc.list_notifications(lab.engine, ACTORS["ha"], number=open_)
+    assert list_notifications(lab.engine, ACTORS["ha"], number=open_)
     with pytest.raises(NotFound):
-        uc.show(lab.engine, "20991231-9999", ACTORS["ha"])
+        show(lab.engine, "20991231-9999", ACTORS["ha"])
 
 
 def test_lists_show_unit_staff_their_units_grievances_only(lab: Lab) -> None:
@@ -361,17 +364,17 @@ def test_lists_show_unit_staff_their_units_grievances_only(lab: Lab) -> None:
 
     watchdog.sweep(lab.engine, lab.now + timedelta(days=5))
     for who, actor in sorted(ACTORS.items()):
-        listed = {case.number for case in uc.list_cases(lab.engine, actor)}
+        listed = {case.number for case in list_cases(lab.engine, actor)}
         assert (ours in listed) == (who in SEES), who
-        listed = {case.number for case in uc.list_cases(lab.engine, actor, unit="UA")}
+        listed = {case.number for case in list_cases(lab.engine, actor, unit="UA")}
         assert (ours in listed) == (who in SEES), who
-        rows = uc.list_notifications(lab.engine, actor, limit=1000)
+        rows = list_notifications(lab.engine, actor, limit=1000)
         about = {row["grievance"] for row in rows}
         assert (ours in about) == (who in SEES), who
-    every = uc.list_notifications(lab.engine, ACTORS["desk"], limit=1000)
-    mine = uc.list_notifications(lab.engine, ACTORS["hb"], limit=1000)
+    every = list_notifications(lab.engine, ACTORS["desk"], limit=1000)
+    mine = list_notifications(lab.engine, ACTORS["hb"], limit=1000)
     assert every and not mine
-    assert set(every[0]) == set(uc.list_notifications(lab.engine, ACTORS["ha"])[0])
+    assert set(every[0]) == set(list_notifications(lab.engine, ACTORS["ha"])[0])
 
 
 def test_a_wildcard_in_a_unit_code_sees_nothing_more(engine: Engine) -> None:
@@ -379,17 +382,17 @@ def test_a_wildcard_in_a_unit_code_sees_nothing_more(engine: Engine) -> None:
     lab = Lab(engine)
     desk = lab.stamp("desk")
     for code in ("U_A", "UXA"):
-        uc.add_unit(engine, desk, code=code, name=code, notify=[f"inbox://{code}"])
+        add_unit(engine, desk, code=code, name=code, notify=[f"inbox://{code}"])
     n = uc.accept(engine, accept_command(ref="W-1"), lab.stamp("desk")).number
     uc.assign(engine, n, lab.stamp("desk"), unit="UA", co_units=["UXA"])
     from service import watchdog
 
     watchdog.sweep(engine, lab.now + timedelta(days=5))
     wildcard = Actor("通配", Role.HANDLER, "U_A")
-    assert uc.list_cases(engine, wildcard) == []
-    assert uc.list_notifications(engine, wildcard, limit=1000) == []
+    assert list_cases(engine, wildcard) == []
+    assert list_notifications(engine, wildcard, limit=1000) == []
     co = Actor("协办", Role.HANDLER, "UXA")
-    assert [c.number for c in uc.list_cases(engine, co)] == [n]
+    assert [c.number for c in list_cases(engine, co)] == [n]
 
 
 # ----------------------------------------------------------------------------- command line
@@ -664,7 +667,7 @@ def test_the_accept_flow_refuses_unit_staff(flow_lab: Lab) -> None:
     }
     state = _run_flow("accept", data)
     assert state.is_failed() and "a handler may not accept" in (state.message or "")
-    assert uc.list_cases(flow_lab.engine, ACTORS["desk"]) == []
+    assert list_cases(flow_lab.engine, ACTORS["desk"]) == []
 
 
 def test_a_refused_form_does_not_echo_personal_data(flow_lab: Lab) -> None:

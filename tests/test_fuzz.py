@@ -48,7 +48,9 @@ from flows import actions
 from models.tables import Notification
 from service import cases as uc
 from service import digests, documents, watchdog
+from service.acting import Stamp
 from service.engine import Engine
+from service.units import add_unit
 from tests.conftest import accept_command
 from workflow.actor import Actor
 from workflow.commands import COMMANDS, Close, NoFaultFindings, parse_command
@@ -132,21 +134,21 @@ def table_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stamp(minutes: int, actor: Actor) -> uc.Stamp:
+def _stamp(minutes: int, actor: Actor) -> Stamp:
     at = T0 + timedelta(minutes=minutes)
-    return uc.Stamp(actor=actor, at=at, recorded_at=at)
+    return Stamp(actor=actor, at=at, recorded_at=at)
 
 
 def build(engine: Engine) -> dict[str, str]:
     """A grievance in every state (lead unit UA, co-handling UC), with notifications."""
     first = _stamp(-60, DESK)
-    uc.add_unit(engine, first, code="UA", name="单位A", notify=["inbox://ua"])
-    uc.add_unit(engine, first, code="UB", name="单位B", notify=["inbox://ub"])
-    uc.add_unit(engine, first, code="UC", name="单位C")
+    add_unit(engine, first, code="UA", name="单位A", notify=["inbox://ua"])
+    add_unit(engine, first, code="UB", name="单位B", notify=["inbox://ub"])
+    add_unit(engine, first, code="UC", name="单位C")
     clock = iter(range(0, 100_000, 5))
     numbers: dict[str, str] = {}
 
-    def step(actor: Actor) -> uc.Stamp:
+    def step(actor: Actor) -> Stamp:
         return _stamp(next(clock), actor)
 
     def new(name: str, upto: str) -> str:
@@ -947,7 +949,7 @@ def injected(tmp_path: Path) -> Iterator[tuple[Engine, str]]:
     engine = Engine.open(f"sqlite:///{tmp_path / 'inject.db'}")
     try:
         first = _stamp(-60, DESK)
-        uc.add_unit(engine, first, code="UA", name="单位A" + INJECTION[:80], notify=["inbox://a"])
+        add_unit(engine, first, code="UA", name="单位A" + INJECTION[:80], notify=["inbox://a"])
         n = uc.accept(
             engine,
             accept_command(ref="J-1", description=INJECTION, respondent=INJECTION[:100]),

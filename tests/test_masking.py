@@ -38,7 +38,9 @@ from flows import actions, scheduled
 from models.tables import Document, Notification
 from service import cases as uc
 from service import delivery, digest_data, digests, documents, watchdog
+from service.acting import Stamp
 from service.engine import Engine
+from service.units import add_unit
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.measures import month_of, week_of
@@ -143,8 +145,8 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
 
 
-def stamp(actor: Actor, when: str) -> uc.Stamp:
-    return uc.Stamp(actor=actor, at=at(when), recorded_at=at(when))
+def stamp(actor: Actor, when: str) -> Stamp:
+    return Stamp(actor=actor, at=at(when), recorded_at=at(when))
 
 
 @dataclass
@@ -199,14 +201,14 @@ def _build(engine: Engine) -> dict[str, str]:
     """The grievances: a full life with a redo, a no-fault close, an amended one left open and
     overdue, a merged duplicate. Returns their numbers by role."""
     early = stamp(DESK, "2026-11-23T08:00")
-    uc.add_unit(
+    add_unit(
         engine,
         early,
         code="ROAD",
         name="市道路运输管理处" + said("13911112222"),
         notify=["inbox://road"],
     )
-    uc.add_unit(engine, early, code="LAW", name="执法支队", supervisor_notify=["inbox://law"])
+    add_unit(engine, early, code="LAW", name="执法支队", supervisor_notify=["inbox://law"])
     description = (
         "货主拖欠运费3500元，"
         + said("13987654321", "13722223333", "02866778899", "510104199001011234")

@@ -21,9 +21,9 @@ from sqlmodel import select
 from bench import audit, crash
 from cli.main import cli
 from models.tables import GrievanceEvent, Notification
-from service import cases as uc
 from service import delivery, watchdog
 from service.engine import Engine
+from service.units import set_unit_targets
 from tests.conftest import DESK, TEST_DATABASE_ENV, Driver, database_url_for
 from workflow.vocab import Event
 
@@ -60,7 +60,7 @@ def _rows(engine: Engine) -> list[Notification]:
 
 def _overdue_fleet(driver: Driver, count: int = 4) -> None:
     driver.units("UA", "UB")
-    uc.set_unit_targets(
+    set_unit_targets(
         driver.engine,
         driver.stamp(DESK, 0),
         code="UA",

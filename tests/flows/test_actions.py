@@ -18,6 +18,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from flows import actions
 from service import cases as uc
+from service.reading import show
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 
 DESK_WHO = {"actor": "张敏", "role": "dispatcher"}
@@ -276,7 +277,7 @@ def test_each_action_flow_names_tags_and_applies_its_use_case(
         assert f"unit:{action.unit}" in flow_run.tags
     summary = state.result()
     assert summary["number"] == prepared.number and summary["state"] == action.state
-    view = uc.show(driver.engine, prepared.number, DESK)
+    view = show(driver.engine, prepared.number, DESK)
     assert view.case.state == action.state and view.version == summary["version"]
     assert view.events[-1].at.isoformat().startswith(at[:16])  # the effective time given
     assert action.check(view.case)
@@ -299,7 +300,7 @@ def test_accept_registers_and_renames_its_run_to_the_new_number(db: None, driver
     assert flow_run.name == f"accept {number}"
     assert f"grievance:{number}" in flow_run.tags
     assert not [t for t in flow_run.tags if t.startswith("unit:")]  # the desk has no unit
-    view = uc.show(driver.engine, number, DESK)
+    view = show(driver.engine, number, DESK)
     assert view.case.state == "accepted" and view.case.phone == "13812345678"
     again, _ = run(actions.accept, None, DESK_WHO, **fields)
     assert again.is_failed()
@@ -366,7 +367,7 @@ def test_bad_input_fails_the_run_with_the_one_line_reason(
 ) -> None:
     action, number, who, fields, message = _failure(driver, case)
     driver.units("UA", "UB")
-    before = None if case == "not found" else uc.show(driver.engine, number, DESK).version
+    before = None if case == "not found" else show(driver.engine, number, DESK).version
     state, flow_run = run(action, number, who, **fields)
     assert state.is_failed()
     assert state.message == message
@@ -375,14 +376,14 @@ def test_bad_input_fails_the_run_with_the_one_line_reason(
     assert flow_run.name == f"{actions.action_name(action)} {number}"
     assert f"grievance:{number}" in flow_run.tags
     if before is not None:
-        assert uc.show(driver.engine, number, DESK).version == before  # nothing changed
+        assert show(driver.engine, number, DESK).version == before  # nothing changed
 
 
 def test_a_form_the_model_refuses_fails_before_the_use_case(db: None, driver: Driver) -> None:
     n = driver.to("assigned").number
     state, flow_run = run(actions.sign, n, {"actor": "engine", "role": "system"})
     assert state.is_failed() and "Validation of flow parameters failed" in (state.message or "")
-    assert uc.show(driver.engine, n, DESK).case.state == "assigned"
+    assert show(driver.engine, n, DESK).case.state == "assigned"
 
 
 def test_the_action_deployments_carry_bilingual_forms() -> None:

@@ -17,6 +17,7 @@ from flows import importer
 from service import cases as uc
 from service import importing, work_orders
 from service.engine import Engine
+from service.reading import list_cases
 from tests.conftest import DESK, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
@@ -43,7 +44,7 @@ def run(engine: Engine, path: Path, now: datetime = NOW, batch: int = 200) -> An
 
 
 def cases(engine: Engine) -> list[Any]:
-    return uc.list_cases(engine, DESK, limit=1000)
+    return list_cases(engine, DESK, limit=1000)
 
 
 def test_the_sample_csv_with_chinese_headers_imports_every_row(engine: Engine) -> None:

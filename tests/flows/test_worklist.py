@@ -39,6 +39,7 @@ from flows import actions, scheduled, worklist
 from service import cases as uc
 from service import importing, work_orders
 from service import worklist as waits
+from service.reading import show
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from workflow.actor import Actor
 from workflow.vocab import Role, State
@@ -147,7 +148,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def state_of(driver: Driver, number: str) -> tuple[str, int]:
-    view = uc.show(driver.engine, number, DESK)
+    view = show(driver.engine, number, DESK)
     return view.case.state.value, view.version
 
 
@@ -235,7 +236,7 @@ def test_resume_applies_the_input_through_the_use_case_and_the_next_form_follows
     key, schema, _ = form(run)
     assert key.startswith("assigned-") and actions_offered(schema) == ["签收 sign", "退单 return"]
     assert "waiting:UA" in run.tags and "waiting:desk" not in run.tags
-    view = uc.show(driver.engine, number, DESK)
+    view = show(driver.engine, number, DESK)
     assert view.events[-1].actor == "张敏" and view.events[-1].role == Role.DISPATCHER
     run = resume(
         run, action="签收 sign", actor="李强", role="handler", actor_unit="UA", at=at(driver)

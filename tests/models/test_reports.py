@@ -35,7 +35,10 @@ from sqlalchemy import event
 
 from models import reports
 from service import cases as uc
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import show
+from service.units import add_unit
 from tests.conftest import DESK, HANDLER, REVIEWER, Driver, accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
@@ -73,8 +76,8 @@ class Builder:
     refs: int = 0
     numbers: dict[str, str] = field(default_factory=dict)
 
-    def stamp(self, actor: Actor, at: datetime) -> uc.Stamp:
-        return uc.Stamp(actor=actor, at=at, recorded_at=at)
+    def stamp(self, actor: Actor, at: datetime) -> Stamp:
+        return Stamp(actor=actor, at=at, recorded_at=at)
 
     def accept(self, name: str, at: datetime, **data: Any) -> str:
         self.refs += 1
@@ -95,7 +98,7 @@ def build_november(engine: Engine) -> Builder:
     b = Builder(engine)
     e, st = engine, b.stamp
     for code in ("UA", "UB"):
-        uc.add_unit(e, st(DESK, local(9, 1, 9)), code=code, name=f"单位{code}")
+        add_unit(e, st(DESK, local(9, 1, 9)), code=code, name=f"单位{code}")
 
     # October: P1 (UA) and P2 (UB), closed and revisited the same week.
     for name, unit, handler, day in (("P1", "UA", HANDLER_A, 20), ("P2", "UB", HANDLER_B, 21)):
@@ -658,7 +661,7 @@ def test_the_data_set_itself_is_what_the_table_says(november: Builder) -> None:
     """Guards the hand counts: the close timers used what the comment above says."""
     used: dict[str, int] = {}
     for name in USED:
-        view = uc.show(november.engine, november.numbers[name], DESK)
+        view = show(november.engine, november.numbers[name], DESK)
         used[name] = sum(
             int(t.used.total_seconds()) for t in view.timers if t.target == "close" and t.stopped_at
         )

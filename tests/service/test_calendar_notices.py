@@ -17,6 +17,9 @@ from models.tables import CalendarDay, CalendarNotice, GrievanceEvent, SlaTimer
 from service import calendars, digests
 from service import cases as uc
 from service.engine import Engine
+from service.reading import show
+from service.timers import check_timers
+from service.units import set_unit_calendar
 from tests.conftest import DESK, HANDLER, Driver, database_url_for
 from tests.conftest import run_cli as run
 from workflow.calendar import Overrides, parse_hours
@@ -70,7 +73,7 @@ def test_a_2027_notice_turns_the_year_official_and_recomputes(driver: Driver) ->
     driver.units("UA", "UB")
     at(driver, "2027-02-04T09:50")
     case = driver.accept()  # Thu 2027-02-04 10:00
-    timers = {t.target: t for t in uc.show(e, case.number, DESK).timers}
+    timers = {t.target: t for t in show(e, case.number, DESK).timers}
     # Law minimum: 02-05..02-10 off, so feedback Thu 02-11 and close Tue 02-16, provisional.
     assert timers["feedback"].due_at == sh("2027-02-11T17:30")
     assert timers["close"].due_at == sh("2027-02-16T17:30")
@@ -78,7 +81,7 @@ def test_a_2027_notice_turns_the_year_official_and_recomputes(driver: Driver) ->
     # A late-December case whose close deadline crosses into January 2027.
     at(driver, "2026-12-28T09:50")
     december = driver.accept()
-    close = next(t for t in uc.show(e, december.number, DESK).timers if t.target == "close")
+    close = next(t for t in show(e, december.number, DESK).timers if t.target == "close")
     assert close.due_at == sh("2027-01-04T17:30") and close.provisional
 
     loaded = calendars.load(
@@ -97,7 +100,7 @@ def test_a_2027_notice_turns_the_year_official_and_recomputes(driver: Driver) ->
     }
     assert all(not m.provisional for m in loaded.moved)
     assert loaded.now_official >= 4
-    shown = uc.show(e, case.number, DESK)
+    shown = show(e, case.number, DESK)
     events = [ev for ev in shown.events if ev.event.value == "recalculate"]
     recorded = {
         (
@@ -113,9 +116,9 @@ def test_a_2027_notice_turns_the_year_official_and_recomputes(driver: Driver) ->
     }
     assert all("国办发明电〔2026〕99号" in ev.payload["reason"] for ev in events)
     assert not any(t.provisional for t in shown.timers)
-    december_timers = uc.show(e, december.number, DESK).timers
+    december_timers = show(e, december.number, DESK).timers
     assert not any(t.provisional for t in december_timers)
-    assert uc.check_timers(e) == []  # the replay agrees with what was stored
+    assert check_timers(e) == []  # the replay agrees with what was stored
     # A new process sees the notice.
     fresh = Engine.open(e.db.url)
     assert fresh.calendar.year_source(2027).official
@@ -145,7 +148,7 @@ def test_a_different_notice_for_a_loaded_year_needs_replace(driver: Driver) -> N
     replaced = calendars.load(e, other, driver.stamp(DESK), source="b.toml", replace=True)  # type: ignore[arg-type]
     assert replaced.replaced == "国办发明电〔2026〕99号"
     assert {m.target for m in replaced.moved if m.number == case.number} == {"feedback"}
-    assert uc.check_timers(e) == []
+    assert check_timers(e) == []
 
 
 def test_a_notice_supersedes_the_override_days_of_its_year(driver: Driver) -> None:
@@ -310,11 +313,11 @@ def test_a_notice_recomputes_unit_calendar_timers_on_the_unit_calendar(driver: D
     e = driver.engine
     driver.units("UA")
     evening = UnitTime(hours=parse_hours("08:00-12:00,13:00-20:00"))
-    uc.set_unit_calendar(e, driver.stamp(DESK), code="UA", time=evening, source="test")
+    set_unit_calendar(e, driver.stamp(DESK), code="UA", time=evening, source="test")
     at(driver, "2027-02-04T09:40")
     case = driver.accept()  # Thu 2027-02-04 09:50
     uc.assign(e, case.number, driver.stamp(DESK), unit="UA")
-    close = next(t for t in uc.show(e, case.number, DESK).timers if t.target == "close")
+    close = next(t for t in show(e, case.number, DESK).timers if t.target == "close")
     assert (close.calendar, close.due_at, close.provisional) == (
         "UA@1",
         sh("2027-02-16T20:00"),
@@ -322,14 +325,14 @@ def test_a_notice_recomputes_unit_calendar_timers_on_the_unit_calendar(driver: D
     )
     loaded = calendars.load(e, parse_calendar(NOTICE_2027), driver.stamp(DESK), source="n.toml")  # type: ignore[arg-type]
     assert (case.number, "close") in {(m.number, m.target) for m in loaded.moved}
-    close = next(t for t in uc.show(e, case.number, DESK).timers if t.target == "close")
+    close = next(t for t in show(e, case.number, DESK).timers if t.target == "close")
     assert (close.calendar, close.due_at, close.provisional) == (
         "UA@1",
         sh("2027-02-17T20:00"),
         False,
     )
-    assert uc.check_timers(e) == []
-    assert uc.check_timers(Engine.open(e.db.url)) == []
+    assert check_timers(e) == []
+    assert check_timers(Engine.open(e.db.url)) == []
 
 
 def test_a_broken_case_does_not_block_the_notice(driver: Driver) -> None:
@@ -348,4 +351,4 @@ def test_a_broken_case_does_not_block_the_notice(driver: Driver) -> None:
     assert "gone@9" in loaded.failed[0][1]
     assert (healthy.number, "close") in {(m.number, m.target) for m in loaded.moved}
     assert e.calendar.year_source(2027).official
-    assert any(broken.number in line for line in uc.check_timers(e))
+    assert any(broken.number in line for line in check_timers(e))

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from service import cases as uc
+from service.reading import show
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver
 from workflow.errors import GuardFailed, InvalidInput, PermissionDenied
 from workflow.sla import TimerState
@@ -63,7 +64,7 @@ def test_a_no_fault_conclusion_needs_its_findings_and_the_supervisor(driver: Dri
         findings=FINDINGS,
     )
     assert case.state.value == "closed"
-    close_event = uc.show(engine, number, DESK).events[-1]
+    close_event = show(engine, number, DESK).events[-1]
     assert close_event.payload["findings"]["evidence"] == ["运单截图", "转账凭证"]
     assert close_event.actor == SUPERVISOR.name
 
@@ -89,7 +90,7 @@ def test_a_stopped_timer_knows_the_business_time_it_used(driver: Driver) -> None
     uc.resume(engine, number, driver.stamp(HANDLER, 40))  # 10:20
     driver.now += timedelta(days=2)  # Wed 10:20
     uc.close(engine, number, driver.stamp(HANDLER, 0), result="resolved", note="已解决")
-    close = next(t for t in uc.show(engine, number, DESK).timers if t.target == "close")
+    close = next(t for t in show(engine, number, DESK).timers if t.target == "close")
     assert close.state is TimerState.MET
     # Mon 09:10-12:00 + 14:00-17:30 = 6h20m, Tue 7h, Wed 08:30-10:20 = 1h50m; minus 40 min
     assert close.used == timedelta(hours=14, minutes=30)

@@ -26,6 +26,8 @@ from service import cases as uc
 from service import delivery, watchdog
 from service.engine import Engine
 from service.outbox import DEAD, PENDING, SENDING, SENT
+from service.reading import show
+from service.units import set_unit_targets
 from tests.conftest import DESK, Driver
 from workflow.errors import InvalidInput
 
@@ -94,7 +96,7 @@ def targets(driver: Driver, unit: str, supervisor: str, leadership: str) -> None
     """Give UA handler and supervisor targets and the bureau a leadership target."""
     engine = driver.engine
     driver.units("UA", "UB")
-    uc.set_unit_targets(
+    set_unit_targets(
         engine, driver.stamp(DESK, 0), code="UA", notify=[unit], supervisor_notify=[supervisor]
     )
     engine.notify = replace(engine.notify, leadership=(leadership,))
@@ -401,7 +403,7 @@ def test_messages_decided_out_of_hours_wait_for_the_next_opening(driver: Driver)
     targets(driver, unit="inbox://ua", supervisor="inbox://sup", leadership="inbox://lead")
     normal = overdue_grievance(driver)
     urgent = overdue_grievance(driver, urgent=True)
-    assert uc.show(engine, urgent, DESK).case.policy.startswith("urgent@")
+    assert show(engine, urgent, DESK).case.policy.startswith("urgent@")
     watchdog.sweep(engine, SAT_0300)
     held = [r for r in rows(engine) if r.number == normal]
     at_once = [r for r in rows(engine) if r.number == urgent]
@@ -444,7 +446,7 @@ def test_personal_numbers_are_masked_in_every_message(
     number = overdue_grievance(driver, description=description)
     watchdog.sweep(engine, MON_0900)
     assert delivery.deliver(engine, MON_0900).sent == len(FIRED_AT_MON_0900)
-    assert uc.show(engine, number, DESK).case.description == description  # stored whole
+    assert show(engine, number, DESK).case.description == description  # stored whole
 
     files = sorted(inbox.glob("*.jsonl"))
     assert [f.name for f in files] == ["lead.jsonl", "sup.jsonl", "ua.jsonl"]
@@ -501,7 +503,7 @@ def test_check_url_refuses_what_apprise_cannot_send_to() -> None:
 def test_set_unit_targets_refuses_a_bad_url(driver: Driver) -> None:
     driver.units("UA")
     with pytest.raises(InvalidInput):
-        uc.set_unit_targets(driver.engine, driver.stamp(DESK, 0), code="UA", notify=["nope://x"])
+        set_unit_targets(driver.engine, driver.stamp(DESK, 0), code="UA", notify=["nope://x"])
 
 
 def test_redact_hides_a_token_in_a_webhook_path() -> None:

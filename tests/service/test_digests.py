@@ -30,8 +30,10 @@ from cli import reports as report_cli
 from models import reports
 from service import cases as uc
 from service import digests
+from service.acting import Stamp
 from service.digest_data import TREND_MONTHS, Digest
 from service.engine import Engine
+from service.units import add_unit
 from tests.conftest import accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
@@ -81,12 +83,12 @@ class Book:
         self.engine = engine
         self.refs = 0
 
-    def stamp(self, actor: Actor, when: str) -> uc.Stamp:
+    def stamp(self, actor: Actor, when: str) -> Stamp:
         at = parse_instant(when)
-        return uc.Stamp(actor=actor, at=at, recorded_at=at)
+        return Stamp(actor=actor, at=at, recorded_at=at)
 
     def unit(self, code: str, name: str, when: str = "2026-09-01T08:00") -> None:
-        uc.add_unit(self.engine, self.stamp(DESK, when), code=code, name=name)
+        add_unit(self.engine, self.stamp(DESK, when), code=code, name=name)
 
     def accept(self, when: str, **data: Any) -> str:
         self.refs += 1

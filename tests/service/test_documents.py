@@ -36,7 +36,10 @@ from models import repo
 from models.tables import DocumentJob
 from service import cases as uc
 from service import document_jobs, documents, watchdog
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import show
+from service.units import add_unit, list_units
 from tests import conftest as base
 from tests.conftest import Driver, accept_command, database_url_for
 from workflow.actor import Actor
@@ -81,15 +84,15 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text + "+08:00").astimezone(UTC)
 
 
-def stamp(actor: Actor, when: str) -> uc.Stamp:
-    return uc.Stamp(actor=actor, at=at(when), recorded_at=at(when))
+def stamp(actor: Actor, when: str) -> Stamp:
+    return Stamp(actor=actor, at=at(when), recorded_at=at(when))
 
 
 def add_units(engine: Engine) -> None:
-    known = {unit.code for unit in uc.list_units(engine)}
+    known = {unit.code for unit in list_units(engine)}
     for code, name in UNITS.items():
         if code not in known:
-            uc.add_unit(engine, stamp(DESK, "2026-11-23T08:00"), code=code, name=name)
+            add_unit(engine, stamp(DESK, "2026-11-23T08:00"), code=code, name=name)
 
 
 def reviewed_case(engine: Engine, **accept: str) -> str:
@@ -285,7 +288,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[
 def no_fault_facts(cases: dict[str, tuple[Engine, str]]) -> dict[str, Any]:
     """The facts of the golden no-fault statement, to render without a database."""
     engine, number = cases["no_fault"]
-    view = uc.show(engine, number, DESK)
+    view = show(engine, number, DESK)
     records = [repo.record_from_event(e) for e in view.events]
     policy = engine.policies.get(view.case.policy)
     return documents.facts(
@@ -448,7 +451,7 @@ def test_a_review_report_needs_the_review(driver: Driver) -> None:
 def test_a_review_report_names_every_missing_fact(cases: dict[str, tuple[Engine, str]]) -> None:
     """The facts builder itself: a log without its revisit and a case without a lead unit."""
     engine, number = cases["review"]
-    view = uc.show(engine, number, DESK)
+    view = show(engine, number, DESK)
     records = [repo.record_from_event(e) for e in view.events if e.event is not Event.REVISIT]
     case = dataclasses.replace(view.case, satisfaction=None, lead_unit=None)
     policy = engine.policies.get(case.policy)
@@ -498,7 +501,7 @@ def test_a_review_queues_its_report_and_issuing_stores_it(engine: Engine) -> Non
     # the review's transaction queued a job: nothing rendered inside it
     assert documents.stored(engine, number) == []
     [job] = document_jobs.jobs(engine)
-    view = uc.show(engine, number, DESK)
+    view = show(engine, number, DESK)
     assert (job["number"], job["kind"], job["status"], job["version"]) == (
         number,
         "review",
@@ -549,7 +552,7 @@ def test_a_no_fault_close_issues_its_statement_as_of_the_close(engine: Engine) -
         ("no_fault", "html", "孙队长"),
         ("no_fault", "docx", "孙队长"),
     ]
-    assert {d["version"] for d in stored} == {uc.show(engine, number, DESK).version - 1}
+    assert {d["version"] for d in stored} == {show(engine, number, DESK).version - 1}
 
 
 def test_a_job_that_fails_is_kept_with_its_reason_and_retried_on_request(

@@ -14,8 +14,9 @@ from sqlmodel import SQLModel
 from cli.main import main
 from models import repo
 from service import calendars, watchdog
-from service import cases as uc
 from service.engine import Engine
+from service.reading import show
+from service.timers import check_timers
 from tests.conftest import DESK, Driver, database_url_for
 from workflow.calendar import Overrides
 from workflow.errors import InvalidInput
@@ -67,7 +68,7 @@ def write(path: Path, version: int, assign: str, close: str) -> None:
 
 
 def due(engine: Engine, number: str, target: str) -> datetime:
-    return next(t.due_at for t in uc.show(engine, number, DESK).timers if t.target == target)
+    return next(t.due_at for t in show(engine, number, DESK).timers if t.target == target)
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -102,11 +103,11 @@ def test_cases_of_an_old_version_still_show_replay_recompute_and_fire(
     new = later.accept()  # 09:20 under tianjin@2
     assert new.policy == "tianjin@2"
     assert engine.policies.latest("tianjin").version == 2
-    view = uc.show(engine, old.number, DESK, explain=True)
+    view = show(engine, old.number, DESK, explain=True)
     assert view.case.policy == "tianjin@1" and view.explanations
     assert due(engine, old.number, "close") == at("2026-12-14T17:30")  # still 15 wd
     assert due(engine, new.number, "close") == at("2026-12-07T17:30")  # 10 wd
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []
 
     fired = watchdog.sweep(engine, at("2026-11-23T10:30")).fired  # v1's 1 h ran out at 10:10
     assert {(f.number, f.step) for f in fired} == {
@@ -119,7 +120,7 @@ def test_cases_of_an_old_version_still_show_replay_recompute_and_fire(
     assert {(m.number, m.target) for m in moved} >= {(old.number, "close"), (new.number, "close")}
     assert due(engine, old.number, "close") == at("2026-12-15T17:30")  # 15 wd, one more day
     assert due(engine, new.number, "close") == at("2026-12-08T17:30")
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []
 
     # the CLI of a process that knows only version 2
     code, out, err = cli(capsys, "show", old.number, "--json")
@@ -132,8 +133,8 @@ def test_cases_of_an_old_version_still_show_replay_recompute_and_fire(
     monkeypatch.delenv("GRIEVANCE_POLICY_FILE")
     monkeypatch.delenv("GRIEVANCE_POLICY")
     bare = Engine.open()
-    assert uc.show(bare, old.number, DESK).case.policy == "tianjin@1"
-    assert uc.check_timers(bare) == []
+    assert show(bare, old.number, DESK).case.policy == "tianjin@1"
+    assert check_timers(bare) == []
     with pytest.raises(InvalidInput, match="unknown policy 'tianjin'"):
         bare.policies.latest("tianjin")  # nobody new gets a version the file no longer has
 
@@ -169,7 +170,7 @@ def test_a_version_stored_by_another_process_meanwhile_is_checked_at_first_use(
     with pytest.raises(InvalidInput, match="tianjin@1 .*differs"):
         theirs.accept()
     with pytest.raises(InvalidInput, match="tianjin@1 .*differs"):
-        uc.show(theirs.engine, case.number, DESK)
+        show(theirs.engine, case.number, DESK)
     assert counts(mine.engine) == before
 
 
@@ -192,4 +193,4 @@ def test_a_database_from_before_the_table_stores_the_versions_its_cases_use(
         session.execute(text("DELETE FROM policy_version"))  # as migration 0009 leaves it
     Engine.open()  # the configuration still defines tianjin@1: stored now
     write(policy_file, 2, "2h", "10wd")
-    assert uc.show(Engine.open(), case.number, DESK).case.policy == "tianjin@1"
+    assert show(Engine.open(), case.number, DESK).case.policy == "tianjin@1"

@@ -11,7 +11,10 @@ import pytest
 from models import repo
 from service import calendars
 from service import cases as uc
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import show
+from service.timers import check_timers
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from tests.conftest import run_cli as run
 from workflow.actor import Actor
@@ -20,7 +23,7 @@ from workflow.sla import TimerState
 
 
 def timers(engine: Engine, number: str) -> dict[str, object]:
-    view = uc.show(engine, number, DESK)
+    view = show(engine, number, DESK)
     return {f"{t.target}#{t.cycle}": t for t in view.timers}
 
 
@@ -47,7 +50,7 @@ def test_a_grievance_keeps_its_policy_when_the_default_changes(
     assert (first.policy, second.policy) == ("2142@1", "2252@1")
     later.units("UA")
     uc.assign(later.engine, first.number, later.stamp(DESK), unit="UA")
-    assert uc.show(later.engine, first.number, DESK).case.policy == "2142@1"
+    assert show(later.engine, first.number, DESK).case.policy == "2142@1"
 
 
 def test_unknown_default_policy_fails_early(
@@ -72,7 +75,7 @@ def test_stored_timers_equal_the_replay_of_the_audit_log(driver: Driver) -> None
     uc.redo(e, busy.number, driver.stamp(DESK), reason="不满意")
     returned = driver.to("assigned")
     uc.return_to_desk(e, returned.number, driver.stamp(HANDLER, 300), reason="非本单位")
-    assert uc.check_timers(e) == []
+    assert check_timers(e) == []
     states = {k: t.state for k, t in timers(e, busy.number).items()}  # type: ignore[attr-defined]
     assert states["close#2"] is TimerState.RUNNING and states["revisit#1"] is TimerState.MET
     assert timers(e, done.number)["revisit#1"].state is TimerState.MET  # type: ignore[attr-defined]
@@ -88,7 +91,7 @@ def test_times_to_the_microsecond_replay_to_the_stored_timers(
     ticks = iter(range(1, 10_000))
     plain = Driver.stamp
 
-    def stamp(self: Driver, actor: Actor, minutes: int = 10) -> uc.Stamp:
+    def stamp(self: Driver, actor: Actor, minutes: int = 10) -> Stamp:
         self.now += timedelta(microseconds=next(ticks) * 137_911)
         return plain(self, actor, minutes)
 
@@ -100,8 +103,8 @@ def test_times_to_the_microsecond_replay_to_the_stored_timers(
     uc.feedback(e, busy.number, driver.stamp(HANDLER), note="进展")
     uc.close(e, busy.number, driver.stamp(HANDLER), result="resolved", note="ok")
     driver.to("reviewed")
-    assert uc.show(e, busy.number, DESK).case.accepted_at.microsecond != 0
-    assert uc.check_timers(e) == []
+    assert show(e, busy.number, DESK).case.accepted_at.microsecond != 0
+    assert check_timers(e) == []
 
 
 def test_check_finds_and_fixes_a_tampered_timer(driver: Driver) -> None:
@@ -109,10 +112,10 @@ def test_check_finds_and_fixes_a_tampered_timer(driver: Driver) -> None:
     with driver.engine.db.transaction() as session:
         row = repo.timers_of(session, repo.get_row(session, case.number).id or 0)[0]
         row.due_at = row.due_at + timedelta(days=3)
-    problems = uc.check_timers(driver.engine)
+    problems = check_timers(driver.engine)
     assert len(problems) == 1 and case.number in problems[0]
-    uc.check_timers(driver.engine, fix=True)
-    assert uc.check_timers(driver.engine) == []
+    check_timers(driver.engine, fix=True)
+    assert check_timers(driver.engine) == []
 
 
 def test_loading_a_calendar_moves_deadlines_with_an_audit_event(driver: Driver) -> None:
@@ -128,12 +131,12 @@ def test_loading_a_calendar_moves_deadlines_with_an_audit_event(driver: Driver) 
     }
     change = next(m for m in moved if m.number == case.number)
     assert change.new_due - change.old_due == timedelta(days=3)  # Fri 17:30 -> Mon 17:30
-    last = uc.show(e, case.number, DESK).events[-1]
+    last = show(e, case.number, DESK).events[-1]
     assert last.event.value == "recalculate" and last.payload["target"] == "close"
-    finished = uc.show(e, done.number, DESK)
+    finished = show(e, done.number, DESK)
     assert finished.case.state.value == "reviewed"  # recorded, and it stays finished
     assert {t.state for t in finished.timers} == {TimerState.MET}
-    assert uc.check_timers(e) == []
+    assert check_timers(e) == []
     assert calendars.load(e, overrides, driver.stamp(DESK), source="again").moved == []
     fresh = Engine.open(e.db.url)  # a new process sees the stored calendar
     assert not fresh.calendar.is_working_day(datetime(2026, 11, 25).date())

@@ -19,7 +19,10 @@ from bench.audit import FINDINGS
 from models import repo
 from service import cases as uc
 from service import watchdog
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import show
+from service.units import add_unit
 from tests.conftest import T0, accept_command, database_url_for
 from workflow.actor import Actor
 from workflow.case import TERMINAL_STATES
@@ -144,9 +147,9 @@ class Lifecycle(RuleBasedStateMachine):
         self.engine.db.dispose()
         self.folder.cleanup()
 
-    def stamp(self, actor: Actor, minutes: int) -> uc.Stamp:
+    def stamp(self, actor: Actor, minutes: int) -> Stamp:
         self.now += timedelta(minutes=minutes)
-        return uc.Stamp(actor=actor, at=self.now, recorded_at=self.now)
+        return Stamp(actor=actor, at=self.now, recorded_at=self.now)
 
     def applied(self, number: str, case: Any, label: str) -> None:
         """Bookkeeping after a successful operation: a finished case must stay finished."""
@@ -159,7 +162,7 @@ class Lifecycle(RuleBasedStateMachine):
     @initialize()
     def units(self) -> None:
         for code in ("UA", "UB"):
-            uc.add_unit(self.engine, self.stamp(ACTORS[0], 0), code=code, name=code)
+            add_unit(self.engine, self.stamp(ACTORS[0], 0), code=code, name=code)
 
     @rule(target=numbers, minutes=st.integers(0, 600))
     def accept(self, minutes: int) -> str:
@@ -181,12 +184,12 @@ class Lifecycle(RuleBasedStateMachine):
         run, arguments = OPERATIONS[operation]
         self.touched.add(number)
         actor = data.draw(st.one_of(st.just(PREFERRED[operation]), st.sampled_from(ACTORS)))
-        before = uc.show(self.engine, number, ACTORS[0])
+        before = show(self.engine, number, ACTORS[0])
         try:
             case = run(self.engine, number, self.stamp(actor, minutes), **data.draw(arguments))
         except GrievanceError as error:
             event(f"{operation}: refused ({type(error).__name__})")
-            after = uc.show(self.engine, number, ACTORS[0])
+            after = show(self.engine, number, ACTORS[0])
             assert after.version == before.version and after.case == before.case
             return
         self.applied(number, case, operation)
@@ -195,7 +198,7 @@ class Lifecycle(RuleBasedStateMachine):
     def advance(self, number: str, data: st.DataObject, minutes: int) -> None:
         """The next sensible step for the grievance's state, by the right person."""
         self.touched.add(number)
-        state = uc.show(self.engine, number, DESK).case.state.value
+        state = show(self.engine, number, DESK).case.state.value
         choices = NEXT_STEPS.get(state)
         if not choices:
             return

@@ -13,7 +13,11 @@ import pytest
 from cli.main import main
 from models import repo
 from service import cases as uc
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import show
+from service.timers import check_timers
+from service.units import add_unit, set_unit_calendar
 from tests.conftest import DESK, database_url_for
 from tests.conftest import run_cli as run
 from workflow.actor import Actor
@@ -35,12 +39,12 @@ def sh(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SH)
 
 
-def stamp(actor: Actor, when: str) -> uc.Stamp:
-    return uc.Stamp(actor=actor, at=sh(when), recorded_at=sh(when))
+def stamp(actor: Actor, when: str) -> Stamp:
+    return Stamp(actor=actor, at=sh(when), recorded_at=sh(when))
 
 
 def timers(engine: Engine, number: str) -> dict[str, Timer]:
-    return {f"{t.target}#{t.cycle}": t for t in uc.show(engine, number, DESK).timers}
+    return {f"{t.target}#{t.cycle}": t for t in show(engine, number, DESK).timers}
 
 
 def local(moment: datetime) -> str:
@@ -50,8 +54,8 @@ def local(moment: datetime) -> str:
 def setup(engine: Engine) -> str:
     """Unit ROAD with its own calendar; a grievance accepted Thursday 2026-11-26 09:00 and
     assigned to ROAD at 09:30."""
-    uc.add_unit(engine, stamp(DESK, "2026-11-20 09:00"), code="ROAD", name="道路运输执法支队")
-    uc.set_unit_calendar(
+    add_unit(engine, stamp(DESK, "2026-11-20 09:00"), code="ROAD", name="道路运输执法支队")
+    set_unit_calendar(
         engine, stamp(DESK, "2026-11-20 09:10"), code="ROAD", time=ENFORCEMENT, source="test"
     )
     from tests.conftest import accept_command
@@ -73,7 +77,7 @@ def test_the_units_timers_count_on_its_calendar_the_desks_on_the_bureaus(engine:
     assert shown["assign#1"].calendar == BUREAU
     assert local(shown["assign#1"].due_at) == "2026-11-26 11:00"
     assert shown["assign#1"].state is TimerState.MET
-    events = uc.show(engine, number, DESK).events
+    events = show(engine, number, DESK).events
     moves = [e for e in events if e.event.value == "recalculate"]
     by_target = {e.payload["target"]: e.payload for e in moves}
     assert sorted(by_target) == ["close", "feedback"] and len(moves) == 2
@@ -81,12 +85,12 @@ def test_the_units_timers_count_on_its_calendar_the_desks_on_the_bureaus(engine:
     assert by_target["close"]["new_due"] == "2026-12-01T12:00:00Z"
     assert by_target["close"]["old_due"] == "2026-12-02T09:30:00Z"
     assert {e.actor for e in moves} == {"calendar"}
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []
 
 
 def test_explain_names_the_calendar_of_each_deadline(engine: Engine) -> None:
     number = setup(engine)
-    notes = uc.show(engine, number, DESK, explain=True).explanations
+    notes = show(engine, number, DESK, explain=True).explanations
     close = "\n".join(notes[("close", 1)])
     assert "calendar: unit ROAD (ROAD@1): hours 08:00-12:00, 13:00-20:00" in close
     assert "2026-11-28 Sat working day 2: workday of unit ROAD 周末执法值班" in close
@@ -98,21 +102,21 @@ def test_changing_the_unit_calendar_moves_open_timers_with_audit_events(engine: 
     number = setup(engine)
     uc.sign(engine, number, stamp(ROAD_HANDLER, "2026-11-26 10:00"))
     uc.feedback(engine, number, stamp(ROAD_HANDLER, "2026-11-26 15:00"), note="已联系司机")
-    before = uc.show(engine, number, DESK)
+    before = show(engine, number, DESK)
     # Monday 11-30 becomes a rest day for ROAD: close moves to Wed 12-02 20:00
     rested = UnitTime(
         hours=ENFORCEMENT.hours,
         workdays=ENFORCEMENT.workdays,
         rest_days={date(2026, 11, 30): "轮休"},
     )
-    change = uc.set_unit_calendar(
+    change = set_unit_calendar(
         engine, stamp(DESK, "2026-11-26 16:00"), code="ROAD", time=rested, source="duty.toml"
     )
     assert (change.revision, change.calendar) == (2, "ROAD@2")
     assert [(m.number, m.target, local(m.old_due), local(m.new_due)) for m in change.moved] == [
         (number, "close", "2026-12-01 20:00", "2026-12-02 20:00")
     ]
-    after = uc.show(engine, number, DESK)
+    after = show(engine, number, DESK)
     assert after.version == before.version + 1
     last = after.events[-1]
     assert last.event.value == "recalculate" and last.actor == "desk"
@@ -125,21 +129,21 @@ def test_changing_the_unit_calendar_moves_open_timers_with_audit_events(engine: 
         "ROAD@1",
         "2026-11-27 20:00",
     )
-    assert uc.check_timers(engine) == []  # the replay gives the stored timers
+    assert check_timers(engine) == []  # the replay gives the stored timers
     fresh = Engine.open(engine.db.url)  # another process reads the revisions back
-    assert uc.check_timers(fresh) == []
+    assert check_timers(fresh) == []
     # the same calendar again writes nothing
-    again = uc.set_unit_calendar(
+    again = set_unit_calendar(
         engine, stamp(DESK, "2026-11-26 16:10"), code="ROAD", time=rested, source="again"
     )
     assert again.revision is None and again.moved == []
     # back to the bureau calendar: close counts 4 bureau working days again
-    cleared = uc.set_unit_calendar(
+    cleared = set_unit_calendar(
         engine, stamp(DESK, "2026-11-26 16:20"), code="ROAD", time=UnitTime(), source="cleared"
     )
     assert cleared.calendar == BUREAU
     assert local(timers(engine, number)["close#1"].due_at) == "2026-12-02 17:30"
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []
 
 
 def test_a_redo_starts_its_new_cycle_on_the_unit_calendar(engine: Engine) -> None:
@@ -152,27 +156,27 @@ def test_a_redo_starts_its_new_cycle_on_the_unit_calendar(engine: Engine) -> Non
     assert shown["revisit#1"].calendar == BUREAU
     assert shown["close#2"].calendar == "ROAD@1"
     assert local(shown["close#2"].due_at) == "2026-12-01 20:00"
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []
 
 
 def test_bad_unit_calendars_are_refused_and_nothing_is_written(engine: Engine) -> None:
     number = setup(engine)
-    before = uc.show(engine, number, DESK)
+    before = show(engine, number, DESK)
     unit_staff = Actor("road-supervisor", Role.SUPERVISOR, "ROAD")
     with pytest.raises(PermissionDenied):
-        uc.set_unit_calendar(
+        set_unit_calendar(
             engine, stamp(unit_staff, "2026-11-26 16:00"), code="ROAD", time=UnitTime(), source="x"
         )
     with pytest.raises(NotFound, match="unit NOPE does not exist"):
-        uc.set_unit_calendar(
+        set_unit_calendar(
             engine, stamp(DESK, "2026-11-26 16:00"), code="NOPE", time=ENFORCEMENT, source="x"
         )
     with pytest.raises(InvalidInput, match="use a date in"):
         far = UnitTime(workdays={date(1999, 1, 2): ""})
-        uc.set_unit_calendar(
+        set_unit_calendar(
             engine, stamp(DESK, "2026-11-26 16:00"), code="ROAD", time=far, source="x"
         )
-    after = uc.show(engine, number, DESK)
+    after = show(engine, number, DESK)
     assert (after.version, after.timers) == (before.version, before.timers)
     with engine.db.read() as session:
         assert [r.revision for r in repo.unit_calendars(session)] == [1]
@@ -281,4 +285,4 @@ def test_the_watchdog_fires_and_reschedules_on_the_unit_calendar(engine: Engine)
     feedback = timers(engine, number)["feedback#1"]
     # 督办 one of ROAD's working days after the breach: Saturday 11-28 (its duty day) 20:00
     assert local(feedback.next_fire_at or feedback.due_at) == "2026-11-28 20:00"
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []

@@ -10,7 +10,10 @@ from sqlalchemy import text
 
 from models import repo
 from service import cases as uc
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import list_cases, show
+from service.units import add_unit
 from tests.conftest import DESK, HANDLER, HANDLER_B, REVIEWER, SUPERVISOR, Driver
 from workflow.errors import (
     Conflict,
@@ -33,14 +36,14 @@ def counts(engine: Engine) -> tuple[int, int]:
 
 
 def assert_replays(engine: Engine, number: str) -> None:
-    view = uc.show(engine, number, DESK)
+    view = show(engine, number, DESK)
     assert replay(repo.record_from_event(e) for e in view.events) == view.case
     assert [e.seq for e in view.events] == list(range(1, view.version + 1))
 
 
 def test_full_lifecycle_is_audited_and_replays(driver: Driver) -> None:
     case = driver.to("reviewed")
-    view = uc.show(driver.engine, case.number, DESK)
+    view = show(driver.engine, case.number, DESK)
     assert [e.event.value for e in view.events] == [
         "accept",
         "assign",
@@ -57,11 +60,11 @@ def test_full_lifecycle_is_audited_and_replays(driver: Driver) -> None:
 
 def test_effective_and_recorded_times_are_both_kept(driver: Driver) -> None:
     case = driver.to("assigned")
-    stamp = uc.Stamp(
+    stamp = Stamp(
         HANDLER, at=driver.now + timedelta(minutes=5), recorded_at=driver.now + timedelta(hours=3)
     )
     uc.sign(driver.engine, case.number, stamp)
-    event = uc.show(driver.engine, case.number, DESK).events[-1]
+    event = show(driver.engine, case.number, DESK).events[-1]
     assert (event.at, event.recorded_at) == (stamp.at, stamp.recorded_at)
 
 
@@ -120,10 +123,10 @@ def test_handler_sees_only_their_units_grievances(driver: Driver) -> None:
     mine = driver.to("handling")
     other = driver.to("accepted")
     uc.assign(driver.engine, other.number, driver.stamp(DESK), unit="UB")
-    assert [c.number for c in uc.list_cases(driver.engine, HANDLER)] == [mine.number]
-    assert len(uc.list_cases(driver.engine, DESK)) == 2
+    assert [c.number for c in list_cases(driver.engine, HANDLER)] == [mine.number]
+    assert len(list_cases(driver.engine, DESK)) == 2
     with pytest.raises(PermissionDenied):
-        uc.show(driver.engine, other.number, HANDLER)
+        show(driver.engine, other.number, HANDLER)
 
 
 def test_co_handling_unit_sees_and_feeds_back(driver: Driver) -> None:
@@ -131,20 +134,20 @@ def test_co_handling_unit_sees_and_feeds_back(driver: Driver) -> None:
     case = driver.accept()
     uc.assign(driver.engine, case.number, driver.stamp(DESK), unit="UA", co_units=["UB"])
     uc.sign(driver.engine, case.number, driver.stamp(HANDLER))
-    assert [c.number for c in uc.list_cases(driver.engine, HANDLER_B)] == [case.number]
+    assert [c.number for c in list_cases(driver.engine, HANDLER_B)] == [case.number]
     uc.feedback(driver.engine, case.number, driver.stamp(HANDLER_B), note="协办意见")
 
 
 def test_only_the_desk_adds_units(driver: Driver) -> None:
     with pytest.raises(PermissionDenied):
-        uc.add_unit(driver.engine, driver.stamp(HANDLER), code="UX", name="x")
+        add_unit(driver.engine, driver.stamp(HANDLER), code="UX", name="x")
     with pytest.raises(InvalidInput):
-        uc.add_unit(driver.engine, driver.stamp(DESK), code="bad code", name="x")
+        add_unit(driver.engine, driver.stamp(DESK), code="bad code", name="x")
     with pytest.raises(InvalidInput):
-        uc.add_unit(driver.engine, driver.stamp(DESK), code="UX", name="  ")
+        add_unit(driver.engine, driver.stamp(DESK), code="UX", name="  ")
     driver.units("UA")
     with pytest.raises(Duplicate):
-        uc.add_unit(driver.engine, driver.stamp(DESK), code="UA", name="again")
+        add_unit(driver.engine, driver.stamp(DESK), code="UA", name="again")
 
 
 def test_merge_into_an_open_grievance(driver: Driver) -> None:
@@ -160,7 +163,7 @@ def test_merge_into_an_open_grievance(driver: Driver) -> None:
 # --------------------------------------------------------------------------- concurrency
 def test_stale_version_is_a_conflict(driver: Driver) -> None:
     case = driver.to("handling")
-    version = uc.show(driver.engine, case.number, DESK).version
+    version = show(driver.engine, case.number, DESK).version
     uc.feedback(
         driver.engine, case.number, driver.stamp(HANDLER), note="first", expected_version=version
     )
@@ -195,7 +198,7 @@ def test_compare_and_set_refuses_a_write_based_on_an_old_read(driver: Driver) ->
     assert row.id is not None
     with pytest.raises(Conflict), driver.engine.db.transaction() as session:
         repo.update_case(session, row.id, row.version, evolve(old, record), record, driver.now)
-    assert uc.show(driver.engine, case.number, DESK).version == row.version + 1
+    assert show(driver.engine, case.number, DESK).version == row.version + 1
 
 
 def test_two_people_at_once_one_wins_one_gets_a_conflict(driver: Driver) -> None:
@@ -220,14 +223,14 @@ def test_two_people_at_once_one_wins_one_gets_a_conflict(driver: Driver) -> None
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["conflict", "ok"]
-    view = uc.show(driver.engine, case.number, DESK)
+    view = show(driver.engine, case.number, DESK)
     assert view.version == 2 and len(view.events) == 2
     assert_replays(driver.engine, case.number)
 
 
 def test_concurrent_feedback_loses_no_update(driver: Driver) -> None:
     case = driver.to("handling")
-    start = uc.show(driver.engine, case.number, DESK).version
+    start = show(driver.engine, case.number, DESK).version
     barrier = threading.Barrier(6)
     errors: list[Exception] = []
 
@@ -243,7 +246,7 @@ def test_concurrent_feedback_loses_no_update(driver: Driver) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    view = uc.show(driver.engine, case.number, DESK)
+    view = show(driver.engine, case.number, DESK)
     assert errors == []
     assert view.version == start + 6 and view.case.feedback_count == 6
     assert_replays(driver.engine, case.number)

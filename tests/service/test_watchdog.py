@@ -16,8 +16,12 @@ from sqlmodel import select
 from models.tables import GrievanceEvent, Notification
 from service import cases as uc
 from service import outbox, watchdog
+from service.acting import Stamp
 from service.engine import Engine
+from service.reading import show
+from service.timers import check_timers
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
+from workflow.errors import Conflict
 from workflow.sla import TimerState
 from workflow.vocab import Event
 
@@ -91,7 +95,7 @@ def test_a_breach_fires_once_when_the_sweep_runs_twice_and_again_later(driver: D
     assert [(f.target, f.step) for f in later.fired] == [("feedback", "supervision")]
     assert watchdog.sweep(engine, at("2026-11-25T18:00")).fired == []
     assert max(step_keys(engine).values()) == 1
-    view = uc.show(engine, number, DESK)
+    view = show(engine, number, DESK)
     feedback = next(t for t in view.timers if t.target == "feedback")
     assert feedback.state is TimerState.BREACHED
     assert feedback.breached_at == at("2026-11-24T17:30")
@@ -135,7 +139,7 @@ def test_steps_are_audited_and_replay_gives_the_stored_timers(driver: Driver) ->
     engine = driver.engine
     watchdog.sweep(engine, at("2026-11-24T12:00"))
     watchdog.sweep(engine, at("2026-12-02T10:00"))
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []
     events = step_events(engine)
     assert events and all(e.actor == "watchdog" and e.role.value == "system" for e in events)
     assert {e.number for e in events} <= set(numbers)
@@ -144,27 +148,27 @@ def test_steps_are_audited_and_replay_gives_the_stored_timers(driver: Driver) ->
 def test_a_person_acting_after_a_step_is_not_refused_as_stale(driver: Driver) -> None:
     case = driver.to("handling")
     engine = driver.engine
-    seen = uc.show(engine, case.number, DESK).version
+    seen = show(engine, case.number, DESK).version
     assert watchdog.sweep(engine, at("2026-11-24T17:30")).fired
     # the watchdog moved the version on; the handler's view is still good for a person's act
     uc.feedback(
         engine,
         case.number,
-        uc.Stamp(HANDLER, at("2026-11-24T17:40"), at("2026-11-24T17:40")),
+        Stamp(HANDLER, at("2026-11-24T17:40"), at("2026-11-24T17:40")),
         note="已联系",
         expected_version=seen,
     )
     uc.suspend(
         engine,
         case.number,
-        uc.Stamp(SUPERVISOR, at("2026-11-24T17:45"), at("2026-11-24T17:45")),
+        Stamp(SUPERVISOR, at("2026-11-24T17:45"), at("2026-11-24T17:45")),
         reason="等待材料",
     )
-    with pytest.raises(uc.Conflict):  # a person acted since `seen`: that view is stale
+    with pytest.raises(Conflict):  # a person acted since `seen`: that view is stale
         uc.resume(
             engine,
             case.number,
-            uc.Stamp(HANDLER, at("2026-11-24T17:50"), at("2026-11-24T17:50")),
+            Stamp(HANDLER, at("2026-11-24T17:50"), at("2026-11-24T17:50")),
             expected_version=seen,
         )
 
@@ -178,13 +182,13 @@ def test_a_close_recorded_as_of_before_the_deadline_is_on_time(driver: Driver) -
     uc.close(
         engine,
         case.number,
-        uc.Stamp(HANDLER, at("2026-11-27T17:00"), at("2026-11-27T17:50")),
+        Stamp(HANDLER, at("2026-11-27T17:00"), at("2026-11-27T17:50")),
         result="resolved",
         note="已解决",
     )
-    close = next(t for t in uc.show(engine, case.number, DESK).timers if t.target == "close")
+    close = next(t for t in show(engine, case.number, DESK).timers if t.target == "close")
     assert close.state is TimerState.MET and close.breached_at is None and close.fired == 2
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []
 
 
 # ----------------------------------------------------------------------------- crashes, races
@@ -210,7 +214,7 @@ def test_a_sweep_killed_between_batches_loses_nothing_and_duplicates_nothing(
     assert sum(step_keys(engine).values()) == partial + len(rest.fired)
     assert max(step_keys(engine).values()) == 1
     assert watchdog.sweep(engine, now).fired == []
-    assert uc.check_timers(engine) == []
+    assert check_timers(engine) == []
 
 
 def test_a_sweep_that_dies_inside_a_batch_keeps_none_of_it(
@@ -265,7 +269,7 @@ def test_a_grievance_changed_during_the_sweep_waits_for_the_next_one(
 
     def conflict_on_victim(session, row_id, version, record, recorded_at):  # type: ignore[no-untyped-def]
         if record.number == victim:
-            raise uc.Conflict("changed meanwhile")
+            raise Conflict("changed meanwhile")
         return real(session, row_id, version, record, recorded_at)
 
     monkeypatch.setattr(watchdog.repo, "record_system_event", conflict_on_victim)
@@ -405,7 +409,7 @@ def test_poisoned_cases_are_reported_once_and_the_healthy_ones_still_escalate(
     assert "单位UA" in message.body and "feedback#1" in message.body
     assert {n: stored(engine, n) for n in (unknown, unreadable)} == before  # rolled back whole
 
-    problems = uc.check_timers(engine)
+    problems = check_timers(engine)
     assert sorted(problems) == sorted(
         [
             f"{unknown}: cannot be replayed: unknown policy version 'gone-138****5678@9'",
