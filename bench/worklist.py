@@ -130,10 +130,10 @@ def _still_accepted(number: str) -> bool:
     """Its case run still waits on the accepted form (an earlier run may have moved it on)."""
     from prefect.client.orchestration import get_client
 
-    from flows import worklist
+    from flows import case_sync
 
     with get_client(sync_client=True) as client:
-        runs = worklist.open_case_runs(client, [number]).get(number, [])
+        runs = case_sync.open_case_runs(client, [number]).get(number, [])
     return len(runs) == 1 and _key(runs[0]).startswith("accepted-")
 
 
@@ -158,8 +158,8 @@ def _key(run: Any) -> str:
 def _serve(tmp: Path) -> subprocess.Popen[bytes]:
     """The case deployment served in a subprocess, polling as `grievance serve` does."""
     code = (
-        "from prefect import serve; from flows import scheduled, worklist; "
-        "serve(worklist.case_deployment(), query_seconds=scheduled.runner_poll())"
+        "from prefect import serve; from flows import case_runs, scheduled; "
+        "serve(case_runs.case_deployment(), query_seconds=scheduled.runner_poll())"
     )
     return subprocess.Popen(  # noqa: S603 - our own interpreter, fixed code
         [sys.executable, "-c", code],
@@ -184,7 +184,7 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
     from prefect.client.orchestration import get_client
     from prefect.flow_runs import resume_flow_run
 
-    from flows import worklist
+    from flows import case_sync
     from service import cases as uc
     from service import worklist as waits
     from service.acting import Stamp
@@ -193,7 +193,7 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
 
     def run_of(number: str) -> Any:
         with get_client(sync_client=True) as client:
-            return worklist.open_case_runs(client, [number])[number][0]
+            return case_sync.open_case_runs(client, [number])[number][0]
 
     latencies = []
     for k, number in enumerate(accepted[:count]):
@@ -221,7 +221,7 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
                 engine, number, Stamp(actor=handler, at=now, recorded_at=now), reason="退回"
             )
             t0 = time.perf_counter()
-            done = worklist.resync(number, engine=engine)
+            done = case_sync.resync(number, engine=engine)
             rows.append(
                 ("re-sync after another path acted", f"{done} in {time.perf_counter() - t0:.2f} s")
             )
@@ -283,9 +283,9 @@ def main(argv: list[str] | None = None) -> int:
                 FlowRunFilterTags,
             )
 
-            from flows import worklist
+            from flows import case_runs, worklist
 
-            worklist.case_deployment().apply()
+            case_runs.case_deployment().apply()
             if args.reuse:
                 rows.append(
                     ("prefect.db as found", f"{_db_size(home) / 1e6:.1f} MB, {_rows(home)}")

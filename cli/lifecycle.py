@@ -70,15 +70,15 @@ def accept(
 
 def _resync_case_run(ctx: Ctx, number: str) -> None:
     """After a committed action: re-sync the grievance's case run in the Prefect UI
-    (`flows.worklist`), only when PREFECT_API_URL names a server and case runs are on; else
+    (`flows.case_sync`), only when PREFECT_API_URL names a server and case runs are on; else
     the watchdog's next tick does it from the audit log. Never fails the command."""
     switch = (os.environ.get("GRIEVANCE_CASE_RUNS") or "1").strip().lower()
     if switch in ("0", "false", "no", "off") or not os.environ.get("PREFECT_API_URL"):
         return
     try:
-        from flows import worklist
+        from flows import case_sync
 
-        done = worklist.resync_after_cli(number, engine=ctx.engine)
+        done = case_sync.resync_after_cli(number, engine=ctx.engine)
     except Exception as error:  # noqa: BLE001 - the action is committed whatever happens here
         done = f"failed: {type(error).__name__}"
     if done.startswith("failed"):

@@ -199,7 +199,7 @@ def worklist_task(now: datetime) -> dict[str, Any]:
     """The worklist: the `worklist-<unit>` / `worklist-desk` tables, then the case runs
     (lazy, bounded creation and re-sync; `flows.worklist.sync_worklist`). Never fails the
     watchdog: each part logs a warning and the next tick tries again."""
-    from flows import worklist  # its forms import the action flows
+    from flows import case_runs, worklist  # their forms import the action flows
 
     logger = get_run_logger()
     result: dict[str, Any] = {}
@@ -210,7 +210,7 @@ def worklist_task(now: datetime) -> dict[str, Any]:
             result["waiting"] = sum(counts.values())
         except Exception as error:  # noqa: BLE001 - reported, retried next tick
             logger.warning("worklist tables not published: %s", error)
-        if worklist.enabled():
+        if case_runs.enabled():
             try:
                 report = worklist.sync_worklist(engine)
             except Exception as error:  # noqa: BLE001 - reported, retried next tick
@@ -364,11 +364,11 @@ def deployments(interval: timedelta | None = None) -> list[Any]:
     """Every deployment the served process runs: one per lifecycle action (forms for the
     dispatchers), the case runs of the worklist (unless GRIEVANCE_CASE_RUNS=0), the bulk
     import, the watchdog and the digests on their schedules."""
-    from flows import actions, importer, worklist  # forms import pydantic models at runtime
+    from flows import actions, case_runs, importer  # forms import pydantic models at runtime
 
     return [
         *actions.action_deployments(),
-        *([worklist.case_deployment()] if worklist.enabled() else []),
+        *([case_runs.case_deployment()] if case_runs.enabled() else []),
         importer.import_deployment(),
         sla_watchdog.to_deployment(
             name="sla-watchdog",

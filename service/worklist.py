@@ -1,5 +1,5 @@
 """The worklist: what each open grievance waits for (`WAITS`: who acts, the desk or its lead
-unit, and what they may do), a snapshot of it for the case runs (`flows.worklist` keeps them in
+unit, and what they may do), a snapshot of it for the case runs (`flows.case_runs` keeps them in
 line in Prefect), and the per-party worklist tables.
 """
 

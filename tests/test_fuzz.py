@@ -44,7 +44,7 @@ from sqlmodel import select
 
 import templates
 from cli.main import cli, main
-from flows import actions
+from flows import action_runs, actions
 from models.tables import Notification
 from service import cases as uc
 from service import digests, documents, watchdog
@@ -763,8 +763,8 @@ def test_fuzz_action_forms(action: str, template: Template, workdir: Path) -> No
         env = {"GRIEVANCE_DATABASE_URL": f"sqlite:///{db}", "GRIEVANCE_CASE_RUNS": "0"}
         with (
             mock.patch.dict(os.environ, env),
-            mock.patch.object(actions, "get_run_logger", _Logger),
-            mock.patch.object(actions, "create_markdown_artifact", lambda **_: None),
+            mock.patch.object(action_runs, "get_run_logger", _Logger),
+            mock.patch.object(action_runs, "create_markdown_artifact", lambda **_: None),
         ):
             result = flow.fn(params)
         if isinstance(result, dict):

@@ -34,7 +34,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from cli.main import main
-from flows import actions, scheduled
+from flows import action_forms, action_runs, actions, scheduled
 from models.tables import Document, Notification
 from service import cases as uc
 from service import delivery, digest_data, digests, documents, watchdog
@@ -322,11 +322,11 @@ def _action_flows(out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
     def artifact(**kwargs: Any) -> None:
         artifacts.append(f"{kwargs.get('description')}\n{kwargs['markdown']}")
 
-    monkeypatch.setattr(actions, "create_markdown_artifact", artifact)
-    monkeypatch.setattr(actions, "get_run_logger", lambda: _Logger())
+    monkeypatch.setattr(action_runs, "create_markdown_artifact", artifact)
+    monkeypatch.setattr(action_runs, "get_run_logger", lambda: _Logger())
     who = {"actor": "赵主管", "role": "supervisor", "actor_unit": "ROAD"}
     closed = actions.close.fn(
-        actions.CloseForm(
+        action_forms.CloseForm(
             number=out.numbers["no_fault"],
             result="no_fault",
             note="经核实无过错，" + said("13987654321"),
@@ -337,7 +337,7 @@ def _action_flows(out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert isinstance(closed, dict), closed
     reviewed = actions.review.fn(
-        actions.ReviewForm(
+        action_forms.ReviewForm(
             number=out.numbers["full"],
             root_cause="货主资金周转，" + said("13812345678"),
             actions="约谈货主，" + said("川AD12345"),
@@ -351,7 +351,7 @@ def _action_flows(out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(reviewed, dict), reviewed
     # refused input: the run fails, and its log line quotes the (masked) bad value
     refused = actions.accept.fn(
-        actions.AcceptForm(
+        action_forms.AcceptForm(
             channel="hotline_12328",
             ref="M-9",
             type="complaint",
@@ -558,11 +558,11 @@ def test_caplog_sees_no_personal_data_from_a_refused_action(
     """A refused form logs its one-line reason; a near-miss phone or plate in it is masked."""
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
     monkeypatch.setenv("GRIEVANCE_CASE_RUNS", "0")
-    monkeypatch.setattr(actions, "get_run_logger", lambda: _Logger())
+    monkeypatch.setattr(action_runs, "get_run_logger", lambda: _Logger())
     caplog.set_level(logging.DEBUG, logger="grievance")
     for phone, plate in (("13812345678x", "川B12345"), ("13812345678", "川B12345678")):
         state = actions.accept.fn(
-            actions.AcceptForm.model_construct(
+            action_forms.AcceptForm.model_construct(
                 channel="hotline_12328",
                 ref="R-1",
                 type="complaint",
@@ -572,7 +572,7 @@ def test_caplog_sees_no_personal_data_from_a_refused_action(
                 plate=plate,
                 description="欠款",
                 actor="张敏",
-                role=actions.HumanRole.DISPATCHER,
+                role=action_forms.HumanRole.DISPATCHER,
                 actor_unit=None,
                 at=None,
                 expect_version=None,

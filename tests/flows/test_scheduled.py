@@ -168,7 +168,7 @@ def test_serve_registers_case_and_import_and_every_entrypoint_loads(
         loaded = load_flow_from_entrypoint(deployment.entrypoint)
         assert loaded.name == flows[deployment.name], deployment.entrypoint
     entrypoints = {d.name: d.entrypoint for d in served}
-    assert entrypoints["case"] == "flows/worklist.py:case_flow"
+    assert entrypoints["case"] == "flows/case_runs.py:case_flow"
     assert entrypoints["import"] == "flows/importer.py:import_work_orders"
 
 

@@ -35,7 +35,7 @@ from prefect.settings import (
 from prefect.testing.utilities import prefect_test_harness
 
 from cli.main import main
-from flows import actions, scheduled, worklist
+from flows import actions, case_forms, case_runs, case_sync, scheduled, worklist
 from service import cases as uc
 from service import importing, work_orders
 from service import worklist as waits
@@ -56,7 +56,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         ),
         prefect_test_harness(server_startup_timeout=120),
     ):
-        worklist.case_deployment().apply()  # what `grievance serve` registers
+        case_runs.case_deployment().apply()  # what `grievance serve` registers
         yield
 
 
@@ -65,9 +65,9 @@ def db(harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     """The test's grievance database for the flows, and a Prefect server without the case
     runs of earlier tests (grievance numbers repeat from one test database to the next)."""
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
-    monkeypatch.delenv(worklist.ENV_CASE_RUNS, raising=False)
-    monkeypatch.delenv(worklist.ENV_BATCH, raising=False)
-    monkeypatch.delenv(worklist.ENV_KEEP, raising=False)
+    monkeypatch.delenv(case_runs.ENV_CASE_RUNS, raising=False)
+    monkeypatch.delenv(case_runs.ENV_BATCH, raising=False)
+    monkeypatch.delenv(case_runs.ENV_KEEP, raising=False)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     yield
     with get_client(sync_client=True) as client:
@@ -86,7 +86,7 @@ def at(driver: Driver, minutes: int = 10) -> str:
 
 def open_runs(number: str) -> list[FlowRun]:
     with get_client(sync_client=True) as client:
-        return worklist.open_case_runs(client, [number]).get(number, [])
+        return case_sync.open_case_runs(client, [number]).get(number, [])
 
 
 def the_run(number: str) -> FlowRun:
@@ -125,7 +125,7 @@ def drive(run_id: UUID) -> FlowRun:
         run = client.read_flow_run(run_id)
         assert run.state is not None and run.state.is_scheduled(), run.state
     try:
-        run_flow(worklist.case_flow, flow_run=run, parameters=run.parameters, return_type="state")
+        run_flow(case_runs.case_flow, flow_run=run, parameters=run.parameters, return_type="state")
     except Pause:
         pass
     with get_client(sync_client=True) as client:
@@ -169,7 +169,7 @@ def test_each_wait_has_its_form_and_only_actions_the_table_allows() -> None:
         for name, w in waits.WAITS.items()
         if w.case_run
     } == expected
-    for name, model in worklist.FORMS.items():
+    for name, model in case_forms.FORMS.items():
         schema = model.model_json_schema()
         titles = {p: spec.get("title", "") for p, spec in schema["properties"].items()}
         assert titles["actor"] == "姓名 Your name" and titles["role"] == "角色 Role"
@@ -177,7 +177,7 @@ def test_each_wait_has_its_form_and_only_actions_the_table_allows() -> None:
         assert all(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in titles.values()), titles
         assert "expect_version" not in titles and "number" not in titles
         assert model.model_fields["role"].default == waits.WAITS[name].role
-    assert worklist.FORMS["closed"].model_json_schema()["required"] == ["satisfaction", "actor"]
+    assert case_forms.FORMS["closed"].model_json_schema()["required"] == ["satisfaction", "actor"]
     wait = waits.wait_of
     assert wait(State.HANDLING, False, None).case_run is False  # type: ignore[union-attr]
     assert wait(State.HANDLING, True, None).name == "extension"  # type: ignore[union-attr]
@@ -310,7 +310,7 @@ def test_an_action_deployment_re_syncs_the_case_run(
         done = client.read_flow_run(run.id)
     assert done.state is not None and done.state.type is StateType.COMPLETED
     assert "deleted" not in worklist.sync_worklist(driver.engine).counts  # kept 7 days
-    monkeypatch.setenv(worklist.ENV_KEEP, "0")
+    monkeypatch.setenv(case_runs.ENV_KEEP, "0")
     assert worklist.sync_worklist(driver.engine).counts["deleted"] == 1
     with get_client(sync_client=True) as client, pytest.raises(ObjectNotFound):
         client.read_flow_run(run.id)
@@ -339,15 +339,15 @@ def test_a_prefect_outage_never_fails_a_committed_action(
     def down(*args: Any, **kwargs: Any) -> str:
         raise ConnectionError("Prefect is down")
 
-    real = worklist.resync
-    monkeypatch.setattr(worklist, "resync", down)
+    real = case_sync.resync
+    monkeypatch.setattr(case_sync, "resync", down)
     who = {"actor": "张敏", "role": "dispatcher"}
     state = actions.assign(
         {"number": number, "unit": "UA", "at": at(driver), **who}, return_state=True
     )
     assert state.is_completed() and state_of(driver, number) == ("assigned", 2)
     assert form(the_run(number))[0].startswith("accepted-")  # behind, until the next tick
-    monkeypatch.setattr(worklist, "resync", real)
+    monkeypatch.setattr(case_sync, "resync", real)
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens there
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
         args = ["--role", "handler", "--actor-unit", "UA", "--at", at(driver)]
@@ -438,17 +438,17 @@ def artifact_versions() -> dict[str, int]:
 def test_case_runs_can_be_turned_off(
     db: None, driver: Driver, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(worklist.ENV_CASE_RUNS, "0")
+    monkeypatch.setenv(case_runs.ENV_CASE_RUNS, "0")
     assert "case" not in [d.name for d in scheduled.deployments()]
     number = driver.to("accepted").number
     summary = scheduled.sla_watchdog(now=driver.now + timedelta(minutes=5))
     assert "case_runs" not in summary["worklist"] and summary["worklist"]["waiting"] == 1
     assert all_case_runs() == []
     assert "worklist-desk" in latest_tables()  # the tables stay
-    assert worklist.resync_soft(number) == "off"
+    assert case_sync.resync_soft(number) == "off"
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # never contacted
     assert cli(capsys, "assign", number, "--unit", "UA", "--at", at(driver)) == (0, "")
-    monkeypatch.setenv(worklist.ENV_CASE_RUNS, "1")
+    monkeypatch.setenv(case_runs.ENV_CASE_RUNS, "1")
     assert "case" in [d.name for d in scheduled.deployments()]
 
 
@@ -462,9 +462,9 @@ def test_a_case_run_stuck_without_its_process_is_replaced(
     stuck = the_run(number)
     with get_client(sync_client=True) as client:  # a process killed while it ran
         client.set_flow_run_state(stuck.id, Running(), force=True)
-    assert worklist.resync(number) == "active"  # a case flow at work re-reads for itself
-    monkeypatch.setattr(worklist, "STUCK", timedelta(0))  # instead of waiting 15 minutes
-    assert worklist.resync(number) == "deferred"  # crashed; the next tick makes a new one
+    assert case_sync.resync(number) == "active"  # a case flow at work re-reads for itself
+    monkeypatch.setattr(case_sync, "STUCK", timedelta(0))  # instead of waiting 15 minutes
+    assert case_sync.resync(number) == "deferred"  # crashed; the next tick makes a new one
     with get_client(sync_client=True) as client:
         crashed = client.read_flow_run(stuck.id)
     assert crashed.state is not None and crashed.state.type is StateType.CRASHED

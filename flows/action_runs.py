@@ -1,0 +1,183 @@
+"""Running an action: read the clock once, call the use case, publish its effects (a log
+line, a markdown artifact keyed `grievance-<number>`, run tags and a small result dict:
+number, event, state, version). Shared by the action flows (`flows.actions`) and the case
+flow (`flows.case_runs`), so both give the same messages: an error a dispatcher can cause
+ends the run Failed with its one-line reason, no traceback."""
+
+# No `from __future__ import annotations` here: the runner reads the forms' fields at runtime.
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.runtime import flow_run
+from prefect.states import Failed, State
+from pydantic import BaseModel
+
+from flows.action_forms import ActionForm
+from models import repo
+from service import cases as uc
+from service import documents
+from service.engine import Engine
+from templates import md_cell
+from workflow.case import Case
+from workflow.commands import NO_FAULT_RESULTS
+from workflow.errors import GrievanceError
+from workflow.timeutil import iso
+from workflow.vocab import Event
+
+PARAM = "params"  # the name of every action flow's one parameter
+
+
+# ------------------------------------------------------------------------------ the runner
+def _value(params: Any, name: str) -> Any:
+    """A field of the flow's parameter model, validated (a model) or not yet (a dict)."""
+    if isinstance(params, BaseModel):
+        return getattr(params, name, None)
+    if isinstance(params, dict):
+        return params.get(name)
+    return None
+
+
+def run_name(action: str, field: str = "number") -> Callable[[], str]:
+    """`flow_run_name` callable: "<action> <number>" from the run's parameters."""
+
+    def name() -> str:
+        value = _value(flow_run.parameters.get(PARAM), field)
+        return f"{action} {value}" if value else action
+
+    name.__name__ = f"{action}_run_name"
+    return name
+
+
+def _tag(number: str | None, units: list[str | None], *, rename: str | None = None) -> None:
+    """Add `grievance:<number>` and `unit:<code>` tags to the current flow run (keeping its
+    tags), and rename it if asked. Outside a flow run it does nothing."""
+    run_id = flow_run.id
+    if run_id is None:
+        return
+    wanted = [f"grievance:{number}"] if number else []
+    wanted += [f"unit:{unit}" for unit in dict.fromkeys(units) if unit]
+    with get_client(sync_client=True) as client:
+        current = client.read_flow_run(UUID(str(run_id)))
+        tags = list(dict.fromkeys([*current.tags, *wanted]))
+        client.update_flow_run(UUID(str(run_id)), tags=tags, name=rename)
+
+
+def _version(engine: Engine, number: str) -> int:
+    with engine.db.read() as session:
+        return repo.get_row(session, number).version
+
+
+def _issue_documents(engine: Engine, number: str, clock: datetime) -> None:
+    """Issue the documents the action queued, right after its commit. A failure is logged,
+    never raised: the action is committed, and the job stays for `grievance documents issue`
+    (failed) or the next watchdog tick (pending)."""
+    for job in documents.issue(engine, clock, number=number):
+        if job.error is not None:
+            get_run_logger().warning("document %s %s not issued: %s", job.kind, number, job.error)
+
+
+def _publish_document(engine: Engine, event: Event, case: Case, stamp: uc.Stamp) -> None:
+    """A review issues the 复盘报告 and a no-fault close the 无责说明 (stored by the use case):
+    each is also a markdown artifact keyed by the grievance number, for the analysts."""
+    if event is Event.REVIEW:
+        kind, key = "review", f"review-{case.number}"
+    elif event is Event.CLOSE and case.result in NO_FAULT_RESULTS:
+        kind, key = "no_fault", f"no-fault-{case.number}"
+    else:
+        return
+    doc = documents.render(engine, case.number, kind, "md", stamp.actor, stamp.recorded_at)
+    create_markdown_artifact(
+        key=re.sub(r"[^a-z0-9-]+", "-", key.lower()),
+        markdown=doc.content.decode("utf-8"),
+        description=f"{doc.filename} sha256 {doc.sha256[:12]}",
+    )
+
+
+def _publish(event: Event, case: Case, version: int, stamp: uc.Stamp) -> dict[str, Any]:
+    """Log one line, publish a markdown artifact keyed by the grievance, return the summary."""
+    action = f"{event.zh} {event.value}"
+    get_run_logger().info("%s %s -> %s", action, case.number, case.state.value)
+    units = ", ".join(case.co_units) or "-"
+    create_markdown_artifact(
+        key=re.sub(r"[^a-z0-9-]+", "-", f"grievance-{case.number}".lower()),
+        markdown=(
+            f"## {case.number}: {action}\n\n"
+            "| 项目 Item | 值 Value |\n|---|---|\n"
+            f"| 状态 State | {case.state.zh} {case.state.value} |\n"
+            f"| 主办单位 Lead unit | {case.lead_unit or '-'} |\n"
+            f"| 协办单位 Co-handling units | {units} |\n"
+            f"| 版本 Version | {version} |\n"
+            f"| 办理人 By | {md_cell(stamp.actor)} |\n"  # a name as typed in the form
+            f"| 生效时间 Effective time | {iso(stamp.at)} |\n"
+        ),
+        description=f"{action} {case.number} -> {case.state.value}",
+    )
+    return {
+        "number": case.number,
+        "event": event.value,
+        "state": case.state.value,
+        "lead_unit": case.lead_unit,
+        "version": version,
+    }
+
+
+def run_action(
+    event: Event,
+    params: ActionForm,
+    call: Callable[[Engine, uc.Stamp], Case],
+    *,
+    tag_run: bool = True,
+) -> dict[str, Any] | State:
+    """Read the clock once, call the use case, publish; a GrievanceError ends the run Failed
+    with its one-line message (logged at WARNING), anything else propagates.
+
+    Shared by the action flows (which then re-sync the grievance's case run) and the case
+    flow of `flows.case_runs` (which passes `tag_run=False`: its run keeps its own tags; it
+    re-suspends itself)."""
+    clock = datetime.now(UTC)
+    number = _value(params, "number")
+    actor_unit = _value(params, "actor_unit")
+    engine: Engine | None = None
+    try:
+        stamp = params.stamp(clock)
+        engine = Engine.open()
+        case = call(engine, stamp)
+        version = _version(engine, case.number)
+        _issue_documents(engine, case.number, clock)
+        _publish_document(engine, event, case, stamp)
+    except GrievanceError as error:
+        get_run_logger().warning("%s %s: %s", event.value, number or "", error)
+        if tag_run:
+            _tag(number, [actor_unit])
+        return Failed(message=str(error))
+    finally:
+        if engine is not None:
+            engine.db.dispose()
+    if tag_run:
+        rename = f"{event.value} {case.number}" if event is Event.ACCEPT else None
+        _tag(case.number, [case.lead_unit, actor_unit], rename=rename)
+    return _publish(event, case, version, stamp)
+
+
+def on_existing(
+    usecase: Callable[..., Case], params: ActionForm
+) -> Callable[[Engine, uc.Stamp], Case]:
+    """The call of a use case on an existing grievance with the form's fields."""
+
+    def call(engine: Engine, stamp: uc.Stamp) -> Case:
+        return usecase(
+            engine,
+            _value(params, "number"),
+            stamp,
+            **params.command_fields(),
+            expected_version=_value(params, "expect_version"),
+        )
+
+    return call
