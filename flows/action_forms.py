@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from service import cases as uc
+from service.acting import Stamp
 from workflow import commands as cmd
 from workflow.actor import Actor
 from workflow.case import Case
@@ -100,14 +101,14 @@ class ActionForm(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    def stamp(self, clock: datetime) -> uc.Stamp:
+    def stamp(self, clock: datetime) -> Stamp:
         """Who acts, at the effective time (default the clock), recorded at the clock."""
         at: datetime = getattr(self, "at", None) or clock
         if at.tzinfo is None:
             at = at.replace(tzinfo=SHANGHAI)
         role = Role(getattr(self, "role").value)  # noqa: B009 - fields are added by _form
         actor = Actor(getattr(self, "actor"), role, getattr(self, "actor_unit", None))  # noqa: B009
-        return uc.Stamp(actor=actor, at=at, recorded_at=clock)
+        return Stamp(actor=actor, at=at, recorded_at=clock)
 
     def command_fields(self) -> dict[str, Any]:
         """The command's own fields, as keyword arguments of its use case."""

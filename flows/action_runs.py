@@ -21,8 +21,8 @@ from pydantic import BaseModel
 
 from flows.action_forms import ActionForm
 from models import repo
-from service import cases as uc
 from service import documents
+from service.acting import Stamp
 from service.engine import Engine
 from templates import md_cell
 from workflow.case import Case
@@ -83,7 +83,7 @@ def _issue_documents(engine: Engine, number: str, clock: datetime) -> None:
             get_run_logger().warning("document %s %s not issued: %s", job.kind, number, job.error)
 
 
-def _publish_document(engine: Engine, event: Event, case: Case, stamp: uc.Stamp) -> None:
+def _publish_document(engine: Engine, event: Event, case: Case, stamp: Stamp) -> None:
     """A review issues the 复盘报告 and a no-fault close the 无责说明 (stored by the use case):
     each is also a markdown artifact keyed by the grievance number, for the analysts."""
     if event is Event.REVIEW:
@@ -100,7 +100,7 @@ def _publish_document(engine: Engine, event: Event, case: Case, stamp: uc.Stamp)
     )
 
 
-def _publish(event: Event, case: Case, version: int, stamp: uc.Stamp) -> dict[str, Any]:
+def _publish(event: Event, case: Case, version: int, stamp: Stamp) -> dict[str, Any]:
     """Log one line, publish a markdown artifact keyed by the grievance, return the summary."""
     action = f"{event.zh} {event.value}"
     get_run_logger().info("%s %s -> %s", action, case.number, case.state.value)
@@ -131,7 +131,7 @@ def _publish(event: Event, case: Case, version: int, stamp: uc.Stamp) -> dict[st
 def run_action(
     event: Event,
     params: ActionForm,
-    call: Callable[[Engine, uc.Stamp], Case],
+    call: Callable[[Engine, Stamp], Case],
     *,
     tag_run: bool = True,
 ) -> dict[str, Any] | State:
@@ -168,10 +168,10 @@ def run_action(
 
 def on_existing(
     usecase: Callable[..., Case], params: ActionForm
-) -> Callable[[Engine, uc.Stamp], Case]:
+) -> Callable[[Engine, Stamp], Case]:
     """The call of a use case on an existing grievance with the form's fields."""
 
-    def call(engine: Engine, stamp: uc.Stamp) -> Case:
+    def call(engine: Engine, stamp: Stamp) -> Case:
         return usecase(
             engine,
             _value(params, "number"),

@@ -55,6 +55,7 @@ from flows.action_forms import (
 )
 from flows.action_runs import on_existing, run_action, run_name
 from service import cases as uc
+from service.acting import Stamp
 from service.engine import Engine
 from workflow import commands as cmd
 from workflow.case import Case
@@ -64,7 +65,7 @@ logs.mask_logs()
 
 
 def _act(
-    event: Event, params: ActionForm, call: Callable[[Engine, uc.Stamp], Case]
+    event: Event, params: ActionForm, call: Callable[[Engine, Stamp], Case]
 ) -> dict[str, Any] | State:
     """`run_action`, then the grievance's case run re-synced (`case_sync.resync_soft`: never
     raises, so a Prefect hiccup cannot fail or undo what was committed)."""
@@ -83,7 +84,7 @@ def _act(
 def accept(params: AcceptForm) -> dict[str, Any] | State:
     """受理 Accept: register a new grievance; the run is renamed `accept <new number>`."""
 
-    def call(engine: Engine, stamp: uc.Stamp) -> Case:
+    def call(engine: Engine, stamp: Stamp) -> Case:
         command = cmd.parse_command(Event.ACCEPT, params.command_fields())
         assert isinstance(command, cmd.Accept)
         return uc.accept(engine, command, stamp)
