@@ -167,6 +167,48 @@ def _t(lang: str, zh: str, en: str) -> str:
     return (zh if lang == "zh" else en).replace(".@", f".{lang}")
 
 
+def _grievance_rows(lang: str) -> list[list[str]]:
+    """The facts both documents open with: number, channel, type, complainant, plate."""
+
+    def t(zh: str, en: str) -> str:
+        return _t(lang, zh, en)
+
+    def j(both: str) -> str:
+        return _t(lang, both, both)
+
+    return [
+        [t("工单编号", "Number"), "{{ number }}"]
+        + [t("受理时间", "Accepted"), "{{ accepted_at | local_time }}"],
+        [
+            t("来源渠道", "Channel"),
+            j("{{ channel.@ }}"),
+            t("渠道编号", "Reference"),
+            "{{ ref }}",
+        ],
+        [
+            t("诉求类型", "Type"),
+            j("{{ type.@ }}"),
+            t("诉求分类", "Category"),
+            j("{{ category.@ }}"),
+        ],
+        [t("诉求人", "Complainant"), "{{ complainant.name }}"]
+        + [t("联系电话", "Phone"), "{{ complainant.phone }}"],
+        [
+            t("车牌号码", "Plate"),
+            t('{{ complainant.plate or "未登记" }}', '{{ complainant.plate or "not given" }}'),
+        ]
+        + [t("涉及金额", "Amount in dispute"), "{{ amount_fen | yuan }}"],
+    ]
+
+
+def _respondent(lang: str) -> list[str]:
+    """The respondent's cell pair (未登记 when none was given)."""
+    return [
+        _t(lang, "被反映对象", "Respondent"),
+        _t(lang, '{{ respondent or "未登记" }}', '{{ respondent or "not given" }}'),
+    ]
+
+
 def review(lang: str) -> Document:
     def t(zh: str, en: str) -> str:
         return _t(lang, zh, en)
@@ -184,31 +226,8 @@ def review(lang: str) -> Document:
     facts_table(
         doc,
         [
-            [t("工单编号", "Number"), "{{ number }}"]
-            + [t("受理时间", "Accepted"), "{{ accepted_at | local_time }}"],
-            [
-                t("来源渠道", "Channel"),
-                j("{{ channel.@ }}"),
-                t("渠道编号", "Reference"),
-                "{{ ref }}",
-            ],
-            [
-                t("诉求类型", "Type"),
-                j("{{ type.@ }}"),
-                t("诉求分类", "Category"),
-                j("{{ category.@ }}"),
-            ],
-            [t("诉求人", "Complainant"), "{{ complainant.name }}"]
-            + [t("联系电话", "Phone"), "{{ complainant.phone }}"],
-            [
-                t("车牌号码", "Plate"),
-                t('{{ complainant.plate or "未登记" }}', '{{ complainant.plate or "not given" }}'),
-            ]
-            + [t("涉及金额", "Amount in dispute"), "{{ amount_fen | yuan }}"],
-            [
-                t("被反映对象", "Respondent"),
-                t('{{ respondent or "未登记" }}', '{{ respondent or "not given" }}'),
-            ]
+            *_grievance_rows(lang),
+            _respondent(lang)
             + [
                 t("紧急程度", "Urgency"),
                 t(
@@ -432,31 +451,8 @@ def no_fault(lang: str) -> Document:
     facts_table(
         doc,
         [
-            [t("工单编号", "Number"), "{{ number }}"]
-            + [t("受理时间", "Accepted"), "{{ accepted_at | local_time }}"],
-            [
-                t("来源渠道", "Channel"),
-                j("{{ channel.@ }}"),
-                t("渠道编号", "Reference"),
-                "{{ ref }}",
-            ],
-            [
-                t("诉求类型", "Type"),
-                j("{{ type.@ }}"),
-                t("诉求分类", "Category"),
-                j("{{ category.@ }}"),
-            ],
-            [t("诉求人", "Complainant"), "{{ complainant.name }}"]
-            + [t("联系电话", "Phone"), "{{ complainant.phone }}"],
-            [
-                t("车牌号码", "Plate"),
-                t('{{ complainant.plate or "未登记" }}', '{{ complainant.plate or "not given" }}'),
-            ]
-            + [t("涉及金额", "Amount in dispute"), "{{ amount_fen | yuan }}"],
-            [
-                t("被反映对象", "Respondent"),
-                t('{{ respondent or "未登记" }}', '{{ respondent or "not given" }}'),
-            ],
+            *_grievance_rows(lang),
+            _respondent(lang),
             [
                 t("承办单位", "Handling unit"),
                 t(
