@@ -1,6 +1,6 @@
 """Personal data never reaches a log: a filter that masks phone, ID and plate numbers on the
 loggers that may carry a form's input (Prefect's flow, engine and run loggers and our own).
-Installed on import by every module that runs flows (`flows.actions`, `flows.scheduled`)."""
+Installed on import by every module that runs flows (`flows.actions`)."""
 
 import logging
 

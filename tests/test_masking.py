@@ -34,7 +34,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from cli.main import main
-from flows import action_forms, action_runs, actions, scheduled
+from flows import action_forms, action_runs, actions, sla_watchdog
 from models.tables import Document, Notification
 from service import cases as uc
 from service import delivery, digest_data, digests, documents, watchdog
@@ -433,8 +433,8 @@ def _digests(engine: Engine, out: Outputs) -> None:
 
 def _sla_board(engine: Engine, out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
     tables: list[Any] = []
-    monkeypatch.setattr(scheduled, "create_table_artifact", lambda **kw: tables.append(kw))
-    scheduled.board_task.fn(at("2026-11-30T09:00"))
+    monkeypatch.setattr(sla_watchdog, "create_table_artifact", lambda **kw: tables.append(kw))
+    sla_watchdog.board_task.fn(at("2026-11-30T09:00"))
     assert tables and tables[0]["table"], "the SLA board should list the open work"
     out.add("sla board", json.dumps(tables, ensure_ascii=False, default=str))
 

@@ -136,20 +136,20 @@ def test_a_channel_down_for_a_day_leaves_listed_dead_letters_that_retry_delivers
 def test_the_database_gone_during_a_sweep_fails_the_flow_visibly_and_the_next_run_catches_up(
     driver: Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, harness: None
 ) -> None:
-    from flows import scheduled
+    from flows import sla_watchdog
 
     number = driver.to("assigned").number
     now = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # Wed 17:30: feedback overdue
     monkeypatch.setenv(
         "GRIEVANCE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/gone?connect_timeout=2"
     )
-    state = scheduled.sla_watchdog(now=now, return_state=True)
+    state = sla_watchdog.sla_watchdog(now=now, return_state=True)
     assert state.is_failed()
     assert "127.0.0.1" in str(state.message) or "connect" in str(state.message).lower()
 
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
     later = now + timedelta(minutes=1)
-    summary = scheduled.sla_watchdog(now=later)
+    summary = sla_watchdog.sla_watchdog(now=later)
     assert summary["fired"] == 3  # warning, red card and 督办, all caught up
     with driver.engine.db.read() as session:
         steps = session.exec(

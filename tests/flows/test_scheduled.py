@@ -11,7 +11,7 @@ from prefect.events.clients import AssertingEventsClient
 from prefect.events.worker import EventsWorker
 from prefect.testing.utilities import prefect_test_harness
 
-from flows import scheduled
+from flows import digests, scheduled, sla_watchdog
 from service import delivery
 from service.engine import Engine
 from tests.conftest import Driver, database_url_for
@@ -52,7 +52,7 @@ def test_the_watchdog_flow_fires_steps_and_emits_events(
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
     number = driver.to("assigned").number
     now = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # 17:30 Asia/Shanghai, Wed
-    summary = scheduled.sla_watchdog(now=now)
+    summary = sla_watchdog.sla_watchdog(now=now)
     assert summary["fired"] == 3 and summary["dead"] == 0  # dead letters are made at queueing
     assert sorted(sent_events(events)) == sorted(
         [
@@ -61,7 +61,7 @@ def test_the_watchdog_flow_fires_steps_and_emits_events(
             ("grievance.escalated", f"grievance.{number}", "supervision"),
         ]
     )
-    again = scheduled.sla_watchdog(now=now)
+    again = sla_watchdog.sla_watchdog(now=now)
     assert again["fired"] == 0
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -105,13 +105,13 @@ def test_the_digest_flows_publish_artifacts_and_skip_rest_days(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
-    monkeypatch.setenv(scheduled.ENV_REPORT_DIR, str(tmp_path / "reports"))
+    monkeypatch.setenv(digests.ENV_REPORT_DIR, str(tmp_path / "reports"))
     driver.to("assigned")  # unit UA has open work
     sunday = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # 08:00 Asia/Shanghai
-    assert scheduled.daily_reminder(now=sunday)["reminders"] == 0
+    assert digests.daily_reminder(now=sunday)["reminders"] == 0
     monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
-    assert scheduled.daily_reminder(now=monday)["reminders"] == 1
-    again = scheduled.daily_reminder(now=monday)  # a rerun queues nothing twice
+    assert digests.daily_reminder(now=monday)["reminders"] == 1
+    again = digests.daily_reminder(now=monday)  # a rerun queues nothing twice
     assert again["reminders"] == 1
     engine = Engine.open(database_url_for(tmp_path))
     (reminder,) = delivery.listing(engine)
@@ -119,8 +119,8 @@ def test_the_digest_flows_publish_artifacts_and_skip_rest_days(
     assert reminder["kind"] == "daily_reminder" and reminder["unit"] == "UA"
     assert reminder["grievance"] is None and reminder["status"] == "dead"  # UA has no target
     assert reminder["not_before"] == "2026-11-30T08:30:00+08:00"  # held until the opening
-    assert "2026" in scheduled.weekly_summary(now=monday)
-    assert "2026年11月" in scheduled.monthly_bulletin(now=monday, month="2026-11")
+    assert "2026" in digests.weekly_summary(now=monday)
+    assert "2026年11月" in digests.monthly_bulletin(now=monday, month="2026-11")
     files = sorted(p.name for p in (tmp_path / "reports").rglob("*") if p.is_file())
     assert "daily-2026-11-30-UA.zh.html" in files and "monthly-2026-11.zh.xlsx" in files
     keys = ["daily-reminder-ua", "weekly-summary", "monthly-bulletin"]

@@ -35,7 +35,7 @@ from prefect.settings import (
 from prefect.testing.utilities import prefect_test_harness
 
 from cli.main import main
-from flows import actions, case_forms, case_runs, case_sync, scheduled, worklist
+from flows import actions, case_forms, case_runs, case_sync, scheduled, sla_watchdog, worklist
 from service import cases as uc
 from service import importing, work_orders
 from service import worklist as waits
@@ -389,7 +389,7 @@ def test_the_watchdog_publishes_the_worklists_and_creates_the_case_runs(
     assigned = driver.to("assigned").number
     handling = driver.to("handling").number
     now = driver.now + timedelta(minutes=5)
-    summary = scheduled.sla_watchdog(now=now)
+    summary = sla_watchdog.sla_watchdog(now=now)
     assert summary["worklist"]["case_runs"]["created"] == 2
     assert summary["worklist"]["waiting"] == 3
     assert len(open_runs(accepted)) == 1 and len(open_runs(assigned)) == 1
@@ -401,17 +401,17 @@ def test_the_watchdog_publishes_the_worklists_and_creates_the_case_runs(
     assert row["下一期限 Next deadline"].endswith("进展反馈 feedback")
     assert tables["worklist-ub"][0]["待办 Waiting for"] == "无待办 nothing waits"
     versions = artifact_versions()
-    scheduled.sla_watchdog(now=now)  # nothing changed: no new versions
+    sla_watchdog.sla_watchdog(now=now)  # nothing changed: no new versions
     assert artifact_versions() == versions
     uc.sign(driver.engine, assigned, driver.stamp(HANDLER))
     uc.suspend(driver.engine, handling, driver.stamp(SUPERVISOR), reason="等待司机")
-    summary = scheduled.sla_watchdog(now=driver.now)
+    summary = sla_watchdog.sla_watchdog(now=driver.now)
     assert summary["worklist"]["case_runs"]["completed"] == 1  # signed: handling now
     assert artifact_versions()["worklist-ua"] == versions["worklist-ua"] + 1
     assert artifact_versions()["worklist-desk"] == versions["worklist-desk"]
     monkeypatch.setattr(worklist, "TABLE_VERSIONS", 1)  # older versions are deleted
     uc.resume(driver.engine, handling, driver.stamp(HANDLER))
-    scheduled.sla_watchdog(now=driver.now)
+    sla_watchdog.sla_watchdog(now=driver.now)
     assert artifact_versions()["worklist-ua"] == 1
 
 
@@ -441,7 +441,7 @@ def test_case_runs_can_be_turned_off(
     monkeypatch.setenv(case_runs.ENV_CASE_RUNS, "0")
     assert "case" not in [d.name for d in scheduled.deployments()]
     number = driver.to("accepted").number
-    summary = scheduled.sla_watchdog(now=driver.now + timedelta(minutes=5))
+    summary = sla_watchdog.sla_watchdog(now=driver.now + timedelta(minutes=5))
     assert "case_runs" not in summary["worklist"] and summary["worklist"]["waiting"] == 1
     assert all_case_runs() == []
     assert "worklist-desk" in latest_tables()  # the tables stay
@@ -479,6 +479,6 @@ def test_the_watchdog_issues_documents_a_crash_left_pending(db: None, driver: Dr
 
     number = driver.to("reviewed").number  # the use case queued the job, nobody issued it
     assert documents.stored(driver.engine, number) == []
-    summary = scheduled.sla_watchdog(now=driver.now + timedelta(minutes=10))
+    summary = sla_watchdog.sla_watchdog(now=driver.now + timedelta(minutes=10))
     assert summary["documents"] == {"issued": 1, "failed": 0}
     assert [d["format"] for d in documents.stored(driver.engine, number)] == ["html", "docx"]
