@@ -142,11 +142,8 @@ def retag(client: SyncPrefectClient, run: FlowRun, snap: Snapshot) -> bool:
 
 
 def _read_snapshot(number: str) -> Snapshot | None:
-    engine = Engine.open()
-    try:
+    with Engine.opened() as engine:
         return read(engine, number)
-    finally:
-        engine.db.dispose()
 
 
 @flow(

@@ -63,8 +63,7 @@ def daily_reminder(now: datetime | None = None) -> dict[str, Any]:
     each unit's notification targets through the outbox, and published as an artifact."""
     at = _clock(now)
     day = at.astimezone(SHANGHAI).date()
-    engine = Engine.open()
-    try:
+    with Engine.opened() as engine:
         made = digests.daily(engine, day, at)
         queued = 0
         with engine.db.transaction() as session:
@@ -81,8 +80,6 @@ def daily_reminder(now: datetime | None = None) -> dict[str, Any]:
                         now=at,
                     )
                 )
-    finally:
-        engine.db.dispose()
     logger = get_run_logger()
     if not made:
         logger.info("%s is not a working day (or no unit has open work): no reminder", day)
@@ -99,11 +96,8 @@ def weekly_summary(now: datetime | None = None, week_of_day: date | None = None)
     period = (
         week_of(week_of_day) if week_of_day else week_of(at.astimezone(SHANGHAI).date()).previous()
     )
-    engine = Engine.open()
-    try:
+    with Engine.opened() as engine:
         digest = digests.weekly(engine, period, at)
-    finally:
-        engine.db.dispose()
     publish(digest)
     return digest.title
 
@@ -120,10 +114,7 @@ def monthly_bulletin(now: datetime | None = None, month: str | None = None) -> s
         period = month_of(first)
     else:
         period = month_of(at.astimezone(SHANGHAI).date()).previous()
-    engine = Engine.open()
-    try:
+    with Engine.opened() as engine:
         digest = digests.monthly(engine, period, at)
-    finally:
-        engine.db.dispose()
     publish(digest)
     return digest.title

@@ -86,11 +86,8 @@ def emit_fired(fired: watchdog.Fired) -> None:
 
 def _on_engine(work: Callable[[Engine], T]) -> T:
     """`work` on an engine opened for it (a task runs in any thread), closed after."""
-    engine = Engine.open()
-    try:
+    with Engine.opened() as engine:
         return work(engine)
-    finally:
-        engine.db.dispose()
 
 
 @task(name="sweep")
@@ -144,8 +141,7 @@ def documents_task(now: datetime) -> dict[str, int]:
 def board_task(now: datetime) -> list[dict[str, Any]]:
     """The SLA board artifact: per unit, what is overdue, due today, due by the end of the
     next working day (refreshed by every watchdog run; key `sla-board`)."""
-    engine = Engine.open()
-    try:
+    with Engine.opened() as engine:
         tz = engine.calendar.zone
         today = now.astimezone(tz).date()
         today_end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
@@ -155,8 +151,6 @@ def board_task(now: datetime) -> list[dict[str, Any]]:
             rows = reports.sla_board(session, now, today_end, soon_end)
             units = outbox.load_units(session).items()
             names = {code: mask_text(unit.name) for code, unit in units}  # as in the digests
-    finally:
-        engine.db.dispose()
     table = [
         {
             "承办单位 Unit": f"{unit} {names.get(unit, '')}".strip() if unit else "（未分办）desk",
@@ -183,8 +177,7 @@ def worklist_task(now: datetime) -> dict[str, Any]:
 
     logger = get_run_logger()
     result: dict[str, Any] = {}
-    engine = Engine.open()
-    try:
+    with Engine.opened() as engine:
         try:
             counts = worklist.publish_worklists(engine, now)
             result["waiting"] = sum(counts.values())
@@ -199,8 +192,6 @@ def worklist_task(now: datetime) -> dict[str, Any]:
                 result["case_runs"] = report.summary()
                 for problem in report.errors[:10]:
                     logger.warning("case run: %s", problem)
-    finally:
-        engine.db.dispose()
     logger.info("worklist: %s", result)
     return result
 

@@ -20,6 +20,8 @@ version stored by another process since, the first time this process resolves or
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -122,6 +124,16 @@ class Engine:
     # every revision of every unit's own calendar (`grievance unit calendar`), oldest first
     unit_revisions: tuple[UnitRevision, ...] = ()
     _calendars: Calendars | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    @contextmanager
+    def opened(cls, url: str | None = None) -> Iterator[Engine]:
+        """`open`, for one piece of work: the database connections are closed after it."""
+        engine = cls.open(url)
+        try:
+            yield engine
+        finally:
+            engine.db.dispose()
 
     @classmethod
     def open(cls, url: str | None = None, *, db: Database | None = None) -> Engine:
