@@ -29,6 +29,7 @@ from cli import (
     serving,
     sla,
     units,
+    users,
 )
 from cli.context import cli, instant, make_ctx
 from cli.importing import import_
@@ -49,6 +50,7 @@ COMMAND_MODULES = (
     serving,
     sla,
     units,
+    users,
 )
 
 

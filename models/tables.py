@@ -350,3 +350,36 @@ class DocumentJob(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     done_at: datetime | None = _utc()
+
+
+class Account(SQLModel, table=True):
+    """A person who signs in at the gate (`grievance user add`): login name, role, unit and
+    the argon2 hash of their password. Disabled, never deleted: the audit log names them."""
+
+    __tablename__ = "account"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)  # the login name, lower case
+    display_name: str = Field(max_length=50)
+    role: str = Field(max_length=16)  # workflow.accounts.AccountRole
+    unit: str | None = Field(default=None, max_length=32)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = _utc(nullable=False)
+    created_by: str = Field(max_length=64)
+    password_changed_at: datetime = _utc(nullable=False)
+    disabled_at: datetime | None = _utc()
+    last_login_at: datetime | None = _utc()
+
+
+class SecurityEvent(SQLModel, table=True):
+    """The security log: logins, refusals and changes to accounts, appended only (`kind` as in
+    `service.security.KINDS`)."""
+
+    __tablename__ = "security_event"
+    __table_args__ = (Index(None, "account", "kind", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(nullable=False, index=True)
+    kind: str = Field(max_length=32)
+    account: str | None = Field(default=None, max_length=64)  # whom it is about
+    by: str | None = Field(default=None, max_length=64)  # who did it (None: the person)
+    remote: str | None = Field(default=None, max_length=64)  # the client's address
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
