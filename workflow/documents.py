@@ -210,3 +210,9 @@ def policy_target(policy: Policy, name: str) -> Target | None:
         return policy.target(name)
     except KeyError:
         return None
+
+
+def target_title(policy: Policy, name: str) -> dict[str, str]:
+    """A time-limit target's title in both languages (its name where none is known)."""
+    target = policy_target(policy, name)
+    return pair(target.title_zh if target else name, TARGETS_EN.get(name, name))

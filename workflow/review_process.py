@@ -12,12 +12,11 @@ from zoneinfo import ZoneInfo
 from workflow.case import Record, to_fen
 from workflow.documents import (
     EN,
-    TARGETS_EN,
     free_text,
     label,
     named_unit,
     pair,
-    policy_target,
+    target_title,
     who,
 )
 from workflow.policies import Policy
@@ -64,19 +63,17 @@ def _yuan(fen: int) -> dict[str, str]:
 def _step_detail(record: Record, policy: Policy, zone: ZoneInfo) -> dict[str, str]:
     """黄牌预警：进展反馈时限将于…到期 / 红牌：进展反馈时限已于…到期，已超时…"""
     p = record.payload
-    target = policy_target(policy, str(p["target"]))
-    title_zh = target.title_zh if target else str(p["target"])
-    title_en = TARGETS_EN.get(str(p["target"]), str(p["target"]))
+    title = target_title(policy, str(p["target"]))
     due_at = datetime.fromisoformat(str(p["due"]))
     due = _time(due_at, zone)
     step_en = STEPS_EN.get(str(p["name"]), str(p["name"]))
     if record.at < due_at:
         return pair(
-            f"{p['title']}：{title_zh}时限将于{due['zh']}到期",
-            f"{step_en}: the {title_en.lower()} limit runs out at {due['en']}",
+            f"{p['title']}：{title['zh']}时限将于{due['zh']}到期",
+            f"{step_en}: the {title['en'].lower()} limit runs out at {due['en']}",
         )
-    zh = f"{p['title']}：{title_zh}时限已于{due['zh']}到期"
-    en = f"{step_en}: the {title_en.lower()} limit ran out at {due['en']}"
+    zh = f"{p['title']}：{title['zh']}时限已于{due['zh']}到期"
+    en = f"{step_en}: the {title['en'].lower()} limit ran out at {due['en']}"
     late = timedelta(seconds=int(p.get("late_seconds", 0)))
     if late:
         zh += f"，已超时{_span(late)['zh']}"
@@ -165,14 +162,12 @@ def _detail(
                 f"corrected: {', '.join(en for _, en in changed)}",
             )
         case Event.RECALCULATE:
-            target = policy_target(policy, str(p["target"]))
-            title_zh = target.title_zh if target else str(p["target"])
-            title_en = TARGETS_EN.get(str(p["target"]), str(p["target"]))
+            title = target_title(policy, str(p["target"]))
             old = _time(datetime.fromisoformat(str(p["old_due"])), zone)
             new = _time(datetime.fromisoformat(str(p["new_due"])), zone)
             return pair(
-                f"工作日历调整，{title_zh}时限由{old['zh']}调整为{new['zh']}",
-                f"calendar changed: the {title_en.lower()} deadline moves from {old['en']} "
+                f"工作日历调整，{title['zh']}时限由{old['zh']}调整为{new['zh']}",
+                f"calendar changed: the {title['en'].lower()} deadline moves from {old['en']} "
                 f"to {new['en']}",
             )
         case Event.SLA_STEP:

@@ -11,7 +11,6 @@ from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record
 from workflow.documents import (
     REVIEW,
-    TARGETS_EN,
     DocumentIncomplete,
     basics,
     free_text,
@@ -20,6 +19,7 @@ from workflow.documents import (
     local_date,
     pair,
     policy_target,
+    target_title,
     who,
 )
 from workflow.policies import Clock, Policy
@@ -57,10 +57,7 @@ def _timeline(timers: Iterable[Timer], policy: Policy) -> list[dict[str, Any]]:
         entries.append(
             {
                 "target": timer.target,
-                "title": pair(
-                    target.title_zh if target else timer.target,
-                    TARGETS_EN.get(timer.target, timer.target),
-                ),
+                "title": target_title(policy, timer.target),
                 "cycle": timer.cycle,
                 "several_cycles": cycles[timer.target] > 1,
                 "limit": pair(target.limit.text_zh, target.limit.text) if target else None,
