@@ -149,7 +149,7 @@ def _docx_template_class() -> type[Any]:
 
 
 def _docx(kind: str, lang: str, context: Mapping[str, Any]) -> bytes:
-    from templates.documents.make_docx import stable_zip
+    from templates.documents.docx_blocks import stable_zip
 
     document = _docx_template_class()(str(TEMPLATES / f"{kind}.{lang}.docx"))
     document.render(dict(context), jinja_env=_docx_environment(lang), autoescape=True)
