@@ -1,11 +1,12 @@
 """Documents: the 复盘报告 (review report) and 无责说明 (no-fault statement) as HTML, Markdown
 and Word, stored with their SHA-256 and who rendered them (`grievance document` in the CLI).
 
-The facts come from `workflow.documents` (pure, masked). Rendering is deterministic: the same
-facts give the same bytes (the Word file's zip entries carry a fixed time), so the hash names
-the content and a document is stored once per (number, kind, format, language, hash). A
-review, and a close as 无责 or 不属实, issue their document by themselves: the record's
-transaction queues a job (`service.document_jobs.queue`), which `issue` renders and stores after the commit (the
+The facts come from `workflow.review_report` and `workflow.no_fault_statement` (pure,
+masked). Rendering is deterministic: the same facts give the same bytes (the Word file's zip
+entries carry a fixed time), so the hash names the content and a document is stored once per
+(number, kind, format, language, hash). A review, and a close as 无责 or 不属实, issue their
+document by themselves: the record's transaction queues a job
+(`service.document_jobs.queue`), which `issue` renders and stores after the commit (the
 action that recorded it right away, and every watchdog tick for what a crash left pending).
 """
 
@@ -34,11 +35,13 @@ from service.reading import show
 from workflow.actor import Actor
 from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record
-from workflow.documents import KINDS, NO_FAULT, REVIEW, no_fault_facts, review_facts
+from workflow.documents import KINDS, NO_FAULT, REVIEW
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.machine import can_see
+from workflow.no_fault_statement import no_fault_facts
 from workflow.policies import Policy
 from workflow.replay import replay
+from workflow.review_report import review_facts
 from workflow.sla import Timer, rebuild
 from workflow.timeutil import iso, to_utc
 
@@ -146,7 +149,7 @@ def _docx_template_class() -> type[Any]:
 
 
 def _docx(kind: str, lang: str, context: Mapping[str, Any]) -> bytes:
-    from templates.documents.make_docx import stable_zip
+    from templates.documents.docx_blocks import stable_zip
 
     document = _docx_template_class()(str(TEMPLATES / f"{kind}.{lang}.docx"))
     document.render(dict(context), jinja_env=_docx_environment(lang), autoescape=True)

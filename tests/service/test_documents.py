@@ -43,8 +43,9 @@ from service.units import add_unit, list_units
 from tests import conftest as base
 from tests.conftest import Driver, accept_command, database_url_for
 from workflow.actor import Actor
-from workflow.documents import DocumentIncomplete, review_facts
+from workflow.documents import DocumentIncomplete
 from workflow.errors import PermissionDenied
+from workflow.review_report import review_facts
 from workflow.timeutil import iso
 from workflow.vocab import Event, Role
 
