@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
+from cli.serving import HOST_OPTION, PORT_OPTION, serve_behind_gate
 from models import repo
 from service import calendars, delivery, watchdog
-from service.demo import load
+from service.demo import load, load_accounts
 from service.engine import Engine
 
 
@@ -21,9 +23,12 @@ from service.engine import Engine
     "--serve/--no-serve",
     default=True,
     show_default=True,
-    help="Start the Prefect server (unless PREFECT_API_URL is set) and serve the deployments.",
+    help="Start the gate and the Prefect server (unless PREFECT_API_URL is set) and serve "
+    "the deployments.",
 )
-def demo(count: int, serve: bool) -> None:
+@HOST_OPTION
+@PORT_OPTION
+def demo(count: int, serve: bool, host: str, port: int) -> None:
     """Set up the database, load demo data, show the overview, then serve the Prefect UI.
 
     Ctrl-C stops the served deployments and the Prefect server it started.
@@ -31,16 +36,31 @@ def demo(count: int, serve: bool) -> None:
     overview(count)
     if not serve:
         return
-    from flows import prefect_server, scheduled  # Prefect only when serving
+    serve_behind_gate(None, host, port)
 
-    prefect_server.interrupt_on_sigterm()
-    with prefect_server.prefect_api(say=click.echo) as api_url:
-        ui = api_url.removesuffix("/api")
-        click.echo(f"Prefect UI: {ui}  (deployments: {ui}/deployments; Ctrl-C stops)")
-        try:
-            scheduled.run_serve()
-        except KeyboardInterrupt:
-            click.echo("stopping...")
+
+ACCOUNTS_FILE = Path("demo-accounts.txt")
+
+
+def show_accounts(engine: Engine, now: datetime) -> None:
+    """Add the demo accounts on first use; their passwords are kept in demo-accounts.txt
+    (readable by this OS user only) and printed each time."""
+    added = load_accounts(engine, now)
+    if added:
+        fresh = not ACCOUNTS_FILE.exists()
+        with open(ACCOUNTS_FILE, "a", encoding="utf-8") as out:
+            if fresh:
+                out.write("# demo accounts at the gate (login name, role, password)\n")
+            out.writelines(f"{name:<12} {role:<18} {password}\n" for name, role, password in added)
+        ACCOUNTS_FILE.chmod(0o600)
+    if ACCOUNTS_FILE.exists():
+        click.echo(
+            f"demo accounts 演示账号 ({ACCOUNTS_FILE}; change them with grievance user passwd):"
+        )
+        for line in ACCOUNTS_FILE.read_text(encoding="utf-8").splitlines()[1:]:
+            click.echo(f"  {line}")
+    else:
+        click.echo("demo accounts exist, but demo-accounts.txt is gone: grievance user passwd NAME")
 
 
 def overview(count: int) -> None:
@@ -77,5 +97,6 @@ def overview(count: int) -> None:
                 f"the notice is published: .venv/bin/grievance calendar load "
                 f"calendars/notices/{year.year}.toml (template and steps in calendars/notices/)"
             )
+    show_accounts(engine, now)
     click.echo("next: .venv/bin/grievance list --state accepted; .venv/bin/grievance show <number>")
     click.echo("      .venv/bin/grievance notifications list; .venv/bin/grievance sla sweep")

@@ -10,6 +10,7 @@ machine. With `PREFECT_API_URL` set, the server it names is used and nothing is 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -36,6 +37,12 @@ def _port_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _healthy(api_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:  # noqa: S310
@@ -56,13 +63,28 @@ def interrupt_on_sigterm() -> None:
 
 @contextmanager
 def prefect_api(
-    *, port: int | None = None, timeout: float = 120, say: Callable[[str], None] = print
+    *,
+    port: int | None = None,
+    timeout: float = 120,
+    say: Callable[[str], None] = print,
+    public_url: str | None = None,
 ) -> Iterator[str]:
-    """Yield the Prefect API URL: the configured one, or an embedded server's while in use."""
+    """Yield the Prefect API URL: the configured one, or an embedded server's while in use.
+
+    With `public_url` (the gate's address) the embedded server is internal: on a free loopback
+    port (`GRIEVANCE_PREFECT_PORT` if set), behind a random password that only this process,
+    the gate and the served runs know (`PREFECT_API_AUTH_STRING`), its UI told to call the API
+    through the gate."""
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
         yield configured.rstrip("/")
         return
+    set_password = False
+    if public_url is not None:
+        port = port or int(os.environ.get(ENV_PORT) or 0) or _free_port()
+        if not os.environ.get("PREFECT_SERVER_API_AUTH_STRING"):
+            os.environ["PREFECT_SERVER_API_AUTH_STRING"] = secrets.token_urlsafe(32)
+            set_password = True
     port = port or int(os.environ.get(ENV_PORT) or 4200)
     api_url = f"http://127.0.0.1:{port}/api"
     if not _port_free(port):
@@ -73,7 +95,7 @@ def prefect_api(
     env = dict(os.environ)
     env.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    env["PREFECT_UI_API_URL"] = api_url
+    env["PREFECT_UI_API_URL"] = f"{public_url}/api" if public_url else api_url
     log = Path(env["PREFECT_HOME"]) / "server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     say(f"starting the Prefect server on http://127.0.0.1:{port} (log: {log}) ...")
@@ -124,6 +146,8 @@ def prefect_api(
         os.environ.pop("PREFECT_API_URL", None)
         if added_auth:
             os.environ.pop("PREFECT_API_AUTH_STRING", None)
+        if set_password:
+            os.environ.pop("PREFECT_SERVER_API_AUTH_STRING", None)
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             try:

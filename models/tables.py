@@ -383,3 +383,17 @@ class SecurityEvent(SQLModel, table=True):
     by: str | None = Field(default=None, max_length=64)  # who did it (None: the person)
     remote: str | None = Field(default=None, max_length=64)  # the client's address
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AccountSession(SQLModel, table=True):
+    """A signed-in browser at the gate: the cookie carries a random token, this row its SHA-256
+    (a stolen database yields no usable cookie). Ended by logout, 8 h idle, or the account's
+    disabling."""
+
+    __tablename__ = "account_session"
+    id: str = Field(max_length=64, primary_key=True)  # sha256 hex of the token
+    account: str = Field(max_length=64, index=True)
+    created_at: datetime = _utc(nullable=False)
+    last_seen_at: datetime = _utc(nullable=False)
+    ended_at: datetime | None = _utc()
+    remote: str | None = Field(default=None, max_length=64)

@@ -33,6 +33,16 @@ UNITS = {
     "LOGI": "市物流协会",
 }
 DESK = Actor("受理员小张", Role.DISPATCHER)
+# the demo's accounts at the gate: (login name, role, unit, display name)
+ACCOUNTS = [
+    ("admin", "admin", None, "系统管理员"),
+    ("desk", "dispatcher", None, "受理员小张"),
+    ("road", "handler", "ROAD", "道路处承办人"),
+    ("road.chief", "supervisor", "ROAD", "道路处负责人"),
+    ("law", "handler", "LAW", "执法支队承办人"),
+    ("reviewer", "reviewer", None, "复盘组老李"),
+    ("analyst", "analyst", None, "分析员小王"),
+]
 REVIEWER = Actor("复盘组老李", Role.REVIEWER)
 
 # (category, type, text template, amount in yuan or None, likely unit)
@@ -179,6 +189,25 @@ def load(
             continue
     if issue:
         documents.issue(engine, now, limit=10_000)  # the reviews' and no-fault closes'
+    return added
+
+
+def load_accounts(engine: Engine, now: datetime) -> list[tuple[str, str, str]]:
+    """Add the demo accounts that are missing, each with a generated password; returns
+    (name, role@unit, password) of those added (the passwords exist nowhere else)."""
+    from service import accounts  # argon2 only where accounts are made
+
+    existing = {view.name for view in accounts.list_users(engine)}
+    setup = _stamp(DESK, now, now)
+    added = []
+    for name, role, unit, shown in ACCOUNTS:
+        if name in existing:
+            continue
+        view, password = accounts.add_user(
+            engine, setup, name=name, role=role, unit=unit, display=shown
+        )
+        assert password is not None
+        added.append((view.name, role + (f"@{unit}" if unit else ""), password))
     return added
 
 

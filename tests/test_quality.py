@@ -43,7 +43,7 @@ def test_docs_map_every_module() -> None:
     readme = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     modules = [
         p
-        for pkg in ("workflow", "models", "service", "flows", "cli", "templates")
+        for pkg in ("workflow", "models", "service", "flows", "cli", "gateway", "templates")
         for p in sorted((ROOT / pkg).glob("*.py"))
         if p.name != "__init__.py"
     ]

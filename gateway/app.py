@@ -1,0 +1,265 @@
+"""The gate as an ASGI app (Starlette): `/login` and `/logout`, the session cookie, and every
+other request forwarded to the Prefect server for a signed-in person only.
+
+Without a valid session an `/api/...` request is answered 401 and a page redirects to
+`/login`. The cookie (`grievance_session`) is HttpOnly, SameSite=Lax and signed with the gate's
+key; it carries a random token whose session row (`service.sessions`) ends on logout, after
+8 hours idle, or when the account is disabled. Requests that change something must come from
+the gate's own origin (an `Origin` header of another site is refused), and Prefect's templated
+values (`__prefect_kind`) are refused in what people send, so typed input cannot read Prefect
+variables. The endpoints that change the system (deployments, work pools, blocks, variables,
+automations, deleting runs, forcing states) are for admins only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import httpx
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from gateway.pages import login_page
+from gateway.proxy import Upstream, forward
+from service import accounts, security, sessions
+from service.engine import Engine
+from workflow.accounts import AccountRole, Identity
+
+COOKIE = "grievance_session"
+FORM_MAX = 8 * 1024  # a login form is small; anything bigger is not one
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# Prefect endpoints that change the system rather than a grievance: admins only
+# (reads of them, e.g. the deployments list the UI shows everyone, are POST .../filter)
+_SYSTEM = re.compile(
+    r"^/api/(?:"
+    r"deployments/?$|deployments/(?!filter$|count$|paginate$|get_scheduled_flow_runs$)[^/]+$|deployments/[^/]+/(?:schedules|pause|resume|branch)"
+    r"|work_pools/(?!filter$|count$)|work_queues/(?!filter$)|block_(?:documents|types|schemas)"
+    r"/(?!filter$|count$)|variables/(?!filter$|count$)|automations/(?!filter$|count$)"
+    r"|flow_runs/[^/]+/set_state$|task_runs/[^/]+/set_state$|concurrency_limits"
+    r"|flows/(?!filter$|count$|paginate$)[^/]+$|admin/"
+    r")"
+)
+_DELETE_OK = re.compile(r"^/api/flow_runs/[^/]+/input/")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after login: a path on this site only (no `//host`, no scheme)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null" and request.method in _SAFE:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _is_system_change(method: str, path: str) -> bool:
+    if method in _SAFE:
+        return False
+    if method == "DELETE":
+        return not _DELETE_OK.match(path)
+    return bool(_SYSTEM.match(path))
+
+
+class Gate:
+    """The gate's state: the engine, the upstream server, the cookie signer, the clock."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        upstream: Upstream,
+        secret: bytes,
+        *,
+        secure_cookie: bool = False,
+        clock: Callable[[], datetime] = _now,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.engine = engine
+        self.upstream = upstream
+        self.signer = URLSafeSerializer(secret, salt="grievance-session")
+        self.secure_cookie = secure_cookie
+        self.clock = clock
+        self.client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(60, connect=5))
+
+    # --- sessions ------------------------------------------------------------------------
+    async def identity(self, request: Request) -> Identity | None:
+        cookie = request.cookies.get(COOKIE)
+        if not cookie:
+            return None
+        try:
+            token = self.signer.loads(cookie)
+        except BadSignature:
+            return None
+        if not isinstance(token, str):
+            return None
+        return await run_in_threadpool(sessions.resolve, self.engine, token, self.clock())
+
+    async def refuse(self, request: Request, who: str | None, why: str) -> None:
+        at, remote = self.clock(), _remote(request)
+
+        def log() -> None:
+            with self.engine.db.transaction() as session:
+                security.record(
+                    session,
+                    "refused",
+                    at,
+                    account=who,
+                    remote=remote,
+                    method=request.method,
+                    path=request.url.path[:200],
+                    why=why,
+                )
+
+        await run_in_threadpool(log)
+
+    # --- routes --------------------------------------------------------------------------
+    async def login_form(self, request: Request) -> Response:
+        return HTMLResponse(login_page(next_path=_safe_next(request.query_params.get("next"))))
+
+    async def login(self, request: Request) -> Response:
+        body = await request.body()
+        if len(body) > FORM_MAX:
+            return Response("login form too large", status_code=413)
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        username, password = form.get("username", ""), form.get("password", "")
+        target = _safe_next(form.get("next"))
+        if not _same_origin(request):
+            page = login_page(next_path=target, error="origin", username=username)
+            return HTMLResponse(page, status_code=403)
+        at, remote = self.clock(), _remote(request)
+        try:
+            identity = await run_in_threadpool(
+                accounts.authenticate, self.engine, username, password, at, remote
+            )
+        except accounts.LoginRefused as refused:
+            error = "throttled" if refused.throttled else "refused"
+            page = login_page(next_path=target, error=error, username=username[:64])
+            if refused.throttled:
+                return HTMLResponse(page, status_code=429, headers={"Retry-After": "60"})
+            return HTMLResponse(page, status_code=401)
+        token = await run_in_threadpool(sessions.open_session, self.engine, identity, at, remote)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            self.signer.dumps(token),
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookie,
+            path="/",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        cookie = request.cookies.get(COOKIE)
+        if cookie and _same_origin(request):
+            try:
+                token = self.signer.loads(cookie)
+            except BadSignature:
+                token = None
+            if isinstance(token, str):
+                await run_in_threadpool(
+                    sessions.end_session, self.engine, token, self.clock(), _remote(request)
+                )
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    async def whoami(self, request: Request) -> Response:
+        identity = await self.identity(request)
+        if identity is None:
+            return JSONResponse({"detail": "not signed in 未登录"}, status_code=401)
+        return JSONResponse(
+            {
+                "name": identity.name,
+                "display_name": identity.display_name,
+                "role": identity.role.value,
+                "unit": identity.unit,
+            }
+        )
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"gate": "ok"})
+
+    async def through(self, request: Request) -> Response:
+        """Every other path: the Prefect UI and API, for a signed-in person."""
+        path = request.url.path
+        api = path == "/api" or path.startswith("/api/")
+        identity = await self.identity(request)
+        if identity is None:
+            if api:
+                await self.refuse(request, None, "no session")
+                return JSONResponse(
+                    {"detail": "sign in first 请先登录", "login": "/login"}, status_code=401
+                )
+            target = path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        if request.method not in _SAFE and not _same_origin(request):
+            await self.refuse(request, identity.name, "cross-site request")
+            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+        if identity.role is not AccountRole.ADMIN and _is_system_change(request.method, path):
+            await self.refuse(request, identity.name, "admins only")
+            return JSONResponse(
+                {"detail": "only an admin may change the system 仅系统管理员可操作"},
+                status_code=403,
+            )
+        body = None
+        if request.method not in _SAFE:
+            body = await request.body()
+            if b"__prefect_kind" in body:
+                await self.refuse(request, identity.name, "templated input")
+                return JSONResponse(
+                    {"detail": "templated values (__prefect_kind) are not accepted"},
+                    status_code=400,
+                )
+        if request.method == "GET" and path.endswith("/ui-settings"):
+            return await self.ui_settings(request)
+        return await forward(self.client, request, self.upstream, body)
+
+    async def ui_settings(self, request: Request) -> Response:
+        """Prefect's UI settings, with the API behind the gate and no password prompt."""
+        answer = await self.client.get(
+            self.upstream.url + request.url.path, headers=self.upstream.headers()
+        )
+        settings: dict[str, Any] = json.loads(answer.content) if answer.is_success else {}
+        settings["auth"] = None
+        settings["api_url"] = str(request.base_url).rstrip("/") + "/api"
+        return JSONResponse(settings, status_code=200 if answer.is_success else 502)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        await self.client.aclose()
+
+    def app(self) -> Starlette:
+        methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        return Starlette(
+            routes=[
+                Route("/login", self.login_form, methods=["GET"]),
+                Route("/login", self.login, methods=["POST"]),
+                Route("/logout", self.logout, methods=["POST"]),
+                Route("/gate/whoami", self.whoami, methods=["GET"]),
+                Route("/gate/health", self.health, methods=["GET"]),
+                Route("/{path:path}", self.through, methods=methods),
+            ],
+            lifespan=self._lifespan,
+        )

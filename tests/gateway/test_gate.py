@@ -1,0 +1,242 @@
+"""The gate in front of Prefect: login, sessions, refusals, and what it forwards (against a
+stand-in Prefect server that checks the password the gate must add)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from gateway.app import COOKIE, Gate
+from gateway.proxy import Upstream
+from service import accounts, security
+from service.acting import Stamp
+from service.engine import Engine
+from service.units import add_unit
+from workflow.actor import Actor
+from workflow.timeutil import parse_instant
+from workflow.vocab import Role
+
+PASSWORD = "gate pass 123"
+AUTH_STRING = "internal-secret"
+T0 = parse_instant("2026-12-07T09:00")
+
+
+async def _prefect(request: Request) -> Response:
+    """A stand-in for the Prefect server: its Basic password checked, the request echoed."""
+    expected = "Basic " + base64.b64encode(AUTH_STRING.encode()).decode()
+    if request.headers.get("authorization") != expected:
+        return JSONResponse({"exception_message": "Unauthorized"}, status_code=401)
+    if request.url.path == "/ui-settings":
+        return JSONResponse({"api_url": "http://127.0.0.1:9/api", "auth": "BASIC", "flags": []})
+    if not request.url.path.startswith("/api"):
+        return HTMLResponse("<html>Prefect UI</html>")
+    body = await request.body()
+    return JSONResponse(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+            "headers": dict(request.headers),
+            "body": body.decode(),
+        }
+    )
+
+
+PREFECT = Starlette(routes=[Route("/{p:path}", _prefect, methods=["GET", "POST", "DELETE"])])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = T0
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def gate(engine: Engine, clock: Clock) -> Iterator[TestClient]:
+    stamp = Stamp(actor=Actor("ops", Role.DISPATCHER), at=T0, recorded_at=T0)
+    add_unit(engine, stamp, code="ROAD", name="道路运输管理处")
+    for name, role, unit in (
+        ("zhang", "dispatcher", None),
+        ("li", "handler", "ROAD"),
+        ("root", "admin", None),
+    ):
+        accounts.add_user(engine, stamp, name=name, role=role, unit=unit, password=PASSWORD)
+    made = Gate(
+        engine,
+        Upstream("http://prefect.internal", AUTH_STRING),
+        b"k" * 32,
+        clock=clock,
+        transport=httpx.ASGITransport(app=PREFECT),
+    )
+    with TestClient(made.app(), base_url="http://127.0.0.1:4200") as client:
+        yield client
+
+
+def _login(client: TestClient, name: str = "zhang", password: str = PASSWORD) -> httpx.Response:
+    return client.post(
+        "/login",
+        data={"username": name, "password": password, "next": "/runs"},
+        follow_redirects=False,
+    )
+
+
+def test_without_a_session_the_api_is_401_and_pages_go_to_login(
+    gate: TestClient, engine: Engine
+) -> None:
+    answer = gate.post("/api/flow_runs/filter", json={})
+    assert answer.status_code == 401 and answer.json()["login"] == "/login"
+    page = gate.get("/runs?x=1", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=/runs%3Fx%3D1"
+    assert [e.kind for e in security.listing(engine)][0] == "refused"
+
+
+def test_the_login_page_speaks_chinese_and_english(gate: TestClient) -> None:
+    page = gate.get("/login").text
+    for text in ("登录", "Sign in", "账号", "Login name", "密码", "Password"):
+        assert text in page
+
+
+def test_login_sets_a_signed_httponly_lax_cookie_and_the_api_answers(gate: TestClient) -> None:
+    answer = _login(gate)
+    assert answer.status_code == 303 and answer.headers["location"] == "/runs"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    echoed = gate.post(
+        "/api/flow_runs/filter?limit=5",
+        json={"a": 1},
+        headers={"Authorization": "Basic forged", "Prefect-Automation-Id": "x"},
+    ).json()
+    assert echoed["path"] == "/api/flow_runs/filter" and echoed["query"] == "limit=5"
+    assert json.loads(echoed["body"]) == {"a": 1}
+    # the gate put in the server's password; the caller's credentials and cookie stay out
+    assert echoed["headers"]["authorization"].startswith("Basic ")
+    assert "cookie" not in echoed["headers"]
+    assert "prefect-automation-id" not in echoed["headers"]
+    assert gate.get("/gate/whoami").json() == {
+        "name": "zhang",
+        "display_name": "zhang",
+        "role": "dispatcher",
+        "unit": None,
+    }
+    assert gate.get("/").text == "<html>Prefect UI</html>"
+
+
+def test_a_wrong_password_is_refused_and_five_in_a_minute_throttle(
+    gate: TestClient, clock: Clock
+) -> None:
+    for _ in range(5):
+        refused = _login(gate, password="wrong password")
+        assert refused.status_code == 401 and "账号或密码错误" in refused.text
+        assert COOKIE not in refused.headers.get("set-cookie", "")
+    throttled = _login(gate)
+    assert throttled.status_code == 429 and throttled.headers["retry-after"] == "60"
+    clock.at = T0 + timedelta(seconds=61)
+    assert _login(gate).status_code == 303
+
+
+def test_logout_ends_the_session(gate: TestClient) -> None:
+    _login(gate)
+    kept = dict(gate.cookies)
+    assert gate.post("/logout", follow_redirects=False).status_code == 303
+    assert gate.post("/api/flows/filter", json={}).status_code == 401
+    gate.cookies.update(kept)  # the old cookie, replayed
+    assert gate.post("/api/flows/filter", json={}).status_code == 401
+
+
+def test_a_session_ends_after_8_hours_idle_and_when_the_account_is_disabled(
+    gate: TestClient, clock: Clock, engine: Engine
+) -> None:
+    _login(gate)
+    clock.at = T0 + timedelta(hours=7, minutes=59)
+    assert gate.post("/api/flows/filter", json={}).status_code == 200
+    clock.at += timedelta(hours=7, minutes=59)  # still within 8 h of the last request
+    assert gate.post("/api/flows/filter", json={}).status_code == 200
+    clock.at += timedelta(hours=8, minutes=1)
+    assert gate.post("/api/flows/filter", json={}).status_code == 401
+    _login(gate)
+    stamp = Stamp(actor=Actor("ops", Role.DISPATCHER), at=clock.at, recorded_at=clock.at)
+    accounts.set_disabled(engine, stamp, "zhang", True)
+    assert gate.post("/api/flows/filter", json={}).status_code == 401
+
+
+def test_a_forged_or_altered_cookie_is_no_session(gate: TestClient) -> None:
+    _login(gate)
+    value = gate.cookies[COOKIE]
+    gate.cookies.set(COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    assert gate.post("/api/flows/filter", json={}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("POST", "/api/deployments/filter", True),
+        ("POST", "/api/deployments/abc/create_flow_run", True),
+        ("POST", "/api/flow_runs/abc/resume", True),
+        ("POST", "/api/deployments/", False),
+        ("PATCH", "/api/deployments/abc", False),
+        ("DELETE", "/api/flow_runs/abc", False),
+        ("POST", "/api/flow_runs/abc/set_state", False),
+        ("POST", "/api/variables/", False),
+        ("POST", "/api/variables/filter", True),
+        ("POST", "/api/block_documents/", False),
+        ("POST", "/api/automations/", False),
+        ("POST", "/api/work_pools/", False),
+    ],
+)
+def test_only_admins_change_the_system(
+    gate: TestClient, method: str, path: str, allowed: bool
+) -> None:
+    _login(gate)
+    answer = gate.request(method, path, json={})
+    assert (answer.status_code != 403) is allowed
+    if not allowed:
+        gate.post("/logout")
+        _login(gate, "root")
+        assert gate.request(method, path, json={}).status_code in (200, 405)
+
+
+def test_templated_input_and_cross_site_requests_are_refused(gate: TestClient) -> None:
+    _login(gate)
+    templated = {"run_input": {"note": {"__prefect_kind": "jinja", "template": "{{ x }}"}}}
+    assert gate.post("/api/flow_runs/abc/resume", json=templated).status_code == 400
+    cross = gate.post("/api/flow_runs/filter", json={}, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    same = gate.post("/api/flow_runs/filter", json={}, headers={"Origin": "http://127.0.0.1:4200"})
+    assert same.status_code == 200
+
+
+def test_ui_settings_point_at_the_gate_and_ask_no_password(gate: TestClient) -> None:
+    _login(gate)
+    settings = gate.get("/ui-settings").json()
+    assert settings["auth"] is None and settings["api_url"] == "http://127.0.0.1:4200/api"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "\\\\evil"])
+def test_after_login_only_paths_on_this_site(gate: TestClient, target: str) -> None:
+    answer = gate.post(
+        "/login",
+        data={"username": "zhang", "password": PASSWORD, "next": target},
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/"
+
+
+def test_the_health_probe_needs_no_session(gate: TestClient) -> None:
+    assert gate.get("/gate/health").json() == {"gate": "ok"}
