@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
-from models import repo
+from models import case_rows, sla_timers
 from service import calendars, delivery, watchdog
 from service.demo import load
 from service.engine import Engine
@@ -54,8 +54,8 @@ def overview(count: int) -> None:
     sent = delivery.deliver(engine, now)
     held = len(delivery.listing(engine, status="pending", limit=100_000))
     with engine.db.read() as session:
-        counts = repo.count_by_state(session)
-        overdue = repo.overdue_by_target(session, now)
+        counts = case_rows.count_by_state(session)
+        overdue = sla_timers.overdue_by_target(session, now)
     click.echo(f"grievance database: {engine.db.url}")
     click.echo(f"demo data: {added} grievances added" if added else "demo data: already loaded")
     for state, n in sorted(counts.items(), key=lambda kv: kv[0].value):

@@ -36,7 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from models import reports
-from models.repo import list_units
+from models.unit_rows import list_units
 from service import calendars
 from service.digest_data import (
     DESK,
