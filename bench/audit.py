@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from models import repo
+from models import audit_log, case_rows, sla_timers
 from service import cases as uc
 from service import watchdog
 from service.acting import Stamp
@@ -231,21 +231,23 @@ def verify(engine: Engine) -> tuple[int, list[str]]:
     problems: list[str] = []
     checked = 0
     with engine.db.read() as session:
-        for number in repo.all_numbers(session):
-            row = repo.get_row(session, number)
-            events = repo.events_of(session, number)
+        for number in case_rows.all_numbers(session):
+            row = case_rows.get_row(session, number)
+            events = audit_log.events_of(session, number)
             checked += 1
             if row.version != len(events) or [e.seq for e in events] != list(
                 range(1, len(events) + 1)
             ):
                 problems.append(f"{number}: version {row.version}, {len(events)} events")
                 continue
-            stored = repo.case_from_row(row)
-            records = [repo.record_from_event(e) for e in events]
+            stored = case_rows.case_from_row(row)
+            records = [audit_log.record_from_event(e) for e in events]
             if replay(records) != stored:
                 problems.append(f"{number}: replaying the audit log gives another case")
             policy = engine.policies.get(stored.policy)
-            timers = {repo.timer_from_row(t) for t in repo.timers_of(session, row.id or 0)}
+            timers = {
+                sla_timers.timer_from_row(t) for t in sla_timers.timers_of(session, row.id or 0)
+            }
             if timers != set(rebuild(records, policy, engine.calendars)):
                 problems.append(f"{number}: stored timers differ from the replayed ones")
     return checked, problems

@@ -6,9 +6,9 @@ lead_unit` over the same N rows on the same database, in the same run.
 
 The bulletin is the one of November 2026, seen at Mon 2026-12-07 09:00 (Asia/Shanghai):
 the measures by unit, by category and in total, each with October's volume for the change
-(`models.reports.measures_by`, one pass over each month's cohort), the overdue list (500
+(`models.group_counts.measures_by`, one pass over each month's cohort), the overdue list (500
 most late), and the repeat complainants and respondents. For reference the run also times
-the three groupings as three separate `reports.measures` calls.
+the three groupings as three separate `group_counts.measures` calls.
 
 The data: about thirty real grievances are made through the use cases in the week of Mon
 2026-09-07 (thirteen stories: reviewed, revisited, assigned late, closed late and
@@ -25,7 +25,7 @@ the wall clock and as the process's CPU time. The goal (bulletin <= 3x the bare 
 judged on the CPU-time ratio (a shared machine's other jobs stretch the wall clock, not this
 process's CPU time) and printed beside the figures, not enforced.
 Also timed: the whole bulletin as issued (`service.digests.monthly`, rendered to HTML), whose
-six-month trend reads the five earlier months in one statement (`models.reports.trend`).
+six-month trend reads the five earlier months in one statement (`models.trend_counts.trend`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event
 
 from bench.summary import Line, Timed, seconds, timed
-from models import reports
+from models import group_counts, open_work, repeat_counts
 from models.tables import Grievance, SlaTimer
 from models.types import UTCDateTime
 from service import cases as uc
@@ -474,12 +474,12 @@ class Bulletin:
 def bulletin(engine: Engine) -> Bulletin:
     """What a monthly bulletin computes (the measures in one pass per month)."""
     with engine.db.read() as session:
-        measures = reports.measures_by(session, PERIOD, AS_OF, ["unit", "category", None])
-        late = reports.overdue_list(session, AS_OF, engine.calendar, engine.policies)
+        measures = group_counts.measures_by(session, PERIOD, AS_OF, ["unit", "category", None])
+        late = open_work.overdue_list(session, AS_OF, engine.calendar, engine.policies)
         start = datetime.combine(PERIOD.start, datetime.min.time(), tzinfo=SH)
         end = datetime.combine(PERIOD.end, datetime.min.time(), tzinfo=SH)
-        complainants = reports.repeat_complainants(session, start, end)
-        respondents = reports.repeat_respondents(session, start, end)
+        complainants = repeat_counts.repeat_complainants(session, start, end)
+        respondents = repeat_counts.repeat_respondents(session, start, end)
     return Bulletin(
         len(measures["unit"]),
         len(late),
@@ -499,7 +499,7 @@ def separate_measures(engine: Engine) -> None:
     """The three groupings as three `measures` calls (each its own pass)."""
     with engine.db.read() as session:
         for by in ("unit", "category", None):
-            reports.measures(session, PERIOD, AS_OF, by)
+            group_counts.measures(session, PERIOD, AS_OF, by)
 
 
 def bare(engine: Engine) -> int:
@@ -530,7 +530,7 @@ def _rounds(
 
 
 def plans(engine: Engine) -> list[str]:
-    """EXPLAIN QUERY PLAN of every statement the bulletin sends, as `reports` sends them."""
+    """EXPLAIN QUERY PLAN of every statement the bulletin sends, as `models` sends them."""
     sent: list[tuple[str, Any]] = []
 
     def grab(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _many: Any) -> None:

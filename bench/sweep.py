@@ -45,7 +45,7 @@ from sqlalchemy import event
 from sqlmodel import col, select
 
 from bench.summary import FAILED, Line, Timed, seconds, timed
-from models import repo
+from models import case_rows, sla_timers
 from models.tables import Grievance, SlaTimer
 from service import cases as uc
 from service import watchdog
@@ -158,13 +158,13 @@ def make_templates(path: Path) -> Templates:
         with engine.db.read() as session:
             steps = {}
             for ref, number in numbers.items():
-                row = repo.get_row(session, number)
-                case = repo.case_from_row(row)
+                row = case_rows.get_row(session, number)
+                case = case_rows.case_from_row(row)
                 policy = engine.policies.get(case.policy)
                 assert row.id is not None
                 steps[ref] = sum(
                     len(due_steps(t, policy.target(t.target), engine.calendar, NOW))
-                    for t in map(repo.timer_from_row, repo.timers_of(session, row.id))
+                    for t in map(sla_timers.timer_from_row, sla_timers.timers_of(session, row.id))
                 )
         connection = sqlite3.connect(path)
         try:
@@ -292,10 +292,10 @@ def full_scan(engine: Engine, now: datetime) -> tuple[int, int]:
             for stored in session.exec(select(SlaTimer).where(col(SlaTimer.grievance_id).in_(ids))):
                 timers.setdefault(stored.grievance_id, []).append(stored)
             for row in rows:
-                case = repo.case_from_row(row)
+                case = case_rows.case_from_row(row)
                 policy = engine.policies.get(case.policy)
                 for timer_row in timers.get(row.id or 0, ()):
-                    timer = repo.timer_from_row(timer_row)
+                    timer = sla_timers.timer_from_row(timer_row)
                     target = policy.target(timer.target)
                     steps += len(due_steps(timer, target, engine.calendar, now))
             seen += len(rows)
@@ -317,7 +317,7 @@ def _traced() -> Iterator[list[int]]:
 
 
 def due_query_plan(engine: Engine, now: datetime, batch: int) -> str:
-    """EXPLAIN QUERY PLAN of the watchdog's due-timer query, exactly as `repo` sends it."""
+    """EXPLAIN QUERY PLAN of the watchdog's due-timer query, exactly as `sla_timers` sends it."""
     sent: list[tuple[str, Any]] = []
 
     def grab(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _many: Any) -> None:
@@ -327,7 +327,7 @@ def due_query_plan(engine: Engine, now: datetime, batch: int) -> str:
     event.listen(engine.db.engine, "before_cursor_execute", grab)
     try:
         with engine.db.read() as session:
-            repo.due_timers(session, now, batch)
+            sla_timers.due_timers(session, now, batch)
     finally:
         event.remove(engine.db.engine, "before_cursor_execute", grab)
     statement, parameters = sent[0]

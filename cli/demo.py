@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from cli.serving import HOST_OPTION, PORT_OPTION, serve_behind_gate
-from models import repo
+from models import case_rows, sla_timers
 from service import calendars, delivery, watchdog
 from service.demo import load, load_accounts
 from service.engine import Engine
@@ -74,8 +74,8 @@ def overview(count: int) -> None:
     sent = delivery.deliver(engine, now)
     held = len(delivery.listing(engine, status="pending", limit=100_000))
     with engine.db.read() as session:
-        counts = repo.count_by_state(session)
-        overdue = repo.overdue_by_target(session, now)
+        counts = case_rows.count_by_state(session)
+        overdue = sla_timers.overdue_by_target(session, now)
     click.echo(f"grievance database: {engine.db.url}")
     click.echo(f"demo data: {added} grievances added" if added else "demo data: already loaded")
     for state, n in sorted(counts.items(), key=lambda kv: kv[0].value):

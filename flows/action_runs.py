@@ -20,7 +20,7 @@ from prefect.states import Failed, State
 from pydantic import BaseModel
 
 from flows.action_forms import ActionForm
-from models import repo
+from models import case_rows
 from service import documents
 from service.acting import Stamp
 from service.engine import Engine
@@ -71,7 +71,7 @@ def _tag(number: str | None, units: list[str | None], *, rename: str | None = No
 
 def _version(engine: Engine, number: str) -> int:
     with engine.db.read() as session:
-        return repo.get_row(session, number).version
+        return case_rows.get_row(session, number).version
 
 
 def _issue_documents(engine: Engine, number: str, clock: datetime) -> None:

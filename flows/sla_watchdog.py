@@ -31,7 +31,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.events import emit_event
 
-from models import reports
+from models import open_work
 from service import delivery, digests, documents, outbox, watchdog
 from service.engine import Engine
 from workflow.privacy import mask_text
@@ -148,7 +148,7 @@ def board_task(now: datetime) -> list[dict[str, Any]]:
         soon_day = digests.next_working_day(engine, today)
         soon_end = datetime.combine(soon_day + timedelta(days=1), time.min, tzinfo=tz)
         with engine.db.read() as session:
-            rows = reports.sla_board(session, now, today_end, soon_end)
+            rows = open_work.sla_board(session, now, today_end, soon_end)
             units = outbox.load_units(session).items()
             names = {code: mask_text(unit.name) for code, unit in units}  # as in the digests
     table = [

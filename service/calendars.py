@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 
 from sqlmodel import Session
 
-from models import calendars, repo
+from models import calendars, case_rows, sla_timers
 from service import watchdog
 from service.acting import Stamp, require_desk
 from service.engine import Engine
@@ -85,7 +85,7 @@ def load(
         failed: list[tuple[str, str]] = []
         if first is not None:
             since = datetime.combine(first, time.min, tzinfo=calendar.zone)
-            for grievance_id in repo.grievance_ids_due_from(session, since):
+            for grievance_id in sla_timers.grievance_ids_due_from(session, since):
                 try:
                     with session.begin_nested():  # one bad case must not block the notice
                         changes, cleared = _recalculate(
@@ -113,7 +113,7 @@ def load(
 
 def _number_of(session: Session, grievance_id: int) -> str:
     try:
-        return repo.get_row_by_id(session, grievance_id).number
+        return case_rows.get_row_by_id(session, grievance_id).number
     except Exception:  # noqa: BLE001 - the row itself may be what is broken
         return f"grievance id {grievance_id}"
 
@@ -128,9 +128,9 @@ def _recalculate(
 ) -> tuple[list[Moved], int]:
     """Replay one grievance's timers on `calendars`, record each moved deadline, store them.
     Returns the moves and how many open timers stopped being provisional."""
-    row = repo.get_row_by_id(session, grievance_id)
-    rows = repo.timers_of(session, grievance_id)
-    stored = {t.key: t for t in (repo.timer_from_row(r) for r in rows)}
+    row = case_rows.get_row_by_id(session, grievance_id)
+    rows = sla_timers.timers_of(session, grievance_id)
+    stored = {t.key: t for t in (sla_timers.timer_from_row(r) for r in rows)}
     rebuilt = rebuilt_timers(engine, session, row, calendars)
     moved = [
         Moved(row.number, t.target, t.cycle, stored[t.key].due_at, t.due_at, t.provisional)
@@ -146,14 +146,14 @@ def _recalculate(
         session,
         grievance_id,
         row.version,
-        repo.case_from_row(row),
+        case_rows.case_from_row(row),
         moved,
         actor=stamp.actor,
         at=stamp.at,
         recorded_at=stamp.recorded_at,
         reason=reason,
     )
-    repo.save_timers(session, grievance_id, row.number, rows, rebuilt)
+    sla_timers.save_timers(session, grievance_id, row.number, rows, rebuilt)
     return moved, cleared
 
 

@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, cast
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from models import repo
+from models import audit_log, case_rows, sla_timers, unit_rows
 from service import document_jobs, outbox
 from service.acting import VERSION_MAX, Stamp, check_number
 from service.engine import Engine
@@ -47,9 +47,9 @@ def _facts(session: Session, command: Command, policy: Policy) -> Facts:
     facts = Facts(max_extensions=policy.max_extensions)
     if isinstance(command, Assign | Reassign):
         units = {command.unit, *command.co_units}
-        return replace(facts, unknown_units=repo.missing_units(session, units))
+        return replace(facts, unknown_units=unit_rows.missing_units(session, units))
     if isinstance(command, Merge):
-        return replace(facts, merge_target_state=repo.state_of(session, command.into))
+        return replace(facts, merge_target_state=case_rows.state_of(session, command.into))
     return facts
 
 
@@ -66,9 +66,9 @@ def _commit(
     """Write one decided record: the new case (compare-and-set), its event, its timers, and
     the notifications it causes (a dissatisfied revisit tells the unit's supervisor)."""
     new = evolve(case, record)
-    new_version = repo.update_case(session, row_id, version, new, record, recorded_at, case)
-    timer_rows = repo.timer_rows_of(session, row_id)
-    stored = [repo.timer_from_row(t) for t in timer_rows]
+    new_version = case_rows.update_case(session, row_id, version, new, record, recorded_at, case)
+    timer_rows = sla_timers.timer_rows_of(session, row_id)
+    stored = [sla_timers.timer_from_row(t) for t in timer_rows]
     timers = advance(stored, record, case, policy, engine.calendars)
     # a new lead unit (or a redo's new cycle) puts the unit's timers on its calendar
     _, _, timers, _ = to_unit_calendar(
@@ -84,7 +84,7 @@ def _commit(
         recorded_at=recorded_at,
         reason=f"{record.event.value} ({record.event.zh}): lead unit {new.lead_unit}'s calendar",
     )
-    repo.save_timers(session, row_id, case.number, timer_rows, timers, stored)
+    sla_timers.save_timers(session, row_id, case.number, timer_rows, timers, stored)
     if record.event is Event.REVISIT and new.satisfaction is Satisfaction.DISSATISFIED:
         outbox.queue_dissatisfied(
             engine,
@@ -108,7 +108,7 @@ def _stale(session: Session, row_id: int, version: int, expected: int) -> bool:
         return False
     if expected > version:
         return True
-    later = repo.events_since(session, row_id, expected)
+    later = audit_log.events_since(session, row_id, expected)
     return any(event.event not in SYSTEM_EVENTS for event in later)
 
 
@@ -132,7 +132,7 @@ def execute(
         raise InvalidInput(f"expected version must be between 0 and {VERSION_MAX}")
     try:
         with engine.db.transaction() as session:
-            row_id, version, case = repo.load_case(session, number)
+            row_id, version, case = case_rows.load_case(session, number)
             if not can_see(stamp.actor, case):
                 raise PermissionDenied(
                     f"grievance {number} does not concern unit {stamp.actor.unit}"
@@ -171,19 +171,19 @@ def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
     """
     try:
         with engine.db.transaction() as session:
-            existing = repo.number_by_ref(session, command.channel, command.ref)
+            existing = case_rows.number_by_ref(session, command.channel, command.ref)
             if existing is not None:
                 ref = f"{command.channel.value} reference {command.ref}"
                 raise Duplicate(f"{ref} is already grievance {existing}")
-            number = repo.next_number(session, local(stamp.at).date())
+            number = case_rows.next_number(session, local(stamp.at).date())
             policy = engine.policy_for_new(command.urgent)
             engine.use_policy(session, policy, stamp.recorded_at)
             facts = Facts(policy=policy.key)
             record = decide(number, None, command, actor=stamp.actor, at=stamp.at, facts=facts)
             case = evolve(None, record)
-            grievance_id = repo.insert_case(session, case, record, stamp.recorded_at)
+            grievance_id = case_rows.insert_case(session, case, record, stamp.recorded_at)
             timers = advance((), record, None, policy, engine.calendar)
-            repo.save_timers(session, grievance_id, number, [], timers)
+            sla_timers.save_timers(session, grievance_id, number, [], timers)
     except IntegrityError:
         raise Duplicate(
             f"{command.channel.value} reference {command.ref} was registered at the same time"

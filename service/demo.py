@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from models import repo
+from models import case_rows, unit_rows
 from service import cases as uc
 from service import documents
 from service.acting import Stamp
@@ -169,7 +169,7 @@ def load(
     at the end, as their actions would have; without, they are left pending."""
     setup = _stamp(DESK, now, now)
     with engine.db.read() as session:
-        missing = repo.missing_units(session, UNITS)
+        missing = unit_rows.missing_units(session, UNITS)
     for code in sorted(missing):
         inbox = f"inbox://{code.lower()}"
         add_unit(
@@ -281,7 +281,7 @@ def _one(demo: Demo, index: int) -> None:
 
 def demo_case_dissatisfied(engine: Engine, number: str) -> bool:
     with engine.db.read() as session:
-        return repo.get_row(session, number).satisfaction == "dissatisfied"
+        return case_rows.get_row(session, number).satisfaction == "dissatisfied"
 
 
 def _closing(

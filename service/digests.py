@@ -1,11 +1,11 @@
 """Digests: 日提醒 daily reminder per unit, 周汇总 weekly summary, 月通报 monthly bulletin.
 
-Figures come from `models.reports` (SQL aggregation) as of an explicit instant `as_of`; the
-measures are defined once in `workflow.measures`. A `Digest` holds language-neutral data; it is
-rendered through the one Jinja environment (`templates/digests/`) as HTML (inline SVG charts
-whose labels stay `<text>`, so Chinese renders with the reader's CJK fonts), as Markdown
-(tables instead of charts) or as Excel (one sheet per table). Chinese by default, English on
-request.
+Figures come from `models.group_counts`, `trend_counts`, `repeat_counts` and `open_work` (SQL
+aggregation) as of an explicit instant `as_of`; the measures are defined once in
+`workflow.measures`. A `Digest` holds language-neutral data; it is rendered through the one
+Jinja environment (`templates/digests/`) as HTML (inline SVG charts whose labels stay `<text>`,
+so Chinese renders with the reader's CJK fonts), as Markdown (tables instead of charts) or as
+Excel (one sheet per table). Chinese by default, English on request.
 
 - `daily(engine, day, as_of)`: one reminder per unit with open work, and none at all when
   `day` is not a working day (make-up Saturdays are working days, holidays are not). Three
@@ -35,8 +35,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from models import reports
-from models.repo import list_units
+from models import group_counts, open_work, repeat_counts, trend_counts
+from models.unit_rows import list_units
 from service import calendars
 from service.digest_data import (
     DESK,
@@ -133,22 +133,24 @@ def daily(engine: Engine, day: date, as_of: datetime) -> list[Digest]:
     period = day_of(day)
     provisional = calendar_note(engine, as_of)
     with engine.db.read() as session:
-        for code in reports.units_with_open_work(session):
+        for code in open_work.units_with_open_work(session):
             overdue = [
                 r
-                for r in reports.overdue_list(
+                for r in open_work.overdue_list(
                     session, as_of, calendar, engine.policies, unit=code, limit=LIST_LIMIT
                 )
                 if r.target in mine
             ]
             today = [
                 r
-                for r in reports.due_between(session, as_of, end_today, unit=code, limit=LIST_LIMIT)
+                for r in open_work.due_between(
+                    session, as_of, end_today, unit=code, limit=LIST_LIMIT
+                )
                 if r.target in mine
             ]
             soon = [
                 r
-                for r in reports.due_between(
+                for r in open_work.due_between(
                     session, end_today, end_soon, unit=code, limit=LIST_LIMIT
                 )
                 if r.target in mine
@@ -229,10 +231,10 @@ def weekly(engine: Engine, period: Period, as_of: datetime) -> Digest:
     units, targets = _names(engine)
     previous = period.previous()
     with engine.db.read() as session:
-        found = reports.measures_by(session, period, as_of, [None, "unit", "category"], tz)
+        found = group_counts.measures_by(session, period, as_of, [None, "unit", "category"], tz)
         total, by_unit, categories = _total(found[None]), found["unit"], found["category"]
-        before = _total(reports.measures(session, previous, as_of, by=None, tz=tz))
-        overdue = reports.overdue_list(
+        before = _total(group_counts.measures(session, previous, as_of, by=None, tz=tz))
+        overdue = open_work.overdue_list(
             session, as_of, engine.calendar, engine.policies, limit=LIST_LIMIT
         )
     context = {
@@ -268,16 +270,16 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
     for _ in range(TREND_MONTHS - 1):
         months.insert(0, months[0].previous())
     with engine.db.read() as session:
-        found = reports.measures_by(session, period, as_of, [None, "unit", "category"], tz)
+        found = group_counts.measures_by(session, period, as_of, [None, "unit", "category"], tz)
         total, by_unit, categories = _total(found[None]), found["unit"], found["category"]
-        # the five months before: one bucketed statement (reports.trend), not one per month
-        earlier = reports.trend(session, months[:-1], tz)
+        # the five months before: one bucketed statement (trend_counts.trend), not one per month
+        earlier = trend_counts.trend(session, months[:-1], tz)
         trend = [*zip(months[:-1], earlier, strict=True), (period, TrendPoint.of(total))]
-        overdue = reports.overdue_list(
+        overdue = open_work.overdue_list(
             session, as_of, engine.calendar, engine.policies, limit=LIST_LIMIT
         )
-        complainants = reports.repeat_complainants(session, start, end, min_count=2, limit=20)
-        respondents = reports.repeat_respondents(session, start, end, min_count=2, limit=20)
+        complainants = repeat_counts.repeat_complainants(session, start, end, min_count=2, limit=20)
+        respondents = repeat_counts.repeat_respondents(session, start, end, min_count=2, limit=20)
     ranked = rank_units(by_unit)
     shares = _shares(categories, total.volume)
     context = {

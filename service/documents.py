@@ -27,7 +27,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 import templates
-from models import repo
+from models import audit_log, case_rows
 from models.tables import Document, DocumentJob, GrievanceEvent, Unit
 from service.document_jobs import DONE, FAILED, PENDING
 from service.engine import Engine
@@ -226,7 +226,7 @@ def _store(
 
 
 def _records(events: Sequence[GrievanceEvent]) -> list[Record]:
-    return [repo.record_from_event(event) for event in events]
+    return [audit_log.record_from_event(event) for event in events]
 
 
 def render(
@@ -262,7 +262,7 @@ def render(
         before_store(rendered)
     if store:
         with engine.db.transaction() as session:
-            row = repo.get_row(session, number)
+            row = case_rows.get_row(session, number)
             if row.id is None:
                 raise RuntimeError("grievance row without id")
             _store(
@@ -294,7 +294,7 @@ _PENDING_JOBS = select(DocumentJob).order_by(col(DocumentJob.id))
 def _as_of(engine: Engine, session: Session, job: DocumentJob) -> dict[str, Any]:
     """The document's facts as of the job's version: the audit events up to it, replayed
     (the same case and timers the record's transaction wrote; later events don't show)."""
-    events = [e for e in repo.events_of(session, job.number) if e.seq <= job.version]
+    events = [e for e in audit_log.events_of(session, job.number) if e.seq <= job.version]
     records = _records(events)
     case = replay(records)
     if case is None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from models import calendars, repo
+from models import calendars, policy_rows, unit_rows
 from models.db import Database
 from templates import language
 from workflow.calendar import BusinessCalendar, BusinessHours, Notice, Overrides
@@ -188,8 +188,8 @@ class Engine:
         A database upgraded to the `policy_version` table stores, once, the versions its
         grievances name that the configuration still defines."""
         with self.db.read() as session:
-            stored = repo.policy_versions(session)
-            in_use = [] if stored else repo.policy_names_in_use(session)
+            stored = policy_rows.policy_versions(session)
+            in_use = [] if stored else policy_rows.policy_names_in_use(session)
         policies = self.policies
         for row in stored:
             key = f"{row.name}@{row.version}"
@@ -222,7 +222,7 @@ class Engine:
             with self.db.read() as own:
                 return self.policy(key, own)
         name, _, version = key.rpartition("@")
-        row = repo.policy_version(session, name, int(version)) if version.isdigit() else None
+        row = policy_rows.policy_version(session, name, int(version)) if version.isdigit() else None
         configured = self.policies.policies.get(key)
         if row is None:
             return self.policies.get(key)  # configured and never stored (or unknown)
@@ -240,7 +240,7 @@ class Engine:
         The caller marks it `checked` after its commit."""
         if policy.key in self.checked:
             return
-        stored = repo.store_policy_version(
+        stored = policy_rows.store_policy_version(
             session,
             name=policy.name,
             version=policy.version,
@@ -256,7 +256,7 @@ class Engine:
         stored in the database."""
         with self.db.read() as session:
             self.calendar = self.calendar_in(session)
-            rows = repo.unit_calendars(session)
+            rows = unit_rows.unit_calendars(session)
         self.unit_revisions = tuple(
             (row.unit_code, row.revision, self.unit_time(row.hours, row.workdays, row.rest_days))
             for row in rows

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from models import repo
+from models import case_rows
 from service import cases as uc
 from service.acting import Stamp
 from service.engine import Engine
@@ -101,7 +101,7 @@ def check_ready(engine: Engine, ready: Sequence[Ready]) -> ImportResult:
     result = ImportResult()
     with engine.db.read() as session:
         for item in ready:
-            existing = repo.number_by_ref(session, item.command.channel, item.command.ref)
+            existing = case_rows.number_by_ref(session, item.command.channel, item.command.ref)
             target = result.skipped_existing if existing else result.would_import
             target.append((item.line, item.command.ref))
     return result

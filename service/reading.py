@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from models import repo
+from models import audit_log, case_rows, sla_timers
 from models.tables import Grievance, GrievanceEvent, Notification
 from service import delivery, outbox
 from service.acting import VERSION_MAX, check_number, grievance_id
@@ -44,18 +44,20 @@ def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) ->
     """
     check_number(number)
     with engine.db.read() as session:
-        row = repo.get_row(session, number)
-        case = repo.case_from_row(row)
+        row = case_rows.get_row(session, number)
+        case = case_rows.case_from_row(row)
         if not can_see(actor, case):
             raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
-        events = repo.events_of(session, number)
-        timers = [repo.timer_from_row(t) for t in repo.timers_of(session, grievance_id(row))]
+        events = audit_log.events_of(session, number)
+        timers = [
+            sla_timers.timer_from_row(t) for t in sla_timers.timers_of(session, grievance_id(row))
+        ]
         policy = engine.policy(case.policy, session)
     order = {target.name: i for i, target in enumerate(policy.targets)}
     timers.sort(key=lambda t: (order.get(t.target, len(order)), t.cycle))
     notes: dict[tuple[str, int], list[str]] = {}
     if explain:
-        rebuild((repo.record_from_event(e) for e in events), policy, engine.calendars, notes)
+        rebuild((audit_log.record_from_event(e) for e in events), policy, engine.calendars, notes)
     return CaseView(case, row.version, events, timers, notes)
 
 
@@ -77,10 +79,10 @@ def list_cases(
         raise InvalidInput(f"unit {unit[:40]!r} is not a valid unit code")
     visible = actor.unit if actor.unit_bound else None
     with engine.db.read() as session:
-        rows = repo.list_rows(
+        rows = case_rows.list_rows(
             session, state=state, unit=unit, visible_to_unit=visible, limit=limit, offset=offset
         )
-        cases = [repo.case_from_row(row) for row in rows]
+        cases = [case_rows.case_from_row(row) for row in rows]
     # the query's unit match is a LIKE, where '_' in a unit code matches any character:
     # what the actor may see is decided here, as everywhere, by `can_see`
     return [case for case in cases if can_see(actor, case)]
@@ -90,7 +92,7 @@ def _may_see(engine: Engine, number: str, actor: Actor) -> None:
     """PermissionDenied unless `actor` may see grievance `number` (NotFound if none)."""
     check_number(number)
     with engine.db.read() as session:
-        case = repo.case_from_row(repo.get_row(session, number))
+        case = case_rows.case_from_row(case_rows.get_row(session, number))
     if not can_see(actor, case):
         raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
 
@@ -124,7 +126,7 @@ def list_notifications(
                 col(Notification.unit) == unit,
                 col(Grievance.lead_unit) == unit,
                 col(Grievance.first_handler_unit) == unit,
-                repo.names_co_unit(unit),
+                case_rows.names_co_unit(unit),
             )
         )
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from models import repo
+from models import audit_log, case_rows, sla_timers
 from models.tables import Grievance
 from service import watchdog
 from service.acting import grievance_id
@@ -43,7 +43,7 @@ def rebuilt_timers(
     """The grievance's timers replayed from its audit log (the watchdog's steps included), on
     `calendars` (default: the engine's: the bureau's and every unit calendar revision)."""
     policy = engine.policy(row.policy, session)
-    records = [repo.record_from_event(e) for e in repo.events_of(session, row.number)]
+    records = [audit_log.record_from_event(e) for e in audit_log.events_of(session, row.number)]
     return rebuild(records, policy, calendars or engine.calendars)
 
 
@@ -57,19 +57,19 @@ def check_timers(engine: Engine, *, fix: bool = False) -> list[str]:
     """
     problems: list[str] = []
     with engine.db.read() as session:
-        numbers = repo.all_numbers(session)
+        numbers = case_rows.all_numbers(session)
     for number in numbers:
         try:
             with engine.db.transaction() if fix else engine.db.read() as session:
-                row = repo.get_row(session, number)
-                rows = repo.timers_of(session, grievance_id(row))
-                stored = tuple(repo.timer_from_row(t) for t in rows)
+                row = case_rows.get_row(session, number)
+                rows = sla_timers.timers_of(session, grievance_id(row))
+                stored = tuple(sla_timers.timer_from_row(t) for t in rows)
                 rebuilt = rebuilt_timers(engine, session, row)
                 if set(stored) != set(rebuilt):
                     keys = sorted({t.key for t in set(stored) ^ set(rebuilt)})
                     problems.append(f"{number}: timers differ from the audit log: {keys}")
                     if fix:
-                        repo.save_timers(session, grievance_id(row), number, rows, rebuilt)
+                        sla_timers.save_timers(session, grievance_id(row), number, rows, rebuilt)
         except watchdog.ENVIRONMENT:
             raise
         except Exception as error:  # noqa: BLE001 - one broken case must not stop the check
@@ -103,7 +103,9 @@ def record_moves(
         command = parse_command(Event.RECALCULATE, data)
         record = decide(case.number, case, command, actor=actor, at=max(at, case.last_event_at))
         new = evolve(case, record)
-        version = repo.update_case(session, grievance_id, version, new, record, recorded_at, case)
+        version = case_rows.update_case(
+            session, grievance_id, version, new, record, recorded_at, case
+        )
         case = new
     return version, case
 
@@ -133,7 +135,7 @@ def to_unit_calendar(
     ]
     if not switch:
         return version, case, timers, []
-    log = [repo.record_from_event(e) for e in repo.events_of(session, case.number)]
+    log = [audit_log.record_from_event(e) for e in audit_log.events_of(session, case.number)]
     # the replay reads only the calendar of these records: their new deadlines come after
     pending: list[Record] = []
     ahead = case

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from models import repo
+from models import case_rows, sla_timers, unit_rows
 from models.tables import Unit, UnitCalendarRevision
 from service.acting import Stamp, require_desk
 from service.delivery import check_url
@@ -40,7 +40,7 @@ def add_unit(
     handlers = [check_url(url) for url in notify]
     supervisors = [check_url(url) for url in supervisor_notify]
     with engine.db.transaction() as session:
-        return repo.add_unit(
+        return unit_rows.add_unit(
             session,
             code=code,
             name=name,
@@ -66,7 +66,7 @@ def set_unit_targets(
     handlers = [check_url(url) for url in notify]
     supervisors = [check_url(url) for url in supervisor_notify]
     with engine.db.transaction() as session:
-        return repo.set_unit_targets(
+        return unit_rows.set_unit_targets(
             session, code=code, notify=handlers, supervisor_notify=supervisors
         )
 
@@ -80,7 +80,7 @@ def _validate_unit_name(name: str) -> str:
 
 def list_units(engine: Engine) -> Sequence[Unit]:
     with engine.db.read() as session:
-        return repo.list_units(session)
+        return unit_rows.list_units(session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +129,15 @@ def set_unit_calendar(
         if not first <= day.year <= last:
             raise InvalidInput(f"unit calendar {day.isoformat()}: use a date in {first}-{last}")
     with engine.db.transaction() as session:
-        if repo.missing_units(session, {code}):
+        if unit_rows.missing_units(session, {code}):
             raise NotFound(f"unit {code} does not exist (add it with `grievance unit add`)")
-        latest = repo.latest_unit_calendar(session, code)
+        latest = unit_rows.latest_unit_calendar(session, code)
         same = (hours, workdays, rest_days) == (
             (latest.hours, latest.workdays, latest.rest_days) if latest else (None, {}, {})
         )
         if same:
             return UnitCalendarChange(code, None, engine.calendars.of_unit(code), [])
-        row = repo.add_unit_calendar(
+        row = unit_rows.add_unit_calendar(
             session,
             code=code,
             hours=hours,
@@ -151,16 +151,16 @@ def set_unit_calendar(
         calendars = engine.calendars_with(revisions)
         reason = f"unit {code} calendar revision {row.revision} ({source})"
         moved: list[Moved] = []
-        for grievance_id in repo.grievance_ids_led_with_open_timers(session, code):
-            grievance = repo.get_row_by_id(session, grievance_id)
-            rows = repo.timers_of(session, grievance_id)
-            stored = tuple(repo.timer_from_row(r) for r in rows)
+        for grievance_id in sla_timers.grievance_ids_led_with_open_timers(session, code):
+            grievance = case_rows.get_row_by_id(session, grievance_id)
+            rows = sla_timers.timers_of(session, grievance_id)
+            stored = tuple(sla_timers.timer_from_row(r) for r in rows)
             _, _, timers, switched = to_unit_calendar(
                 calendars,
                 session,
                 grievance_id,
                 grievance.version,
-                repo.case_from_row(grievance),
+                case_rows.case_from_row(grievance),
                 engine.policy(grievance.policy, session),
                 stored,
                 actor=stamp.actor,
@@ -169,7 +169,7 @@ def set_unit_calendar(
                 reason=reason,
             )
             if switched:
-                repo.save_timers(session, grievance_id, grievance.number, rows, timers)
+                sla_timers.save_timers(session, grievance_id, grievance.number, rows, timers)
                 moved += switched
     engine.adopt_unit_revisions(revisions)  # the transaction is committed: the engine follows
     return UnitCalendarChange(code, row.revision, calendars.of_unit(code), moved)
@@ -179,6 +179,6 @@ def unit_calendars(engine: Engine) -> dict[str, UnitCalendarRevision]:
     """Each unit's current calendar revision (units without one are left out)."""
     with engine.db.read() as session:
         latest: dict[str, UnitCalendarRevision] = {}
-        for row in repo.unit_calendars(session):
+        for row in unit_rows.unit_calendars(session):
             latest[row.unit_code] = row
         return latest

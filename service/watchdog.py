@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session
 
-from models import repo
+from models import case_rows, sla_timers
 from models.tables import Grievance, SlaTimer
 from service import outbox
 from service.engine import Engine
@@ -117,7 +117,7 @@ def sweep(
         fired: list[Fired] = []
         broken: list[Broken] = []
         with engine.db.transaction() as session:
-            due = repo.due_timer_ids(session, now, batch, skip, lock=lock)
+            due = sla_timers.due_timer_ids(session, now, batch, skip, lock=lock)
             if not due:
                 break
             units = outbox.load_units(session) if units is None else units
@@ -144,7 +144,7 @@ def _load_batch(session: Session, ids: dict[int, set[int]]) -> _Loaded | None:
     them does not load (each grievance is then loaded on its own, in its savepoint)."""
     try:
         with session.begin_nested():
-            return repo.rows_by_id(session, ids), repo.timers_of_many(session, ids)
+            return case_rows.rows_by_id(session, ids), sla_timers.timers_of_many(session, ids)
     except ENVIRONMENT:
         raise
     except Exception:  # noqa: BLE001 - a corrupted row: found and reported per grievance
@@ -168,7 +168,7 @@ class _Work:
             rows, timers = self.loaded
             if grievance_id in rows:
                 return rows[grievance_id], timers.get(grievance_id, [])
-        return repo.get_row_by_id(self.session, grievance_id), repo.timers_of(
+        return case_rows.get_row_by_id(self.session, grievance_id), sla_timers.timers_of(
             self.session, grievance_id
         )
 
@@ -235,8 +235,8 @@ class _Work:
         number, reported = f"id {grievance_id}", False
         try:
             with self.session.begin_nested():
-                label = repo.case_label(self.session, grievance_id)
-                targets = repo.timer_names(self.session, failed)
+                label = case_rows.case_label(self.session, grievance_id)
+                targets = sla_timers.timer_names(self.session, failed)
                 if label is not None:
                     number, version, unit = label
                     rows = outbox.queue_broken(
@@ -272,11 +272,11 @@ def _fire(
 ) -> list[Fired]:
     """Fire the steps due at `now` of the `due` timers of one grievance."""
     grievance_id = row.id or 0
-    case: Case = repo.case_from_row(row)
+    case: Case = case_rows.case_from_row(row)
     version = row.version
     policy = engine.policy(case.policy, session)
     calendar = engine.calendars  # each timer on its own calendar (bureau or a unit's)
-    timers: tuple[Timer, ...] = tuple(repo.timer_from_row(t) for t in timer_rows)
+    timers: tuple[Timer, ...] = tuple(sla_timers.timer_from_row(t) for t in timer_rows)
     wanted = {(r.target, r.cycle) for r in due}
     fired: list[Fired] = []
     while True:  # the due steps of this grievance's due timers, in the order they came due
@@ -306,7 +306,7 @@ def _fire(
         new = evolve(case, record)
         if new != case:
             raise RuntimeError(f"{case.number}: a fired step must not change the case")
-        version = repo.record_system_event(session, grievance_id, version, record, now)
+        version = case_rows.record_system_event(session, grievance_id, version, record, now)
         timers = advance(timers, record, case, policy, calendar)
         case = new
         rows = outbox.queue_step(
@@ -337,5 +337,5 @@ def _fire(
                 notifications=len(rows),
             )
         )
-    repo.save_timers(session, grievance_id, case.number, timer_rows, timers)
+    sla_timers.save_timers(session, grievance_id, case.number, timer_rows, timers)
     return fired

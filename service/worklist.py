@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
-from models import repo
+from models import sla_timers
 from models.tables import Grievance, SlaTimer, Unit
 from service.engine import Engine
 from workflow.privacy import mask_text
@@ -284,7 +284,7 @@ def snapshots(session: Session, numbers: Iterable[str]) -> dict[str, Snapshot]:
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         rows = session.exec(select(Grievance).where(col(Grievance.number).in_(chunk))).all()
-        timers = repo.timers_of_many(session, [r.id for r in rows if r.id is not None])
+        timers = sla_timers.timers_of_many(session, [r.id for r in rows if r.id is not None])
         for row in rows:
             found[row.number] = _snapshot(row, _running(timers.get(row.id or 0, [])))
     return found

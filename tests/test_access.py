@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from models import repo
+from models import case_rows
 from service import cases as uc
 from service import documents
 from service.acting import Stamp
@@ -113,7 +113,7 @@ class Lab:
 
     def version(self, number: str) -> int:
         with self.engine.db.read() as session:
-            return repo.get_row(session, number).version
+            return case_rows.get_row(session, number).version
 
 
 @dataclass(frozen=True)

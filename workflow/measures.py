@@ -2,8 +2,9 @@
 
 No official formulas exist (DOMAIN.md); these are the project's. The population of a period
 is the **cohort of grievances accepted in it** (merged duplicates excluded), seen as of the
-report's instant `as_of`. `models.reports` counts with SQL aggregation (GROUP BY, never one
-row per grievance in Python) and hands the counts here; this module turns counts into rates.
+report's instant `as_of`. `models.group_counts` counts with SQL aggregation (GROUP BY, never
+one row per grievance in Python) and hands the counts here; this module turns counts into
+rates.
 
 | measure | numerator | denominator |
 |---|---|---|
@@ -125,7 +126,7 @@ def change(volume: int, previous: int | None) -> float | None:
 class TrendPoint:
     """What a bulletin's trend shows of one period: its volume with the 环比, the on-time
     closure rate and the satisfaction rate, defined as in `Measures`; it holds only the counts
-    those need (`models.reports.trend` counts nothing else)."""
+    those need (`models.trend_counts.trend` counts nothing else)."""
 
     accepted: int = 0
     close_done: int = 0

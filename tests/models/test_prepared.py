@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from models import repo
+from models import audit_log, case_rows, partial_updates, sla_timers
 from models.prepared import Prepared, bound, params
 from models.tables import Grievance, SlaTimer
 from models.types import EnumValue, UTCDateTime
@@ -39,7 +39,7 @@ _TABLES = Grievance.metadata.tables
 _TIMER, _EVENT, _UNIT = _TABLES["sla_timer"], _TABLES["grievance_event"], _TABLES["unit"]
 
 
-_EVENT_COLUMNS = repo._EVENT_COLUMNS  # every column an audit event is written with
+_EVENT_COLUMNS = audit_log._EVENT_COLUMNS  # every column an audit event is written with
 
 
 def _event(row_id: int, number: str, seq: int, at: datetime) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def test_a_write_stores_what_sqlalchemy_stores(driver: Driver) -> None:
     number = _case_with_timers(driver)
     at = datetime(2026, 11, 23, 9, 30, 0, 250, tzinfo=timezone(timedelta(hours=8)))
     with driver.engine.db.transaction() as session:
-        row_id, version, _ = repo.load_case(session, number)
+        row_id, version, _ = case_rows.load_case(session, number)
         statement = insert(_EVENT).values(bound(_EVENT, _EVENT_COLUMNS))
         assert Prepared(statement).execute(session, params(_event(row_id, number, 1000, at))) == 1
         session.connection().execute(statement, params(_event(row_id, number, 1001, at)))
@@ -106,11 +106,11 @@ def test_a_constraint_violation_is_sqlalchemys_integrity_error(driver: Driver) -
     statement = Prepared(insert(_EVENT).values(bound(_EVENT, _EVENT_COLUMNS)))
     at = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     with pytest.raises(IntegrityError), driver.engine.db.transaction() as session:
-        row_id, version, _ = repo.load_case(session, number)
+        row_id, version, _ = case_rows.load_case(session, number)
         # seq `version` is taken: (number, seq) is unique
         statement.execute(session, params(_event(row_id, number, version, at)))
     with driver.engine.db.read() as session:
-        assert repo.load_case(session, number)[1] == version  # nothing kept
+        assert case_rows.load_case(session, number)[1] == version  # nothing kept
 
 
 def test_listeners_see_the_statements_as_sent(engine: Engine) -> None:
@@ -155,7 +155,7 @@ def test_an_insert_fills_scalar_column_defaults(driver: Driver) -> None:
     """Columns left out of an INSERT get their defaults, as through SQLAlchemy."""
     number = _case_with_timers(driver)
     with driver.engine.db.read() as session:
-        rows = repo.timer_rows_of(session, repo.load_case(session, number)[0])
+        rows = sla_timers.timer_rows_of(session, case_rows.load_case(session, number)[0])
     assert rows and all(row.version >= 1 and row.extended_days == 0 for row in rows)
     assert isinstance(rows[0], tuple) and SlaTimer.__tablename__ == "sla_timer"
 
@@ -259,20 +259,20 @@ def test_an_action_writes_only_the_columns_it_changed(driver: Driver) -> None:
         "state", "last_event_at", "signed_at", "first_handler_unit", "version", "updated_at"
     }  # fmt: skip
     with driver.engine.db.read() as session:
-        stored = repo.case_from_row(repo.get_row(session, case.number))
+        stored = case_rows.case_from_row(case_rows.get_row(session, case.number))
     assert stored == case  # the earlier case, written the same way, reads back whole
 
 
 def test_past_the_cap_the_full_update_is_written(
     driver: Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(repo, "_UPDATES", {})
-    monkeypatch.setattr(repo, "_UPDATES_CAP", 0)
+    monkeypatch.setattr(partial_updates, "_UPDATES", {})
+    monkeypatch.setattr(partial_updates, "_UPDATES_CAP", 0)
     updates = _updates_of_grievance(driver.engine, lambda: driver.to("handling"))
     assert updates and all(" description=" in sql for sql in updates)
     handling = driver.to("handling")
     with driver.engine.db.read() as session:
-        assert repo.case_from_row(repo.get_row(session, handling.number)) == handling
+        assert case_rows.case_from_row(case_rows.get_row(session, handling.number)) == handling
 
 
 def test_a_timer_update_writes_only_what_changed(driver: Driver) -> None:
@@ -291,6 +291,6 @@ def test_a_timer_update_writes_only_what_changed(driver: Driver) -> None:
         columns = set(re.findall(r"(\w+)=", sql.split(" SET ")[1].split(" WHERE ")[0]))
         assert "version" in columns and not columns & {"started_at", "due_at", "target"}
     with driver.engine.db.read() as session:
-        row_id = repo.load_case(session, handling.number)[0]
-        stored = [repo.timer_from_row(t) for t in repo.timer_rows_of(session, row_id)]
+        row_id = case_rows.load_case(session, handling.number)[0]
+        stored = [sla_timers.timer_from_row(t) for t in sla_timers.timer_rows_of(session, row_id)]
     assert any(t.target == "close" and t.stopped_at is not None for t in stored)

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event
 
-from models import reports
+from models import group_counts, open_work, repeat_counts, trend_counts
 from service import cases as uc
 from service.acting import Stamp
 from service.engine import Engine
@@ -232,12 +232,12 @@ def _counts(b: Builder, by: str | None = None, **kw: Any) -> list[Counts]:
     start = kw.pop("start", local(11, 1, 0))
     end = kw.pop("end", local(12, 1, 0))
     with b.engine.db.read() as session:
-        return reports.counts(session, start, end, kw.pop("as_of", AS_OF), by)
+        return group_counts.counts(session, start, end, kw.pop("as_of", AS_OF), by)
 
 
 def _measures(b: Builder, period: Any = NOVEMBER, by: str | None = None) -> list[Measures]:
     with b.engine.db.read() as session:
-        return reports.measures(session, period, AS_OF, by)
+        return group_counts.measures(session, period, AS_OF, by)
 
 
 # Close timers' business time used (pauses: none), by hand:
@@ -451,9 +451,9 @@ def test_measures_by_unit_compare_each_unit_with_its_own_last_month(november: Bu
 def test_several_groupings_in_one_pass_agree_with_one_at_a_time(november: Builder) -> None:
     bys: list[str | None] = ["unit", "category", None, "channel"]
     with november.engine.db.read() as session:
-        together = reports.measures_by(session, NOVEMBER, AS_OF, bys)
-        alone = {by: reports.measures(session, NOVEMBER, AS_OF, by) for by in bys}
-        counted = reports.counts_by(session, local(11, 1, 0), local(12, 1, 0), AS_OF, bys)
+        together = group_counts.measures_by(session, NOVEMBER, AS_OF, bys)
+        alone = {by: group_counts.measures(session, NOVEMBER, AS_OF, by) for by in bys}
+        counted = group_counts.counts_by(session, local(11, 1, 0), local(12, 1, 0), AS_OF, bys)
     assert together == alone
     assert counted == {by: [m.counts for m in together[by]] for by in bys}
 
@@ -470,11 +470,11 @@ def test_the_trend_in_one_statement_agrees_with_one_month_at_a_time(november: Bu
     for tz in (SH, UTC_ZONE):
         with november.engine.db.read() as session:
             one_by_one = [
-                TrendPoint.of(reports.measures(session, m, AS_OF, None, tz)[0]) for m in months
+                TrendPoint.of(group_counts.measures(session, m, AS_OF, None, tz)[0]) for m in months
             ]
             event.listen(november.engine.db.engine, "before_cursor_execute", count)
             try:
-                together = reports.trend(session, months, tz)
+                together = trend_counts.trend(session, months, tz)
             finally:
                 event.remove(november.engine.db.engine, "before_cursor_execute", count)
         assert together == one_by_one
@@ -485,10 +485,10 @@ def test_the_trend_in_one_statement_agrees_with_one_month_at_a_time(november: Bu
     assert (by_month[11].volume, by_month[11].previous_accepted) == (8, 2)
     assert (by_month[12].volume, by_month[12].previous_accepted) == (0, 8)
     with november.engine.db.read() as session:
-        assert reports.trend(session, []) == []
-        assert reports.trend(session, months[3:5], UTC_ZONE) == one_by_one[3:5]
+        assert trend_counts.trend(session, []) == []
+        assert trend_counts.trend(session, months[3:5], UTC_ZONE) == one_by_one[3:5]
         with pytest.raises(InvalidInput, match="follow each other"):
-            reports.trend(session, [months[0], months[2]])
+            trend_counts.trend(session, [months[0], months[2]])
 
 
 def test_a_month_after_an_empty_month_has_no_volume_change(november: Builder) -> None:
@@ -539,11 +539,11 @@ def test_periods_are_local_dates_and_boundaries_instants_in_any_zone(november: B
     )
     assert in_utc[0].accepted == 7  # [start, end): G9 accepted at `end` is outside
     with november.engine.db.read() as session:
-        [day] = reports.measures(session, day_of(date(2026, 11, 30)), AS_OF)
-        [utc_day] = reports.measures(session, day_of(date(2026, 11, 30)), AS_OF, tz=UTC_ZONE)
+        [day] = group_counts.measures(session, day_of(date(2026, 11, 30)), AS_OF)
+        [utc_day] = group_counts.measures(session, day_of(date(2026, 11, 30)), AS_OF, tz=UTC_ZONE)
         honolulu = ZoneInfo("Pacific/Honolulu")  # UTC-10: its 11-29 ends at 11-30 10:00 UTC
-        [hawaii_30] = reports.measures(session, day_of(date(2026, 11, 30)), AS_OF, tz=honolulu)
-        [hawaii_29] = reports.measures(session, day_of(date(2026, 11, 29)), AS_OF, tz=honolulu)
+        [hawaii_30] = group_counts.measures(session, day_of(date(2026, 11, 30)), AS_OF, tz=honolulu)
+        [hawaii_29] = group_counts.measures(session, day_of(date(2026, 11, 29)), AS_OF, tz=honolulu)
     assert (day.volume, utc_day.volume, hawaii_30.volume, hawaii_29.volume) == (1, 1, 0, 1)
 
 
@@ -555,7 +555,7 @@ def test_an_unknown_grouping_is_refused(november: Builder) -> None:
 def test_closed_but_not_revisited_yet_has_no_satisfaction_rate(driver: Driver) -> None:
     driver.to("closed")  # accepted Mon 11-23 09:10, closed at 09:40 the same day
     with driver.engine.db.read() as session:
-        [m] = reports.measures(session, day_of(date(2026, 11, 23)), driver.now)
+        [m] = group_counts.measures(session, day_of(date(2026, 11, 23)), driver.now)
     assert (m.volume, m.counts.closed, m.counts.resolved, m.counts.revisited) == (1, 1, 1, 0)
     assert m.resolution_rate == 1.0 and m.revisit_rate == 0.0
     assert m.satisfaction_rate is None
@@ -564,8 +564,8 @@ def test_closed_but_not_revisited_yet_has_no_satisfaction_rate(driver: Driver) -
 
 def test_repeat_complainants_show_masked_phones_only(november: Builder) -> None:
     with november.engine.db.read() as session:
-        found = reports.repeat_complainants(session, local(11, 1, 0), local(12, 1, 0))
-        none_thrice = reports.repeat_complainants(
+        found = repeat_counts.repeat_complainants(session, local(11, 1, 0), local(12, 1, 0))
+        none_thrice = repeat_counts.repeat_complainants(
             session, local(11, 1, 0), local(12, 1, 0), min_count=3
         )
     n = november.numbers
@@ -579,8 +579,8 @@ def test_repeat_complainants_show_masked_phones_only(november: Builder) -> None:
 
 def test_repeat_respondents_most_frequent_first(november: Builder) -> None:
     with november.engine.db.read() as session:
-        found = reports.repeat_respondents(session, local(11, 1, 0), local(12, 1, 0))
-        top = reports.repeat_respondents(session, local(11, 1, 0), local(12, 1, 0), limit=1)
+        found = repeat_counts.repeat_respondents(session, local(11, 1, 0), local(12, 1, 0))
+        top = repeat_counts.repeat_respondents(session, local(11, 1, 0), local(12, 1, 0), limit=1)
     n = november.numbers
     assert found == [
         Repeat("顺达物流", 3, (n["G1"], n["G4"], n["G7"])),
@@ -593,9 +593,9 @@ def test_overdue_list_is_late_in_business_time_across_the_weekend(november: Buil
     e = november.engine
     g7 = november.numbers["G7"]
     with e.db.read() as session:
-        late = reports.overdue_list(session, AS_OF, e.calendar, e.policies)
-        of_ua = reports.overdue_list(session, AS_OF, e.calendar, e.policies, unit="UA")
-        of_ub = reports.overdue_list(session, AS_OF, e.calendar, e.policies, unit="UB", limit=1)
+        late = open_work.overdue_list(session, AS_OF, e.calendar, e.policies)
+        of_ua = open_work.overdue_list(session, AS_OF, e.calendar, e.policies, unit="UA")
+        of_ub = open_work.overdue_list(session, AS_OF, e.calendar, e.policies, unit="UB", limit=1)
     # feedback due Tue 11-24 17:30: Wed, Thu, Fri, Mon 4 x 7 h + Tue 08:30-09:00 = 28.5 h
     # close due Fri 11-27 17:30: the weekend does not count, Mon 7 h + Tue 0.5 h = 7.5 h
     assert late == [
@@ -611,7 +611,7 @@ def test_overdue_list_natural_clock_and_most_late_first(engine: Engine) -> None:
     normal = b.accept("N", local(11, 27, 9))  # Fri 09:00, assign 2 business hours
     as_of = local(11, 30, 9)  # Monday 09:00
     with engine.db.read() as session:
-        late = reports.overdue_list(session, as_of, engine.calendar, engine.policies)
+        late = open_work.overdue_list(session, as_of, engine.calendar, engine.policies)
     assert [(o.number, o.target, o.late_seconds) for o in late] == [
         (urgent, "assign", int(timedelta(days=2, hours=15, minutes=30).total_seconds())),
         (urgent, "feedback", 60 * HOUR),  # due Fri 21:00 (4 h natural)
@@ -622,16 +622,16 @@ def test_overdue_list_natural_clock_and_most_late_first(engine: Engine) -> None:
 def test_due_between_lists_what_falls_due_today(november: Builder) -> None:
     g9 = november.numbers["G9"]
     with november.engine.db.read() as session:
-        today = reports.due_between(session, local(12, 1, 0), local(12, 2, 0))
-        soon = reports.due_between(session, local(12, 2, 0), local(12, 8, 0), unit="UB")
-        first = reports.due_between(session, local(12, 1, 0), local(12, 8, 0), limit=1)
+        today = open_work.due_between(session, local(12, 1, 0), local(12, 2, 0))
+        soon = open_work.due_between(session, local(12, 2, 0), local(12, 8, 0), unit="UB")
+        first = open_work.due_between(session, local(12, 1, 0), local(12, 8, 0), limit=1)
     assert today == [
         Overdue(g9, "assign", 1, None, "toll_etc", local(12, 1, 9, 30), 0),
         Overdue(g9, "feedback", 1, None, "toll_etc", local(12, 1, 17, 30), 0),
     ]
     assert soon == []  # G9's close (Fri 12-04) has no unit yet; UB's G7 is overdue already
     with november.engine.db.read() as session:
-        of_ub = reports.due_between(session, local(11, 20, 0), local(11, 30, 0), unit="UB")
+        of_ub = open_work.due_between(session, local(11, 20, 0), local(11, 30, 0), unit="UB")
     assert [(o.target, o.due_at) for o in of_ub] == [  # G7's, whatever the instant now
         ("feedback", local(11, 24, 17, 30)),
         ("close", local(11, 27, 17, 30)),
@@ -641,17 +641,17 @@ def test_due_between_lists_what_falls_due_today(november: Builder) -> None:
 
 def test_units_with_open_work(november: Builder, engine: Engine) -> None:
     with november.engine.db.read() as session:
-        assert reports.units_with_open_work(session) == ["UB"]  # G7; G9 has no unit yet
+        assert open_work.units_with_open_work(session) == ["UB"]  # G7; G9 has no unit yet
     with engine.db.read() as session:
-        assert reports.units_with_open_work(session) == []
+        assert open_work.units_with_open_work(session) == []
 
 
 def test_reviewed_grievances_stay_closed_and_resolved(driver: Driver) -> None:
     number = driver.to("revisited").number
     uc.review(driver.engine, number, driver.stamp(REVIEWER), root_cause="rc", actions="acts")
     with driver.engine.db.read() as session:
-        [c] = reports.counts(session, local(11, 23, 0), local(11, 24, 0), driver.now)
-        units = reports.units_with_open_work(session)
+        [c] = group_counts.counts(session, local(11, 23, 0), local(11, 24, 0), driver.now)
+        units = open_work.units_with_open_work(session)
     assert (c.accepted, c.closed, c.resolved, c.revisited, c.satisfied) == (1, 1, 1, 1, 1)
     assert (c.assign_done, c.assign_met, c.close_done, c.close_met) == (1, 1, 1, 1)
     assert units == []

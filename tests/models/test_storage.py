@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from models import repo
+from models import case_rows
 from models.db import Database
 from service.engine import Engine
 from tests.conftest import TEST_DATABASE_ENV, Driver
@@ -72,7 +72,7 @@ def test_migrations_match_the_models(engine: Engine) -> None:
 def test_times_come_back_in_utc_with_their_zone(driver: Driver) -> None:
     case = driver.accept()
     with driver.engine.db.read() as session:
-        row = repo.get_row(session, case.number)
+        row = case_rows.get_row(session, case.number)
     assert row.accepted_at == case.accepted_at
     assert row.accepted_at.tzinfo is not None and row.accepted_at.utcoffset().total_seconds() == 0
 
@@ -80,7 +80,7 @@ def test_times_come_back_in_utc_with_their_zone(driver: Driver) -> None:
 def test_naive_times_are_refused_by_the_column(driver: Driver) -> None:
     case = driver.accept()
     with pytest.raises(Exception, match="naive"), driver.engine.db.transaction() as session:
-        row = repo.get_row(session, case.number)
+        row = case_rows.get_row(session, case.number)
         row.updated_at = datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
         session.flush()
 
@@ -140,5 +140,5 @@ def test_a_unit_sees_the_grievances_it_co_handles_and_no_look_alikes(driver: Dri
     other = driver.accept()
     uc.assign(driver.engine, other.number, driver.stamp(DESK), unit="UA", co_units=["UX1"])
     with driver.engine.db.read() as session:
-        rows = repo.list_rows(session, visible_to_unit="U_1", limit=10)
+        rows = case_rows.list_rows(session, visible_to_unit="U_1", limit=10)
     assert [row.number for row in rows] == [mine.number]

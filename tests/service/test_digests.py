@@ -27,7 +27,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from cli import reports as report_cli
-from models import reports
+from models import group_counts
 from service import cases as uc
 from service import digests
 from service.acting import Stamp
@@ -412,7 +412,7 @@ def test_due_today_due_soon_and_overdue_split_at_the_right_instants(engine: Engi
 
 # ----------------------------------------------------------------------------- figures
 def test_the_bulletins_trend_is_each_months_own_measures(engine: Engine) -> None:
-    # The trend is read in one bucketed statement (reports.trend): each month's figures must
+    # The trend is read in one bucketed statement (trend_counts.trend): each month's figures must
     # be what that month's own measures say, as the five separate passes used to give.
     as_of = at(MONTHLY_AS_OF)
     for month in (11, 10, 9):
@@ -422,7 +422,9 @@ def test_the_bulletins_trend_is_each_months_own_measures(engine: Engine) -> None
         assert len(trend) == TREND_MONTHS and months[-1] == period
         assert all(a.end == b.start for a, b in zip(months, months[1:], strict=False))
         with engine.db.read() as session:
-            expected = [TrendPoint.of(reports.measures(session, p, as_of, None)[0]) for p in months]
+            expected = [
+                TrendPoint.of(group_counts.measures(session, p, as_of, None)[0]) for p in months
+            ]
         assert [m for _, m in trend] == expected
         assert [m.volume for _, m in trend] == [e.volume for e in expected]
 

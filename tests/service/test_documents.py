@@ -32,7 +32,7 @@ from freezegun import freeze_time
 from sqlmodel import select
 
 from cli.documents import document
-from models import repo
+from models import audit_log
 from models.tables import DocumentJob
 from service import cases as uc
 from service import document_jobs, documents, watchdog
@@ -290,7 +290,7 @@ def no_fault_facts(cases: dict[str, tuple[Engine, str]]) -> dict[str, Any]:
     """The facts of the golden no-fault statement, to render without a database."""
     engine, number = cases["no_fault"]
     view = show(engine, number, DESK)
-    records = [repo.record_from_event(e) for e in view.events]
+    records = [audit_log.record_from_event(e) for e in view.events]
     policy = engine.policies.get(view.case.policy)
     return documents.facts(
         "no_fault", view.case, records, view.timers, policy, engine.calendar, UNITS
@@ -453,7 +453,7 @@ def test_a_review_report_names_every_missing_fact(cases: dict[str, tuple[Engine,
     """The facts builder itself: a log without its revisit and a case without a lead unit."""
     engine, number = cases["review"]
     view = show(engine, number, DESK)
-    records = [repo.record_from_event(e) for e in view.events if e.event is not Event.REVISIT]
+    records = [audit_log.record_from_event(e) for e in view.events if e.event is not Event.REVISIT]
     case = dataclasses.replace(view.case, satisfaction=None, lead_unit=None)
     policy = engine.policies.get(case.policy)
     with pytest.raises(DocumentIncomplete) as raised:

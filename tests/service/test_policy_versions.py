@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from cli.main import main
-from models import repo
+from models import policy_rows
 from service import calendars, watchdog
 from service.engine import Engine
 from service.reading import show
@@ -179,7 +179,9 @@ def test_built_in_policies_are_stored_when_first_used(driver: Driver) -> None:
     driver.accept(urgent=True)
     driver.accept()
     with driver.engine.db.read() as session:
-        rows = {(r.name, r.version): (r.sha256, r.source) for r in repo.policy_versions(session)}
+        rows = {
+            (r.name, r.version): (r.sha256, r.source) for r in policy_rows.policy_versions(session)
+        }
     hashes = {(p.name, p.version): (policy_sha256(p), "built-in") for p in BUILT_IN}
     assert rows == {key: hashes[key] for key in (("2142", 1), ("urgent", 1))}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models import repo
+from models import case_rows, sla_timers
 from service import calendars
 from service import cases as uc
 from service.acting import Stamp
@@ -110,7 +110,7 @@ def test_times_to_the_microsecond_replay_to_the_stored_timers(
 def test_check_finds_and_fixes_a_tampered_timer(driver: Driver) -> None:
     case = driver.accept()
     with driver.engine.db.transaction() as session:
-        row = repo.timers_of(session, repo.get_row(session, case.number).id or 0)[0]
+        row = sla_timers.timers_of(session, case_rows.get_row(session, case.number).id or 0)[0]
         row.due_at = row.due_at + timedelta(days=3)
     problems = check_timers(driver.engine)
     assert len(problems) == 1 and case.number in problems[0]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
 from bench.audit import FINDINGS
-from models import repo
+from models import audit_log, case_rows, sla_timers
 from service import cases as uc
 from service import watchdog
 from service.acting import Stamp
@@ -240,15 +240,17 @@ class Lifecycle(RuleBasedStateMachine):
         with self.engine.db.read() as session:
             for number in sorted(touched):
                 version = self.versions[number]
-                row = repo.get_row(session, number)
-                events = repo.events_of(session, number)
+                row = case_rows.get_row(session, number)
+                events = audit_log.events_of(session, number)
                 assert row.version == version == len(events)
                 assert [e.seq for e in events] == list(range(1, version + 1))
-                stored = repo.case_from_row(row)
-                records = [repo.record_from_event(e) for e in events]
+                stored = case_rows.case_from_row(row)
+                records = [audit_log.record_from_event(e) for e in events]
                 assert replay(records) == stored
                 policy = self.engine.policies.get(stored.policy)
-                timers = {repo.timer_from_row(t) for t in repo.timers_of(session, row.id or 0)}
+                timers = {
+                    sla_timers.timer_from_row(t) for t in sla_timers.timers_of(session, row.id or 0)
+                }
                 assert timers == set(rebuild(records, policy, self.engine.calendars))
                 assert all(t.next_fire_at is None for t in timers if not t.open)
                 if number in self.finished:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cli.main import main
-from models import repo
+from models import unit_rows
 from service import cases as uc
 from service.acting import Stamp
 from service.engine import Engine
@@ -179,7 +179,7 @@ def test_bad_unit_calendars_are_refused_and_nothing_is_written(engine: Engine) -
     after = show(engine, number, DESK)
     assert (after.version, after.timers) == (before.version, before.timers)
     with engine.db.read() as session:
-        assert [r.revision for r in repo.unit_calendars(session)] == [1]
+        assert [r.revision for r in unit_rows.unit_calendars(session)] == [1]
 
 
 # --------------------------------------------------------------------------- the CLI

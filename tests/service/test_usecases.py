@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from models import repo
+from models import audit_log, case_rows
 from service import cases as uc
 from service.acting import Stamp
 from service.engine import Engine
@@ -37,7 +37,7 @@ def counts(engine: Engine) -> tuple[int, int]:
 
 def assert_replays(engine: Engine, number: str) -> None:
     view = show(engine, number, DESK)
-    assert replay(repo.record_from_event(e) for e in view.events) == view.case
+    assert replay(audit_log.record_from_event(e) for e in view.events) == view.case
     assert [e.seq for e in view.events] == list(range(1, view.version + 1))
 
 
@@ -180,8 +180,8 @@ def test_stale_version_is_a_conflict(driver: Driver) -> None:
 def test_compare_and_set_refuses_a_write_based_on_an_old_read(driver: Driver) -> None:
     case = driver.to("handling")
     with driver.engine.db.read() as session:
-        row = repo.get_row(session, case.number)
-    old = repo.case_from_row(row)
+        row = case_rows.get_row(session, case.number)
+    old = case_rows.case_from_row(row)
     uc.feedback(driver.engine, case.number, driver.stamp(HANDLER), note="meanwhile")
     from workflow.case import evolve
     from workflow.commands import parse_command
@@ -197,7 +197,7 @@ def test_compare_and_set_refuses_a_write_based_on_an_old_read(driver: Driver) ->
     )
     assert row.id is not None
     with pytest.raises(Conflict), driver.engine.db.transaction() as session:
-        repo.update_case(session, row.id, row.version, evolve(old, record), record, driver.now)
+        case_rows.update_case(session, row.id, row.version, evolve(old, record), record, driver.now)
     assert show(driver.engine, case.number, DESK).version == row.version + 1
 
 

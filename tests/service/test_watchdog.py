@@ -264,7 +264,7 @@ def test_a_grievance_changed_during_the_sweep_waits_for_the_next_one(
     numbers = fleet(driver, 3)
     engine = driver.engine
     now = at("2026-12-02T10:00")
-    real = watchdog.repo.record_system_event
+    real = watchdog.case_rows.record_system_event
     victim = numbers[1]
 
     def conflict_on_victim(session, row_id, version, record, recorded_at):  # type: ignore[no-untyped-def]
@@ -272,10 +272,10 @@ def test_a_grievance_changed_during_the_sweep_waits_for_the_next_one(
             raise Conflict("changed meanwhile")
         return real(session, row_id, version, record, recorded_at)
 
-    monkeypatch.setattr(watchdog.repo, "record_system_event", conflict_on_victim)
+    monkeypatch.setattr(watchdog.case_rows, "record_system_event", conflict_on_victim)
     first = watchdog.sweep(engine, now)
     assert first.conflicts == 1 and victim not in {f.number for f in first.fired}
-    monkeypatch.setattr(watchdog.repo, "record_system_event", real)
+    monkeypatch.setattr(watchdog.case_rows, "record_system_event", real)
     second = watchdog.sweep(engine, now)
     assert {f.number for f in second.fired} == {victim}
     assert max(step_keys(engine).values()) == 1
@@ -484,7 +484,7 @@ def test_a_failing_database_still_stops_the_sweep_whole(
     def locked(*args: object, **kwargs: object) -> None:
         raise OperationalError("UPDATE grievance", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(watchdog.repo, "record_system_event", locked)
+    monkeypatch.setattr(watchdog.case_rows, "record_system_event", locked)
     with pytest.raises(OperationalError):
         watchdog.sweep(engine, at("2026-12-02T10:00"))
     assert step_events(engine) == [] and notifications(engine) == []

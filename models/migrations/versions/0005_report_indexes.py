@@ -1,6 +1,6 @@
 """Report indexes: open timers in deadline order, for the overdue and due lists.
 
-`models.reports.overdue_list` and `due_between` ask for open timers (`stopped_at IS NULL`)
+`models.open_work.overdue_list` and `due_between` ask for open timers (`stopped_at IS NULL`)
 by deadline, most late first, a few hundred at a time. With separate indexes on `stopped_at`
 and `due_at`, SQLite reads every open timer and sorts them all (USE TEMP B-TREE FOR ORDER BY)
 before keeping the first 500, once per unit in the daily reminders; with (stopped_at, due_at)

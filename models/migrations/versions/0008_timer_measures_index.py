@@ -1,6 +1,6 @@
 """Timer measures index: the report's timer columns in one index keyed by grievance.
 
-The measures (`models.reports`) join each cohort grievance to its timers and sum six
+The measures (`models.group_counts`) join each cohort grievance to its timers and sum six
 conditions over target, cycle, state, stopped_at, due_at and used_seconds. Through the
 index on `grievance_id` alone, SQLite looks each timer up in the table as well (4.1M
 lookups for the bulletin over 1M grievances); with those columns in the index it reads the

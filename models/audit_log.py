@@ -1,0 +1,83 @@
+"""The audit log: grievance_event rows appended in the caller's transaction (none of these
+commits), and read back as the domain's records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert
+from sqlmodel import Session, col, select
+
+from models.prepared import Prepared, bound, params
+from models.tables import Grievance, GrievanceEvent
+from workflow.actor import Actor
+from workflow.case import Record
+
+_EVENT = Grievance.metadata.tables["grievance_event"]
+_EVENT_COLUMNS = (
+    "grievance_id",
+    "number",
+    "seq",
+    "event",
+    "from_state",
+    "to_state",
+    "actor",
+    "role",
+    "actor_unit",
+    "at",
+    "recorded_at",
+    "payload",
+)
+_INSERT_EVENT = Prepared(insert(_EVENT).values(bound(_EVENT, _EVENT_COLUMNS)))
+
+
+def record_from_event(event: GrievanceEvent) -> Record:
+    return Record(
+        number=event.number,
+        event=event.event,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        at=event.at,
+        actor=Actor(name=event.actor, role=event.role, unit=event.actor_unit),
+        payload=dict(event.payload),
+    )
+
+
+def insert_event(
+    session: Session, grievance_id: int, seq: int, record: Record, recorded_at: datetime
+) -> None:
+    """Append one audit event row (written at once, in the caller's transaction)."""
+    values = {
+        "grievance_id": grievance_id,
+        "number": record.number,
+        "seq": seq,
+        "event": record.event,
+        "from_state": record.from_state,
+        "to_state": record.to_state,
+        "actor": record.actor.name,
+        "role": record.actor.role,
+        "actor_unit": record.actor.unit,
+        "at": record.at,
+        "recorded_at": recorded_at,
+        "payload": record.payload,
+    }
+    _INSERT_EVENT.execute(session, params(values))
+
+
+_EVENTS_OF = (
+    select(GrievanceEvent)
+    .where(col(GrievanceEvent.number) == bindparam("number"))
+    .order_by(col(GrievanceEvent.seq))
+)
+
+
+def events_of(session: Session, number: str) -> list[GrievanceEvent]:
+    return list(session.exec(_EVENTS_OF, params={"number": number}).all())
+
+
+def events_since(session: Session, grievance_id: int, seq: int) -> list[GrievanceEvent]:
+    """The audit events of a grievance after version `seq`."""
+    query = select(GrievanceEvent).where(
+        GrievanceEvent.grievance_id == grievance_id, col(GrievanceEvent.seq) > seq
+    )
+    return list(session.exec(query.order_by(col(GrievanceEvent.seq))).all())
