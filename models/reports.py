@@ -60,7 +60,8 @@ from workflow.calendar import BusinessCalendar
 from workflow.errors import InvalidInput
 from workflow.machine import OPEN_STATES
 from workflow.measures import Counts, Measures, Overdue, Period, Repeat, TrendPoint
-from workflow.policies import Clock, Registry
+from workflow.policies import Clock
+from workflow.policy_versions import Registry
 from workflow.privacy import mask_phone
 from workflow.sla import TimerState
 from workflow.vocab import CloseResult, Satisfaction, State

@@ -259,7 +259,7 @@ class PolicyVersion(SQLModel, table=True):
     """A time-limit policy version as first used: its definition, so a grievance keeps the
     rules it was accepted under after the policy file has moved on.
 
-    `definition` is `workflow.policies.policy_json` (canonical JSON, kept as text so the
+    `definition` is `workflow.policy_versions.policy_json` (canonical JSON, kept as text so the
     stored bytes are the hashed ones) and `sha256` its hash: a file that changes a stored
     version's content without a new version number is refused (`service.engine`).
     """

@@ -34,10 +34,8 @@ from templates import language
 from workflow.calendar import BusinessCalendar, BusinessHours, Notice, Overrides
 from workflow.calendar import parse_hours as calendar_hours
 from workflow.errors import InvalidInput
-from workflow.policies import (
-    DEFAULT_POLICY,
-    URGENT_POLICY,
-    Policy,
+from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy
+from workflow.policy_versions import (
     Registry,
     check_unchanged,
     policy_from_json,

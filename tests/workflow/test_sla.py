@@ -18,7 +18,9 @@ from workflow.case import Case, Record, evolve
 from workflow.commands import parse_command
 from workflow.errors import InvalidInput
 from workflow.machine import Facts, decide
-from workflow.policies import Clock, parse_limit, policies_from_toml, registry
+from workflow.policies import Clock
+from workflow.policy_toml import parse_limit, policies_from_toml
+from workflow.policy_versions import registry
 from workflow.sla import (
     BUREAU,
     Calendars,
