@@ -19,8 +19,8 @@ from service import watchdog
 from service.acting import Stamp, require_desk
 from service.engine import Engine
 from service.timers import Moved, rebuilt_timers, record_moves
-from workflow.calendar import Notice, Overrides
 from workflow.errors import Conflict
+from workflow.notices import Notice, Overrides
 from workflow.sla import Calendars
 from workflow.timeutil import local
 

@@ -31,9 +31,11 @@ from sqlmodel import Session
 from models import calendars, repo
 from models.db import Database
 from templates import language
-from workflow.calendar import BusinessCalendar, BusinessHours, Notice, Overrides
-from workflow.calendar import parse_hours as calendar_hours
+from workflow.calendar import BusinessCalendar
 from workflow.errors import InvalidInput
+from workflow.hours import BusinessHours
+from workflow.hours import parse_hours as calendar_hours
+from workflow.notices import Notice, Overrides
 from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy
 from workflow.policy_versions import (
     Registry,

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from workflow.calendar import BusinessCalendar, Deadline
+from workflow.calendar import BusinessCalendar
+from workflow.deadlines import Deadline
 from workflow.errors import InvalidInput
 from workflow.vocab import Event
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from workflow.calendar import BusinessCalendar, Deadline
+from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record, evolve
+from workflow.deadlines import Deadline
 from workflow.machine import TABLE, Scope
 from workflow.policies import Audience, Clock, Limit, Policy, Target
 from workflow.unit_time import UnitCalendar, UnitTime

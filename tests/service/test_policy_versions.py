@@ -18,8 +18,8 @@ from service.engine import Engine
 from service.reading import show
 from service.timers import check_timers
 from tests.conftest import DESK, Driver, database_url_for
-from workflow.calendar import Overrides
 from workflow.errors import InvalidInput
+from workflow.notices import Overrides
 from workflow.policies import BUILT_IN
 from workflow.policy_versions import policy_sha256
 

@@ -13,11 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflow.actor import Actor
-from workflow.calendar import BusinessCalendar, Overrides, parse_hours
+from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record, evolve
 from workflow.commands import parse_command
 from workflow.errors import InvalidInput
+from workflow.hours import parse_hours
 from workflow.machine import Facts, decide
+from workflow.notices import Overrides
 from workflow.policies import Clock
 from workflow.policy_toml import parse_limit, policies_from_toml
 from workflow.policy_versions import registry
