@@ -40,7 +40,7 @@ from models.tables import (
 from workflow.actor import Actor
 from workflow.case import Case, Record
 from workflow.errors import Conflict, Duplicate, NotFound
-from workflow.sla import Timer
+from workflow.timers import Timer
 from workflow.vocab import Channel, State
 
 _CASE_FIELDS = tuple(f.name for f in fields(Case))

@@ -63,7 +63,7 @@ from workflow.measures import Counts, Measures, Overdue, Period, Repeat, TrendPo
 from workflow.policies import Clock
 from workflow.policy_versions import Registry
 from workflow.privacy import mask_phone
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 from workflow.vocab import CloseResult, Satisfaction, State
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -13,7 +13,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, Uniqu
 from sqlmodel import Field, SQLModel
 
 from models.types import EnumValue, UTCDateTime
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 from workflow.vocab import (
     Category,
     Channel,
@@ -277,7 +277,7 @@ class PolicyVersion(SQLModel, table=True):
 
 class UnitCalendarRevision(SQLModel, table=True):
     """One revision of a unit's own working time (append-only: timers that counted on an
-    earlier revision keep it, see `workflow.sla`). The latest revision is the unit's now; one
+    earlier revision keep it, see `workflow.sla_calendars`). The latest revision is the unit's now; one
     with no hours and no days puts its timers back on the bureau calendar."""
 
     __tablename__ = "unit_calendar"

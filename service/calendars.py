@@ -21,7 +21,7 @@ from service.engine import Engine
 from service.timers import Moved, rebuilt_timers, record_moves
 from workflow.errors import Conflict
 from workflow.notices import Notice, Overrides
-from workflow.sla import Calendars
+from workflow.sla_calendars import Calendars
 from workflow.timeutil import local
 
 

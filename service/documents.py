@@ -39,7 +39,8 @@ from workflow.errors import InvalidInput, PermissionDenied
 from workflow.machine import can_see
 from workflow.policies import Policy
 from workflow.replay import replay
-from workflow.sla import Timer, rebuild
+from workflow.sla import rebuild
+from workflow.timers import Timer
 from workflow.timeutil import iso, to_utc
 
 FORMATS = ("html", "md", "docx")

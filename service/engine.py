@@ -45,7 +45,7 @@ from workflow.policy_versions import (
     policy_sha256,
     registry,
 )
-from workflow.sla import Calendars
+from workflow.sla_calendars import Calendars
 from workflow.unit_time import UnitTime
 
 # one revision of a unit's calendar: (unit code, revision, its working time)

@@ -19,7 +19,7 @@ from workflow.commands import NO_FAULT_RESULTS
 from workflow.errors import InvalidInput
 from workflow.policies import Clock, Policy, Target
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text
-from workflow.sla import Timer, TimerState
+from workflow.timers import Timer, TimerState
 from workflow.timeutil import SHANGHAI
 from workflow.vocab import (
     Category,

@@ -19,7 +19,7 @@ from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from tests.conftest import run_cli as run
 from workflow.actor import Actor
 from workflow.notices import Overrides
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 
 
 def timers(engine: Engine, number: str) -> dict[str, object]:

@@ -23,7 +23,8 @@ from tests.conftest import run_cli as run
 from workflow.actor import Actor
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
 from workflow.hours import parse_hours
-from workflow.sla import BUREAU, Timer, TimerState
+from workflow.sla_calendars import BUREAU
+from workflow.timers import Timer, TimerState
 from workflow.unit_time import UnitTime
 from workflow.vocab import Role
 

@@ -23,16 +23,9 @@ from workflow.notices import Overrides
 from workflow.policies import Clock
 from workflow.policy_toml import parse_limit, policies_from_toml
 from workflow.policy_versions import registry
-from workflow.sla import (
-    BUREAU,
-    Calendars,
-    Timer,
-    TimerState,
-    on_unit_calendar,
-    plan,
-    rebuild,
-    steps,
-)
+from workflow.sla import plan, rebuild
+from workflow.sla_calendars import BUREAU, Calendars, on_unit_calendar
+from workflow.timers import Timer, TimerState, steps
 from workflow.unit_time import UnitTime
 from workflow.vocab import Event, Role, State
 
