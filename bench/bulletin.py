@@ -58,7 +58,7 @@ from service.units import add_unit
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.measures import month_of
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 from workflow.vocab import Category, Channel, Event, Role
 
 SH = ZoneInfo("Asia/Shanghai")

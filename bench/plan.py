@@ -22,7 +22,7 @@ import chinese_calendar  # type: ignore[import-untyped]
 
 from bench.summary import FAILED, NO_GOAL, Line, Timed, timed
 from workflow.calendar import BusinessCalendar
-from workflow.policies import registry
+from workflow.policy_versions import registry
 from workflow.sla import plan
 
 SH = ZoneInfo("Asia/Shanghai")

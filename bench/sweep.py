@@ -9,7 +9,7 @@ unit), one accepted a day before the sweep's instant (its feedback warning is du
 just before it (nothing due). Each SQLite database holds N copies of them, inserted in bulk
 with raw SQL: `--due` copies of the first, the others of the second, each with its own
 number, reference, audit events and timers. Per size, on a fresh database: the full scan
-(every open grievance and its timers loaded through the ORM, `workflow.sla.due_steps` asked
+(every open grievance and its timers loaded through the ORM, `workflow.timers.due_steps` asked
 about each timer), then the sweep, then a second sweep at the same instant (must fire
 nothing); on a fresh copy, the sweep under `tracemalloc` for its peak memory. The sweep's
 time is then taken in `--repeat` rounds, each sweeping a fresh copy of every size's database
@@ -54,7 +54,7 @@ from service.engine import Engine
 from service.units import add_unit
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
-from workflow.sla import due_steps
+from workflow.timers import due_steps
 from workflow.vocab import Event, Role, State
 
 # The sweep's instant: Tuesday 2026-11-24 15:00 Asia/Shanghai. A grievance accepted on

@@ -10,7 +10,7 @@ from models.tables import GrievanceEvent
 from service.watchdog import Broken, Fired
 from workflow.case import Case
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text, mask_value
-from workflow.sla import Timer, TimerState
+from workflow.timers import Timer, TimerState
 from workflow.timeutil import iso
 from workflow.vocab import Event
 

@@ -22,8 +22,8 @@ from service.units import (
     unit_calendar_of,
     unit_calendars,
 )
-from workflow.calendar import parse_hours
 from workflow.errors import InvalidInput
+from workflow.hours import parse_hours
 from workflow.timeutil import iso
 from workflow.unit_time import UnitTime
 from workflow.validation import has_binary

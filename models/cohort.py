@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col
 
 from models.tables import Grievance, SlaTimer
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 from workflow.vocab import CloseResult, Satisfaction, State
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

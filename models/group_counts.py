@@ -67,7 +67,7 @@ from models.cohort import (
 from models.tables import Grievance, SlaTimer
 from workflow.errors import InvalidInput
 from workflow.measures import Counts, Measures, Period
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 
 GROUPINGS = ("unit", "category", "channel")
 

@@ -19,8 +19,9 @@ from workflow.calendar import BusinessCalendar
 from workflow.errors import InvalidInput
 from workflow.machine import OPEN_STATES
 from workflow.measures import Overdue
-from workflow.policies import Clock, Registry
-from workflow.sla import TimerState
+from workflow.policies import Clock
+from workflow.policy_versions import Registry
+from workflow.timers import TimerState
 
 _g, _t = Grievance, SlaTimer
 

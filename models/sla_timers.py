@@ -17,7 +17,7 @@ from models import prepared
 from models.partial_updates import update_of
 from models.prepared import Prepared, bound, params
 from models.tables import Grievance, SlaTimer
-from workflow.sla import Timer
+from workflow.timers import Timer
 
 _TIMER = Grievance.metadata.tables["sla_timer"]
 _DURATIONS = {"paused_total": "paused_seconds", "late": "late_seconds", "used": "used_seconds"}

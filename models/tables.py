@@ -13,7 +13,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, Uniqu
 from sqlmodel import Field, SQLModel
 
 from models.types import EnumValue, UTCDateTime
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 from workflow.vocab import (
     Category,
     Channel,
@@ -259,7 +259,7 @@ class PolicyVersion(SQLModel, table=True):
     """A time-limit policy version as first used: its definition, so a grievance keeps the
     rules it was accepted under after the policy file has moved on.
 
-    `definition` is `workflow.policies.policy_json` (canonical JSON, kept as text so the
+    `definition` is `workflow.policy_versions.policy_json` (canonical JSON, kept as text so the
     stored bytes are the hashed ones) and `sha256` its hash: a file that changes a stored
     version's content without a new version number is refused (`service.engine`).
     """
@@ -277,7 +277,7 @@ class PolicyVersion(SQLModel, table=True):
 
 class UnitCalendarRevision(SQLModel, table=True):
     """One revision of a unit's own working time (append-only: timers that counted on an
-    earlier revision keep it, see `workflow.sla`). The latest revision is the unit's now; one
+    earlier revision keep it, see `workflow.sla_calendars`). The latest revision is the unit's now; one
     with no hours and no days puts its timers back on the bureau calendar."""
 
     __tablename__ = "unit_calendar"

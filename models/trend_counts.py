@@ -25,7 +25,7 @@ from models.cohort import (
 from models.tables import Grievance, SlaTimer
 from workflow.errors import InvalidInput
 from workflow.measures import Period, TrendPoint
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 
 _g, _t = Grievance, SlaTimer
 _TREND_FIELDS = tuple(f.name for f in fields(TrendPoint) if f.name != "previous_accepted")

@@ -19,9 +19,9 @@ from service import watchdog
 from service.acting import Stamp, require_desk
 from service.engine import Engine
 from service.timers import Moved, rebuilt_timers, record_moves
-from workflow.calendar import Notice, Overrides
 from workflow.errors import Conflict
-from workflow.sla import Calendars
+from workflow.notices import Notice, Overrides
+from workflow.sla_calendars import Calendars
 from workflow.timeutil import local
 
 

@@ -42,7 +42,8 @@ from workflow.no_fault_statement import no_fault_facts
 from workflow.policies import Policy
 from workflow.replay import replay
 from workflow.review_report import review_facts
-from workflow.sla import Timer, rebuild
+from workflow.sla import rebuild
+from workflow.timers import Timer
 from workflow.timeutil import iso, to_utc
 
 FORMATS = ("html", "md", "docx")

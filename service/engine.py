@@ -31,13 +31,13 @@ from sqlmodel import Session
 from models import calendars, policy_rows, unit_rows
 from models.db import Database
 from templates import language
-from workflow.calendar import BusinessCalendar, BusinessHours, Notice, Overrides
-from workflow.calendar import parse_hours as calendar_hours
+from workflow.calendar import BusinessCalendar
 from workflow.errors import InvalidInput
-from workflow.policies import (
-    DEFAULT_POLICY,
-    URGENT_POLICY,
-    Policy,
+from workflow.hours import BusinessHours
+from workflow.hours import parse_hours as calendar_hours
+from workflow.notices import Notice, Overrides
+from workflow.policies import DEFAULT_POLICY, URGENT_POLICY, Policy
+from workflow.policy_versions import (
     Registry,
     check_unchanged,
     policy_from_json,
@@ -45,7 +45,7 @@ from workflow.policies import (
     policy_sha256,
     registry,
 )
-from workflow.sla import Calendars
+from workflow.sla_calendars import Calendars
 from workflow.unit_time import UnitTime
 
 # one revision of a unit's calendar: (unit code, revision, its working time)

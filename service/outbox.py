@@ -22,7 +22,7 @@ from service.engine import Engine
 from templates import render_message
 from workflow.case import Case
 from workflow.policies import Audience, Policy, Target
-from workflow.sla import FireStep, Timer
+from workflow.timers import FireStep, Timer
 from workflow.vocab import Vocab
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"

@@ -20,7 +20,8 @@ from workflow.actor import Actor
 from workflow.case import Case
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.machine import can_see
-from workflow.sla import Timer, rebuild
+from workflow.sla import rebuild
+from workflow.timers import Timer
 from workflow.validation import is_unit_code
 from workflow.vocab import State
 

@@ -20,7 +20,9 @@ from workflow.case import Case, Record, evolve
 from workflow.commands import parse_command
 from workflow.machine import decide
 from workflow.policies import Policy
-from workflow.sla import Calendars, Timer, on_unit_calendar, rebuild
+from workflow.sla import rebuild
+from workflow.sla_calendars import Calendars, on_unit_calendar
+from workflow.timers import Timer
 from workflow.vocab import Event
 
 

@@ -17,7 +17,7 @@ from service.engine import Engine
 from service.timers import Moved, to_unit_calendar
 from workflow.commands import INSTANT_YEARS
 from workflow.errors import InvalidInput, NotFound
-from workflow.sla import unit_calendar_id
+from workflow.sla_calendars import unit_calendar_id
 from workflow.timeutil import iso
 from workflow.unit_time import UnitTime
 from workflow.validation import UnitName, is_unit_code

@@ -40,7 +40,8 @@ from workflow.commands import SlaStep
 from workflow.errors import Conflict, GrievanceError
 from workflow.machine import decide
 from workflow.privacy import mask_text
-from workflow.sla import Timer, advance, due_steps, lateness
+from workflow.sla import advance
+from workflow.timers import Timer, due_steps, lateness
 from workflow.timeutil import to_utc
 from workflow.vocab import Role
 

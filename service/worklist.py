@@ -17,7 +17,7 @@ from models import sla_timers
 from models.tables import Grievance, SlaTimer, Unit
 from service.engine import Engine
 from workflow.privacy import mask_text
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 from workflow.timeutil import local
 from workflow.vocab import Category, Event, Role, Satisfaction
 from workflow.vocab import State as GState

@@ -1,4 +1,7 @@
-"""The business calendar: Chinese working days, business hours and deadline arithmetic.
+"""The business calendar: Chinese working days (the national days of `workflow.days`,
+operator overrides on top), each with its business hours (`workflow.hours`), and deadline
+arithmetic: business time, working days, natural time, each `Deadline` with its
+explanation (`workflow.deadlines`).
 
 Pure: reads no clock; every instant is an argument and every instant returned is aware UTC.
 """
@@ -8,83 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from workflow.days import NationalDays, YearSource
-from workflow.errors import InvalidInput
+from workflow.deadlines import Deadline, Step
+from workflow.hours import DEFAULT_HOURS, BusinessHours, _hm
 from workflow.notices import Notice, Overrides
 
-__all__ = [
-    "DEFAULT_HOURS",
-    "BusinessCalendar",
-    "BusinessHours",
-    "DayInfo",
-    "Deadline",
-    "Notice",
-    "Overrides",
-    "Step",
-    "YearSource",
-    "parse_hours",
-]
+__all__ = ["BusinessCalendar", "DayInfo"]
 
 _ONE_DAY = timedelta(days=1)
 _ZERO = timedelta(0)
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-@dataclass(frozen=True)
-class BusinessHours:
-    """Opening periods of a working day, local times in `tz` (configuration, not code)."""
-
-    periods: tuple[tuple[time, time], ...] = (
-        (time(8, 30), time(12, 0)),
-        (time(14, 0), time(17, 30)),
-    )
-    tz: str = "Asia/Shanghai"
-
-    def __post_init__(self) -> None:
-        if not self.periods:
-            raise InvalidInput("business hours need at least one period, e.g. 08:30-12:00")
-        previous_end: time | None = None
-        for period in self.periods:
-            if len(period) != 2 or not all(
-                isinstance(t, time) and t.tzinfo is None for t in period
-            ):
-                raise InvalidInput(
-                    f"business period {period!r}: give a (start, end) pair of local times"
-                )
-            start, end = period
-            if start >= end:
-                raise InvalidInput(
-                    f"business period {_hm(start)}-{_hm(end)}: the start must be before the end"
-                )
-            if previous_end is not None and start <= previous_end:
-                raise InvalidInput(
-                    f"business period {_hm(start)}-{_hm(end)} starts before the previous one "
-                    f"ends ({_hm(previous_end)}): periods must be sorted and separated by a break"
-                )
-            previous_end = end
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"unknown time zone {self.tz!r} (e.g. Asia/Shanghai)") from None
-
-
-DEFAULT_HOURS = BusinessHours()
-
-
-def parse_hours(text: str, tz: str = "Asia/Shanghai") -> BusinessHours:
-    """'08:30-12:00,14:00-17:30' -> BusinessHours (the syntax of GRIEVANCE_BUSINESS_HOURS)."""
-    periods = []
-    for part in str(text).split(","):
-        try:
-            start, end = (time.fromisoformat(p.strip()) for p in part.split("-"))
-        except ValueError:
-            raise InvalidInput(
-                f"business hours {text!r}: use HH:MM-HH:MM[,HH:MM-HH:MM...]"
-            ) from None
-        periods.append((start, end))
-    return BusinessHours(periods=tuple(periods), tz=tz)
 
 
 @dataclass(frozen=True)
@@ -97,60 +34,6 @@ class DayInfo:
     # "unit_rest_day")
     name: str | None  # e.g. "国庆节", "春节调休"
     provisional: bool  # from the law minimum: no notice for the year, no override decided it
-
-
-@dataclass(frozen=True)
-class Step:
-    """One line of a deadline's explanation."""
-
-    day: date
-    kind: str  # "counted", "skipped", "partial", "start_not_counted", "not_counted", "natural"
-    reason: str
-
-
-_KIND_TEXT = {
-    "counted": "counted",
-    "skipped": "skipped",
-    "partial": "partly counted",
-    "start_not_counted": "not counted",
-    "not_counted": "not counted",
-    "natural": "natural time",
-}
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """A computed deadline and why it falls where it does."""
-
-    at: datetime  # aware, UTC
-    provisional: bool  # some inspected day came from the law minimum
-    steps: tuple[Step, ...]
-    tz: str = "Asia/Shanghai"  # the calendar's zone, for explain()
-    rule: str = ""  # what was computed, e.g. "4 working days after 2026-09-24"
-
-    def explain(self) -> list[str]:
-        local = self.at.astimezone(ZoneInfo(self.tz))
-        head = f"deadline {local:%Y-%m-%d %H:%M} {self.tz} ({_WEEKDAYS[local.weekday()]})"
-        if self.rule:
-            head += f": {self.rule}"
-        lines = [head]
-        if self.provisional:
-            lines.append(
-                "provisional (暂定): some days are of a year without a State Council notice; "
-                "its statutory holidays and their 补假 (law minimum) were used, make-up "
-                "workdays cannot be foreseen"
-            )
-        day_count = any(step.kind == "start_not_counted" for step in self.steps)
-        counted = 0
-        for step in self.steps:
-            kind = _KIND_TEXT.get(step.kind, step.kind)
-            if day_count and step.kind == "counted":
-                counted += 1
-                kind = f"working day {counted}"
-            lines.append(
-                f"{step.day.isoformat()} {_WEEKDAYS[step.day.weekday()]} {kind}: {step.reason}"
-            )
-        return lines
 
 
 class _Day:
@@ -493,18 +376,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _hm(t: time | datetime) -> str:
-    if t.second or t.microsecond:
-        return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-    return f"{t.hour:02d}:{t.minute:02d}"
-
-
 def _duration(span: timedelta) -> str:
     seconds = int(span.total_seconds())
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{hours}h{minutes:02d}"
     return f"{text}:{secs:02d}" if secs else text
-
-
-# ----------------------------------------------------------------------------- unit calendars

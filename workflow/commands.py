@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -100,12 +100,18 @@ class Accept(Command):
     )
 
 
-def _check_co_units(lead: str, co_units: list[str]) -> list[str]:
-    if lead in co_units:
-        raise ValueError(f"unit {lead} cannot be both lead and co-handling unit")
-    if len(set(co_units)) != len(co_units):
+# The units that help the lead unit of a routing (分办, 改派); `_co_units_apart` checks them.
+CoUnits = Annotated[list[UnitCode], Field(max_length=10, title="协办单位 Co-handling units")]
+_Routing = TypeVar("_Routing", "Assign", "Reassign")
+
+
+def _co_units_apart(routing: _Routing) -> _Routing:
+    """A routing's rule: the lead unit is not also a co-handling unit, none is listed twice."""
+    if routing.unit in routing.co_units:
+        raise ValueError(f"unit {routing.unit} cannot be both lead and co-handling unit")
+    if len(set(routing.co_units)) != len(routing.co_units):
         raise ValueError("co-handling units listed twice")
-    return co_units
+    return routing
 
 
 class Assign(Command):
@@ -113,14 +119,9 @@ class Assign(Command):
 
     event = Event.ASSIGN
     unit: UnitCode = Field(title="主办单位 Lead unit", examples=["YZC"])
-    co_units: list[UnitCode] = Field(
-        default_factory=list, max_length=10, title="协办单位 Co-handling units"
-    )
+    co_units: CoUnits = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _co_units(self) -> Assign:
-        _check_co_units(self.unit, self.co_units)
-        return self
+    _co_units = model_validator(mode="after")(_co_units_apart)
 
 
 class Sign(Command):
@@ -143,14 +144,9 @@ class Reassign(Command):
     event = Event.REASSIGN
     unit: UnitCode = Field(title="主办单位 Lead unit")
     reason: ShortText = Field(title="改派理由 Reason")
-    co_units: list[UnitCode] = Field(
-        default_factory=list, max_length=10, title="协办单位 Co-handling units"
-    )
+    co_units: CoUnits = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _co_units(self) -> Reassign:
-        _check_co_units(self.unit, self.co_units)
-        return self
+    _co_units = model_validator(mode="after")(_co_units_apart)
 
 
 class Feedback(Command):

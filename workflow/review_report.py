@@ -24,7 +24,7 @@ from workflow.documents import (
 )
 from workflow.policies import Clock, Policy
 from workflow.review_process import handovers, process
-from workflow.sla import Timer, TimerState
+from workflow.timers import Timer, TimerState
 from workflow.vocab import Event
 
 STATUS = {

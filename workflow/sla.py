@@ -1,4 +1,7 @@
-"""SLA timers: one per (target, cycle), advanced by the same records that evolve a case.
+"""SLA timers through the lifecycle: advanced by the same records that evolve a case,
+rebuilt from an audit log, with notes on why; and planning (the deadlines a grievance
+accepted at a given time would get). The timer and its steps are `workflow.timers`; which
+calendar a timer counts on, `workflow.sla_calendars`.
 
 `advance` is the only way a timer changes in response to the lifecycle; `rebuild` folds a
 whole audit log through it, so stored timers can always be checked against their history.
@@ -14,236 +17,26 @@ so a replay puts each timer on the calendar the log gives it, from its start.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from workflow.calendar import BusinessCalendar, Deadline
+from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record, evolve
-from workflow.machine import TABLE, Scope
-from workflow.policies import Audience, Clock, Limit, Policy, Target
-from workflow.unit_time import UnitCalendar, UnitTime
+from workflow.deadlines import Deadline
+from workflow.policies import Policy, Target
+from workflow.sla_calendars import BUREAU, CalendarLike, Calendars, _cal
+from workflow.timers import (
+    ZERO,
+    Timer,
+    TimerState,
+    _elapsed,
+    _push,
+    _schedule,
+    _warn_at,
+    lateness,
+)
 from workflow.values import replace
 from workflow.vocab import Event
-
-ZERO = timedelta(0)
-BUREAU = ""  # the calendar id of the bureau's own calendar (a unit's: "ROAD@2")
-
-
-class TimerState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"  # suspended: the clock stands still
-    MET = "met"  # stopped by its deadline
-    BREACHED = "breached"  # the deadline passed while open; stays so when finally stopped
-    CANCELLED = "cancelled"  # merged away, or replaced by a new cycle
-
-
-@dataclass(frozen=True, slots=True)
-class Timer:
-    target: str
-    cycle: int  # 1 for the first run of this target; a redo or a return starts the next
-    state: TimerState
-    started_at: datetime
-    due_at: datetime
-    provisional: bool  # the deadline depends on days outside the official calendar
-    warn_at: datetime | None = None
-    paused_since: datetime | None = None
-    paused_total: timedelta = ZERO  # time on the target's clock spent suspended
-    extended_days: int = 0
-    stopped_at: datetime | None = None  # when it was met (or met late), or cancelled
-    breached_at: datetime | None = None  # set once the deadline has passed while open
-    late: timedelta = ZERO  # how late, on the target's clock: at the last fired step, or final
-    used: timedelta = ZERO  # time on the target's clock from start to stop, pauses excluded
-    fired: int = 0  # how many of `steps()` the watchdog has fired
-    next_fire_at: datetime | None = None
-    calendar: str = BUREAU  # the calendar it counts on: the bureau's, or a unit's ("ROAD@2")
-
-    @property
-    def open(self) -> bool:
-        return self.stopped_at is None
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.target, self.cycle)
-
-
-@dataclass(frozen=True, slots=True)
-class FireStep:
-    """One moment the watchdog acts on a timer: the warning, the breach, or a ladder rung."""
-
-    index: int
-    name: str  # "warning", "breach", or the ladder step's name
-    title_zh: str
-    at: datetime
-    notify: tuple[Audience, ...]
-
-
-# The lead unit's own work: the events that only its staff (or a supervisor for it) record.
-UNIT_EVENTS = frozenset(row.event for row in TABLE if row.scope is not Scope.ANY)
-
-
-def on_unit_calendar(target: Target) -> bool:
-    """Does the target count on the lead unit's calendar? When the unit's own work is what
-    stops it: feedback and close do; the desk's assign and revisit stay on the bureau's."""
-    return bool(target.stops_on) and target.stops_on <= UNIT_EVENTS
-
-
-@dataclass(frozen=True)
-class Calendars:
-    """Every calendar a timer may count on: the bureau's and each unit calendar revision."""
-
-    bureau: BusinessCalendar
-    units: Mapping[str, BusinessCalendar] = field(default_factory=dict)  # id -> calendar
-    current: Mapping[str, str] = field(default_factory=dict)  # unit code -> its current id
-
-    @classmethod
-    def build(
-        cls, bureau: BusinessCalendar, revisions: Iterable[tuple[str, int, UnitTime]]
-    ) -> Calendars:
-        """From every revision of the units' calendars, oldest first: the latest revision of
-        each unit is its calendar now (one with nothing of its own: the bureau's)."""
-        units: dict[str, BusinessCalendar] = {}
-        current: dict[str, str] = {}
-        for unit, revision, time in revisions:
-            calendar_id = unit_calendar_id(unit, revision)
-            if time.empty:
-                current[unit] = BUREAU
-                continue
-            units[calendar_id] = UnitCalendar(bureau, unit, time)
-            current[unit] = calendar_id
-        return cls(bureau, units, current)
-
-    def of(self, calendar_id: str) -> BusinessCalendar:
-        if calendar_id == BUREAU:
-            return self.bureau
-        try:
-            return self.units[calendar_id]
-        except KeyError:
-            raise KeyError(f"unknown calendar {calendar_id!r}") from None
-
-    def of_unit(self, unit: str | None) -> str:
-        """The id of the calendar a unit's timers count on now (BUREAU: none of its own)."""
-        return BUREAU if unit is None else self.current.get(unit, BUREAU)
-
-    def describe(self, calendar_id: str) -> str:
-        """One line for an explanation: which calendar, and what is its own."""
-        calendar = self.of(calendar_id)
-        hours = ", ".join(f"{s:%H:%M}-{e:%H:%M}" for s, e in calendar.hours.periods)
-        if not isinstance(calendar, UnitCalendar):
-            return f"calendar: bureau ({hours})"
-        own = calendar.time
-        parts = [f"hours {hours}" + ("" if own.hours else " (the bureau's)")]
-        if own.workdays:
-            parts.append("workdays " + ", ".join(d.isoformat() for d in own.workdays))
-        if own.rest_days:
-            parts.append("rest days " + ", ".join(d.isoformat() for d in own.rest_days))
-        return f"calendar: unit {calendar.unit} ({calendar_id}): " + "; ".join(parts)
-
-
-def unit_calendar_id(unit: str, revision: int) -> str:
-    """The id a timer stores for revision `revision` of unit `unit`'s calendar: "ROAD@2"."""
-    return f"{unit}@{revision}"
-
-
-# A plain BusinessCalendar stands for every calendar (the pure tests, `sla plan`).
-CalendarLike = BusinessCalendar | Calendars
-
-
-def _cal(calendar: CalendarLike, calendar_id: str) -> BusinessCalendar:
-    return calendar if isinstance(calendar, BusinessCalendar) else calendar.of(calendar_id)
-
-
-def steps(timer: Timer, target: Target, calendar: CalendarLike) -> list[FireStep]:
-    """Every step of the timer in order: yellow card, breach (red card), later rungs."""
-    calendar = _cal(calendar, timer.calendar)
-    plan: list[tuple[str, str, datetime, tuple[Audience, ...]]] = []
-    if timer.warn_at is not None:  # always first, so step indices never shift
-        plan.append(("warning", "黄牌预警", min(timer.warn_at, timer.due_at), target.warn_notify))
-    ladder = list(target.ladder)
-    if not ladder or ladder[0].after is not None:
-        plan.append(("breach", "超时", timer.due_at, target.warn_notify))
-    for rung in ladder:
-        at = (
-            timer.due_at
-            if rung.after is None
-            else rung.after.shift(calendar, timer.due_at, explain=False).at
-        )
-        plan.append((rung.name, rung.title_zh, at, rung.notify))
-    return [
-        FireStep(i, name, title, at, notify) for i, (name, title, at, notify) in enumerate(plan)
-    ]
-
-
-def due_steps(
-    timer: Timer, target: Target, calendar: CalendarLike, now: datetime
-) -> list[FireStep]:
-    """The steps of an open, running timer that are due at `now` and not fired yet."""
-    if not timer.open or timer.state is TimerState.PAUSED:
-        return []
-    return [s for s in steps(timer, target, calendar)[timer.fired :] if s.at <= now]
-
-
-def lateness(timer: Timer, target: Target, calendar: CalendarLike, at: datetime) -> timedelta:
-    """How late the timer is at `at`, on its target's clock (zero before the deadline)."""
-    if at <= timer.due_at:
-        return ZERO
-    return _elapsed(target.limit, _cal(calendar, timer.calendar), timer.due_at, at)
-
-
-def _schedule(timer: Timer, target: Target, calendar: BusinessCalendar) -> Timer:
-    """Set `next_fire_at`: the next unfired step of an open, running timer."""
-    if not timer.open or timer.state is TimerState.PAUSED:
-        return replace(timer, next_fire_at=None)
-    pending = steps(timer, target, calendar)[timer.fired :]
-    return replace(timer, next_fire_at=pending[0].at if pending else None)
-
-
-def reschedule(timer: Timer, policy: Policy, calendar: CalendarLike) -> Timer:
-    """Recompute `next_fire_at` (after the watchdog fired a step, or the calendar changed)."""
-    return _schedule(timer, policy.target(timer.target), _cal(calendar, timer.calendar))
-
-
-def _warn_at(
-    target: Target, calendar: BusinessCalendar, start: datetime, due: datetime
-) -> datetime | None:
-    warning = target.warning
-    if warning is None:
-        return None
-    natural = target.limit.clock is Clock.NATURAL
-    total = due - start if natural else calendar.business_time_between(start, due)
-    if warning.share is not None:
-        before = total * warning.share
-    elif warning.before is not None and warning.before.clock is Clock.WORKING_DAYS:
-        day = sum((end - begin for begin, end in _periods(calendar)), ZERO)
-        before = day * warning.before.days
-    else:
-        before = warning.before.span if warning.before is not None else ZERO
-    if before >= total:
-        return start
-    if natural:
-        return due - before
-    return calendar.add_business_time(start, total - before, explain=False).at
-
-
-def _periods(calendar: BusinessCalendar) -> list[tuple[timedelta, timedelta]]:
-    return [
-        (timedelta(hours=s.hour, minutes=s.minute), timedelta(hours=e.hour, minutes=e.minute))
-        for s, e in calendar.hours.periods
-    ]
-
-
-def _elapsed(limit: Limit, calendar: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
-    """Time on the limit's clock from `a` to `b`, in whole seconds: durations are stored in
-    seconds, so a replay of the audit log (times kept to the microsecond) gives what is stored."""
-    span = b - a if limit.clock is Clock.NATURAL else calendar.business_time_between(a, b)
-    return span - timedelta(microseconds=span.microseconds)
-
-
-def _push(limit: Limit, calendar: BusinessCalendar, due: datetime, span: timedelta) -> Deadline:
-    if limit.clock is Clock.NATURAL:
-        return calendar.add_natural_time(due, span, explain=False)
-    return calendar.add_business_time(due, span, explain=False)
-
 
 Notes = dict[tuple[str, int], list[str]]
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
 
-from workflow.calendar import BusinessCalendar, BusinessHours, DayInfo, _Day, _hm, parse_hours
+from workflow.calendar import BusinessCalendar, DayInfo, _Day
 from workflow.errors import InvalidInput
+from workflow.hours import BusinessHours, _hm, parse_hours
 from workflow.notices import _parse_entries
 
 __all__ = ["UnitCalendar", "UnitTime"]

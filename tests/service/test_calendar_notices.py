@@ -22,9 +22,9 @@ from service.timers import check_timers
 from service.units import set_unit_calendar
 from tests.conftest import DESK, HANDLER, Driver, database_url_for
 from tests.conftest import run_cli as run
-from workflow.calendar import Overrides, parse_hours
 from workflow.errors import Conflict, PermissionDenied
-from workflow.notices import parse_calendar
+from workflow.hours import parse_hours
+from workflow.notices import Overrides, parse_calendar
 from workflow.unit_time import UnitTime
 
 NOTICES = Path(__file__).resolve().parents[2] / "calendars" / "notices"

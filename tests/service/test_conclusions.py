@@ -10,7 +10,7 @@ from service import cases as uc
 from service.reading import show
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver
 from workflow.errors import GuardFailed, InvalidInput, PermissionDenied
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 
 FINDINGS = {
     "verification": "调取运单、通话记录",

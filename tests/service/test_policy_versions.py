@@ -18,9 +18,10 @@ from service.engine import Engine
 from service.reading import show
 from service.timers import check_timers
 from tests.conftest import DESK, Driver, database_url_for
-from workflow.calendar import Overrides
 from workflow.errors import InvalidInput
-from workflow.policies import BUILT_IN, policy_sha256
+from workflow.notices import Overrides
+from workflow.policies import BUILT_IN
+from workflow.policy_versions import policy_sha256
 
 SH = "+08:00"
 

@@ -18,8 +18,8 @@ from service.timers import check_timers
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from tests.conftest import run_cli as run
 from workflow.actor import Actor
-from workflow.calendar import Overrides
-from workflow.sla import TimerState
+from workflow.notices import Overrides
+from workflow.timers import TimerState
 
 
 def timers(engine: Engine, number: str) -> dict[str, object]:

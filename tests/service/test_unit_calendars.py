@@ -21,9 +21,10 @@ from service.units import add_unit, set_unit_calendar
 from tests.conftest import DESK, database_url_for
 from tests.conftest import run_cli as run
 from workflow.actor import Actor
-from workflow.calendar import parse_hours
 from workflow.errors import InvalidInput, NotFound, PermissionDenied
-from workflow.sla import BUREAU, Timer, TimerState
+from workflow.hours import parse_hours
+from workflow.sla_calendars import BUREAU
+from workflow.timers import Timer, TimerState
 from workflow.unit_time import UnitTime
 from workflow.vocab import Role
 

@@ -22,7 +22,7 @@ from service.reading import show
 from service.timers import check_timers
 from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
 from workflow.errors import Conflict
-from workflow.sla import TimerState
+from workflow.timers import TimerState
 from workflow.vocab import Event
 
 SH = "+08:00"

@@ -11,16 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow.calendar import (
-    BusinessCalendar,
-    BusinessHours,
-    DayInfo,
-    Deadline,
-    Overrides,
-    Step,
-    parse_hours,
-)
+from workflow.calendar import BusinessCalendar, DayInfo
+from workflow.deadlines import Deadline, Step
 from workflow.errors import InvalidInput
+from workflow.hours import BusinessHours, parse_hours
+from workflow.notices import Overrides
 from workflow.unit_time import UnitCalendar, UnitTime
 
 SH = ZoneInfo("Asia/Shanghai")

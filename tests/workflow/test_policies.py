@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from workflow.errors import InvalidInput
-from workflow.policies import (
-    BUILT_IN,
+from workflow.policies import BUILT_IN
+from workflow.policy_toml import policies_from_toml
+from workflow.policy_versions import (
     Registry,
     check_unchanged,
-    policies_from_toml,
     policy_from_json,
     policy_json,
     policy_sha256,

@@ -13,22 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflow.actor import Actor
-from workflow.calendar import BusinessCalendar, Overrides, parse_hours
+from workflow.calendar import BusinessCalendar
 from workflow.case import Case, Record, evolve
 from workflow.commands import parse_command
 from workflow.errors import InvalidInput
+from workflow.hours import parse_hours
 from workflow.machine import Facts, decide
-from workflow.policies import Clock, parse_limit, policies_from_toml, registry
-from workflow.sla import (
-    BUREAU,
-    Calendars,
-    Timer,
-    TimerState,
-    on_unit_calendar,
-    plan,
-    rebuild,
-    steps,
-)
+from workflow.notices import Overrides
+from workflow.policies import Clock
+from workflow.policy_toml import parse_limit, policies_from_toml
+from workflow.policy_versions import registry
+from workflow.sla import plan, rebuild
+from workflow.sla_calendars import BUREAU, Calendars, on_unit_calendar
+from workflow.timers import Timer, TimerState, steps
 from workflow.unit_time import UnitTime
 from workflow.vocab import Event, Role, State
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workflow.case import Case
-from workflow.sla import Timer, TimerState
+from workflow.timers import Timer, TimerState
 from workflow.values import replace
 from workflow.vocab import Category, Channel, RequestType, State
 

@@ -3,7 +3,7 @@
 A grievance keeps the policy version it was accepted under ("tianjin@1"); until now only
 the policy file knew what that version said, so a file moved on to version 2 left the
 version-1 grievances unreadable. The canonical JSON definition and its SHA-256 are kept
-here (`workflow.policies.policy_json`); (name, version) is unique.
+here (`workflow.policy_versions.policy_json`); (name, version) is unique.
 
 The table starts empty: the engine stores the versions the existing grievances name (and
 that its configuration still defines) the first time it opens the upgraded database.

@@ -3,7 +3,7 @@ the calendar each SLA timer counts on.
 
 `unit_calendar` is append-only: each change of a unit's calendar is a new revision, and a
 timer names the revision it counts on (`sla_timer.calendar`, "ROAD@2"; "" for the bureau
-calendar), so timers that stopped under an earlier revision keep it (see workflow/sla.py).
+calendar), so timers that stopped under an earlier revision keep it (see workflow/sla_calendars.py).
 
 The new timer column is added with a constant default: no table rewrite on SQLite, however
 many timers there are.
