@@ -257,7 +257,7 @@ def action_deployments() -> list[Any]:
     return [
         action_flow.to_deployment(
             name=action_name(action_flow),
-            tags=["grievance", "action"],
+            tags=["grievance", "action", f"action:{action_name(action_flow)}"],
             description=f"{action_flow.description} {(action_flow.fn.__doc__ or '').strip()}",
         )
         for action_flow in ACTION_FLOWS

@@ -412,7 +412,8 @@ def test_the_action_deployments_carry_bilingual_forms() -> None:
         schema = deployment._parameter_openapi_schema.model_dump(exclude_unset=True)
         assert deployment.entrypoint.startswith("flows/actions.py:")
         text = json.dumps(schema, ensure_ascii=False)
-        assert deployment.tags == ["grievance", "action"] and not deployment.schedules
+        assert deployment.tags == ["grievance", "action", f"action:{deployment.name}"]
+        assert not deployment.schedules
         assert (
             "姓名 Your name" in text and "角色 Role" in text and "生效时间 Effective time" in text
         )
