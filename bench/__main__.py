@@ -2,14 +2,15 @@
 
     .venv/bin/python -m bench [--size small|full] [--only NAME,...] [--dir DIR]
 
-Runs plan, lifecycle, importer, sweep and bulletin in that order (or the ones `--only`
-names), each printing its own figures; progress goes to stderr. Then one table: each figure
-beside its reference measured in the same run, the ratio, the goal, and met / missed
-(FAILED: the benchmark found wrong results or could not run). `--size small` is what CI runs
-(about a minute: it proves the benchmarks work; at that size fixed costs dominate and the
-goals mean little); `--size full` uses the sizes of the goals (10k / 100k / 1M open
-grievances for the sweep, 1M for the bulletin, 100k work orders for the import) and takes
-a long while. Exit code 1 if any benchmark FAILED; missed goals do not change it.
+Runs plan, lifecycle, importer, sweep, bulletin and gate in that order (or the ones
+`--only` names), each printing its own figures; progress goes to stderr. Then one table:
+each figure beside its reference measured in the same run, the ratio, the goal, and met /
+missed (FAILED: the benchmark found wrong results or could not run). `--size small` is what
+CI runs (about a minute: it proves the benchmarks work; at that size fixed costs dominate
+and the goals mean little); `--size full` uses the sizes of the goals (10k / 100k / 1M open
+grievances for the sweep, 1M for the bulletin, 100k work orders for the import, 300 calls
+of each kind through the gate) and takes a long while. Exit code 1 if any benchmark FAILED;
+missed goals do not change it.
 Each benchmark also runs alone: `python -m bench.sweep --help` and so on.
 """
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from bench.summary import FAILED, Line, load, markdown
 
-NAMES = ("plan", "lifecycle", "importer", "sweep", "bulletin")
+NAMES = ("plan", "lifecycle", "importer", "sweep", "bulletin", "gate")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Size:
     sweep_due: int
     bulletin: int
     bulletin_repeat: int
+    gate: int
 
 
 SIZES = {
@@ -51,6 +53,7 @@ SIZES = {
         sweep_due=50,
         bulletin=2_000,
         bulletin_repeat=1,
+        gate=20,
     ),
     "full": Size(
         plan=100_000,
@@ -61,6 +64,7 @@ SIZES = {
         sweep_due=1_000,
         bulletin=1_000_000,
         bulletin_repeat=3,
+        gate=300,
     ),
 }
 
@@ -115,12 +119,21 @@ def _bulletin(size: Size, folder: Path) -> list[Line]:
     return bulletin.lines(result)
 
 
+def _gate(size: Size, folder: Path) -> list[Line]:
+    from bench import gate
+
+    result = gate.run(size.gate, folder, _log)
+    gate.report(result)
+    return gate.lines(result)
+
+
 RUNNERS: dict[str, Callable[[Size, Path], list[Line]]] = {
     "plan": _plan,
     "lifecycle": _lifecycle,
     "importer": _importer,
     "sweep": _sweep,
     "bulletin": _bulletin,
+    "gate": _gate,
 }
 
 
@@ -169,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "Ratios of work done in this process are judged on its CPU time (a shared machine's\n"
         "other jobs stretch the wall clock, shown beside it); the import's on the wall clock\n"
-        "(its flow run also works in the Prefect server's process).\n"
+        "(its flow run also works in the Prefect server's process); the gate's on the wall\n"
+        "clock too: the difference of each pair of calls, direct and through the gate.\n"
     )
     print(markdown(lines))
     return 1 if any(line.status == FAILED for line in lines) else 0

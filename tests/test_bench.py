@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from bench import __main__ as bench_main
 from bench import lifecycle, plan, sweep
 
 # benchmark -> rows it puts in the summary table
-SUMMARY_ROWS = {"plan": 1, "lifecycle": 2, "importer": 1, "sweep": 3, "bulletin": 2}
+SUMMARY_ROWS = {"plan": 1, "lifecycle": 2, "importer": 1, "sweep": 3, "bulletin": 2, "gate": 1}
 
 
 def _summary(out: str) -> list[list[str]]:
@@ -35,7 +36,7 @@ def test_one_command_runs_every_benchmark_and_prints_one_table(
         assert len(row) == 6 and all(row[:4]), row
         assert row[5] in ("met", "missed", "—"), row
     # every benchmark printed its own figures before the table
-    for heading in ("## plan", "## lifecycle", "## importer", "## sweep", "## bulletin"):
+    for heading in ("## plan", "## lifecycle", "## importer", "## sweep", "## bulletin", "## gate"):
         assert heading in out
     assert "ratio use-case rate / bare sqlite3 floor" in out
     assert "ratio import rate / use-case rate" in out
@@ -105,3 +106,19 @@ def test_bulletin_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert bulletin.main(["--n", "2000", "--repeat", "1", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "ratio bulletin / bare GROUP BY" in out
+
+
+def test_gate_benchmark_times_direct_and_gated_calls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Prefect server and the gate in front of it (about 15 s): 5 pairs of each call."""
+    from bench import gate
+
+    assert gate.main(["--calls", "5", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "FAILED" not in out
+    for name in ("flow_runs/filter", "deployments/filter", "health", "all"):
+        # median and p99 of direct, gated and added, in ms
+        assert re.search(rf"^{name}(\s+-?\d+\.\d\d){{6}}$", out, re.M), name
+    assert re.search(r"^goal: median added <= 5 ms: -?\d+\.\d\d ms, (met|missed)$", out, re.M)
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in os.environ  # the caller's environment back
