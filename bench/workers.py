@@ -47,6 +47,7 @@ import asyncio
 import contextlib
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics
@@ -367,7 +368,7 @@ class Actors:
 
     def next(self) -> str:
         self.count += 1
-        return f"压测{self.tag}-{self.count:05d}"
+        return f"bench-{self.tag}-{self.count:05d}"  # an account (login name) per run
 
 
 def plan_sizes(actions: int) -> tuple[int, int, int, int]:
@@ -472,11 +473,38 @@ class Loader:
         plan.loaded_at = datetime.now(UTC)
 
 
+WHO = "_who"  # who acts, kept beside the form until the run is created and stamped
+
+
 def _who(actor: str, role: str, unit: str | None = None) -> dict[str, Any]:
-    who: dict[str, Any] = {"actor": actor, "role": role}
-    if unit is not None:
-        who["actor_unit"] = unit
-    return who
+    return {WHO: (actor, role, unit)}
+
+
+def stamped(engine: Any, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The run's parameters as the gate would send them: the form without who acts, plus the
+    identity stamp of the account named (made on first use, as an admin would)."""
+    from service import accounts, stamps
+    from service.acting import Stamp
+    from workflow.actor import Actor
+    from workflow.vocab import Role
+
+    form = dict(params["params"])
+    name, role, unit = form.pop(WHO)
+    identity = accounts.active_identity(engine, name)
+    if identity is None:
+        now = datetime.now(UTC)
+        ops = Stamp(actor=Actor("bench", Role.DISPATCHER), at=now, recorded_at=now)
+        view, _ = accounts.add_user(
+            engine,
+            ops,
+            name=name,
+            role=role,
+            unit=unit,  # a generated password: no login
+        )
+        identity = view.identity
+    sent: dict[str, Any] = {**params, "params": form}
+    sent["stamp"] = stamps.issue(identity, f"action:{action}", datetime.now(UTC), sent)
+    return sent
 
 
 def chain_step(chain: Chain, actor: str) -> Sub:
@@ -530,6 +558,7 @@ class Driver:
     create_concurrency: int
     say_progress: Any
     workers_alive: Callable[[], bool] = lambda: True
+    engine: Any = None  # where the accounts the runs act as are made
     subs: list[Sub] = field(default_factory=list)
     creation_errors: list[str] = field(default_factory=list)
     inflight: dict[uuid.UUID, Sub] = field(default_factory=dict)
@@ -545,9 +574,14 @@ class Driver:
                 elif sub.ref:
                     name = f"{name} {sub.ref}"
                 try:
+                    parameters = sub.params
+                    if WHO in parameters.get("params", {}):
+                        parameters = await asyncio.to_thread(
+                            stamped, self.engine, sub.deployment, parameters
+                        )
                     run = await client.create_flow_run_from_deployment(
                         self.deployments[sub.deployment],
-                        parameters=sub.params,
+                        parameters=parameters,
                         name=name,
                         tags=["bench-workers", f"bench:{sub.kind}"],
                     )
@@ -737,7 +771,7 @@ def check_database(engine: Any, driver: Driver, plan: Load, report: Report, inbo
     action_subs = [s for s in driver.subs if s.kind != "watchdog" and s.actor]
     with engine.db.read() as session:
         events = session.exec(
-            select(GrievanceEvent).where(col(GrievanceEvent.actor).startswith("压测"))
+            select(GrievanceEvent).where(col(GrievanceEvent.actor).startswith("bench-"))
         ).all()
         by_actor: dict[str, list[Any]] = defaultdict(list)
         for event in events:
@@ -1131,6 +1165,8 @@ def run(args: argparse.Namespace, base: str) -> int:
         "PREFECT_HOME": str(tmp / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_RUNNER_AUTO_INSTALL_DEPENDENCIES": "false",
+        # the key the runs check their identity stamps with (the bench signs them, as the gate)
+        "GRIEVANCE_STAMP_KEY": os.environ.get("GRIEVANCE_STAMP_KEY") or secrets.token_urlsafe(32),
         # Every flow run is a new interpreter: let them share compiled bytecode (outside the
         # venv), as an ordinary installation does; PYTHONDONTWRITEBYTECODE=1 would make each
         # one compile Prefect again (~1 s of CPU per run here).
@@ -1265,6 +1301,7 @@ def run(args: argparse.Namespace, base: str) -> int:
                 create_concurrency=8,
                 say_progress=Progress(args.actions),
                 workers_alive=processes.all_running,
+                engine=loader.engine,
             )
             _say(f"creating {args.actions:,} action runs, at most {args.inflight} in flight")
             try:

@@ -195,19 +195,37 @@ def _real(engine: Any, accepted: list[str], count: int, rows: list[tuple[str, st
         with get_client(sync_client=True) as client:
             return case_sync.open_case_runs(client, [number])[number][0]
 
+    from service import accounts, stamps
+
+    ops = Stamp(
+        actor=Actor("bench", Role.DISPATCHER), at=datetime.now(UTC), recorded_at=datetime.now(UTC)
+    )
+    desk = accounts.add_user(
+        engine,
+        ops,
+        name="bench-desk",
+        role="dispatcher",  # no login: a generated password
+    )
+    desk_identity = desk[0].identity
+
+    def desk_input(run_id: Any, **data: Any) -> dict[str, Any]:
+        """A case run's input as the gate sends it: stamped with the signed-in dispatcher."""
+        return {
+            **data,
+            "stamp": stamps.issue(desk_identity, f"flow_run:{run_id}", datetime.now(UTC)),
+        }
+
     latencies = []
     for k, number in enumerate(accepted[:count]):
         run = run_of(number)
         if k == 0:
             before = _key(run)
-            resume_flow_run(
-                run.id, run_input={"action": "分办 assign", "unit": "NOPE", "actor": "张敏"}
-            )
+            resume_flow_run(run.id, run_input=desk_input(run.id, action="分办 assign", unit="NOPE"))
             took = _wait(
                 run.id, lambda r, b=before: _key(r).startswith("accepted-") and _key(r) != b
             )
             rows.append(("refused input: Resume -> the form back", f"{took:.1f} s"))
-        resume_flow_run(run.id, run_input={"action": "分办 assign", "unit": "U01", "actor": "张敏"})
+        resume_flow_run(run.id, run_input=desk_input(run.id, action="分办 assign", unit="U01"))
         took = _wait(run.id, lambda r: _key(r).startswith("assigned-"))
         latencies.append(took)
         state = waits.read(engine, number)
@@ -255,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GRIEVANCE_DATABASE_URL"] = f"sqlite:///{tmp / 'grievance.db'}"
     os.environ.pop("PREFECT_API_URL", None)
     os.environ.pop("GRIEVANCE_CASE_RUNS", None)
+    from service import stamps
+
+    stamps.ensure_key()  # the served runs check the stamps the bench signs, as the gate's
 
     from flows.prefect_server import prefect_api
 

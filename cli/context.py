@@ -19,6 +19,7 @@ import click
 
 from cli import present
 from service import watchdog
+from service.accounts import as_account
 from service.acting import Stamp
 from service.engine import Engine
 from workflow.actor import Actor
@@ -80,8 +81,15 @@ def acting(func: F) -> F:
 class Ctx:
     """Everything a command needs: who, when, output mode, the database."""
 
-    stamp: Stamp
+    given: Stamp  # who acts as the options and the environment say
     json: bool
+
+    @functools.cached_property
+    def stamp(self) -> Stamp:
+        """Who acts: as given, unless an account of that name exists, whose role and unit
+        then hold (`service.accounts.as_account`; the command line is the operator's door)."""
+        actor = as_account(self.engine, self.given.actor)
+        return Stamp(actor=actor, at=self.given.at, recorded_at=self.given.recorded_at)
 
     @property
     def actor(self) -> Actor:
@@ -112,7 +120,7 @@ def make_ctx(
     actor = Actor(name=name, role=role, unit=unit)
     at = instant(at_raw) if at_raw else now
     return Ctx(
-        stamp=Stamp(actor=actor, at=at, recorded_at=now),
+        given=Stamp(actor=actor, at=at, recorded_at=now),
         json=bool(json_out if json_out is not None else who.json),
     )
 

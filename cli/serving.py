@@ -31,6 +31,7 @@ def serve_behind_gate(interval: timedelta | None, host: str, port: int) -> None:
     from flows import prefect_server, scheduled  # Prefect only for the commands that need it
     from gateway import server as gate_server
     from gateway.proxy import Upstream
+    from service import stamps
     from service.engine import Engine
 
     if not gate_server.port_free(host, port):
@@ -38,6 +39,7 @@ def serve_behind_gate(interval: timedelta | None, host: str, port: int) -> None:
             f"port {port} is taken: stop what runs there or give --port another one"
         )
     public = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
+    stamps.ensure_key()  # the gate signs identity stamps with it, the served runs check them
     prefect_server.interrupt_on_sigterm()
     with prefect_server.prefect_api(say=click.echo, public_url=public) as api_url:
         upstream = Upstream(api_url.removesuffix("/api"), os.environ.get("PREFECT_API_AUTH_STRING"))

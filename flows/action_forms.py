@@ -3,10 +3,11 @@ the Prefect UI renders as the action deployment's form, and `BY_EVENT`, each act
 and use case.
 
 A form is built from the command's own fields (`workflow.commands`, same bilingual titles)
-plus who acts (姓名, 角色 — human roles only —, 所属单位), the grievance number (工单编号,
-except for accept), the effective time (生效时间, default now) and the version the actor
-looked at (版本, optional). Enums render as dropdowns. `SharedFields`/`copy_field` (the
-who-acts fields) are shared with the case forms of `flows.case_forms`.
+plus the grievance number (工单编号, except for accept), the effective time (生效时间, default
+now) and the version the actor looked at (版本, optional). Enums render as dropdowns. No form
+asks who acts: that is the signed-in person, from the identity stamp the gate adds to the run
+(`Stamped`, checked by `flows.action_runs`). `SharedFields`/`copy_field` are shared with the
+case forms of `flows.case_forms`.
 """
 
 # No `from __future__ import annotations` here: pydantic introspects the annotations at
@@ -16,10 +17,10 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.json_schema import SkipJsonSchema
 
 from service import cases as uc
 from service.acting import Stamp
@@ -28,17 +29,7 @@ from workflow.actor import Actor
 from workflow.case import Case
 from workflow.commands import GrievanceNumber
 from workflow.timeutil import SHANGHAI
-from workflow.validation import PersonName, UnitCode
-from workflow.vocab import Event, Role
-
-
-class HumanRole(StrEnum):
-    """角色 Role: the people who act on grievances (the engine's own `system` role is not one)."""
-
-    DISPATCHER = Role.DISPATCHER.value
-    HANDLER = Role.HANDLER.value
-    SUPERVISOR = Role.SUPERVISOR.value
-    REVIEWER = Role.REVIEWER.value
+from workflow.vocab import Event
 
 
 class SharedFields(BaseModel):
@@ -49,28 +40,6 @@ class SharedFields(BaseModel):
         title="工单编号 Grievance number",
         description="受理时生成的工单编号 The number given at acceptance",
         examples=["20261123-0001"],
-    )
-    actor: PersonName = Field(
-        title="姓名 Your name",
-        description="办理人姓名，记入办理记录 Your name, as recorded in the audit log",
-        examples=["张敏"],
-    )
-    role: HumanRole = Field(
-        title="角色 Role",
-        description=(
-            "受理员 dispatcher、承办人 handler、主管 supervisor、复盘人 reviewer: "
-            "your role in this action"
-        ),
-        examples=["dispatcher"],
-    )
-    actor_unit: UnitCode | None = Field(
-        default=None,
-        title="所属单位 Your unit",
-        description=(
-            "承办单位人员必填（单位代码），受理员留空 Your unit's code: required for unit staff "
-            "(handlers, unit supervisors), empty at the desk"
-        ),
-        examples=["YZC"],
     )
     at: datetime | None = Field(
         default=None,
@@ -93,7 +62,12 @@ class SharedFields(BaseModel):
     )
 
 
-WHO = ("actor", "role", "actor_unit", "at", "expect_version")
+CONTEXT = ("at", "expect_version")  # besides the command: when, and the version seen
+
+# The identity stamp the gate adds to every action run (`service.stamps`): a parameter of each
+# action flow, left out of the form's schema (nobody types it; whatever a caller puts there the
+# gate replaces).
+Stamped = SkipJsonSchema[str | None]
 
 
 class ActionForm(BaseModel):
@@ -101,13 +75,12 @@ class ActionForm(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    def stamp(self, clock: datetime) -> Stamp:
-        """Who acts, at the effective time (default the clock), recorded at the clock."""
+    def stamp(self, clock: datetime, actor: Actor) -> Stamp:
+        """`actor` (from the run's verified identity stamp) at the effective time (default
+        the clock), recorded at the clock."""
         at: datetime = getattr(self, "at", None) or clock
         if at.tzinfo is None:
             at = at.replace(tzinfo=SHANGHAI)
-        role = Role(getattr(self, "role").value)  # noqa: B009 - fields are added by _form
-        actor = Actor(getattr(self, "actor"), role, getattr(self, "actor_unit", None))  # noqa: B009
         return Stamp(actor=actor, at=at, recorded_at=clock)
 
     def command_fields(self) -> dict[str, Any]:
@@ -115,7 +88,7 @@ class ActionForm(BaseModel):
         return {
             name: getattr(self, name)
             for name in type(self).model_fields
-            if name not in (*WHO, "number")
+            if name not in (*CONTEXT, "number")
         }
 
 
@@ -182,7 +155,7 @@ def _form(
     fields: dict[str, Any] = {"number": copy_field(SharedFields, "number")} if with_number else {}
     fields.update({n: copy_field(command, n) for n in command.model_fields if n not in skip})
     fields.update(extra or {})
-    fields.update({name: copy_field(SharedFields, name) for name in WHO})
+    fields.update({name: copy_field(SharedFields, name) for name in CONTEXT})
     return create_model(
         f"{command.__name__}Form",
         __base__=_titled(base, title),

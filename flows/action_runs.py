@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from flows.action_forms import ActionForm
 from models import case_rows
-from service import documents
+from service import documents, stamps
 from service.acting import Stamp
 from service.engine import Engine
 from templates import md_cell
@@ -114,7 +114,7 @@ def _publish(event: Event, case: Case, version: int, stamp: Stamp) -> dict[str, 
             f"| 主办单位 Lead unit | {case.lead_unit or '-'} |\n"
             f"| 协办单位 Co-handling units | {units} |\n"
             f"| 版本 Version | {version} |\n"
-            f"| 办理人 By | {md_cell(stamp.actor)} |\n"  # a name as typed in the form
+            f"| 办理人 By | {md_cell(stamp.actor)} |\n"  # the signed-in account
             f"| 生效时间 Effective time | {iso(stamp.at)} |\n"
         ),
         description=f"{action} {case.number} -> {case.state.value}",
@@ -128,26 +128,51 @@ def _publish(event: Event, case: Case, version: int, stamp: Stamp) -> dict[str, 
     }
 
 
+def _run_parameters() -> dict[str, Any] | None:
+    """The parameters of this run as the server stores them (what the gate stamped), for a
+    run of a deployment; None for a flow called in-process (no gate in between)."""
+    if flow_run.id is None:
+        return None
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(str(flow_run.id)))
+    return None if run.deployment_id is None else dict(run.parameters)
+
+
 def run_action(
     event: Event,
     params: ActionForm,
     call: Callable[[Engine, Stamp], Case],
     *,
+    token: str | None,
+    target: str,
+    use: str = "",
     tag_run: bool = True,
 ) -> dict[str, Any] | State:
-    """Read the clock once, call the use case, publish; a GrievanceError ends the run Failed
-    with its one-line message (logged at WARNING), anything else propagates.
+    """Check the identity stamp, read the clock once, call the use case as the stamped
+    person, publish; a GrievanceError (a refused stamp included) ends the run Failed with its
+    one-line message (logged at WARNING), anything else propagates.
 
-    Shared by the action flows (which then re-sync the grievance's case run) and the case
-    flow of `flows.case_runs` (which passes `tag_run=False`: its run keeps its own tags; it
-    re-suspends itself)."""
+    Shared by the action flows (target `action:<event>`; the stamp binds the run's
+    parameters; then the grievance's case run is re-synced) and the case flow of
+    `flows.case_runs` (target `flow_run:<id>`, `use` the pause key; `tag_run=False`: its run
+    keeps its own tags; it re-suspends itself)."""
     clock = datetime.now(UTC)
     number = _value(params, "number")
-    actor_unit = _value(params, "actor_unit")
+    actor_unit: str | None = None
     engine: Engine | None = None
     try:
-        stamp = params.stamp(clock)
         engine = Engine.open()
+        actor = stamps.check(
+            engine,
+            token,
+            target=target,
+            at=clock,
+            run_id=str(flow_run.id or ""),
+            use=use,
+            parameters=_run_parameters() if target.startswith("action:") else None,
+        )
+        actor_unit = actor.unit
+        stamp = params.stamp(clock, actor)
         case = call(engine, stamp)
         version = _version(engine, case.number)
         _issue_documents(engine, case.number, clock)

@@ -5,10 +5,11 @@ calls the use case and publishes its effects (a log line, a markdown artifact ke
 `grievance-<number>`, and a small result dict: number, event, state, version).
 
 - Parameters: one pydantic model per action (`AssignForm`...), built from the command's own
-  fields (`workflow.commands`, same bilingual titles) plus who acts (姓名, 角色 — human roles
-  only —, 所属单位), the grievance number (工单编号, except for accept), the effective time
-  (生效时间, default now) and the version the actor looked at (版本, optional). Enums render
-  as dropdowns in the Prefect UI.
+  fields (`workflow.commands`, same bilingual titles) plus the grievance number (工单编号,
+  except for accept), the effective time (生效时间, default now) and the version the actor
+  looked at (版本, optional). Enums render as dropdowns in the Prefect UI. Who acts is not a
+  form field: the gate adds the signed-in person's identity stamp (`stamp`, hidden from the
+  form), and the run refuses to act without a valid one (`flows.action_runs`).
 - Runs are named `<action> <number>` (accept: `accept <channel reference>`, renamed to
   `accept <new number>` once registered) and tagged `grievance:<number>` and `unit:<code>`
   (the lead unit after the action and the actor's unit), so the UI filters by case and unit.
@@ -51,6 +52,7 @@ from flows.action_forms import (
     ReviewForm,
     RevisitForm,
     SignForm,
+    Stamped,
     SuspendForm,
 )
 from flows.action_runs import on_existing, run_action, run_name
@@ -65,11 +67,12 @@ logs.mask_logs()
 
 
 def _act(
-    event: Event, params: ActionForm, call: Callable[[Engine, Stamp], Case]
+    event: Event, params: ActionForm, call: Callable[[Engine, Stamp], Case], stamp: str | None
 ) -> dict[str, Any] | State:
-    """`run_action`, then the grievance's case run re-synced (`case_sync.resync_soft`: never
-    raises, so a Prefect hiccup cannot fail or undo what was committed)."""
-    result = run_action(event, params, call)
+    """`run_action` as the person the identity stamp names, then the grievance's case run
+    re-synced (`case_sync.resync_soft`: never raises, so a Prefect hiccup cannot fail or undo
+    what was committed)."""
+    result = run_action(event, params, call, token=stamp, target=f"action:{event.value}")
     if isinstance(result, dict) and event is not Event.ACCEPT:  # no case run yet on accept
         case_sync.resync_soft(result["number"])
     return result
@@ -81,15 +84,15 @@ def _act(
     flow_run_name=run_name("accept", "ref"),
     description="受理：登记一件新诉求。",
 )
-def accept(params: AcceptForm) -> dict[str, Any] | State:
+def accept(params: AcceptForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """受理 Accept: register a new grievance; the run is renamed `accept <new number>`."""
 
-    def call(engine: Engine, stamp: Stamp) -> Case:
+    def call(engine: Engine, who: Stamp) -> Case:
         command = cmd.parse_command(Event.ACCEPT, params.command_fields())
         assert isinstance(command, cmd.Accept)
-        return uc.accept(engine, command, stamp)
+        return uc.accept(engine, command, who)
 
-    return _act(Event.ACCEPT, params, call)
+    return _act(Event.ACCEPT, params, call, stamp)
 
 
 @flow(
@@ -97,15 +100,15 @@ def accept(params: AcceptForm) -> dict[str, Any] | State:
     flow_run_name=run_name("assign"),
     description="分办：派给主办单位（可加协办单位）。",
 )
-def assign(params: AssignForm) -> dict[str, Any] | State:
+def assign(params: AssignForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """分办 Assign: route the grievance to a lead unit, with optional co-handling units."""
-    return _act(Event.ASSIGN, params, on_existing(uc.assign, params))
+    return _act(Event.ASSIGN, params, on_existing(uc.assign, params), stamp)
 
 
 @flow(name="签收 sign", flow_run_name=run_name("sign"), description="签收：主办单位签收工单。")
-def sign(params: SignForm) -> dict[str, Any] | State:
+def sign(params: SignForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """签收 Sign: the lead unit signs for the grievance."""
-    return _act(Event.SIGN, params, on_existing(uc.sign, params))
+    return _act(Event.SIGN, params, on_existing(uc.sign, params), stamp)
 
 
 @flow(
@@ -113,9 +116,9 @@ def sign(params: SignForm) -> dict[str, Any] | State:
     flow_run_name=run_name("return"),
     description="退单：退回受理台并说明理由。",
 )
-def return_to_desk(params: ReturnForm) -> dict[str, Any] | State:
+def return_to_desk(params: ReturnForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """退单 Return: the unit returns the grievance to the desk with a reason."""
-    return _act(Event.RETURN, params, on_existing(uc.return_to_desk, params))
+    return _act(Event.RETURN, params, on_existing(uc.return_to_desk, params), stamp)
 
 
 @flow(
@@ -123,9 +126,9 @@ def return_to_desk(params: ReturnForm) -> dict[str, Any] | State:
     flow_run_name=run_name("reassign"),
     description="改派：改派给其他（或同一）单位。",
 )
-def reassign(params: ReassignForm) -> dict[str, Any] | State:
+def reassign(params: ReassignForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """改派 Reassign: the desk routes the grievance to another (or the same) unit."""
-    return _act(Event.REASSIGN, params, on_existing(uc.reassign, params))
+    return _act(Event.REASSIGN, params, on_existing(uc.reassign, params), stamp)
 
 
 @flow(
@@ -133,9 +136,9 @@ def reassign(params: ReassignForm) -> dict[str, Any] | State:
     flow_run_name=run_name("feedback"),
     description="进展反馈：向司机反馈办理进展。",
 )
-def feedback(params: FeedbackForm) -> dict[str, Any] | State:
+def feedback(params: FeedbackForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """进展反馈 Feedback: progress feedback given to the driver."""
-    return _act(Event.FEEDBACK, params, on_existing(uc.feedback, params))
+    return _act(Event.FEEDBACK, params, on_existing(uc.feedback, params), stamp)
 
 
 @flow(
@@ -143,9 +146,11 @@ def feedback(params: FeedbackForm) -> dict[str, Any] | State:
     flow_run_name=run_name("request_extension"),
     description="申请延期：申请延长办结期限（工作日）。",
 )
-def request_extension(params: RequestExtensionForm) -> dict[str, Any] | State:
+def request_extension(
+    params: RequestExtensionForm, stamp: Stamped = None
+) -> dict[str, Any] | State:
     """申请延期 Request an extension of the close deadline (working days)."""
-    return _act(Event.REQUEST_EXTENSION, params, on_existing(uc.request_extension, params))
+    return _act(Event.REQUEST_EXTENSION, params, on_existing(uc.request_extension, params), stamp)
 
 
 @flow(
@@ -153,9 +158,11 @@ def request_extension(params: RequestExtensionForm) -> dict[str, Any] | State:
     flow_run_name=run_name("approve_extension"),
     description="批准延期：主管批准待审的延期申请。",
 )
-def approve_extension(params: ApproveExtensionForm) -> dict[str, Any] | State:
+def approve_extension(
+    params: ApproveExtensionForm, stamp: Stamped = None
+) -> dict[str, Any] | State:
     """批准延期 Approve the pending extension (a supervisor)."""
-    return _act(Event.APPROVE_EXTENSION, params, on_existing(uc.approve_extension, params))
+    return _act(Event.APPROVE_EXTENSION, params, on_existing(uc.approve_extension, params), stamp)
 
 
 @flow(
@@ -163,9 +170,9 @@ def approve_extension(params: ApproveExtensionForm) -> dict[str, Any] | State:
     flow_run_name=run_name("reject_extension"),
     description="驳回延期：主管驳回待审的延期申请。",
 )
-def reject_extension(params: RejectExtensionForm) -> dict[str, Any] | State:
+def reject_extension(params: RejectExtensionForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """驳回延期 Reject the pending extension (a supervisor)."""
-    return _act(Event.REJECT_EXTENSION, params, on_existing(uc.reject_extension, params))
+    return _act(Event.REJECT_EXTENSION, params, on_existing(uc.reject_extension, params), stamp)
 
 
 @flow(
@@ -173,15 +180,15 @@ def reject_extension(params: RejectExtensionForm) -> dict[str, Any] | State:
     flow_run_name=run_name("suspend"),
     description="挂起：等待司机或第三方时暂停计时。",
 )
-def suspend(params: SuspendForm) -> dict[str, Any] | State:
+def suspend(params: SuspendForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """挂起 Suspend: stop the clock while waiting on the driver or a third party."""
-    return _act(Event.SUSPEND, params, on_existing(uc.suspend, params))
+    return _act(Event.SUSPEND, params, on_existing(uc.suspend, params), stamp)
 
 
 @flow(name="恢复 resume", flow_run_name=run_name("resume"), description="恢复：挂起后恢复办理。")
-def resume(params: ResumeForm) -> dict[str, Any] | State:
+def resume(params: ResumeForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """恢复 Resume: handling restarts after a suspension."""
-    return _act(Event.RESUME, params, on_existing(uc.resume, params))
+    return _act(Event.RESUME, params, on_existing(uc.resume, params), stamp)
 
 
 @flow(
@@ -189,22 +196,22 @@ def resume(params: ResumeForm) -> dict[str, Any] | State:
     flow_run_name=run_name("close"),
     description="办结：填写办理结果；无责/不属实需填无责说明并由主管办结。",
 )
-def close(params: CloseForm) -> dict[str, Any] | State:
+def close(params: CloseForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """办结 Close with a result; a no_fault or unsubstantiated result needs its findings and
     the unit supervisor."""
-    return _act(Event.CLOSE, params, on_existing(uc.close, params))
+    return _act(Event.CLOSE, params, on_existing(uc.close, params), stamp)
 
 
 @flow(name="回访 revisit", flow_run_name=run_name("revisit"), description="回访：记录司机满意度。")
-def revisit(params: RevisitForm) -> dict[str, Any] | State:
+def revisit(params: RevisitForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """回访 Revisit: record the driver's answer after closing."""
-    return _act(Event.REVISIT, params, on_existing(uc.revisit, params))
+    return _act(Event.REVISIT, params, on_existing(uc.revisit, params), stamp)
 
 
 @flow(name="重办 redo", flow_run_name=run_name("redo"), description="重办：不满意回访后重新办理。")
-def redo(params: RedoForm) -> dict[str, Any] | State:
+def redo(params: RedoForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """重办 Redo: back to handling after a dissatisfied revisit (a new cycle)."""
-    return _act(Event.REDO, params, on_existing(uc.redo, params))
+    return _act(Event.REDO, params, on_existing(uc.redo, params), stamp)
 
 
 @flow(
@@ -212,9 +219,9 @@ def redo(params: RedoForm) -> dict[str, Any] | State:
     flow_run_name=run_name("review"),
     description="复盘：问题根源与整改措施，复盘后结案。",
 )
-def review(params: ReviewForm) -> dict[str, Any] | State:
+def review(params: ReviewForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """复盘 Review the case; this finishes it."""
-    return _act(Event.REVIEW, params, on_existing(uc.review, params))
+    return _act(Event.REVIEW, params, on_existing(uc.review, params), stamp)
 
 
 @flow(
@@ -222,9 +229,9 @@ def review(params: ReviewForm) -> dict[str, Any] | State:
     flow_run_name=run_name("merge"),
     description="并单：将重复工单并入另一件在办工单。",
 )
-def merge(params: MergeForm) -> dict[str, Any] | State:
+def merge(params: MergeForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """并单 Merge this duplicate into another open grievance."""
-    return _act(Event.MERGE, params, on_existing(uc.merge, params))
+    return _act(Event.MERGE, params, on_existing(uc.merge, params), stamp)
 
 
 ACTION_FLOWS: list[Flow[..., Any]] = [

@@ -14,8 +14,9 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from prefect.input import RunInput
-from pydantic import Field, create_model
+from pydantic import ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
+from pydantic.json_schema import SkipJsonSchema
 
 from flows import action_forms
 from service.worklist import (
@@ -28,7 +29,13 @@ from workflow.vocab import Event
 
 # ----------------------------------------------------------------------------- the forms
 class CaseInput(RunInput):
-    """Base of every case form: the chosen action, its fields and who acts."""
+    """Base of every case form: the chosen action and its fields. Who acts is the identity
+    stamp the gate adds to the input (`stamp`, left out of the form's schema; unknown keys are
+    ignored rather than refused, so the server takes the stamped input against that schema)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    stamp: SkipJsonSchema[str | None] = None
 
     def event(self) -> Event:
         return Event(str(getattr(self, "action")).split(" ")[-1])  # noqa: B009
@@ -38,7 +45,8 @@ class CaseInput(RunInput):
         return {
             name: value
             for name in type(self).model_fields
-            if name != "action" and (value := getattr(self, name)) not in (None, "", [])
+            if name not in ("action", "stamp")
+            and (value := getattr(self, name)) not in (None, "", [])
         }
 
 
@@ -67,7 +75,8 @@ def _loose(info: FieldInfo, title: str | None = None) -> tuple[Any, Any]:
 def _build_form(wait: Wait) -> type[CaseInput]:
     """One form per wait: an action dropdown (`分办 assign`...), the fields of the offered
     actions' forms (optional when several actions share the form; the action's own form
-    checks them again), and who acts. No version field: staleness is by wait (see `apply`)."""
+    checks them again) and the effective time. No version field: staleness is by wait (see
+    `apply`); no who-acts fields: the identity stamp says who."""
     choice = StrEnum(  # type: ignore[misc]
         f"{wait.name.capitalize()}Action", {e.name: f"{e.zh} {e.value}" for e in wait.events}
     )
@@ -84,7 +93,7 @@ def _build_form(wait: Wait) -> type[CaseInput]:
     users: dict[str, list[Event]] = {}
     for event in wait.events:
         for name in action_forms.BY_EVENT[event].form.model_fields:
-            if name not in (*action_forms.WHO, "number"):
+            if name not in (*action_forms.CONTEXT, "number"):
                 users.setdefault(name, []).append(event)
     for name, events in users.items():
         info = action_forms.BY_EVENT[events[0]].form.model_fields[name]
@@ -93,12 +102,7 @@ def _build_form(wait: Wait) -> type[CaseInput]:
             continue
         used_by = "/".join(f"{e.zh} {e.value}" for e in events)
         fields[name] = _loose(info, f"{info.title} [{used_by}]")
-    for name in ("actor", "role", "actor_unit", "at"):
-        annotation, info = action_forms.copy_field(action_forms.SharedFields, name)
-        if name == "role":
-            info = copy.copy(info)
-            info.default = action_forms.HumanRole(wait.role.value)
-        fields[name] = _loose(info) if name == "actor_unit" else (annotation, info)
+    fields["at"] = action_forms.copy_field(action_forms.SharedFields, "at")
     model: type[CaseInput] = create_model(  # type: ignore[call-overload]
         f"Case{wait.name.capitalize()}Input",
         __base__=CaseInput,
@@ -125,10 +129,9 @@ def _with_defaults(form: type[CaseInput], description: str, **defaults: Any) -> 
 
 
 def form_of(snap: Snapshot, refused: str | None = None) -> type[CaseInput]:
-    """The form for this snapshot, with the unit prefilled for unit staff."""
+    """The form for this snapshot, with what it waits for described on top."""
     assert snap.wait is not None
-    unit = "" if snap.wait.desk else (snap.lead_unit or "")
-    return _with_defaults(FORMS[snap.wait.name], snap.description(refused), actor_unit=unit)
+    return _with_defaults(FORMS[snap.wait.name], snap.description(refused))
 
 
 # ----------------------------------------------------------------------------- pause keys

@@ -116,7 +116,13 @@ def apply(number: str, key: str, data: CaseInput, current: Snapshot | None) -> s
         )
         return f"{event.value}: {problems}"
     result = action_runs.run_action(
-        event, form, action_runs.on_existing(spec.usecase, form), tag_run=False
+        event,
+        form,
+        action_runs.on_existing(spec.usecase, form),
+        token=data.stamp,
+        target=f"flow_run:{flow_run.id}",
+        use=key,
+        tag_run=False,
     )
     if isinstance(result, dict):
         return None

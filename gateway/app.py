@@ -8,7 +8,9 @@ key; it carries a random token whose session row (`service.sessions`) ends on lo
 the gate's own origin (an `Origin` header of another site is refused), and Prefect's templated
 values (`__prefect_kind`) are refused in what people send, so typed input cannot read Prefect
 variables. The endpoints that change the system (deployments, work pools, blocks, variables,
-automations, deleting runs, forcing states) are for admins only."""
+automations, deleting runs, forcing states) are for admins only. Runs it creates and case runs
+it resumes carry the person's identity stamp (`gateway.stamping`); unit staff see their unit's
+runs only (`gateway.narrowing`)."""
 
 from __future__ import annotations
 
@@ -28,8 +30,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from gateway.narrowing import narrow
 from gateway.pages import login_page
 from gateway.proxy import Upstream, forward
+from gateway.stamping import Refusal, stamp_request
 from service import accounts, security, sessions
 from service.engine import Engine
 from workflow.accounts import AccountRole, Identity
@@ -231,6 +235,18 @@ class Gate:
                     {"detail": "templated values (__prefect_kind) are not accepted"},
                     status_code=400,
                 )
+            stamped = await stamp_request(
+                self.client, self.upstream, identity, path, body, self.clock()
+            )
+            if isinstance(stamped, Refusal):
+                await self.refuse(request, identity.name, stamped.detail)
+                return JSONResponse({"detail": stamped.detail}, status_code=stamped.status)
+            body = stamped
+        narrowed = await narrow(self.client, self.upstream, identity, request.method, path, body)
+        if isinstance(narrowed, Refusal):
+            await self.refuse(request, identity.name, narrowed.detail)
+            return JSONResponse({"detail": narrowed.detail}, status_code=narrowed.status)
+        body = narrowed
         if request.method == "GET" and path.endswith("/ui-settings"):
             return await self.ui_settings(request)
         return await forward(self.client, request, self.upstream, body)

@@ -397,3 +397,15 @@ class AccountSession(SQLModel, table=True):
     last_seen_at: datetime = _utc(nullable=False)
     ended_at: datetime | None = _utc()
     remote: str | None = Field(default=None, max_length=64)
+
+
+class UsedStamp(SQLModel, table=True):
+    """An identity stamp a run has acted on (`service.stamps`): each is good for one run (and,
+    for a case run, one of its inputs), so a stamp copied from one run fails on another."""
+
+    __tablename__ = "used_stamp"
+    nonce: str = Field(max_length=64, primary_key=True)
+    run_id: str = Field(max_length=64)
+    use: str = Field(max_length=128)  # the case run's pause key ("" for an action run)
+    account: str = Field(max_length=64)
+    used_at: datetime = _utc(nullable=False)

@@ -5,6 +5,7 @@ refuse that name for a minute, and every outcome is written to the security log.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,13 +27,19 @@ from workflow.accounts import (
     display_name,
     login_name,
 )
-from workflow.errors import Duplicate, GrievanceError, InvalidInput, NotFound
+from workflow.actor import Actor
+from workflow.errors import Duplicate, GrievanceError, InvalidInput, NotFound, PermissionDenied
 from workflow.timeutil import iso
+from workflow.vocab import Role
 
 _HASHER = PasswordHasher()
-# Verified against when the name is unknown, so that a wrong name takes as long as a wrong
-# password (no telling which names exist from the time an answer takes).
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so that a wrong name takes as long as a
+    wrong password (no telling which names exist from the time an answer takes)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class LoginRefused(GrievanceError):
@@ -246,7 +253,8 @@ def authenticate(
 def _verify(row: Account | None, password: str) -> bool:
     try:
         return (
-            _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password) and row is not None
+            _HASHER.verify(row.password_hash if row else _dummy_hash(), password)
+            and row is not None
         )
     except (VerificationError, InvalidHashError):
         return False
@@ -257,3 +265,28 @@ def active_identity(engine: Engine, name: str) -> Identity | None:
     with engine.db.read() as session:
         row = session.exec(select(Account).where(col(Account.name) == name)).first()
         return None if row is None or row.disabled_at is not None else _view(row).identity
+
+
+def as_account(engine: Engine, actor: Actor) -> Actor:
+    """The command line's actor: as given, unless an account of that name exists; then its
+    role and unit hold, and a disabled account, or another role or unit typed, is refused.
+    Analyst and admin accounts do not act on grievances: such a name keeps the role given."""
+    try:
+        name = login_name(actor.name)
+    except InvalidInput:
+        return actor  # not a login name (e.g. 张受理): no account can have it
+    with engine.db.read() as session:
+        row = session.exec(select(Account).where(col(Account.name) == name)).first()
+    if row is None:
+        return actor
+    if row.disabled_at is not None:
+        raise PermissionDenied(f"account {name!r} is disabled")
+    acting = AccountRole(row.role).acting
+    if acting is None:
+        return actor
+    if (actor.role, actor.unit) not in ((acting, row.unit), (Role.DISPATCHER, None)):
+        shown = acting.value + (f"@{row.unit}" if row.unit else "")
+        raise PermissionDenied(
+            f"{name} has an account as {shown}: act with that role and unit (or none given)"
+        )
+    return Actor(name=name, role=acting, unit=row.unit)

@@ -19,6 +19,7 @@ from service import cases as uc
 from service.acting import Stamp
 from service.engine import Engine
 from service.units import add_unit
+from workflow.accounts import Identity
 from workflow.actor import Actor
 from workflow.case import Case
 from workflow.commands import Accept, parse_command
@@ -232,6 +233,46 @@ class Driver:
 @pytest.fixture
 def driver(engine: Engine) -> Driver:
     return Driver(engine)
+
+
+# The key identity stamps are signed with in the tests (`grievance serve` makes one per start);
+# set for the whole session, so module-scoped fixtures and in-process flow runs see it too.
+STAMP_KEY = "tests-stamp-key-not-a-secret-0123"
+os.environ.setdefault("GRIEVANCE_STAMP_KEY", STAMP_KEY)
+
+
+def account_for(engine: Engine, actor: Actor) -> Identity:
+    """The account an actor of the tests signs in with (made on first use): login name the
+    actor's name, role and unit the actor's."""
+    from service import accounts
+
+    identity = accounts.active_identity(engine, actor.name)
+    if identity is None:
+        stamp = Stamp(actor=DESK, at=T0, recorded_at=T0)
+        view, _ = accounts.add_user(
+            engine,
+            stamp,
+            name=actor.name,
+            role=actor.role.value,
+            unit=actor.unit,
+            password="tests password 1",
+        )
+        identity = view.identity
+    return identity
+
+
+def stamp_as(
+    engine: Engine,
+    actor: Actor,
+    target: str,
+    parameters: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> str:
+    """An identity stamp for `actor` on `target` as the gate would issue it."""
+    from service import stamps
+
+    identity = account_for(engine, actor)
+    return stamps.issue(identity, target, at or datetime.now(UTC), parameters)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

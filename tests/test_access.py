@@ -29,7 +29,7 @@ from service.acting import Stamp
 from service.engine import Engine
 from service.reading import list_cases, list_notifications, show
 from service.units import add_unit
-from tests.conftest import accept_command, database_url_for
+from tests.conftest import accept_command, database_url_for, stamp_as
 from workflow.actor import Actor
 from workflow.errors import NotFound, PermissionDenied
 from workflow.vocab import Role
@@ -587,12 +587,10 @@ def harness() -> Iterator[None]:
         yield
 
 
+# through the flows, who acts is the signed-in account the identity stamp names: one per actor,
+# its login name the actor's key ("ha"), its role and unit the actor's
 FLOW_WHO = {
-    who: {
-        "actor": actor.name,
-        "role": actor.role.value,
-        **({"actor_unit": actor.unit} if actor.unit else {}),
-    }
+    who: {"actor": who, "role": actor.role.value, "actor_unit": actor.unit}
     for who, actor in ACTORS.items()
 }
 # action flow -> (operation above, a refused actor, the fields of its form)
@@ -628,10 +626,16 @@ def flow_lab(harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _run_flow(action: str, data: dict[str, Any]) -> Any:
+    """The action flow run in-process, stamped (as the gate would) with the actor the data
+    names (its actor, role, actor_unit keys; the rest is the form)."""
     from flows import actions
 
     flow = {actions.action_name(f): f for f in actions.ACTION_FLOWS}[action]
-    return flow(data, return_state=True)
+    form = {k: v for k, v in data.items() if k not in ("actor", "role", "actor_unit")}
+    actor = Actor(data["actor"], Role(data["role"]), data.get("actor_unit"))
+    with Engine.opened() as engine:
+        stamp = stamp_as(engine, actor, f"action:{action}")
+    return flow(form, stamp, return_state=True)
 
 
 @pytest.mark.parametrize("action", sorted(FLOW_DENIALS))

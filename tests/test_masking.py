@@ -41,7 +41,7 @@ from service import delivery, digest_data, digests, documents, watchdog
 from service.acting import Stamp
 from service.engine import Engine
 from service.units import add_unit
-from tests.conftest import accept_command, database_url_for
+from tests.conftest import accept_command, database_url_for, stamp_as
 from workflow.actor import Actor
 from workflow.measures import month_of, week_of
 from workflow.privacy import fold_width, mask_text
@@ -324,7 +324,12 @@ def _action_flows(out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(action_runs, "create_markdown_artifact", artifact)
     monkeypatch.setattr(action_runs, "get_run_logger", lambda: _Logger())
-    who = {"actor": "赵主管", "role": "supervisor", "actor_unit": "ROAD"}
+
+    def stamped(actor: Actor, action: str) -> str:
+        with Engine.opened() as engine:
+            return stamp_as(engine, actor, f"action:{action}")
+
+    chief = Actor("zhao.chief", Role.SUPERVISOR, "ROAD")
     closed = actions.close.fn(
         action_forms.CloseForm(
             number=out.numbers["no_fault"],
@@ -332,8 +337,8 @@ def _action_flows(out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
             note="经核实无过错，" + said("13987654321"),
             at="2026-11-24T16:00:00+08:00",
             **FINDINGS,
-            **who,
-        )
+        ),
+        stamped(chief, "close"),
     )
     assert isinstance(closed, dict), closed
     reviewed = actions.review.fn(
@@ -344,9 +349,8 @@ def _action_flows(out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
             lessons=said("510104199001011234"),
             responsibility="货主责任，" + said("02866778899"),
             at="2026-11-26T10:00:00+08:00",
-            actor="钱复盘",
-            role="reviewer",
-        )
+        ),
+        stamped(Actor("qian.review", Role.REVIEWER), "review"),
     )
     assert isinstance(reviewed, dict), reviewed
     # refused input: the run fails, and its log line quotes the (masked) bad value
@@ -360,10 +364,8 @@ def _action_flows(out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
             phone="13812345678",
             plate="川B12345",
             description="x",
-            actor="张敏",
-            role="handler",
-            actor_unit="ROAD",
-        )
+        ),
+        stamped(Actor("zhang.handler", Role.HANDLER, "ROAD"), "accept"),
     )
     assert not isinstance(refused, dict)
     for i, text in enumerate(artifacts):
@@ -560,6 +562,8 @@ def test_caplog_sees_no_personal_data_from_a_refused_action(
     monkeypatch.setenv("GRIEVANCE_CASE_RUNS", "0")
     monkeypatch.setattr(action_runs, "get_run_logger", lambda: _Logger())
     caplog.set_level(logging.DEBUG, logger="grievance")
+    with Engine.opened() as engine:
+        stamp = stamp_as(engine, Actor("zhangmin", Role.DISPATCHER), "action:accept")
     for phone, plate in (("13812345678x", "川B12345"), ("13812345678", "川B12345678")):
         state = actions.accept.fn(
             action_forms.AcceptForm.model_construct(
@@ -571,15 +575,13 @@ def test_caplog_sees_no_personal_data_from_a_refused_action(
                 phone=phone,
                 plate=plate,
                 description="欠款",
-                actor="张敏",
-                role=action_forms.HumanRole.DISPATCHER,
-                actor_unit=None,
                 at=None,
                 expect_version=None,
                 urgent=False,
                 amount=None,
                 respondent=None,
-            )
+            ),
+            stamp,
         )
         assert not isinstance(state, dict)
     lines = [record.getMessage() for record in caplog.records]

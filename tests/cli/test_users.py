@@ -129,3 +129,41 @@ def test_errors_are_one_line_and_write_nothing(
 def test_an_unknown_role_is_a_usage_error(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "user", "add", "x1", "--role", "boss")
     assert code == 2 and "boss" in err
+
+
+def test_the_cli_acts_with_the_role_and_unit_of_an_account_of_that_name(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "user", "add", "li", "--role", "handler", "--unit", "ROAD")[0] == 0
+    accepted = _json(
+        capsys,
+        "accept",
+        "--channel",
+        "hotline_12328",
+        "--ref",
+        "R-9",
+        "--type",
+        "complaint",
+        "--category",
+        "freight_unpaid",
+        "--name",
+        "王建国",
+        "--phone",
+        "13812345678",
+        "--description",
+        "欠运费",
+        "--at",
+        "2026-11-23T09:00",
+    )
+    number = accepted["number"]
+    assert run(capsys, "assign", number, "--unit", "ROAD", "--at", "2026-11-23T09:10")[0] == 0
+    monkeypatch.setenv("GRIEVANCE_ACTOR", "li")
+    # no role given: the account's (handler of ROAD) holds
+    assert run(capsys, "sign", number, "--at", "2026-11-23T09:20")[0] == 0
+    shown = _json(capsys, "show", number)
+    assert shown["events"][-1]["actor"] == "li" and shown["events"][-1]["role"] == "handler"
+    code, _, err = run(capsys, "feedback", number, "--note", "x", "--role", "supervisor")
+    assert code == 1 and "li has an account as handler@ROAD" in err
+    assert run(capsys, "user", "disable", "li")[0] == 0
+    code, _, err = run(capsys, "feedback", number, "--note", "x")
+    assert code == 1 and "disabled" in err

@@ -18,13 +18,17 @@ from prefect.testing.utilities import prefect_test_harness
 
 from flows import actions
 from service import cases as uc
+from service.engine import Engine
 from service.reading import show
-from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
+from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for, stamp_as
+from workflow.actor import Actor
+from workflow.vocab import Role
 
-DESK_WHO = {"actor": "张敏", "role": "dispatcher"}
-HANDLER_WHO = {"actor": "李强", "role": "handler", "actor_unit": "UA"}
-SUPERVISOR_WHO = {"actor": "赵主管", "role": "supervisor", "actor_unit": "UA"}
-REVIEWER_WHO = {"actor": "钱复盘", "role": "reviewer"}
+# who acts: the signed-in account the identity stamp names (see `run`)
+DESK_WHO = {"actor": "zhangmin", "role": "dispatcher"}
+HANDLER_WHO = {"actor": "liqiang", "role": "handler", "actor_unit": "UA"}
+SUPERVISOR_WHO = {"actor": "zhao.chief", "role": "supervisor", "actor_unit": "UA"}
+REVIEWER_WHO = {"actor": "qian.review", "role": "reviewer"}
 FINDINGS = {
     "verification": "调取运单、通话记录",
     "facts": "运费已于11月20日结清",
@@ -49,13 +53,23 @@ def db(harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
 
 
+def stamp_for(action: Any, who: dict[str, Any]) -> str:
+    """The identity stamp the gate would add for `who` (an account made on first use)."""
+    actor = Actor(who["actor"], Role(who["role"]), who.get("actor_unit"))
+    with Engine.opened() as engine:
+        return stamp_as(engine, actor, f"action:{actions.action_name(action)}")
+
+
 def run(
     action: Any, number: str | None, who: dict[str, Any], **fields: Any
 ) -> tuple[State, FlowRun]:
-    """Run one action flow with a form built from plain data, like the UI's; return its final
-    state and its flow run as the API has it."""
-    data = {**fields, **who} if number is None else {"number": number, **fields, **who}
-    state = action(data, return_state=True)  # a dict, as the UI sends it: Prefect validates
+    """Run one action flow with a form built from plain data, like the UI's, stamped with the
+    identity of `who` (its actor/role/actor_unit; anything else goes into the form); return
+    its final state and its flow run as the API has it."""
+    context = {k: v for k, v in who.items() if k not in ("actor", "role", "actor_unit")}
+    data = {**fields, **context} if number is None else {"number": number, **fields, **context}
+    stamp = stamp_for(action, who)
+    state = action(data, stamp, return_state=True)  # a dict, as the UI sends it
     with get_client(sync_client=True) as client:
         flow_run = client.read_flow_run(state.state_details.flow_run_id)
     return state, flow_run
@@ -320,7 +334,7 @@ def _failure(driver: Driver, case: str) -> tuple[Any, str, dict[str, Any], dict[
         return actions.assign, n, DESK_WHO, {"unit": "ZZ"}, message
     if case == "another unit":
         n = driver.to("assigned").number
-        who = {"actor": "孙", "role": "handler", "actor_unit": "UB"}
+        who = {"actor": "sun", "role": "handler", "actor_unit": "UB"}
         return actions.sign, n, who, {}, f"grievance {n} does not concern unit UB"
     if case == "illegal move":
         n = driver.to("accepted").number
@@ -381,7 +395,7 @@ def test_bad_input_fails_the_run_with_the_one_line_reason(
 
 def test_a_form_the_model_refuses_fails_before_the_use_case(db: None, driver: Driver) -> None:
     n = driver.to("assigned").number
-    state, flow_run = run(actions.sign, n, {"actor": "engine", "role": "system"})
+    state, flow_run = run(actions.sign, n, {**DESK_WHO, "expect_version": -1})
     assert state.is_failed() and "Validation of flow parameters failed" in (state.message or "")
     assert show(driver.engine, n, DESK).case.state == "assigned"
 
@@ -414,16 +428,15 @@ def test_the_action_deployments_carry_bilingual_forms() -> None:
         text = json.dumps(schema, ensure_ascii=False)
         assert deployment.tags == ["grievance", "action", f"action:{deployment.name}"]
         assert not deployment.schedules
-        assert (
-            "姓名 Your name" in text and "角色 Role" in text and "生效时间 Effective time" in text
-        )
-        assert "所属单位 Your unit" in text and "承办单位" in text
+        assert "生效时间 Effective time" in text
+        # no form asks who acts, and the identity stamp is not a form field
+        for field in ("姓名 Your name", "角色 Role", "所属单位", '"stamp"', '"actor"'):
+            assert field not in text
         assert (deployment.name == "accept") != ("工单编号 Grievance number" in text)
         (form,) = [d for k, d in schema["definitions"].items() if k.endswith("Form")]
         for field, spec in form["properties"].items():
             assert spec.get("title") and spec.get("description") and spec.get("examples"), field
-        roles = schema["definitions"]["HumanRole"]["enum"]
-        assert roles == ["dispatcher", "handler", "supervisor", "reviewer"]
+        assert "HumanRole" not in schema["definitions"]
     by_name = {
         d.name: d._parameter_openapi_schema.model_dump(exclude_unset=True) for d in deployments
     }
@@ -457,22 +470,14 @@ def test_a_review_publishes_its_report_as_an_artifact_keyed_by_the_number(
     assert all("13812345678" not in str(a.data) for a in found)
 
 
-def test_the_case_artifact_shows_a_typed_name_as_plain_text(db: None, driver: Driver) -> None:
-    """The actor's name is typed in the form: inside the artifact's table it stays one cell
-    of plain text (no cell break, no HTML, no link)."""
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
+def test_a_form_cannot_say_who_acts(db: None, driver: Driver) -> None:
+    """Who acts comes from the identity stamp only: a form that names an actor is refused
+    before anything runs, and a run without a stamp acts for nobody."""
     case = driver.accept()
     driver.units("UA")
-    who = {**DESK_WHO, "actor": "张|三<b>[x](http://e.example)"}
-    state, _ = run(actions.assign, case.number, who, unit="UA")
-    assert state.is_completed()
-    with get_client(sync_client=True) as client:
-        (latest, *_) = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[f"grievance-{case.number}"])
-            ),
-            sort="CREATED_DESC",
-        )
-    row = next(line for line in str(latest.data).splitlines() if "办理人 By" in line)
-    assert row.count(" | ") == 1 and "<b>" not in row and "\\[x\\](" in row, row
+    forged = {"number": case.number, "unit": "UA", "actor": "someone-else", "role": "supervisor"}
+    with pytest.raises(Exception, match="actor"):
+        actions.assign(forged, stamp_for(actions.assign, DESK_WHO))
+    state = actions.assign({"number": case.number, "unit": "UA"}, return_state=True)
+    assert state.is_failed() and "no identity stamp" in str(state.message)
+    assert show(driver.engine, case.number, DESK).case.state.value == "accepted"

@@ -39,8 +39,9 @@ from flows import actions, case_forms, case_runs, case_sync, scheduled, sla_watc
 from service import cases as uc
 from service import importing, work_orders
 from service import worklist as waits
+from service.engine import Engine
 from service.reading import show
-from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for
+from tests.conftest import DESK, HANDLER, SUPERVISOR, Driver, database_url_for, stamp_as
 from workflow.actor import Actor
 from workflow.vocab import Role, State
 
@@ -132,9 +133,24 @@ def drive(run_id: UUID) -> FlowRun:
         return client.read_flow_run(run_id)
 
 
+def _actor(who: dict[str, Any]) -> Actor:
+    return Actor(who.pop("actor"), Role(who.pop("role", "dispatcher")), who.pop("actor_unit", None))
+
+
 def resume(run: FlowRun, **data: Any) -> FlowRun:
+    """Resume a case run as the gate would: the input stamped with who acts (its actor, role
+    and actor_unit, the account made on first use), then run it."""
+    with Engine.opened() as engine:
+        data["stamp"] = stamp_as(engine, _actor(data), f"flow_run:{run.id}")
     resume_flow_run(run.id, run_input=data)
     return drive(run.id)
+
+
+def act(action: Any, who: dict[str, Any], **form: Any) -> Any:
+    """An action flow run in-process with the identity stamp the gate would add."""
+    with Engine.opened() as engine:
+        stamp = stamp_as(engine, _actor(dict(who)), f"action:{actions.action_name(action)}")
+    return action(form, stamp, return_state=True)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -169,15 +185,14 @@ def test_each_wait_has_its_form_and_only_actions_the_table_allows() -> None:
         for name, w in waits.WAITS.items()
         if w.case_run
     } == expected
-    for name, model in case_forms.FORMS.items():
+    for model in case_forms.FORMS.values():
         schema = model.model_json_schema()
         titles = {p: spec.get("title", "") for p, spec in schema["properties"].items()}
-        assert titles["actor"] == "姓名 Your name" and titles["role"] == "角色 Role"
+        assert not {"actor", "role", "actor_unit", "stamp"} & set(titles)  # the stamp says who
         assert titles["action"] == "办理动作 Action"
         assert all(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in titles.values()), titles
         assert "expect_version" not in titles and "number" not in titles
-        assert model.model_fields["role"].default == waits.WAITS[name].role
-    assert case_forms.FORMS["closed"].model_json_schema()["required"] == ["satisfaction", "actor"]
+    assert case_forms.FORMS["closed"].model_json_schema()["required"] == ["satisfaction"]
     wait = waits.wait_of
     assert wait(State.HANDLING, False, None).case_run is False  # type: ignore[union-attr]
     assert wait(State.HANDLING, True, None).name == "extension"  # type: ignore[union-attr]
@@ -199,24 +214,17 @@ def test_a_tick_suspends_one_case_run_per_waiting_grievance_with_the_form_that_f
     report = worklist.sync_worklist(driver.engine)
     assert report.counts == {"created": 4} and report.errors == []
     expected = {
-        accepted: (["分办 assign", "并单 merge"], "waiting:desk", "dispatcher", ""),
-        assigned: (["签收 sign", "退单 return"], "waiting:UA", "handler", "UA"),
-        closed: (["回访 revisit"], "waiting:desk", "dispatcher", ""),
-        pending: (
-            ["批准延期 approve_extension", "驳回延期 reject_extension"],
-            "waiting:UA",
-            "supervisor",
-            "UA",
-        ),
+        accepted: (["分办 assign", "并单 merge"], "waiting:desk"),
+        assigned: (["签收 sign", "退单 return"], "waiting:UA"),
+        closed: (["回访 revisit"], "waiting:desk"),
+        pending: (["批准延期 approve_extension", "驳回延期 reject_extension"], "waiting:UA"),
     }
-    for number, (offered, waiting, role, unit) in expected.items():
+    for number, (offered, waiting) in expected.items():
         run = the_run(number)
         assert run.name == f"case {number}"
         assert {f"grievance:{number}", "worklist", waiting} <= set(run.tags)
         key, schema, description = form(run)
         assert actions_offered(schema) == offered
-        assert schema["properties"]["role"]["default"] == role
-        assert schema["properties"]["actor_unit"]["default"] == unit
         assert f"工单 {number}" in description and "138" not in description
     assert open_runs(handling) == [] and open_runs(reviewed) == []
     again = worklist.sync_worklist(driver.engine)
@@ -228,18 +236,18 @@ def test_resume_applies_the_input_through_the_use_case_and_the_next_form_follows
 ) -> None:
     number = driver.to("accepted").number
     worklist.sync_worklist(driver.engine)
-    ui = {"co_units": [], "into": "", "role": "dispatcher", "actor_unit": ""}  # as the UI sends
+    ui = {"co_units": [], "into": ""}  # as the UI sends
     run = resume(
-        the_run(number), action="分办 assign", unit="UA", actor="张敏", at=at(driver), **ui
+        the_run(number), action="分办 assign", unit="UA", actor="zhangmin", at=at(driver), **ui
     )
     assert state_of(driver, number) == ("assigned", 2)
     key, schema, _ = form(run)
     assert key.startswith("assigned-") and actions_offered(schema) == ["签收 sign", "退单 return"]
     assert "waiting:UA" in run.tags and "waiting:desk" not in run.tags
     view = show(driver.engine, number, DESK)
-    assert view.events[-1].actor == "张敏" and view.events[-1].role == Role.DISPATCHER
+    assert view.events[-1].actor == "zhangmin" and view.events[-1].role == Role.DISPATCHER
     run = resume(
-        run, action="签收 sign", actor="李强", role="handler", actor_unit="UA", at=at(driver)
+        run, action="签收 sign", actor="liqiang", role="handler", actor_unit="UA", at=at(driver)
     )
     assert state_of(driver, number) == ("handling", 3)
     assert run.state is not None and run.state.type is StateType.COMPLETED  # nothing waits now
@@ -252,23 +260,23 @@ def test_refused_input_is_not_applied_and_the_form_comes_back_with_the_reason(
     number = driver.to("accepted").number
     worklist.sync_worklist(driver.engine)
     first, _, _ = form(the_run(number))
-    run = resume(the_run(number), action="分办 assign", unit="ZZ", actor="张敏", at=at(driver))
+    run = resume(the_run(number), action="分办 assign", unit="ZZ", actor="zhangmin", at=at(driver))
     assert state_of(driver, number) == ("accepted", 1)  # nothing written
     key, schema, description = form(run)
     assert key != first and key.startswith("accepted-")  # the same form, a new suspension
     assert actions_offered(schema) == ["分办 assign", "并单 merge"]
     assert description.startswith("> **上次提交未办理 Your last input was refused:** ")
     assert f"grievance {number}: can't assign: unknown unit(s): ZZ" in description
-    run = resume(run, action="分办 assign", actor="张敏", at=at(driver))  # the unit left out
+    run = resume(run, action="分办 assign", actor="zhangmin", at=at(driver))  # the unit left out
     assert "assign: unit: Field required" in form(run)[2]
     run = resume(
-        run, action="分办 assign", unit="UA", actor="钱复盘", role="reviewer", at=at(driver)
+        run, action="分办 assign", unit="UA", actor="qian.review", role="reviewer", at=at(driver)
     )
     assert "a reviewer may not assign" in form(run)[2]
     with pytest.raises(RuntimeError, match="Cannot resume"):  # the server checks the schema
-        resume_flow_run(run.id, run_input={"action": "办结 close", "actor": "张敏"})
+        resume_flow_run(run.id, run_input={"action": "办结 close"})
     assert form(the_run(number))[0] == form(run)[0]  # still waiting on the same form
-    run = resume(run, action="分办 assign", unit="UA", actor="张敏", at=at(driver))
+    run = resume(run, action="分办 assign", unit="UA", actor="zhangmin", at=at(driver))
     assert state_of(driver, number)[0] == "assigned"
 
 
@@ -278,7 +286,7 @@ def test_a_stale_form_is_refused_and_the_current_one_comes_back(db: None, driver
     stale = the_run(number)
     # another path acts without re-syncing (no Prefect reachable from there)
     uc.assign(driver.engine, number, driver.stamp(DESK), unit="UA")
-    run = resume(stale, action="并单 merge", into="20261123-0009", actor="张敏", at=at(driver))
+    run = resume(stale, action="并单 merge", into="20261123-0009", actor="zhangmin", at=at(driver))
     assert state_of(driver, number) == ("assigned", 2)
     key, schema, description = form(run)
     assert key.startswith("assigned-") and actions_offered(schema)[0] == "签收 sign"
@@ -294,17 +302,15 @@ def test_an_action_deployment_re_syncs_the_case_run(
     number = driver.to("accepted").number
     worklist.sync_worklist(driver.engine)
     before = the_run(number)
-    who = {"actor": "张敏", "role": "dispatcher"}
-    state = actions.assign(
-        {"number": number, "unit": "UA", "at": at(driver), **who}, return_state=True
-    )
+    who = {"actor": "zhangmin", "role": "dispatcher"}
+    state = act(actions.assign, who, number=number, unit="UA", at=at(driver))
     assert state.is_completed()
     run = the_run(number)
     assert run.id == before.id  # the same run, suspended again in place
     key, schema, _ = form(run)
     assert key.startswith("assigned-") and "waiting:UA" in run.tags
-    handler = {"actor": "李强", "role": "handler", "actor_unit": "UA"}
-    state = actions.sign({"number": number, "at": at(driver), **handler}, return_state=True)
+    handler = {"actor": "liqiang", "role": "handler", "actor_unit": "UA"}
+    state = act(actions.sign, handler, number=number, at=at(driver))
     assert state.is_completed() and open_runs(number) == []  # handling: the run completed
     with get_client(sync_client=True) as client:
         done = client.read_flow_run(run.id)
@@ -341,10 +347,8 @@ def test_a_prefect_outage_never_fails_a_committed_action(
 
     real = case_sync.resync
     monkeypatch.setattr(case_sync, "resync", down)
-    who = {"actor": "张敏", "role": "dispatcher"}
-    state = actions.assign(
-        {"number": number, "unit": "UA", "at": at(driver), **who}, return_state=True
-    )
+    who = {"actor": "zhangmin", "role": "dispatcher"}
+    state = act(actions.assign, who, number=number, unit="UA", at=at(driver))
     assert state.is_completed() and state_of(driver, number) == ("assigned", 2)
     assert form(the_run(number))[0].startswith("accepted-")  # behind, until the next tick
     monkeypatch.setattr(case_sync, "resync", real)

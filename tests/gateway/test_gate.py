@@ -7,6 +7,7 @@ import base64
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -18,11 +19,12 @@ from starlette.testclient import TestClient
 
 from gateway.app import COOKIE, Gate
 from gateway.proxy import Upstream
-from service import accounts, security
+from service import accounts, security, stamps
 from service.acting import Stamp
 from service.engine import Engine
 from service.units import add_unit
 from workflow.actor import Actor
+from workflow.stamps import digest_of, verify
 from workflow.timeutil import parse_instant
 from workflow.vocab import Role
 
@@ -31,11 +33,26 @@ AUTH_STRING = "internal-secret"
 T0 = parse_instant("2026-12-07T09:00")
 
 
+ACTION_DEPLOYMENT = "11111111-1111-1111-1111-111111111111"
+OTHER_DEPLOYMENT = "22222222-2222-2222-2222-222222222222"
+CASE_RUN_UA = "33333333-3333-3333-3333-333333333333"
+CASE_RUN_UB = "44444444-4444-4444-4444-444444444444"
+# what the stand-in answers for GET /api/deployments/{id} and /api/flow_runs/{id}
+OBJECTS = {
+    f"/api/deployments/{ACTION_DEPLOYMENT}": {"tags": ["grievance", "action", "action:assign"]},
+    f"/api/deployments/{OTHER_DEPLOYMENT}": {"tags": ["grievance", "digest"]},
+    f"/api/flow_runs/{CASE_RUN_UA}": {"tags": ["worklist", "waiting:UA", "unit:UA"]},
+    f"/api/flow_runs/{CASE_RUN_UB}": {"tags": ["worklist", "waiting:UB", "unit:UB"]},
+}
+
+
 async def _prefect(request: Request) -> Response:
     """A stand-in for the Prefect server: its Basic password checked, the request echoed."""
     expected = "Basic " + base64.b64encode(AUTH_STRING.encode()).decode()
     if request.headers.get("authorization") != expected:
         return JSONResponse({"exception_message": "Unauthorized"}, status_code=401)
+    if request.method == "GET" and request.url.path in OBJECTS:
+        return JSONResponse(OBJECTS[request.url.path])
     if request.url.path == "/ui-settings":
         return JSONResponse({"api_url": "http://127.0.0.1:9/api", "auth": "BASIC", "flags": []})
     if not request.url.path.startswith("/api"):
@@ -72,10 +89,13 @@ def clock() -> Clock:
 def gate(engine: Engine, clock: Clock) -> Iterator[TestClient]:
     stamp = Stamp(actor=Actor("ops", Role.DISPATCHER), at=T0, recorded_at=T0)
     add_unit(engine, stamp, code="ROAD", name="道路运输管理处")
+    add_unit(engine, stamp, code="UA", name="单位A")
     for name, role, unit in (
         ("zhang", "dispatcher", None),
         ("li", "handler", "ROAD"),
         ("root", "admin", None),
+        ("ua", "handler", "UA"),
+        ("ana", "analyst", None),
     ):
         accounts.add_user(engine, stamp, name=name, role=role, unit=unit, password=PASSWORD)
     made = Gate(
@@ -240,3 +260,66 @@ def test_after_login_only_paths_on_this_site(gate: TestClient, target: str) -> N
 
 def test_the_health_probe_needs_no_session(gate: TestClient) -> None:
     assert gate.get("/gate/health").json() == {"gate": "ok"}
+
+
+def _sent(answer: httpx.Response) -> dict[str, Any]:
+    """What the stand-in Prefect server received, as JSON."""
+    assert answer.status_code == 200, answer.text
+    return dict(json.loads(answer.json()["body"]))
+
+
+def test_an_action_run_is_stamped_with_who_signed_in(gate: TestClient) -> None:
+    _login(gate)
+    path = f"/api/deployments/{ACTION_DEPLOYMENT}/create_flow_run"
+    form = {"params": {"number": "20261207-0001", "unit": "UA"}, "stamp": "forged"}
+    sent = _sent(gate.post(path, json={"parameters": form, "name": "x"}))
+    claim = verify(sent["parameters"]["stamp"], stamps.key())
+    assert (claim.name, claim.role, claim.unit, claim.target) == (
+        "zhang",
+        "dispatcher",
+        None,
+        "action:assign",
+    )
+    assert claim.digest == digest_of({"params": form["params"]})  # the parameters as sent
+    assert sent["name"] == "x" and sent["parameters"]["params"] == form["params"]
+    # other deployments' runs are forwarded as they are
+    other = _sent(gate.post(f"/api/deployments/{OTHER_DEPLOYMENT}/create_flow_run", json={}))
+    assert other == {}
+
+
+def test_accounts_that_do_not_act_cannot_start_actions(gate: TestClient) -> None:
+    _login(gate, "ana")
+    path = f"/api/deployments/{ACTION_DEPLOYMENT}/create_flow_run"
+    answer = gate.post(path, json={"parameters": {"params": {}}})
+    assert answer.status_code == 403 and "does not act" in answer.json()["detail"]
+
+
+def test_a_case_run_input_is_stamped_and_only_its_unit_may_resume_it(gate: TestClient) -> None:
+    _login(gate, "ua")
+    resume = {"run_input": {"action": "签收 sign", "stamp": "forged"}}
+    sent = _sent(gate.post(f"/api/flow_runs/{CASE_RUN_UA}/resume", json=resume))
+    claim = verify(sent["run_input"]["stamp"], stamps.key())
+    assert (claim.name, claim.target) == ("ua", f"flow_run:{CASE_RUN_UA}")
+    refused = gate.post(f"/api/flow_runs/{CASE_RUN_UB}/resume", json=resume)
+    assert refused.status_code == 403 and "not unit UA's" in refused.json()["detail"]
+
+
+def test_unit_staff_see_their_unit_s_runs_only(gate: TestClient) -> None:
+    _login(gate, "ua")
+    listed = _sent(
+        gate.post(
+            "/api/flow_runs/paginate",
+            json={"flow_runs": {"tags": {"all_": ["worklist"]}}, "limit": 10},
+        )
+    )
+    assert listed["flow_runs"]["tags"]["all_"] == ["worklist", "unit:UA"]
+    assert _sent(gate.post("/api/flow_runs/count", json={}))["flow_runs"] == {
+        "tags": {"all_": ["unit:UA"]}
+    }
+    assert gate.get(f"/api/flow_runs/{CASE_RUN_UA}").status_code == 200
+    for path in (f"/api/flow_runs/{CASE_RUN_UB}", f"/api/flow_runs/{CASE_RUN_UB}/graph-v2"):
+        assert gate.get(path).status_code == 404
+    gate.post("/logout")
+    _login(gate)  # the desk sees every unit's
+    assert _sent(gate.post("/api/flow_runs/count", json={})) == {}
+    assert gate.get(f"/api/flow_runs/{CASE_RUN_UB}").status_code == 200

@@ -1,0 +1,78 @@
+"""What unit staff may see through the gate: a handler's or a unit supervisor's lists of flow
+runs show only their unit's runs (tagged `unit:<code>`, which every action run of the unit and
+every case run it leads carries), and a run of another unit cannot be read or resumed by id.
+
+The lists are narrowed by adding the tag to the filter the UI sends
+(`POST /api/flow_runs/filter`, `/count`, `/paginate`, `/history`); a read of one run
+(`/api/flow_runs/{id}` and what hangs under it: input, graph, labels) asks Prefect for the
+run's tags first and answers 404 for another unit's. Bureau roles (dispatchers, bureau
+supervisors, reviewers, analysts, admins) see everything."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+
+from gateway.proxy import Upstream
+from gateway.stamping import Refusal
+from workflow.accounts import AccountRole, Identity
+
+LISTS = re.compile(r"^/api/(?:ui/)?flow_runs/(?:filter|count|paginate|history)$")
+ONE_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(?:/.*)?$")
+
+
+def unit_of(identity: Identity) -> str | None:
+    """The unit whose runs alone this person sees (None: all)."""
+    if identity.role in (AccountRole.HANDLER, AccountRole.SUPERVISOR):
+        return identity.unit
+    return None
+
+
+def narrowed_list(raw: bytes, unit: str) -> bytes | Refusal:
+    """A flow-run list request with `unit:<code>` added to the tags every run must carry."""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return Refusal(400, "the request body is not JSON")
+    if not isinstance(body, dict):
+        return Refusal(400, "the request body is not an object")
+    runs: dict[str, Any] = body.get("flow_runs") or {}
+    tags: dict[str, Any] = runs.get("tags") or {}
+    wanted = list(tags.get("all_") or [])
+    tags["all_"] = [*wanted, f"unit:{unit}"]
+    runs["tags"] = tags
+    body["flow_runs"] = runs
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def run_visible(
+    client: httpx.AsyncClient, upstream: Upstream, run_id: str, unit: str
+) -> bool:
+    answer = await client.get(f"{upstream.url}/api/flow_runs/{run_id}", headers=upstream.headers())
+    if not answer.is_success:
+        return True  # Prefect's own answer (404...) follows
+    tags = answer.json().get("tags") or []
+    return f"unit:{unit}" in tags or f"waiting:{unit}" in tags
+
+
+async def narrow(
+    client: httpx.AsyncClient,
+    upstream: Upstream,
+    identity: Identity,
+    method: str,
+    path: str,
+    raw: bytes | None,
+) -> bytes | None | Refusal:
+    """The body to forward for unit staff (narrowed where it lists runs), or a refusal."""
+    unit = unit_of(identity)
+    if unit is None:
+        return raw
+    if method == "POST" and LISTS.match(path):
+        return narrowed_list(raw or b"", unit)
+    one = ONE_RUN.match(path)
+    if one and not await run_visible(client, upstream, one[1], unit):
+        return Refusal(404, "Flow run not found")
+    return raw

@@ -1,0 +1,107 @@
+"""Identity stamped at the door: the gate writes the signed-in person into every action run it
+creates (`POST /api/deployments/{id}/create_flow_run` of a deployment tagged `action`: the
+`stamp` parameter, binding the parameters as sent) and every case-run input it resumes
+(`POST /api/flow_runs/{id}/resume` of a run tagged `worklist`: `run_input.stamp`, bound to that
+run). Whatever `stamp` a caller sends is replaced. Accounts that do not act on grievances
+(analysts, admins) are refused there, and so are unit staff resuming another unit's case run."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from gateway.proxy import Upstream
+from service import stamps
+from workflow.accounts import Identity
+
+CREATE = re.compile(r"^/api/deployments/([0-9a-fA-F-]{36})/create_flow_run$")
+RESUME = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})/resume$")
+WORKLIST_TAG = "worklist"  # service.worklist.WORKLIST_TAG, the tag of every case run
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    detail: str
+
+
+def _body(raw: bytes) -> dict[str, Any] | Refusal:
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        return Refusal(400, "the request body is not JSON")
+    return data if isinstance(data, dict) else Refusal(400, "the request body is not an object")
+
+
+async def _read(client: httpx.AsyncClient, upstream: Upstream, path: str) -> dict[str, Any] | None:
+    answer = await client.get(upstream.url + path, headers=upstream.headers())
+    if not answer.is_success:
+        return None
+    data = answer.json()
+    return data if isinstance(data, dict) else None
+
+
+def _acting(identity: Identity) -> Refusal | None:
+    if identity.actor is None:
+        return Refusal(
+            403,
+            f"a {identity.role.value} account does not act on grievances "
+            f"({identity.role.zh}账号不办理工单)",
+        )
+    return None
+
+
+async def stamp_request(
+    client: httpx.AsyncClient,
+    upstream: Upstream,
+    identity: Identity,
+    path: str,
+    raw: bytes,
+    at: datetime,
+) -> bytes | Refusal:
+    """The body to forward: stamped where the request creates an action run or resumes a
+    case run, unchanged elsewhere; or why it is refused."""
+    if created := CREATE.match(path):
+        deployment = await _read(client, upstream, f"/api/deployments/{created[1]}")
+        tags = set(deployment.get("tags") or []) if deployment else set()
+        if "action" not in tags:
+            return raw
+        action = next((t.split(":", 1)[1] for t in tags if t.startswith("action:")), None)
+        if action is None:
+            return Refusal(409, "this action deployment has no action:<event> tag: serve it anew")
+        if refused := _acting(identity):
+            return refused
+        body = _body(raw)
+        if isinstance(body, Refusal):
+            return body
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            return Refusal(400, "parameters must be an object")
+        parameters.pop("stamp", None)
+        parameters["stamp"] = stamps.issue(identity, f"action:{action}", at, parameters)
+        body["parameters"] = parameters
+        return json.dumps(body, ensure_ascii=False).encode()
+    if resumed := RESUME.match(path):
+        run = await _read(client, upstream, f"/api/flow_runs/{resumed[1]}")
+        tags = set(run.get("tags") or []) if run else set()
+        if WORKLIST_TAG not in tags:
+            return raw
+        if refused := _acting(identity):
+            return refused
+        unit = identity.unit if identity.role.value in ("handler", "supervisor") else None
+        if unit is not None and not {f"unit:{unit}", f"waiting:{unit}"} & tags:
+            return Refusal(403, f"this case run is not unit {unit}'s (不属于本单位的工单)")
+        body = _body(raw)
+        if isinstance(body, Refusal):
+            return body
+        run_input = body.get("run_input")
+        if isinstance(run_input, dict):
+            run_input.pop("stamp", None)
+            run_input["stamp"] = stamps.issue(identity, f"flow_run:{resumed[1]}", at)
+        return json.dumps(body, ensure_ascii=False).encode()
+    return raw
