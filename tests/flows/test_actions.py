@@ -481,3 +481,28 @@ def test_a_form_cannot_say_who_acts(db: None, driver: Driver) -> None:
     state = actions.assign({"number": case.number, "unit": "UA"}, return_state=True)
     assert state.is_failed() and "no identity stamp" in str(state.message)
     assert show(driver.engine, case.number, DESK).case.state.value == "accepted"
+
+
+def test_a_stamp_is_good_for_one_run_and_its_account_must_be_enabled(
+    db: None, driver: Driver
+) -> None:
+    """A stamp copied from one run (they are visible in its parameters) acts for no other,
+    and a disabled account's stamp acts for nobody: the runs fail and write nothing."""
+    from service import accounts
+    from service.acting import Stamp
+
+    driver.units("UA")
+    first, second, third = driver.accept(), driver.accept(), driver.accept()
+    stamp = stamp_for(actions.assign, DESK_WHO)
+    state = actions.assign({"number": first.number, "unit": "UA"}, stamp, return_state=True)
+    assert state.is_completed()
+    replayed = actions.assign({"number": second.number, "unit": "UA"}, stamp, return_state=True)
+    assert replayed.is_failed() and "already used by another run" in str(replayed.message)
+    assert show(driver.engine, second.number, DESK).case.state.value == "accepted"
+    fresh = stamp_for(actions.assign, DESK_WHO)
+    ops = Stamp(actor=DESK, at=driver.now, recorded_at=driver.now)
+    accounts.set_disabled(driver.engine, ops, DESK_WHO["actor"], True)
+    refused = actions.assign({"number": third.number, "unit": "UA"}, fresh, return_state=True)
+    assert refused.is_failed() and "disabled" in str(refused.message)
+    assert show(driver.engine, third.number, DESK).case.state.value == "accepted"
+    accounts.set_disabled(driver.engine, ops, DESK_WHO["actor"], False)

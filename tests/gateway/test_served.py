@@ -1,0 +1,220 @@
+"""End to end: a real `grievance serve` (the gate, the Prefect server behind it, the served
+deployments) with accounts made by the command line, used over HTTP and from a real headless
+Chromium: only signed-in people get through, an action acts as the account that started it,
+and another unit's handler does not see it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.gateway.served import (
+    PASSWORDS,
+    Served,
+    browser,
+    listening_ports,
+    process_tree,
+    start,
+    stop,
+)
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+
+ACCEPT = {
+    "channel": "hotline_12328",
+    "type": "complaint",
+    "category": "freight_unpaid",
+    "name": "王建国",
+    "phone": "13812345678",
+    "description": "货主拖欠运费3500元",
+}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    running = start(tmp_path_factory.mktemp("served"))
+    try:
+        yield running
+    finally:
+        stop(running)
+
+
+def _deployment(client: httpx.Client, flow: str, name: str) -> str:
+    answer = client.get(f"/api/deployments/name/{quote(flow)}/{name}")
+    assert answer.status_code == 200, answer.text[:300]
+    return str(answer.json()["id"])
+
+
+def _finished(client: httpx.Client, run_id: str, timeout: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.get(f"/api/flow_runs/{run_id}").json()
+        if run["state"] and run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED"):
+            return dict(run)
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+def _accept(client: httpx.Client, ref: str, **extra: Any) -> httpx.Response:
+    deployment = _deployment(client, "受理 accept", "accept")
+    params = {**ACCEPT, "ref": ref, **extra}
+    return client.post(
+        f"/api/deployments/{deployment}/create_flow_run", json={"parameters": {"params": params}}
+    )
+
+
+def _grievances(served: Served) -> list[dict[str, Any]]:
+    done = served.cli("list", "--json")
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_every_port_of_the_serve_process_tree_refuses_unauthenticated_requests(
+    served: Served,
+) -> None:
+    ports = listening_ports(process_tree(served.process.pid))
+    gate = int(served.url.rsplit(":", 1)[1])
+    assert gate in ports and len(ports) >= 2, ports  # the gate and the Prefect server behind it
+    answered = set()
+    for port in sorted(ports):
+        base = f"http://127.0.0.1:{port}"
+        for method, path in (
+            ("POST", "/api/flow_runs/filter"),
+            ("POST", "/api/deployments/filter"),
+            ("GET", "/api/flow_runs/00000000-0000-0000-0000-000000000000"),
+        ):
+            try:
+                answer = httpx.request(method, base + path, json={}, timeout=10)
+            except httpx.RemoteProtocolError:
+                # Prefect's runner control channel (a token per run, not HTTP): it hangs up
+                continue
+            assert answer.status_code == 401, (port, path, answer.status_code)
+            answered.add(port)
+        try:
+            forged = httpx.post(
+                f"{base}/api/flow_runs/filter", json={}, auth=("admin", "guess"), timeout=10
+            )
+            assert forged.status_code == 401
+        except httpx.RemoteProtocolError:
+            pass
+    assert gate in answered and len(answered) >= 2  # the gate and the Prefect server: 401
+
+
+def test_an_action_acts_as_the_account_that_started_it_and_others_do_not_see_it(
+    served: Served,
+) -> None:
+    desk = served.session("desk")
+    created = _accept(desk, "E2E-1")
+    assert created.status_code == 201, created.text[:300]
+    run = _finished(desk, created.json()["id"])
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    number = run["name"].split(" ", 1)[1]
+    shown = json.loads(served.cli("show", number, "--json").stdout)
+    assert (shown["events"][0]["actor"], shown["events"][0]["role"]) == ("desk", "dispatcher")
+    assert "stamp" in run["parameters"] and "actor" not in run["parameters"]["params"]
+    law = served.session("law")
+    assert law.get(f"/api/flow_runs/{run['id']}").status_code == 404
+    listed = law.post("/api/flow_runs/filter", json={}).json()
+    assert run["id"] not in {r["id"] for r in listed}
+    assert run["id"] in {r["id"] for r in desk.post("/api/flow_runs/filter", json={}).json()}
+
+
+def test_a_forged_actor_a_non_acting_account_and_no_session_write_nothing(
+    served: Served,
+) -> None:
+    before = len(_grievances(served))
+    desk = served.session("desk")
+    forged = _accept(desk, "E2E-2", actor="someone-else", role="supervisor")
+    if forged.status_code == 201:  # refused by the form when it runs, if not at creation
+        assert _finished(desk, forged.json()["id"])["state"]["type"] == "FAILED"
+    else:
+        assert forged.status_code in (400, 409, 422), forged.text[:300]
+    deployment = _deployment(desk, "受理 accept", "accept")
+    anonymous = httpx.post(
+        f"{served.url}/api/deployments/{deployment}/create_flow_run",
+        json={"parameters": {"params": {**ACCEPT, "ref": "E2E-3"}}},
+    )
+    assert anonymous.status_code == 401
+    assert len(_grievances(served)) == before
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "Chromium is not installed (Debian: apt-get install chromium fonts-noto-cjk)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; CI must install it")
+        pytest.skip(message)
+    return found
+
+
+def _sign_in(page: Any, url: str, name: str, password: str) -> None:
+    page.goto(f"{url}/login")
+    page.evaluate(
+        f"document.getElementById('username').value = {json.dumps(name)};"
+        f"document.getElementById('password').value = {json.dumps(password)};"
+        "document.querySelector('form').submit(); true"
+    )
+    page.wait_for(
+        "document.readyState === 'complete' && location.pathname !== '/login'"
+        " || document.querySelector('.error')"
+    )
+
+
+def test_in_a_real_browser(served: Served, chromium: str, tmp_path: Path) -> None:
+    page = browser(chromium, tmp_path / "profile-desk")
+    try:
+        page.goto(f"{served.url}/runs")
+        assert page.evaluate("location.pathname") == "/login"  # redirected: no session
+        assert "登录" in page.evaluate("document.body.innerText")
+        _sign_in(page, served.url, "desk", "wrong password")
+        assert "账号或密码错误" in page.evaluate("document.body.innerText")
+        _sign_in(page, served.url, "desk", PASSWORDS["desk"])
+        assert page.evaluate("location.pathname") != "/login"  # into the Prefect UI
+        page.wait_for("document.body.innerText.length > 50", timeout=90)
+        # the accept as the run form sends it, from the signed-in page (its cookie)
+        deployment = page.evaluate(
+            "fetch('/api/deployments/name/' + encodeURIComponent('受理 accept') + '/accept')"
+            ".then(r => r.json()).then(d => d.id)"
+        )
+        body = json.dumps({"parameters": {"params": {**ACCEPT, "ref": "E2E-B1"}}})
+        run_id = page.evaluate(
+            f"fetch('/api/deployments/{deployment}/create_flow_run', {{method: 'POST',"
+            f" headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(body)}}})"
+            ".then(r => r.json()).then(r => r.id)"
+        )
+        page.wait_for(
+            f"fetch('/api/flow_runs/{run_id}').then(r => r.json())"
+            ".then(r => r.state && r.state.type === 'COMPLETED')",
+            timeout=180,
+        )
+        page.goto(f"{served.url}/runs/flow-run/{run_id}")
+        page.wait_for("document.body.innerText.includes('accept 2')", timeout=90)
+        shot = page.send("Page.captureScreenshot", {"format": "png"})["data"]
+        (tmp_path / "run.png").write_bytes(base64.b64decode(shot))
+    finally:
+        page.close()
+    other = browser(chromium, tmp_path / "profile-law")
+    try:
+        _sign_in(other, served.url, "law", PASSWORDS["law"])
+        status = other.evaluate(f"fetch('/api/flow_runs/{run_id}').then(r => r.status)")
+        assert status == 404
+        listed = other.evaluate(
+            "fetch('/api/flow_runs/filter', {method: 'POST', headers: {'Content-Type':"
+            " 'application/json'}, body: '{}'}).then(r => r.json()).then(l => l.map(r => r.id))"
+        )
+        assert run_id not in listed
+    finally:
+        other.close()
