@@ -1,4 +1,5 @@
-"""`grievance show` and `grievance list`: a grievance with its events and timers, and lists."""
+"""`grievance show` and `grievance list`: a grievance with its events and timers, and lists;
+`grievance reveal`: a driver's number in full, to call back (each reveal logged)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import click
 
 from cli import present
 from cli.context import acting, choice, cli, emit, make_ctx
-from service import reading
+from service import disclosure, reading
 from workflow.privacy import mask_value
 from workflow.vocab import State
 
@@ -61,3 +62,16 @@ def list_(state: str | None, unit: str | None, limit: int, offset: int, **who: A
         [present.case_dict(c) for c in cases],
         "\n".join(present.case_line(c) for c in cases) or "no grievances",
     )
+
+
+@cli.command("reveal")
+@click.argument("number")
+@click.option("--why", required=True, metavar="TEXT", help="Why you need it (回访, 核实...).")
+@acting
+def reveal_command(number: str, why: str, **who: Any) -> None:
+    """Show a driver's name, phone and plate in full, to call back (the desk and the lead
+    unit only); each reveal is written to the security log."""
+    ctx = make_ctx(**who)
+    shown = disclosure.reveal(ctx.engine, ctx.stamp, number, why)
+    plate = f"  车牌 plate {shown.plate}" if shown.plate else ""
+    emit(ctx, shown.as_dict(), f"{shown.number}: {shown.name}  电话 phone {shown.phone}{plate}")

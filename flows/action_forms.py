@@ -134,6 +134,29 @@ def copy_field(model: type[BaseModel], name: str) -> tuple[Any, Any]:
     return (info.annotation, info)
 
 
+# Fields that hold nothing but a phone or plate number: the gate sends a reference in their
+# place (`service.personal_refs`), so the form takes plain text of the same length limits and
+# the same look; the use case checks the number once the run has put it back.
+_CARRIED = {"phone": 32, "plate": 16}
+
+
+def _carried(name: str, field: tuple[Any, Any]) -> tuple[Any, Any]:
+    if name not in _CARRIED:
+        return field
+    _, info = field
+    optional = not info.is_required()
+    return (
+        str | None if optional else str,
+        Field(
+            default=info.default if optional else ...,
+            max_length=_CARRIED[name],
+            title=info.title,
+            description=info.description,
+            examples=info.examples,
+        ),
+    )
+
+
 def _titled(base: type[ActionForm], title: str) -> type[ActionForm]:
     """`base` with a form title (what the UI shows above the form)."""
     config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, title=title)
@@ -153,7 +176,9 @@ def _form(
     constraints), any `extra` fields, then who acts. The use case validates the command again
     (cross-field rules such as "a lead unit is not also a co-handling unit")."""
     fields: dict[str, Any] = {"number": copy_field(SharedFields, "number")} if with_number else {}
-    fields.update({n: copy_field(command, n) for n in command.model_fields if n not in skip})
+    fields.update(
+        {n: _carried(n, copy_field(command, n)) for n in command.model_fields if n not in skip}
+    )
     fields.update(extra or {})
     fields.update({name: copy_field(SharedFields, name) for name in CONTEXT})
     return create_model(

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from flows.action_forms import ActionForm
 from models import case_rows
-from service import documents, stamps
+from service import documents, personal_refs, stamps
 from service.acting import Stamp
 from service.engine import Engine
 from templates import md_cell
@@ -138,10 +138,18 @@ def _run_parameters() -> dict[str, Any] | None:
     return None if run.deployment_id is None else dict(run.parameters)
 
 
+def _resolved(engine: Engine, params: ActionForm) -> ActionForm:
+    """The form with the personal numbers the gate replaced by references put back
+    (`service.personal_refs`); the use case then validates them as typed."""
+    data = params.model_dump(warnings=False)  # a form built unvalidated (tests) dumps as is
+    resolved = personal_refs.resolve(engine, data)
+    return params if resolved is data else params.model_copy(update=resolved)
+
+
 def run_action(
     event: Event,
     params: ActionForm,
-    call: Callable[[Engine, Stamp], Case],
+    call: Callable[[Engine, Stamp, ActionForm], Case],
     *,
     token: str | None,
     target: str,
@@ -173,7 +181,7 @@ def run_action(
         )
         actor_unit = actor.unit
         stamp = params.stamp(clock, actor)
-        case = call(engine, stamp)
+        case = call(engine, stamp, _resolved(engine, params))
         version = _version(engine, case.number)
         _issue_documents(engine, case.number, clock)
         _publish_document(engine, event, case, stamp)
@@ -191,18 +199,16 @@ def run_action(
     return _publish(event, case, version, stamp)
 
 
-def on_existing(
-    usecase: Callable[..., Case], params: ActionForm
-) -> Callable[[Engine, Stamp], Case]:
-    """The call of a use case on an existing grievance with the form's fields."""
+def on_existing(usecase: Callable[..., Case]) -> Callable[[Engine, Stamp, ActionForm], Case]:
+    """The call of a use case on an existing grievance with a form's fields."""
 
-    def call(engine: Engine, stamp: Stamp) -> Case:
+    def call(engine: Engine, stamp: Stamp, form: ActionForm) -> Case:
         return usecase(
             engine,
-            _value(params, "number"),
+            _value(form, "number"),
             stamp,
-            **params.command_fields(),
-            expected_version=_value(params, "expect_version"),
+            **form.command_fields(),
+            expected_version=_value(form, "expect_version"),
         )
 
     return call

@@ -67,7 +67,10 @@ logs.mask_logs()
 
 
 def _act(
-    event: Event, params: ActionForm, call: Callable[[Engine, Stamp], Case], stamp: str | None
+    event: Event,
+    params: ActionForm,
+    call: Callable[[Engine, Stamp, ActionForm], Case],
+    stamp: str | None,
 ) -> dict[str, Any] | State:
     """`run_action` as the person the identity stamp names, then the grievance's case run
     re-synced (`case_sync.resync_soft`: never raises, so a Prefect hiccup cannot fail or undo
@@ -87,8 +90,8 @@ def _act(
 def accept(params: AcceptForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """受理 Accept: register a new grievance; the run is renamed `accept <new number>`."""
 
-    def call(engine: Engine, who: Stamp) -> Case:
-        command = cmd.parse_command(Event.ACCEPT, params.command_fields())
+    def call(engine: Engine, who: Stamp, form: ActionForm) -> Case:
+        command = cmd.parse_command(Event.ACCEPT, form.command_fields())
         assert isinstance(command, cmd.Accept)
         return uc.accept(engine, command, who)
 
@@ -102,13 +105,13 @@ def accept(params: AcceptForm, stamp: Stamped = None) -> dict[str, Any] | State:
 )
 def assign(params: AssignForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """分办 Assign: route the grievance to a lead unit, with optional co-handling units."""
-    return _act(Event.ASSIGN, params, on_existing(uc.assign, params), stamp)
+    return _act(Event.ASSIGN, params, on_existing(uc.assign), stamp)
 
 
 @flow(name="签收 sign", flow_run_name=run_name("sign"), description="签收：主办单位签收工单。")
 def sign(params: SignForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """签收 Sign: the lead unit signs for the grievance."""
-    return _act(Event.SIGN, params, on_existing(uc.sign, params), stamp)
+    return _act(Event.SIGN, params, on_existing(uc.sign), stamp)
 
 
 @flow(
@@ -118,7 +121,7 @@ def sign(params: SignForm, stamp: Stamped = None) -> dict[str, Any] | State:
 )
 def return_to_desk(params: ReturnForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """退单 Return: the unit returns the grievance to the desk with a reason."""
-    return _act(Event.RETURN, params, on_existing(uc.return_to_desk, params), stamp)
+    return _act(Event.RETURN, params, on_existing(uc.return_to_desk), stamp)
 
 
 @flow(
@@ -128,7 +131,7 @@ def return_to_desk(params: ReturnForm, stamp: Stamped = None) -> dict[str, Any] 
 )
 def reassign(params: ReassignForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """改派 Reassign: the desk routes the grievance to another (or the same) unit."""
-    return _act(Event.REASSIGN, params, on_existing(uc.reassign, params), stamp)
+    return _act(Event.REASSIGN, params, on_existing(uc.reassign), stamp)
 
 
 @flow(
@@ -138,7 +141,7 @@ def reassign(params: ReassignForm, stamp: Stamped = None) -> dict[str, Any] | St
 )
 def feedback(params: FeedbackForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """进展反馈 Feedback: progress feedback given to the driver."""
-    return _act(Event.FEEDBACK, params, on_existing(uc.feedback, params), stamp)
+    return _act(Event.FEEDBACK, params, on_existing(uc.feedback), stamp)
 
 
 @flow(
@@ -150,7 +153,7 @@ def request_extension(
     params: RequestExtensionForm, stamp: Stamped = None
 ) -> dict[str, Any] | State:
     """申请延期 Request an extension of the close deadline (working days)."""
-    return _act(Event.REQUEST_EXTENSION, params, on_existing(uc.request_extension, params), stamp)
+    return _act(Event.REQUEST_EXTENSION, params, on_existing(uc.request_extension), stamp)
 
 
 @flow(
@@ -162,7 +165,7 @@ def approve_extension(
     params: ApproveExtensionForm, stamp: Stamped = None
 ) -> dict[str, Any] | State:
     """批准延期 Approve the pending extension (a supervisor)."""
-    return _act(Event.APPROVE_EXTENSION, params, on_existing(uc.approve_extension, params), stamp)
+    return _act(Event.APPROVE_EXTENSION, params, on_existing(uc.approve_extension), stamp)
 
 
 @flow(
@@ -172,7 +175,7 @@ def approve_extension(
 )
 def reject_extension(params: RejectExtensionForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """驳回延期 Reject the pending extension (a supervisor)."""
-    return _act(Event.REJECT_EXTENSION, params, on_existing(uc.reject_extension, params), stamp)
+    return _act(Event.REJECT_EXTENSION, params, on_existing(uc.reject_extension), stamp)
 
 
 @flow(
@@ -182,13 +185,13 @@ def reject_extension(params: RejectExtensionForm, stamp: Stamped = None) -> dict
 )
 def suspend(params: SuspendForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """挂起 Suspend: stop the clock while waiting on the driver or a third party."""
-    return _act(Event.SUSPEND, params, on_existing(uc.suspend, params), stamp)
+    return _act(Event.SUSPEND, params, on_existing(uc.suspend), stamp)
 
 
 @flow(name="恢复 resume", flow_run_name=run_name("resume"), description="恢复：挂起后恢复办理。")
 def resume(params: ResumeForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """恢复 Resume: handling restarts after a suspension."""
-    return _act(Event.RESUME, params, on_existing(uc.resume, params), stamp)
+    return _act(Event.RESUME, params, on_existing(uc.resume), stamp)
 
 
 @flow(
@@ -199,19 +202,19 @@ def resume(params: ResumeForm, stamp: Stamped = None) -> dict[str, Any] | State:
 def close(params: CloseForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """办结 Close with a result; a no_fault or unsubstantiated result needs its findings and
     the unit supervisor."""
-    return _act(Event.CLOSE, params, on_existing(uc.close, params), stamp)
+    return _act(Event.CLOSE, params, on_existing(uc.close), stamp)
 
 
 @flow(name="回访 revisit", flow_run_name=run_name("revisit"), description="回访：记录司机满意度。")
 def revisit(params: RevisitForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """回访 Revisit: record the driver's answer after closing."""
-    return _act(Event.REVISIT, params, on_existing(uc.revisit, params), stamp)
+    return _act(Event.REVISIT, params, on_existing(uc.revisit), stamp)
 
 
 @flow(name="重办 redo", flow_run_name=run_name("redo"), description="重办：不满意回访后重新办理。")
 def redo(params: RedoForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """重办 Redo: back to handling after a dissatisfied revisit (a new cycle)."""
-    return _act(Event.REDO, params, on_existing(uc.redo, params), stamp)
+    return _act(Event.REDO, params, on_existing(uc.redo), stamp)
 
 
 @flow(
@@ -221,7 +224,7 @@ def redo(params: RedoForm, stamp: Stamped = None) -> dict[str, Any] | State:
 )
 def review(params: ReviewForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """复盘 Review the case; this finishes it."""
-    return _act(Event.REVIEW, params, on_existing(uc.review, params), stamp)
+    return _act(Event.REVIEW, params, on_existing(uc.review), stamp)
 
 
 @flow(
@@ -231,7 +234,7 @@ def review(params: ReviewForm, stamp: Stamped = None) -> dict[str, Any] | State:
 )
 def merge(params: MergeForm, stamp: Stamped = None) -> dict[str, Any] | State:
     """并单 Merge this duplicate into another open grievance."""
-    return _act(Event.MERGE, params, on_existing(uc.merge, params), stamp)
+    return _act(Event.MERGE, params, on_existing(uc.merge), stamp)
 
 
 ACTION_FLOWS: list[Flow[..., Any]] = [

@@ -118,7 +118,7 @@ def apply(number: str, key: str, data: CaseInput, current: Snapshot | None) -> s
     result = action_runs.run_action(
         event,
         form,
-        action_runs.on_existing(spec.usecase, form),
+        action_runs.on_existing(spec.usecase),
         token=data.stamp,
         target=f"flow_run:{flow_run.id}",
         use=key,

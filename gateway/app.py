@@ -31,14 +31,17 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from gateway.narrowing import narrow
-from gateway.pages import login_page
+from gateway.pages import login_page, reveal_page
 from gateway.proxy import Upstream, forward
 from gateway.stamping import Refusal, stamp_request
-from service import accounts, security, sessions
+from service import accounts, disclosure, security, sessions
+from service.acting import Stamp
 from service.engine import Engine
 from workflow.accounts import AccountRole, Identity
+from workflow.errors import GrievanceError
 
 COOKIE = "grievance_session"
+NO_STORE = {"Cache-Control": "no-store"}  # pages with a driver's number are never cached
 FORM_MAX = 8 * 1024  # a login form is small; anything bigger is not one
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # Prefect endpoints that change the system rather than a grievance: admins only
@@ -201,6 +204,34 @@ class Gate:
             }
         )
 
+    async def reveal_form(self, request: Request) -> Response:
+        if await self.identity(request) is None:
+            return RedirectResponse("/login?next=/gate/reveal", status_code=303)
+        page = reveal_page(number=request.query_params.get("number", "")[:40])
+        return HTMLResponse(page, headers=NO_STORE)
+
+    async def reveal(self, request: Request) -> Response:
+        """A driver's number in full for the desk and the lead unit (`service.disclosure`)."""
+        identity = await self.identity(request)
+        if identity is None:
+            return RedirectResponse("/login?next=/gate/reveal", status_code=303)
+        body = await request.body()
+        form = {k: v[0] for k, v in parse_qs(body[:FORM_MAX].decode("utf-8", "replace")).items()}
+        number, why = form.get("number", "").strip(), form.get("why", "")
+        actor = identity.actor
+        if not _same_origin(request) or actor is None:
+            why_not = "cross-site request" if actor is not None else "this account does not act"
+            await self.refuse(request, identity.name, why_not)
+            return HTMLResponse(reveal_page(number=number, error=why_not), 403, NO_STORE)
+        now = self.clock()
+        try:
+            shown = await run_in_threadpool(
+                disclosure.reveal, self.engine, Stamp(actor, now, now), number, why
+            )
+        except GrievanceError as error:
+            return HTMLResponse(reveal_page(number=number, error=str(error)), 403, NO_STORE)
+        return HTMLResponse(reveal_page(number=number, shown=shown.as_dict()), headers=NO_STORE)
+
     async def health(self, request: Request) -> Response:
         return JSONResponse({"gate": "ok"})
 
@@ -236,7 +267,7 @@ class Gate:
                     status_code=400,
                 )
             stamped = await stamp_request(
-                self.client, self.upstream, identity, path, body, self.clock()
+                self.engine, self.client, self.upstream, identity, path, body, self.clock()
             )
             if isinstance(stamped, Refusal):
                 await self.refuse(request, identity.name, stamped.detail)
@@ -275,6 +306,8 @@ class Gate:
                 Route("/logout", self.logout, methods=["POST"]),
                 Route("/gate/whoami", self.whoami, methods=["GET"]),
                 Route("/gate/health", self.health, methods=["GET"]),
+                Route("/gate/reveal", self.reveal_form, methods=["GET"]),
+                Route("/gate/reveal", self.reveal, methods=["POST"]),
                 Route("/{path:path}", self.through, methods=methods),
             ],
             lifespan=self._lifespan,

@@ -2,8 +2,10 @@
 runs show only their unit's runs (tagged `unit:<code>`, which every action run of the unit and
 every case run it leads carries), and a run of another unit cannot be read or resumed by id.
 
-The lists are narrowed by adding the tag to the filter the UI sends
-(`POST /api/flow_runs/filter`, `/count`, `/paginate`, `/history`); a read of one run
+The lists are narrowed by adding the tag to the flow-run filter the UI sends with them
+(`POST /api/flow_runs/filter`, `/count`, `/paginate`, `/history`, and the task-run and artifact
+lists, whose filters take a flow-run filter too: an artifact or task run is then listed only
+if its run is the unit's); logs are given for named runs of the unit only; a read of one run
 (`/api/flow_runs/{id}` and what hangs under it: input, graph, labels) asks Prefect for the
 run's tags first and answers 404 for another unit's. Bureau roles (dispatchers, bureau
 supervisors, reviewers, analysts, admins) see everything."""
@@ -20,7 +22,10 @@ from gateway.proxy import Upstream
 from gateway.stamping import Refusal
 from workflow.accounts import AccountRole, Identity
 
-LISTS = re.compile(r"^/api/(?:ui/)?flow_runs/(?:filter|count|paginate|history)$")
+LISTS = re.compile(
+    r"^/api/(?:ui/)?(?:flow_runs|task_runs|artifacts(?:/latest)?)/(?:filter|count|paginate|history)$"
+)
+LOGS = "/api/logs/filter"
 ONE_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(?:/.*)?$")
 
 
@@ -58,6 +63,26 @@ async def run_visible(
     return f"unit:{unit}" in tags or f"waiting:{unit}" in tags
 
 
+async def _logs_of_visible_runs(
+    client: httpx.AsyncClient, upstream: Upstream, raw: bytes, unit: str
+) -> bytes | Refusal:
+    try:
+        body = json.loads(raw or b"{}")
+        runs = body["logs"]["flow_run_id"]["any_"]
+    except (ValueError, KeyError, TypeError):
+        return Refusal(
+            403, f"unit {unit} staff read the logs of their unit's runs, one run at a time"
+        )
+    if not isinstance(runs, list) or not runs or len(runs) > 20:
+        return Refusal(
+            403, f"unit {unit} staff read the logs of their unit's runs, one run at a time"
+        )
+    for run_id in runs:
+        if not await run_visible(client, upstream, str(run_id), unit):
+            return Refusal(404, "Flow run not found")
+    return raw
+
+
 async def narrow(
     client: httpx.AsyncClient,
     upstream: Upstream,
@@ -72,6 +97,8 @@ async def narrow(
         return raw
     if method == "POST" and LISTS.match(path):
         return narrowed_list(raw or b"", unit)
+    if method == "POST" and path == LOGS:
+        return await _logs_of_visible_runs(client, upstream, raw or b"", unit)
     one = ONE_RUN.match(path)
     if one and not await run_visible(client, upstream, one[1], unit):
         return Refusal(404, "Flow run not found")

@@ -47,3 +47,48 @@ ERRORS = {
 def login_page(*, next_path: str = "/", error: str | None = None, username: str = "") -> str:
     shown = f'<p class="error">{ERRORS[error]}</p>' if error else ""
     return _PAGE.format(error=shown, next=escape(next_path), username=escape(username))
+
+
+_REVEAL = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>查看联系电话 Show a driver's number</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+  margin: 2rem auto; max-width: 34rem; }}
+label {{ display: block; margin: .8rem 0 .3rem; }} label span {{ color: #777; font-size: .85rem; }}
+input {{ width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem; }}
+button {{ margin-top: 1rem; padding: .55rem 1.2rem; font-size: 1rem; }}
+.shown {{ background: #f0fdf4; padding: 1rem; border-radius: 4px; font-size: 1.1rem; }}
+.error {{ color: #b91c1c; background: #fef2f2; padding: .5rem; border-radius: 4px; }}
+.note {{ color: #555; font-size: .9rem; }}
+</style></head>
+<body><h1>查看联系电话 <small>Show a driver's number</small></h1>
+<p class="note">回访或核实时使用；每次查看都记入安全日志（谁、何时、哪件、为何）。
+For calling back: each reveal is logged (who, when, which grievance, why).</p>
+{result}
+<form method="post" action="/gate/reveal">
+<label for="number">工单编号 <span>Grievance number</span></label>
+<input id="number" name="number" required value="{number}">
+<label for="why">查看原因 <span>Why (e.g. 回访)</span></label>
+<input id="why" name="why" required maxlength="200">
+<button type="submit">查看 Show</button>
+</form></body></html>
+"""
+
+
+def reveal_page(
+    *, number: str = "", shown: dict[str, str | None] | None = None, error: str | None = None
+) -> str:
+    """The reveal form, with the number shown (or why not) after a submit."""
+    if shown is not None:
+        plate = f"　车牌 plate {escape(shown['plate'] or '')}" if shown.get("plate") else ""
+        result = (
+            f'<p class="shown">{escape(str(shown["number"]))}: {escape(str(shown["name"]))}　'
+            f"电话 phone <b>{escape(str(shown['phone']))}</b>{plate}</p>"
+        )
+    elif error is not None:
+        result = f'<p class="error">{escape(error)}</p>'
+    else:
+        result = ""
+    return _REVEAL.format(result=result, number=escape(number))

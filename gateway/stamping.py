@@ -2,7 +2,9 @@
 creates (`POST /api/deployments/{id}/create_flow_run` of a deployment tagged `action`: the
 `stamp` parameter, binding the parameters as sent) and every case-run input it resumes
 (`POST /api/flow_runs/{id}/resume` of a run tagged `worklist`: `run_input.stamp`, bound to that
-run). Whatever `stamp` a caller sends is replaced. Accounts that do not act on grievances
+run). Whatever `stamp` a caller sends is replaced. The phone, plate and ID numbers typed there
+are replaced by references into the engine database first (`service.personal_refs`), so they
+never reach Prefect's. Accounts that do not act on grievances
 (analysts, admins) are refused there, and so are unit staff resuming another unit's case run."""
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from starlette.concurrency import run_in_threadpool
 
 from gateway.proxy import Upstream
-from service import stamps
+from service import personal_refs, stamps
+from service.engine import Engine
 from workflow.accounts import Identity
 
 CREATE = re.compile(r"^/api/deployments/([0-9a-fA-F-]{36})/create_flow_run$")
@@ -57,6 +61,7 @@ def _acting(identity: Identity) -> Refusal | None:
 
 
 async def stamp_request(
+    engine: Engine,
     client: httpx.AsyncClient,
     upstream: Upstream,
     identity: Identity,
@@ -83,6 +88,9 @@ async def stamp_request(
         if not isinstance(parameters, dict):
             return Refusal(400, "parameters must be an object")
         parameters.pop("stamp", None)
+        parameters = dict(
+            await run_in_threadpool(personal_refs.protect, engine, parameters, at, identity.name)
+        )
         parameters["stamp"] = stamps.issue(identity, f"action:{action}", at, parameters)
         body["parameters"] = parameters
         return json.dumps(body, ensure_ascii=False).encode()
@@ -102,6 +110,10 @@ async def stamp_request(
         run_input = body.get("run_input")
         if isinstance(run_input, dict):
             run_input.pop("stamp", None)
-            run_input["stamp"] = stamps.issue(identity, f"flow_run:{resumed[1]}", at)
+            protected: dict[str, Any] = await run_in_threadpool(
+                personal_refs.protect, engine, run_input, at, identity.name
+            )
+            protected["stamp"] = stamps.issue(identity, f"flow_run:{resumed[1]}", at)
+            body["run_input"] = protected
         return json.dumps(body, ensure_ascii=False).encode()
     return raw

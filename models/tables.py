@@ -409,3 +409,14 @@ class UsedStamp(SQLModel, table=True):
     use: str = Field(max_length=128)  # the case run's pause key ("" for an action run)
     account: str = Field(max_length=64)
     used_at: datetime = _utc(nullable=False)
+
+
+class PersonalRef(SQLModel, table=True):
+    """A phone, plate or ID number typed in a form, kept here while Prefect stores only the
+    reference (`pii:` and 12 letters) that the gate put in its place (`service.personal_refs`)."""
+
+    __tablename__ = "personal_ref"
+    ref: str = Field(max_length=16, primary_key=True)
+    value: str = Field(max_length=64)
+    created_at: datetime = _utc(nullable=False)
+    created_by: str = Field(max_length=64)

@@ -29,6 +29,7 @@ KINDS = (
     "user_disabled",
     "user_enabled",
     "password_changed",
+    "reveal",  # a driver's number shown in full (service.disclosure)
 )
 
 # Five failed logins for one name within a minute: refused for a minute.

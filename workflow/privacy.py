@@ -124,6 +124,28 @@ def mask_text(text: str) -> str:
     )
 
 
+# What a phone, ID or plate number in a form becomes before it reaches Prefect: a reference into
+# the engine database (`service.personal_refs`). Letters only, so no pattern above matches one.
+REFERENCE = re.compile(r"pii:[A-Za-z]{12}")
+_PERSONAL = (_ID_IN_TEXT, _PHONE_IN_TEXT, _LANDLINE_INTL_IN_TEXT, _LANDLINE_IN_TEXT, _PLATE_IN_TEXT)
+
+
+def substitute_personal(text: str, replace: Callable[[str], str]) -> str:
+    """Each phone, ID and plate number in `text` (as `mask_text` finds them) replaced by
+    `replace(the number as written)`."""
+    for pattern in _PERSONAL:
+        folded = text.translate(_FOLD)  # full-width digits fold one character to one
+        parts: list[str] = []
+        last = 0
+        for match in pattern.finditer(folded):
+            parts += [text[last : match.start()], replace(text[match.start() : match.end()])]
+            last = match.end()
+        if parts:
+            parts.append(text[last:])
+            text = "".join(parts)
+    return text
+
+
 def mask_value(value: Any) -> Any:
     """`mask_text` applied to every string inside `value` (dicts, lists, nested): for the
     payloads of audit records, whose free text may sit a level down (a close's findings)."""

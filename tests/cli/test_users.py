@@ -167,3 +167,37 @@ def test_the_cli_acts_with_the_role_and_unit_of_an_account_of_that_name(
     assert run(capsys, "user", "disable", "li")[0] == 0
     code, _, err = run(capsys, "feedback", number, "--note", "x")
     assert code == 1 and "disabled" in err
+
+
+def test_reveal_shows_the_number_to_the_desk_and_logs_it(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    accepted = _json(
+        capsys,
+        "accept",
+        "--channel",
+        "hotline_12328",
+        "--ref",
+        "R-7",
+        "--type",
+        "complaint",
+        "--category",
+        "freight_unpaid",
+        "--name",
+        "王建国",
+        "--phone",
+        "13812345678",
+        "--description",
+        "欠运费",
+        "--at",
+        "2026-11-23T09:00",
+    )
+    shown = _json(capsys, "reveal", accepted["number"], "--why", "回访司机")
+    assert shown == {
+        "number": accepted["number"],
+        "name": "王建国",
+        "phone": "13812345678",
+        "plate": None,
+    }
+    code, _, err = run(capsys, "reveal", accepted["number"], "--why", "复盘", "--role", "reviewer")
+    assert code == 1 and "may not see" in err

@@ -323,3 +323,62 @@ def test_unit_staff_see_their_unit_s_runs_only(gate: TestClient) -> None:
     _login(gate)  # the desk sees every unit's
     assert _sent(gate.post("/api/flow_runs/count", json={})) == {}
     assert gate.get(f"/api/flow_runs/{CASE_RUN_UB}").status_code == 200
+
+
+def test_personal_numbers_in_a_form_reach_prefect_as_references(
+    gate: TestClient, engine: Engine
+) -> None:
+    from service import personal_refs
+
+    _login(gate)
+    path = f"/api/deployments/{ACTION_DEPLOYMENT}/create_flow_run"
+    form = {"params": {"phone": "13812345678", "note": "司机电话13912345678，车牌川B12345"}}
+    sent = _sent(gate.post(path, json={"parameters": form}))
+    text = json.dumps(sent, ensure_ascii=False)
+    assert "13812345678" not in text and "13912345678" not in text and "川B12345" not in text
+    params = {k: v for k, v in sent["parameters"].items() if k != "stamp"}
+    claim = verify(sent["parameters"]["stamp"], stamps.key())
+    assert claim.digest == digest_of(params)  # the stamp binds what Prefect stores
+    assert personal_refs.resolve(engine, params) == form
+    gate.post("/logout")
+    _login(gate, "ua")
+    resume = {"run_input": {"action": "回访 revisit", "note": "回电13812345678"}}
+    resumed = _sent(gate.post(f"/api/flow_runs/{CASE_RUN_UA}/resume", json=resume))
+    assert "13812345678" not in json.dumps(resumed) and "stamp" in resumed["run_input"]
+
+
+def test_the_reveal_page_shows_a_number_to_the_desk_only_and_logs_it(
+    gate: TestClient, engine: Engine
+) -> None:
+    from service import cases
+    from tests.conftest import accept_command
+
+    desk = Stamp(actor=Actor("zhang", Role.DISPATCHER), at=T0, recorded_at=T0)
+    number = cases.accept(engine, accept_command(ref="RV-1"), desk).number
+    assert gate.get("/gate/reveal", follow_redirects=False).status_code == 303  # no session
+    _login(gate)
+    assert "查看联系电话" in gate.get(f"/gate/reveal?number={number}").text
+    shown = gate.post("/gate/reveal", data={"number": number, "why": "回访司机"})
+    assert shown.status_code == 200 and "13812345678" in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    for name in ("ana", "li"):
+        gate.post("/logout")
+        _login(gate, name)
+        refused = gate.post("/gate/reveal", data={"number": number, "why": "看看"})
+        assert refused.status_code == 403 and "13812345678" not in refused.text
+    reveals = [e for e in security.listing(engine) if e.kind == "reveal"]
+    assert [(e.account, e.detail["why"]) for e in reveals] == [("zhang", "回访司机")]
+
+
+def test_unit_staff_see_artifacts_task_runs_and_logs_of_their_unit_s_runs_only(
+    gate: TestClient,
+) -> None:
+    _login(gate, "ua")
+    for path in ("/api/artifacts/filter", "/api/artifacts/latest/count", "/api/task_runs/count"):
+        sent = _sent(gate.post(path, json={"artifacts": {"key": {"like_": "grievance"}}}))
+        assert sent["flow_runs"] == {"tags": {"all_": ["unit:UA"]}}, path
+    logs = {"logs": {"flow_run_id": {"any_": [CASE_RUN_UA]}}}
+    assert _sent(gate.post("/api/logs/filter", json=logs)) == logs
+    other = {"logs": {"flow_run_id": {"any_": [CASE_RUN_UA, CASE_RUN_UB]}}}
+    assert gate.post("/api/logs/filter", json=other).status_code == 404
+    assert gate.post("/api/logs/filter", json={"limit": 10}).status_code == 403
