@@ -15,7 +15,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
-from models.tables import Account, Unit
+from models.access_tables import Account
+from models.tables import Unit
 from service import security
 from service.acting import Stamp
 from service.engine import Engine

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from models.tables import PersonalRef
+from models.access_tables import PersonalRef
 from service.engine import Engine
 from workflow.errors import InvalidInput
 from workflow.privacy import REFERENCE, substitute_personal

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models.tables import SecurityEvent
+from models.access_tables import SecurityEvent
 from service.engine import Engine
 from workflow.timeutil import iso
 

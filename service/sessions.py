@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
-from models.tables import Account, AccountSession
+from models.access_tables import Account, AccountSession
 from service import security
 from service.engine import Engine
 from workflow.accounts import AccountRole, Identity

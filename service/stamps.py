@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from models.tables import UsedStamp
+from models.access_tables import UsedStamp
 from service import accounts, security
 from service.engine import Engine
 from workflow.accounts import Identity

@@ -12,8 +12,6 @@ where it fails: CI installs both.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -44,17 +42,6 @@ FLAGS = (
     "--run-all-compositor-stages-before-draw",
     "--force-prefers-reduced-motion",
 )
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium fonts-noto-cjk)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}; CI must install it")
-        pytest.skip(message)
-    return found
 
 
 def _free_port() -> int:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -158,17 +156,6 @@ def test_a_forged_actor_a_non_acting_account_and_no_session_write_nothing(
     )
     assert anonymous.status_code == 401
     assert len(_grievances(served)) == before
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium fonts-noto-cjk)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}; CI must install it")
-        pytest.skip(message)
-    return found
 
 
 def _sign_in(page: Any, url: str, name: str, password: str) -> None:

@@ -48,7 +48,7 @@ def test_an_account_keeps_only_an_argon2_hash(with_unit: Engine) -> None:
     )
     from sqlmodel import select
 
-    from models.tables import Account
+    from models.access_tables import Account
 
     with with_unit.db.read() as session:
         row = session.exec(select(Account)).one()
