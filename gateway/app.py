@@ -15,6 +15,7 @@ runs only (`gateway.narrowing`)."""
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -33,6 +34,7 @@ from starlette.routing import Route
 from gateway.narrowing import narrow
 from gateway.pages import login_page, reveal_page
 from gateway.proxy import Upstream, forward
+from gateway.sso import SSO_COOKIE, SSO_MAX_AGE, Sso, SsoConfig, SsoError
 from gateway.stamping import Refusal, stamp_request
 from service import accounts, disclosure, security, sessions
 from service.acting import Stamp
@@ -100,6 +102,7 @@ class Gate:
         secure_cookie: bool = False,
         clock: Callable[[], datetime] = _now,
         transport: httpx.AsyncBaseTransport | None = None,
+        sso: SsoConfig | None = None,
     ) -> None:
         self.engine = engine
         self.upstream = upstream
@@ -107,6 +110,10 @@ class Gate:
         self.secure_cookie = secure_cookie
         self.clock = clock
         self.client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(60, connect=5))
+        self.sso = (
+            Sso(sso, httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5))) if sso else None
+        )
+        self.sso_signer = URLSafeTimedSerializer(secret, salt="grievance-sso")
 
     # --- sessions ------------------------------------------------------------------------
     async def identity(self, request: Request) -> Identity | None:
@@ -141,7 +148,8 @@ class Gate:
 
     # --- routes --------------------------------------------------------------------------
     async def login_form(self, request: Request) -> Response:
-        return HTMLResponse(login_page(next_path=_safe_next(request.query_params.get("next"))))
+        target = _safe_next(request.query_params.get("next"))
+        return HTMLResponse(login_page(next_path=target, sso=self.sso is not None))
 
     async def login(self, request: Request) -> Response:
         body = await request.body()
@@ -160,10 +168,18 @@ class Gate:
             )
         except accounts.LoginRefused as refused:
             error = "throttled" if refused.throttled else "refused"
-            page = login_page(next_path=target, error=error, username=username[:64])
+            page = login_page(
+                next_path=target, error=error, username=username[:64], sso=self.sso is not None
+            )
             if refused.throttled:
                 return HTMLResponse(page, status_code=429, headers={"Retry-After": "60"})
             return HTMLResponse(page, status_code=401)
+        return await self.signed_in(identity, target, at, remote)
+
+    async def signed_in(
+        self, identity: Identity, target: str, at: datetime, remote: str | None
+    ) -> Response:
+        """A session for a person who just signed in, its cookie, and on to `target`."""
         token = await run_in_threadpool(sessions.open_session, self.engine, identity, at, remote)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
@@ -174,6 +190,74 @@ class Gate:
             secure=self.secure_cookie,
             path="/",
         )
+        return response
+
+    # --- single sign-on (OIDC) -------------------------------------------------------------
+    def _sso_redirect_uri(self, request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/login/sso/callback"
+
+    async def sso_start(self, request: Request) -> Response:
+        if self.sso is None:
+            return Response("single sign-on is not configured", status_code=404)
+        target = _safe_next(request.query_params.get("next"))
+        try:
+            url, state, nonce = await self.sso.authorize_url(self._sso_redirect_uri(request))
+        except (SsoError, httpx.HTTPError) as error:
+            page = login_page(next_path=target, sso=True, detail=f"单点登录不可用 SSO: {error}")
+            return HTMLResponse(page, status_code=502)
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(
+            SSO_COOKIE,
+            self.sso_signer.dumps({"state": state, "nonce": nonce, "next": target}),
+            max_age=SSO_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookie,
+            path="/login/sso",
+        )
+        return response
+
+    async def sso_callback(self, request: Request) -> Response:
+        if self.sso is None:
+            return Response("single sign-on is not configured", status_code=404)
+        at, remote = self.clock(), _remote(request)
+        try:
+            started = self.sso_signer.loads(
+                request.cookies.get(SSO_COOKIE, ""), max_age=SSO_MAX_AGE
+            )
+        except BadSignature:
+            started = None
+        state = request.query_params.get("state", "")
+        if not isinstance(started, dict) or not hmac.compare_digest(
+            str(started.get("state", "")), state
+        ):
+            await self.refuse(request, None, "sso state missing or altered")
+            page = login_page(sso=True, detail="单点登录已过期或无效，请重试 The sign-on expired")
+            return HTMLResponse(page, status_code=400)
+        target = _safe_next(str(started.get("next") or "/"))
+        try:
+            claims = await self.sso.claims(
+                request.query_params.get("code", ""),
+                self._sso_redirect_uri(request),
+                str(started["nonce"]),
+            )
+            claimed = self.sso.mapped(claims)
+            identity = await run_in_threadpool(
+                accounts.sso_login,
+                self.engine,
+                name=claimed.name,
+                display=claimed.display_name,
+                role=claimed.role,
+                unit=claimed.unit,
+                at=at,
+                remote=remote,
+            )
+        except (SsoError, GrievanceError, httpx.HTTPError) as error:
+            await self.refuse(request, None, f"sso: {error}"[:200])
+            page = login_page(next_path=target, sso=True, detail=f"单点登录失败 SSO: {error}")
+            return HTMLResponse(page, status_code=403)
+        response = await self.signed_in(identity, target, at, remote)
+        response.delete_cookie(SSO_COOKIE, path="/login/sso")
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -296,6 +380,8 @@ class Gate:
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         yield
         await self.client.aclose()
+        if self.sso is not None:
+            await self.sso.client.aclose()
 
     def app(self) -> Starlette:
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -304,6 +390,8 @@ class Gate:
                 Route("/login", self.login_form, methods=["GET"]),
                 Route("/login", self.login, methods=["POST"]),
                 Route("/logout", self.logout, methods=["POST"]),
+                Route("/login/sso", self.sso_start, methods=["GET"]),
+                Route("/login/sso/callback", self.sso_callback, methods=["GET"]),
                 Route("/gate/whoami", self.whoami, methods=["GET"]),
                 Route("/gate/health", self.health, methods=["GET"]),
                 Route("/gate/reveal", self.reveal_form, methods=["GET"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
@@ -32,8 +33,13 @@ button {{ margin-top: 1.4rem; width: 100%; padding: .65rem; font-size: 1rem; bor
 <label for="password">密码 <span>Password</span></label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">登录 Sign in</button>
+{sso}
 </form></body></html>
 """
+_SSO = (
+    '<p style="text-align:center;margin-top:1rem"><a href="/login/sso?next={next}">'
+    "单点登录 Sign in with the bureau's account</a></p>"
+)
 
 ERRORS = {
     "refused": "账号或密码错误，或账号已停用。<br>Wrong login name or password, or the account is "
@@ -44,9 +50,21 @@ ERRORS = {
 }
 
 
-def login_page(*, next_path: str = "/", error: str | None = None, username: str = "") -> str:
+def login_page(
+    *,
+    next_path: str = "/",
+    error: str | None = None,
+    username: str = "",
+    sso: bool = False,
+    detail: str | None = None,
+) -> str:
+    """The login page; `error` one of ERRORS, `detail` a message of its own (escaped); with a
+    link to single sign-on when it is configured."""
     shown = f'<p class="error">{ERRORS[error]}</p>' if error else ""
-    return _PAGE.format(error=shown, next=escape(next_path), username=escape(username))
+    if detail:
+        shown += f'<p class="error">{escape(detail)}</p>'
+    link = _SSO.format(next=escape(quote(next_path, safe="/"))) if sso else ""
+    return _PAGE.format(error=shown, next=escape(next_path), username=escape(username), sso=link)
 
 
 _REVEAL = """<!doctype html>

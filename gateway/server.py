@@ -14,6 +14,7 @@ import uvicorn
 
 from gateway.app import Gate
 from gateway.proxy import Upstream
+from gateway.sso import SsoConfig
 from service.engine import Engine
 from workflow.errors import GrievanceError
 
@@ -60,7 +61,13 @@ def start(
 ) -> Running:
     """Start the gate on host:port in front of `upstream`; returns once it accepts requests."""
     secret = os.environ.get(ENV_SECRET, "").encode() or secrets.token_bytes(32)
-    gate = Gate(engine, upstream, secret, secure_cookie=os.environ.get(ENV_SECURE) == "1")
+    gate = Gate(
+        engine,
+        upstream,
+        secret,
+        secure_cookie=os.environ.get(ENV_SECURE) == "1",
+        sso=SsoConfig.from_env(),
+    )
     config = uvicorn.Config(
         gate.app(),
         host=host,

@@ -291,3 +291,64 @@ def as_account(engine: Engine, actor: Actor) -> Actor:
             f"{name} has an account as {shown}: act with that role and unit (or none given)"
         )
     return Actor(name=name, role=acting, unit=row.unit)
+
+
+SSO_HASH = "!sso"  # the password of an account made by single sign-on: none matches it
+
+
+def sso_login(
+    engine: Engine,
+    *,
+    name: str,
+    display: str,
+    role: AccountRole,
+    unit: str | None,
+    at: datetime,
+    remote: str | None = None,
+) -> Identity:
+    """The identity of a person the identity provider vouched for: their account made on the
+    first sign-on, its role and unit kept as the provider says (it is authoritative); a
+    disabled account stays refused. Logged as a login `via` sso."""
+    folded = login_name(name)
+    if role not in (AccountRole.HANDLER, AccountRole.SUPERVISOR):
+        unit = None  # the others work for the bureau
+    check_unit(role, unit)
+    shown = display_name(display[:50] if display else None, folded)
+    with engine.db.transaction() as session:
+        if (
+            unit is not None
+            and session.exec(select(Unit.id).where(col(Unit.code) == unit)).first() is None
+        ):
+            raise InvalidInput(f"the identity provider's unit {unit[:40]!r} is not a unit here")
+        row = session.exec(select(Account).where(col(Account.name) == folded)).first()
+        if row is not None and row.disabled_at is not None:
+            refused = True
+        else:
+            refused = False
+            if row is None:
+                row = Account(
+                    name=folded,
+                    display_name=shown,
+                    role=role.value,
+                    unit=unit,
+                    password_hash=SSO_HASH,
+                    created_at=at,
+                    created_by="sso",
+                    password_changed_at=at,
+                )
+            row.display_name, row.role, row.unit, row.last_login_at = shown, role.value, unit, at
+            session.add(row)
+        security.record(
+            session,
+            "login_failed" if refused else "login",
+            at,
+            account=folded,
+            remote=remote,
+            via="sso",
+            role=role.value,
+            unit=unit,
+            **({"why": "disabled"} if refused else {}),
+        )
+    if refused:
+        raise LoginRefused()
+    return Identity(folded, shown, role, unit)
