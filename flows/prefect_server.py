@@ -130,10 +130,18 @@ def prefect_api(
                 )
             time.sleep(0.5)
         # Prefect reads its settings once at import: point this process at the server too
-        from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+        from prefect.settings import (
+            PREFECT_API_AUTH_STRING,
+            PREFECT_API_URL,
+            PREFECT_UI_URL,
+            temporary_settings,
+        )
 
         updates: dict[Any, str] = {PREFECT_API_URL: api_url}
         os.environ["PREFECT_API_URL"] = api_url  # for child processes (served runs)
+        if public_url:  # the links runs log ("View at ...") point at the gate, not inside
+            os.environ["PREFECT_UI_URL"] = public_url
+            updates[PREFECT_UI_URL] = public_url
         # a server behind basic auth: this process and its children use the same password
         password = os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
         if password and not os.environ.get("PREFECT_API_AUTH_STRING"):
@@ -144,6 +152,8 @@ def prefect_api(
             yield api_url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
+        if public_url:
+            os.environ.pop("PREFECT_UI_URL", None)
         if added_auth:
             os.environ.pop("PREFECT_API_AUTH_STRING", None)
         if set_password:

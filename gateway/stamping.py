@@ -102,8 +102,9 @@ async def stamp_request(
         if refused := _acting(identity):
             return refused
         unit = identity.unit if identity.role.value in ("handler", "supervisor") else None
-        if unit is not None and not {f"unit:{unit}", f"waiting:{unit}"} & tags:
-            return Refusal(403, f"this case run is not unit {unit}'s (不属于本单位的工单)")
+        if unit is not None and f"waiting:{unit}" not in tags:
+            # unit staff see their unit's case runs, but resume only those waiting for them
+            return Refusal(403, f"this case run does not wait for unit {unit} (不是本单位待办)")
         body = _body(raw)
         if isinstance(body, Refusal):
             return body

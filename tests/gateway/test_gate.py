@@ -301,7 +301,7 @@ def test_a_case_run_input_is_stamped_and_only_its_unit_may_resume_it(gate: TestC
     claim = verify(sent["run_input"]["stamp"], stamps.key())
     assert (claim.name, claim.target) == ("ua", f"flow_run:{CASE_RUN_UA}")
     refused = gate.post(f"/api/flow_runs/{CASE_RUN_UB}/resume", json=resume)
-    assert refused.status_code == 403 and "not unit UA's" in refused.json()["detail"]
+    assert refused.status_code == 403 and "does not wait for unit UA" in refused.json()["detail"]
 
 
 def test_unit_staff_see_their_unit_s_runs_only(gate: TestClient) -> None:
