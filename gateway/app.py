@@ -19,7 +19,7 @@ import hmac
 import json
 import re
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -43,7 +43,10 @@ from workflow.accounts import AccountRole, Identity
 from workflow.errors import GrievanceError
 
 COOKIE = "grievance_session"
-NO_STORE = {"Cache-Control": "no-store"}  # pages with a driver's number are never cached
+NO_STORE = {"Cache-Control": "no-store"}
+REFUSAL_QUIET = timedelta(
+    minutes=1
+)  # the same refusal is logged once a minute  # pages with a driver's number are never cached
 FORM_MAX = 8 * 1024  # a login form is small; anything bigger is not one
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # Prefect endpoints that change the system rather than a grievance: admins only
@@ -114,6 +117,7 @@ class Gate:
             Sso(sso, httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5))) if sso else None
         )
         self.sso_signer = URLSafeTimedSerializer(secret, salt="grievance-sso")
+        self._refused: dict[tuple[str | None, str | None, str], datetime] = {}
 
     # --- sessions ------------------------------------------------------------------------
     async def identity(self, request: Request) -> Identity | None:
@@ -129,7 +133,16 @@ class Gate:
         return await run_in_threadpool(sessions.resolve, self.engine, token, self.clock())
 
     async def refuse(self, request: Request, who: str | None, why: str) -> None:
+        """Write a refusal to the security log: once a minute per (client, account, reason),
+        so a signed-out tab that keeps polling does not write a row per request."""
         at, remote = self.clock(), _remote(request)
+        key = (remote, who, why)
+        last = self._refused.get(key)
+        if last is not None and at - last < REFUSAL_QUIET:
+            return
+        if len(self._refused) > 10_000:  # bounded: old entries go first
+            self._refused.clear()
+        self._refused[key] = at
 
         def log() -> None:
             with self.engine.db.transaction() as session:

@@ -382,3 +382,14 @@ def test_unit_staff_see_artifacts_task_runs_and_logs_of_their_unit_s_runs_only(
     other = {"logs": {"flow_run_id": {"any_": [CASE_RUN_UA, CASE_RUN_UB]}}}
     assert gate.post("/api/logs/filter", json=other).status_code == 404
     assert gate.post("/api/logs/filter", json={"limit": 10}).status_code == 403
+
+
+def test_a_polling_tab_without_a_session_is_logged_once_a_minute(
+    gate: TestClient, engine: Engine, clock: Clock
+) -> None:
+    for _ in range(5):
+        assert gate.post("/api/flow_runs/filter", json={}).status_code == 401
+    clock.at = T0 + timedelta(seconds=61)
+    assert gate.post("/api/flow_runs/filter", json={}).status_code == 401
+    refused = [e for e in security.listing(engine) if e.kind == "refused"]
+    assert len(refused) == 2
