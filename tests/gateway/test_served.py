@@ -95,8 +95,9 @@ def test_every_port_of_the_serve_process_tree_refuses_unauthenticated_requests(
         ):
             try:
                 answer = httpx.request(method, base + path, json={}, timeout=10)
-            except httpx.RemoteProtocolError:
+            except (httpx.RemoteProtocolError, httpx.ReadError):
                 # Prefect's runner control channel (a token per run, not HTTP): it hangs up
+                # (closes or resets the connection) on anything but its own handshake
                 continue
             assert answer.status_code == 401, (port, path, answer.status_code)
             answered.add(port)
@@ -105,7 +106,7 @@ def test_every_port_of_the_serve_process_tree_refuses_unauthenticated_requests(
                 f"{base}/api/flow_runs/filter", json={}, auth=("admin", "guess"), timeout=10
             )
             assert forged.status_code == 401
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.ReadError):
             pass
     assert gate in answered and len(answered) >= 2  # the gate and the Prefect server: 401
 
