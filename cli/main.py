@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli import (
     admin,
+    audit,
     calendar,
     demo,
     documents,
@@ -42,6 +43,7 @@ from workflow.vocab import Role
 # each adds its commands to the group `cli` when imported
 COMMAND_MODULES = (
     admin,
+    audit,
     calendar,
     documents,
     lifecycle,
