@@ -33,6 +33,10 @@ def seal_by_hash(session: Session, digest: str) -> AuditSeal | None:
     return session.exec(select(AuditSeal).where(AuditSeal.hash == digest)).first()
 
 
+def seal_by_id(session: Session, seal_id: int) -> AuditSeal | None:
+    return session.get(AuditSeal, seal_id)
+
+
 def seal_at(session: Session, at: datetime) -> AuditSeal | None:
     """The last seal made at or before `at` (the head of that moment)."""
     query = select(AuditSeal).where(col(AuditSeal.sealed_at) <= at)
@@ -131,6 +135,11 @@ def add_check(
 
 def last_clean_check(session: Session) -> AuditCheck | None:
     query = select(AuditCheck).where(AuditCheck.findings == 0)
+    return session.exec(query.order_by(col(AuditCheck.id).desc()).limit(1)).first()
+
+
+def last_full_check(session: Session) -> AuditCheck | None:
+    query = select(AuditCheck).where(col(AuditCheck.incremental).is_(False))
     return session.exec(query.order_by(col(AuditCheck.id).desc()).limit(1)).first()
 
 

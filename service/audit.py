@@ -140,10 +140,11 @@ def verify(
     result = Verification()
     with engine.db.read() as session:
         result.through_event_id = audit_seals.max_event_id(session)
-        since = None
+        since = after_seal = None
         if incremental:
             clean = audit_seals.last_clean_check(session)
-            since = clean.through_event_id if clean is not None else None
+            if clean is not None:
+                since, after_seal = clean.through_event_id, clean.seal_id
         names = {u.code: u.name for u in session.exec(_UNITS).all()}
     if number is not None:
         with engine.db.read() as session:
@@ -164,7 +165,7 @@ def verify(
                 _check_batch(engine, session, rows, names, result)
             if progress is not None:
                 progress(result)
-    result.findings.extend(_check_ledger(engine, number, anchors, result))
+    result.findings.extend(_check_ledger(engine, number, anchors, result, after_seal))
     if number is None:
         with engine.db.transaction() as session:
             last_seal = audit_seals.last_seal(session)
@@ -181,10 +182,14 @@ def verify(
 
 
 def _check_ledger(
-    engine: Engine, number: str | None, anchors: Sequence[str], result: Verification
+    engine: Engine,
+    number: str | None,
+    anchors: Sequence[str],
+    result: Verification,
+    after_seal: int | None,
 ) -> list[Finding]:
     with engine.db.read() as session:
-        found, unsealed = check_seals(session, only=number)
+        found, unsealed = check_seals(session, only=number, after_seal=after_seal)
         result.unsealed = unsealed
         found += check_anchors(session, anchors)
     return found

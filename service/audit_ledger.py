@@ -16,11 +16,17 @@ from workflow.audit_findings import Finding
 PAGE = 50  # seals read at a time (each covers up to SEAL_EVENTS events)
 
 
-def check_seals(session: Session, only: str | None = None) -> tuple[list[Finding], int]:
-    """Every seal in order; returns the findings (those of grievance `only`, if given) and
-    how many events are not sealed yet."""
+def check_seals(
+    session: Session, only: str | None = None, after_seal: int | None = None
+) -> tuple[list[Finding], int]:
+    """Every seal in order (those after seal `after_seal`, checked before, if given: linked
+    to it); returns the findings (those of grievance `only`, if given) and how many events are
+    not sealed yet."""
     found: list[Finding] = []
     prev, through, last_id = GENESIS, 0, 0
+    start = audit_seals.seal_by_id(session, after_seal) if after_seal else None
+    if start is not None:
+        prev, through, last_id = start.hash, start.through_event_id, int(start.id or 0)
     while True:
         page = audit_seals.seals_after(session, last_id, PAGE)
         if not page:

@@ -412,3 +412,41 @@ def queue_reminder(
         units=load_units(session),
         rerun=True,
     )
+
+
+def queue_audit(
+    engine: Engine,
+    session: Session,
+    *,
+    findings: Sequence[Mapping[str, str]],
+    digest: str,
+    now: datetime,
+) -> list[Notification]:
+    """审计日志异常: what an audit verification found, for the bureau's supervisors, once per
+    set of findings (`digest`: their hash), the first 20 listed, details masked."""
+    title, body = render_message(
+        "notify/audit_findings.md",
+        engine.notify.language,
+        findings=list(findings[:20]),
+        count=len(findings),
+        at=now,
+    )
+    return _enqueue(
+        engine,
+        session,
+        title=title,
+        body=body,
+        number=None,
+        grievance_id=None,
+        lead_unit=None,
+        key=f"audit/{digest[:16]}",
+        kind="audit_findings",
+        step="audit",
+        target=None,
+        cycle=0,
+        audiences=(Audience.SUPERVISOR,),
+        now=now,
+        not_before=now,
+        units=load_units(session),
+        rerun=True,
+    )

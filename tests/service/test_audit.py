@@ -287,3 +287,54 @@ def test_each_full_run_is_recorded(driver: Driver, cases: dict[str, str]) -> Non
             text("SELECT checked, findings, incremental FROM audit_check")
         ).all()
     assert [tuple(r) for r in runs] == [(4, 0, False)]
+
+
+def test_the_watchdog_seals_verifies_and_tells_the_supervisors_once(
+    driver: Driver, cases: dict[str, str]
+) -> None:
+    from service import audit_watch
+
+    start = driver.now
+    clean = audit_watch.watch(driver.engine, start)
+    assert (clean.full, clean.checked, clean.findings, clean.notified) == (True, 4, 0, 0)
+    driver.to("assigned")
+    quiet = audit_watch.watch(driver.engine, driver.now)
+    assert (quiet.full, quiet.sealed, quiet.checked, quiet.findings) == (False, 2, 1, 0)
+    number = cases["closed"]
+    _sql(driver, f"UPDATE grievance SET lead_unit = 'UB' WHERE number='{number}'")
+    # a row changed without an event: not among what changed, found by the daily full run
+    assert audit_watch.watch(driver.engine, driver.now).findings == 0
+    day = start + timedelta(days=1)
+    found = audit_watch.watch(driver.engine, day)
+    assert found.full and found.findings == 1 and found.notified >= 1
+    with driver.engine.db.read() as session:
+        rows = session.exec(  # type: ignore[call-overload]
+            text(
+                "SELECT kind, audience, title, body FROM notification WHERE kind = 'audit_findings'"
+            )
+        ).all()
+    assert len(rows) == found.notified and rows[0][1] == "supervisor"
+    assert "审计日志异常" in rows[0][2] and number in rows[0][3] and "lead_unit" in rows[0][3]
+    again = audit_watch.watch(driver.engine, day + timedelta(days=1))  # the same findings
+    assert again.full and again.findings == 1 and again.notified == 0
+
+
+def test_the_monthly_bulletin_carries_the_head_hash_of_the_months_end(
+    driver: Driver, cases: dict[str, str]
+) -> None:
+    from datetime import date
+
+    from service import digests
+    from workflow.measures import month_of
+
+    month_end = audit.seal(driver.engine, driver.now)  # sealed in November (cases' fixture)
+    driver.now = T0 + timedelta(days=9)  # 2 December: new events, sealed after the month
+    driver.to("assigned")
+    december = audit.seal(driver.engine, driver.now)
+    assert december.head != month_end.head
+    digest = digests.monthly(driver.engine, month_of(date(2026, 11, 1)), driver.now)
+    assert digest.context["audit_head"]["hash"] == month_end.head
+    for lang, words in (("zh", "审计日志头哈希"), ("en", "head hash of the audit log")):
+        for fmt in ("md", "html"):
+            body = digests.render_digest(digest, fmt, lang).decode("utf-8")
+            assert words in body and month_end.head in body and december.head not in body
