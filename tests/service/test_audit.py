@@ -12,6 +12,7 @@ from sqlalchemy import text
 from service import audit
 from service import cases as uc
 from service import documents as docs
+from service.engine import Engine
 from tests.conftest import HANDLER, T0, Driver
 from workflow import audit_findings as af
 from workflow.audit_chain import GENESIS
@@ -338,3 +339,27 @@ def test_the_monthly_bulletin_carries_the_head_hash_of_the_months_end(
         for fmt in ("md", "html"):
             body = digests.render_digest(digest, fmt, lang).decode("utf-8")
             assert words in body and month_end.head in body and december.head not in body
+
+
+def test_a_randomized_run_verifies_clean(engine: Engine) -> None:
+    """Random operations by random people at random times (`bench.audit.Run`: the watchdog
+    sweeping, refusals, merges, back-dated records), the documents issued: nothing found.
+    10,000 operations with GRIEVANCE_AUDIT_OPS=10000 (the figure in the closing note)."""
+    import os
+    import random
+
+    from bench.audit import DESK as BENCH_DESK
+    from bench.audit import START, Run
+    from service.acting import Stamp
+    from service.units import add_unit
+
+    for code in ("UA", "UB"):
+        add_unit(engine, Stamp(BENCH_DESK, START, START), code=code, name=f"单位{code}")
+    run = Run(engine, random.Random(20))
+    for _ in range(int(os.environ.get("GRIEVANCE_AUDIT_OPS", "1500"))):
+        run.step()
+    docs.issue(engine, run.now, limit=10_000)
+    audit.seal(engine, run.now)
+    result = audit.verify(engine, run.now, batch=37)
+    assert result.findings == []
+    assert result.checked == len(run.numbers) and result.events > result.checked
