@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
@@ -13,6 +14,7 @@ from sqlmodel import Session, col, select
 from models.audit_tables import AuditAnchor, AuditCheck, AuditSeal
 
 __all__ = ["AuditAnchor", "AuditCheck", "AuditSeal"]
+from models.prepared import Row
 from models.tables import Document, Grievance, GrievanceEvent
 from workflow.audit_chain import Head
 
@@ -148,9 +150,21 @@ def max_event_id(session: Session) -> int:
 
 
 # ----------------------------------------------------------------------- what verify walks
-def grievances_after(session: Session, after_id: int, limit: int) -> list[Grievance]:
-    query = select(Grievance).where(col(Grievance.id) > after_id).order_by(col(Grievance.id))
-    return list(session.exec(query.limit(limit)).all())
+# Read as plain rows (Core, the columns' own types: zones, enums, JSON), not ORM objects:
+# verify reads every row of three tables, and building ORM objects cost more than the reading.
+_GRIEVANCE = Grievance.metadata.tables["grievance"]
+_EVENT = Grievance.metadata.tables["grievance_event"]
+_TIMER = Grievance.metadata.tables["sla_timer"]
+
+
+def _rows(session: Session, query: Any) -> list[Row]:
+    return list(session.connection().execute(query))
+
+
+def grievances_after(session: Session, after_id: int, limit: int) -> list[Row]:
+    """Grievance rows (every column) after id `after_id`, by id."""
+    query = _GRIEVANCE.select().where(_GRIEVANCE.c.id > after_id).order_by(_GRIEVANCE.c.id)
+    return _rows(session, query.limit(limit))
 
 
 def grievance_ids_with_events_after(
@@ -169,21 +183,35 @@ def grievance_ids_with_events_after(
     return [int(i) for i in session.exec(query).all()]
 
 
-def grievances_by_id(session: Session, ids: Sequence[int]) -> list[Grievance]:
-    query = select(Grievance).where(col(Grievance.id).in_(list(ids))).order_by(col(Grievance.id))
-    return list(session.exec(query).all())
+def grievances_by_id(session: Session, ids: Sequence[int]) -> list[Row]:
+    query = _GRIEVANCE.select().where(_GRIEVANCE.c.id.in_(list(ids)))
+    return _rows(session, query.order_by(_GRIEVANCE.c.id))
 
 
-def events_of_many(session: Session, ids: Sequence[int]) -> dict[int, list[GrievanceEvent]]:
-    """The events of several grievances, each list in seq order."""
-    result: dict[int, list[GrievanceEvent]] = {i: [] for i in ids}
+def grievance_by_number(session: Session, number: str) -> Row | None:
+    found = _rows(session, _GRIEVANCE.select().where(_GRIEVANCE.c.number == number))
+    return found[0] if found else None
+
+
+def events_of_many(session: Session, ids: Sequence[int]) -> dict[int, list[Row]]:
+    """The event rows of several grievances, each list in seq order."""
+    result: dict[int, list[Row]] = {i: [] for i in ids}
     query = (
-        select(GrievanceEvent)
-        .where(col(GrievanceEvent.grievance_id).in_(list(ids)))
-        .order_by(col(GrievanceEvent.grievance_id), col(GrievanceEvent.seq))
+        _EVENT.select()
+        .where(_EVENT.c.grievance_id.in_(list(ids)))
+        .order_by(_EVENT.c.grievance_id, _EVENT.c.seq)
     )
-    for event in session.exec(query).all():
+    for event in _rows(session, query):
         result.setdefault(event.grievance_id, []).append(event)
+    return result
+
+
+def timers_of_many(session: Session, ids: Sequence[int]) -> dict[int, list[Row]]:
+    """The timer rows of several grievances (what `sla_timers.timer_from_row` reads)."""
+    result: dict[int, list[Row]] = {i: [] for i in ids}
+    query = _TIMER.select().where(_TIMER.c.grievance_id.in_(list(ids)))
+    for timer in _rows(session, query):
+        result.setdefault(timer.grievance_id, []).append(timer)
     return result
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import audit_log, audit_seals, case_rows, sla_timers
-from models.tables import Document, Grievance, GrievanceEvent, Unit
+from models.prepared import Row
+from models.tables import Document, Unit
 from service import watchdog
 from service.audit_ledger import check_anchors, check_seals
 from service.documents import facts, render_bytes
@@ -24,6 +25,7 @@ from workflow import audit_findings as af
 from workflow.audit_chain import GENESIS, SEAL_EVENTS, Link, anchor_text, heads_of, seal_hash
 from workflow.audit_findings import Finding
 from workflow.case import Record
+from workflow.errors import NotFound
 from workflow.replay import replay
 from workflow.sla import rebuild
 
@@ -148,7 +150,9 @@ def verify(
         names = {u.code: u.name for u in session.exec(_UNITS).all()}
     if number is not None:
         with engine.db.read() as session:
-            row = case_rows.get_row(session, number)
+            row = audit_seals.grievance_by_number(session, number)
+            if row is None:
+                raise NotFound(f"grievance {number} does not exist")
             _check_batch(engine, session, [row], names, result)
     else:
         last = 0
@@ -201,13 +205,13 @@ _UNITS = select(Unit)
 def _check_batch(
     engine: Engine,
     session: Session,
-    rows: Sequence[Grievance],
+    rows: Sequence[Row],
     names: dict[str, str],
     result: Verification,
 ) -> None:
     ids = [int(r.id or 0) for r in rows]
     events = audit_seals.events_of_many(session, ids)
-    timers = sla_timers.timers_of_many(session, ids)
+    timers = audit_seals.timers_of_many(session, ids)
     documents = audit_seals.documents_of_many(session, ids)
     for row in rows:
         gid = int(row.id or 0)
@@ -229,8 +233,8 @@ def _check_batch(
 def check_grievance(
     engine: Engine,
     session: Session,
-    row: Grievance,
-    events: Sequence[GrievanceEvent],
+    row: Row,
+    events: Sequence[Row],
     timer_rows: Sequence[Any],
     documents: Sequence[Document],
     names: dict[str, str],
