@@ -20,11 +20,13 @@ from workflow.audit_chain import Head
 
 
 def lock_events(session: Session) -> None:
-    """Wait for every transaction that appended an event to end, and hold new ones off until
-    this one ends (PostgreSQL; SQLite's write transactions are serial already): a seal then
-    covers no id below which an event could still commit."""
+    """Wait for every transaction that appended an event to end, and hold new ones and other
+    sealers off until this one ends (PostgreSQL: SHARE ROW EXCLUSIVE conflicts with inserts
+    and with itself; SQLite's write transactions are serial already): a seal then covers no
+    id below which an event could still commit, and two watchdogs never fork the log."""
     if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("LOCK TABLE grievance_event IN SHARE MODE"))  # type: ignore[call-overload]
+        statement = text("LOCK TABLE grievance_event IN SHARE ROW EXCLUSIVE MODE")
+        session.exec(statement)  # type: ignore[call-overload]
 
 
 def last_seal(session: Session) -> AuditSeal | None:

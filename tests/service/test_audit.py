@@ -363,3 +363,24 @@ def test_a_randomized_run_verifies_clean(engine: Engine) -> None:
     result = audit.verify(engine, run.now, batch=37)
     assert result.findings == []
     assert result.checked == len(run.numbers) and result.events > result.checked
+
+
+def test_sealers_at_once_do_not_fork_the_log(driver: Driver) -> None:
+    """Two watchdogs appending and sealing at the same time: one chain of seals."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service import cases as use_cases
+    from service.acting import Stamp
+    from tests.conftest import DESK, accept_command
+
+    def work(worker: int) -> None:
+        for i in range(6):
+            at = T0 + timedelta(minutes=worker * 100 + i)
+            stamp = Stamp(actor=DESK, at=at, recorded_at=at)
+            use_cases.accept(driver.engine, accept_command(ref=f"W{worker}-{i}"), stamp)
+            audit.seal(driver.engine, at)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(work, (1, 2)))
+    result = audit.verify(driver.engine, LATER)
+    assert result.findings == [] and result.checked == 12 and result.unsealed == 0
