@@ -66,6 +66,7 @@ def audit_verify(
         number=number,
         anchors=anchors,
         incremental=incremental,
+        record=False,  # a look, not the watchdog's bookkeeping: the command writes nothing
         batch=batch,
         progress=_progress(),
     )
@@ -79,6 +80,7 @@ def audit_verify(
     )
     emit(ctx, result.as_dict(), "\n".join(lines))
     if not result.ok:
+        click.echo(f"error: the audit check found {len(result.findings)} finding(s)", err=True)
         sys.exit(1)
 
 

@@ -134,11 +134,13 @@ def verify(
     number: str | None = None,
     anchors: Sequence[str] = (),
     incremental: bool = False,
+    record: bool = True,
     batch: int = BATCH,
     progress: Callable[[Verification], None] | None = None,
 ) -> Verification:
     """Check every grievance (one with `number`; with `incremental`, those with events after
-    the last clean verification), the seals and the anchors; record the run."""
+    the last clean verification), the seals and the anchors; with `record` (not for one
+    grievance), record the run: the watchdog's next incremental run starts from it."""
     result = Verification()
     with engine.db.read() as session:
         result.through_event_id = audit_seals.max_event_id(session)
@@ -170,7 +172,7 @@ def verify(
             if progress is not None:
                 progress(result)
     result.findings.extend(_check_ledger(engine, number, anchors, result, after_seal))
-    if number is None:
+    if record and number is None:
         with engine.db.transaction() as session:
             last_seal = audit_seals.last_seal(session)
             audit_seals.add_check(

@@ -52,7 +52,7 @@ def test_the_tampering_of_the_issue_is_found(cli: Cli, tmp_path: Path) -> None:
         f"UPDATE grievance SET state='reviewed', description='tampered' WHERE number='{first}'",
     )
     code, out, err = cli("audit", "verify", "--json", ok=False)
-    assert code == 1 and "Traceback" not in err
+    assert code == 1 and err == "error: the audit check found 2 finding(s)\n"
     data = json.loads(out)
     assert data["checked"] == 2 and data["ok"] is False
     assert {(f["number"], f["kind"]) for f in data["findings"]} == {(first, "row")}

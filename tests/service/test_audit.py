@@ -283,6 +283,7 @@ def test_incremental_verification_checks_only_what_changed(
 def test_each_full_run_is_recorded(driver: Driver, cases: dict[str, str]) -> None:
     audit.verify(driver.engine, LATER)
     audit.verify(driver.engine, LATER, number=cases["closed"])  # one grievance: not recorded
+    audit.verify(driver.engine, LATER, record=False)  # the command line's look
     with driver.engine.db.read() as session:
         runs = session.exec(  # type: ignore[call-overload]
             text("SELECT checked, findings, incremental FROM audit_check")
