@@ -4,7 +4,7 @@ row and timers against the replay of its events (`evolve`, the SLA engine), each
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
@@ -12,6 +12,7 @@ from typing import Any
 
 from workflow.audit_chain import GENESIS, Link
 from workflow.case import Case
+from workflow.privacy import mask_name, mask_phone, mask_plate, mask_value
 from workflow.timers import Timer
 
 # the kinds of finding, as `--json` names them
@@ -100,15 +101,29 @@ def check_links(number: str, links: Sequence[tuple[Link, str]]) -> tuple[list[Fi
 _CASE_FIELDS = tuple(f.name for f in fields(Case))
 
 
+# personal data is shown masked in a finding, as everywhere (workflow/privacy.py)
+_MASKS: dict[str, Callable[[Any], str]] = {
+    "name": mask_name,
+    "phone": mask_phone,
+    "plate": mask_plate,
+}
+
+
+def _masked(field: str, value: Any) -> Any:
+    mask = _MASKS.get(field)
+    if mask is not None and value is not None:
+        return mask(value)
+    return mask_value(value) if isinstance(value, str) else value
+
+
 def compare_case(number: str, stored: Case, replayed: Case) -> list[Finding]:
-    """Every field the replay determines, stored vs replayed."""
+    """Every field the replay determines, stored vs replayed (personal data masked)."""
     found = []
     for name in _CASE_FIELDS:
         mine, theirs = getattr(stored, name), getattr(replayed, name)
         if mine != theirs:
-            found.append(
-                Finding(number, ROW, f"{name}: stored {shown(mine)}, replayed {shown(theirs)}")
-            )
+            a, b = shown(_masked(name, mine)), shown(_masked(name, theirs))
+            found.append(Finding(number, ROW, f"{name}: stored {a}, replayed {b}"))
     return found
 
 

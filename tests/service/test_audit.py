@@ -385,3 +385,16 @@ def test_sealers_at_once_do_not_fork_the_log(driver: Driver) -> None:
         list(pool.map(work, (1, 2)))
     result = audit.verify(driver.engine, LATER)
     assert result.findings == [] and result.checked == 12 and result.unsealed == 0
+
+
+def test_personal_data_in_a_finding_is_masked(driver: Driver, cases: dict[str, str]) -> None:
+    number = cases["handling"]
+    _sql(
+        driver,
+        "UPDATE grievance SET phone='13900001111', name='李四光', plate='川A54321', "
+        f"description='电话13712345678' WHERE number='{number}'",
+    )
+    details = "\n".join(f.detail for f in audit.verify(driver.engine, LATER).findings)
+    for secret in ("13900001111", "13812345678", "李四光", "王建国", "54321", "12345678"):
+        assert secret not in details
+    assert "phone: stored '139****1111'" in details and "name: stored '李**'" in details
