@@ -163,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         f"verified: {figures['checked']:,} grievances, {figures['events']:,} events in "
         f"{figures['seconds']:.1f} s: {figures['events_per_second']:,.0f} events/s"
     )
+    included = ", SQLite's 256 MiB memory map and 64 MiB page cache included"
     print(
-        f"peak memory of the verifying process: {figures['peak_rss_mib']:.0f} MiB (max RSS, "
-        "SQLite's 256 MiB memory map and 64 MiB page cache included)"
+        f"peak memory of the verifying process: {figures['peak_rss_mib']:.0f} MiB (max RSS"
+        f"{included if url.startswith('sqlite') else ''})"
     )
     print(f"findings: {figures['findings']}")
     for finding in figures["first"]:
