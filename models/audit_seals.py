@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from models.audit_tables import AuditAnchor, AuditCheck, AuditSeal
@@ -145,10 +145,6 @@ def last_clean_check(session: Session) -> AuditCheck | None:
 def last_full_check(session: Session) -> AuditCheck | None:
     query = select(AuditCheck).where(col(AuditCheck.incremental).is_(False))
     return session.exec(query.order_by(col(AuditCheck.id).desc()).limit(1)).first()
-
-
-def max_event_id(session: Session) -> int:
-    return int(session.exec(select(func.max(GrievanceEvent.id))).one() or 0)
 
 
 # ----------------------------------------------------------------------- what verify walks

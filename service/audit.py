@@ -143,7 +143,11 @@ def verify(
     grievance), record the run: the watchdog's next incremental run starts from it."""
     result = Verification()
     with engine.db.read() as session:
-        result.through_event_id = audit_seals.max_event_id(session)
+        # what the next incremental run starts after: the last seal's events (all committed:
+        # a seal locks out writers below it), not the highest id, which on PostgreSQL may
+        # still have lower ids in flight
+        head = audit_seals.last_seal(session)
+        result.through_event_id = head.through_event_id if head is not None else 0
         since = after_seal = None
         if incremental:
             clean = audit_seals.last_clean_check(session)
@@ -196,6 +200,10 @@ def _check_ledger(
 ) -> list[Finding]:
     with engine.db.read() as session:
         found, unsealed = check_seals(session, only=number, after_seal=after_seal)
+        if number is None:  # a grievance row deleted behind its events' backs
+            for gone in audit_seals.orphan_event_numbers(session):
+                detail = "audit events stored, the grievance row is gone"
+                found.append(Finding(gone, af.MISSING_GRIEVANCE, detail))
         result.unsealed = unsealed
         found += check_anchors(session, anchors)
     return found

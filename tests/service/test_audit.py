@@ -398,3 +398,28 @@ def test_personal_data_in_a_finding_is_masked(driver: Driver, cases: dict[str, s
     for secret in ("13900001111", "13812345678", "李四光", "王建国", "54321", "12345678"):
         assert secret not in details
     assert "phone: stored '139****1111'" in details and "name: stored '李**'" in details
+
+
+def test_a_grievance_row_deleted_behind_its_events(driver: Driver, cases: dict[str, str]) -> None:
+    number = cases["handling"]
+    where = f"WHERE number='{number}'"
+    cleanup = [
+        f"DELETE FROM notification {where}",
+        f"DELETE FROM sla_timer {where}",
+        f"DELETE FROM grievance {where}",
+    ]
+    if driver.engine.db.engine.dialect.name == "postgresql":
+        fk = "fk_grievance_event_grievance_id_grievance"
+        _sql(driver, f"ALTER TABLE grievance_event DROP CONSTRAINT {fk}", *cleanup)
+    else:
+        import sqlite3
+
+        path = driver.engine.db.engine.url.database
+        connection = sqlite3.connect(str(path), isolation_level=None)
+        connection.execute("PRAGMA foreign_keys=OFF")  # as the sqlite3 shell starts
+        for statement in cleanup:
+            connection.execute(statement)
+        connection.close()
+    result = audit.verify(driver.engine, LATER)
+    assert result.checked == 3
+    assert [(f.number, f.kind) for f in result.findings] == [(number, af.MISSING_GRIEVANCE)]
