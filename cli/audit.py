@@ -86,12 +86,17 @@ def audit_verify(
 
 @audit_group.command("anchor")
 @click.option("--purpose", default="anchor", show_default=True, help="Where it goes (noted).")
+@click.option(
+    "--send", is_flag=True, help="Also send it to the bureau's leadership through the outbox."
+)
 @acting
-def audit_anchor(purpose: str, **who: Any) -> None:
+def audit_anchor(purpose: str, send: bool, **who: Any) -> None:
     """Seal what is pending and print the head hash with its time, to keep out of reach."""
     ctx = make_ctx(**who)
     require_desk(ctx.actor, "anchors the audit log")
-    made = audit.anchor(ctx.engine, ctx.stamp.recorded_at, by=ctx.actor.name, purpose=purpose)
+    made = audit.anchor(
+        ctx.engine, ctx.stamp.recorded_at, by=ctx.actor.name, purpose=purpose, send=send
+    )
     data = {"hash": made.hash, "seal": made.seal_id, "at": iso(made.at), "anchor": made.id}
     emit(ctx, data, made.text)
 

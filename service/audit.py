@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from models import audit_log, audit_seals, case_rows, sla_timers
 from models.prepared import Row
 from models.tables import Document, Unit
-from service import watchdog
+from service import outbox, watchdog
 from service.audit_ledger import check_anchors, check_seals
 from service.documents import facts, render_bytes
 from service.engine import Engine
@@ -26,6 +26,7 @@ from workflow.audit_chain import GENESIS, SEAL_EVENTS, Link, anchor_text, heads_
 from workflow.audit_findings import Finding
 from workflow.case import Record
 from workflow.errors import NotFound
+from workflow.policies import Audience
 from workflow.replay import replay
 from workflow.sla import rebuild
 
@@ -85,14 +86,29 @@ class Anchor:
     text: str  # the line to copy out of the database's reach
 
 
-def anchor(engine: Engine, at: datetime, *, by: str, purpose: str = "anchor") -> Anchor:
-    """Seal what is unsealed, then store and return the head hash with its time."""
+def anchor(
+    engine: Engine, at: datetime, *, by: str, purpose: str = "anchor", send: bool = False
+) -> Anchor:
+    """Seal what is unsealed, then store and return the head hash with its time; with
+    `send`, the anchor line also goes to the bureau's leadership through the outbox (an
+    e-mail target there puts it out of the database admin's reach)."""
     sealed = seal(engine, at)
     with engine.db.transaction() as session:
         head = audit_seals.last_seal(session)
         if head is None:  # seal() always leaves one
             raise RuntimeError("no seal after sealing")
         anchor_id = audit_seals.add_anchor(session, head, at=at, by=by, purpose=purpose[:100])
+        if send:
+            line = anchor_text(sealed.head, sealed.seal_id, at)
+            outbox.queue_audit(
+                engine,
+                session,
+                kind="audit_anchor",
+                key=f"anchor/{anchor_id}",
+                audience=Audience.LEADERSHIP,
+                context={"line": line, "hash": sealed.head, "seal": sealed.seal_id, "by": by},
+                now=at,
+            )
     return Anchor(
         anchor_id, sealed.seal_id, sealed.head, at, anchor_text(sealed.head, sealed.seal_id, at)
     )

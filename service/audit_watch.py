@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from models import audit_seals
 from service import audit, outbox
 from service.engine import Engine
+from workflow.policies import Audience
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,14 @@ def watch(engine: Engine, now: datetime, *, full_every: timedelta = FULL_EVERY) 
             json.dumps(findings, sort_keys=True, ensure_ascii=False).encode("utf-8")
         ).hexdigest()
         with engine.db.transaction() as session:
-            notified = len(
-                outbox.queue_audit(engine, session, findings=findings, digest=digest, now=now)
+            queued = outbox.queue_audit(
+                engine,
+                session,
+                kind="audit_findings",
+                key=f"findings/{digest[:16]}",
+                audience=Audience.SUPERVISOR,
+                context={"findings": findings[:20], "count": len(findings)},
+                now=now,
             )
+            notified = len(queued)
     return Watched(sealed.events, result.checked, len(result.findings), full, notified)

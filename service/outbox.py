@@ -418,19 +418,16 @@ def queue_audit(
     engine: Engine,
     session: Session,
     *,
-    findings: Sequence[Mapping[str, str]],
-    digest: str,
+    kind: str,
+    key: str,
+    audience: Audience,
+    context: Mapping[str, Any],
     now: datetime,
 ) -> list[Notification]:
-    """审计日志异常: what an audit verification found, for the bureau's supervisors, once per
-    set of findings (`digest`: their hash), the first 20 listed, details masked."""
-    title, body = render_message(
-        "notify/audit_findings.md",
-        engine.notify.language,
-        findings=list(findings[:20]),
-        count=len(findings),
-        at=now,
-    )
+    """The audit chain's messages to the bureau (no single grievance): `audit_findings` (what
+    a verification found, for the supervisors) and `audit_anchor` (a head hash to keep, for
+    the leadership), rendered from `notify/<kind>.md`, once per `key`, sent at once."""
+    title, body = render_message(f"notify/{kind}.md", engine.notify.language, at=now, **context)
     return _enqueue(
         engine,
         session,
@@ -439,12 +436,12 @@ def queue_audit(
         number=None,
         grievance_id=None,
         lead_unit=None,
-        key=f"audit/{digest[:16]}",
-        kind="audit_findings",
-        step="audit",
+        key=f"audit/{key}",
+        kind=kind,
+        step=kind.removeprefix("audit_"),
         target=None,
         cycle=0,
-        audiences=(Audience.SUPERVISOR,),
+        audiences=(audience,),
         now=now,
         not_before=now,
         units=load_units(session),

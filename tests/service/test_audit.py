@@ -423,3 +423,14 @@ def test_a_grievance_row_deleted_behind_its_events(driver: Driver, cases: dict[s
     result = audit.verify(driver.engine, LATER)
     assert result.checked == 3
     assert [(f.number, f.kind) for f in result.findings] == [(number, af.MISSING_GRIEVANCE)]
+
+
+def test_an_anchor_sent_through_the_outbox(driver: Driver, cases: dict[str, str]) -> None:
+    made = audit.anchor(driver.engine, driver.now, by="desk", send=True)
+    with driver.engine.db.read() as session:
+        rows = session.exec(  # type: ignore[call-overload]
+            text("SELECT kind, audience, title, body FROM notification WHERE kind LIKE 'audit%'")
+        ).all()
+    assert [(r[0], r[1]) for r in rows] == [("audit_anchor", "leadership")]
+    assert "审计链锚定" in rows[0][2] and made.text in rows[0][3]
+    assert f"grievance audit verify --anchor {made.hash}" in rows[0][3]
