@@ -486,3 +486,17 @@ def test_the_watchdog_issues_documents_a_crash_left_pending(db: None, driver: Dr
     summary = sla_watchdog.sla_watchdog(now=driver.now + timedelta(minutes=10))
     assert summary["documents"] == {"issued": 1, "failed": 0}
     assert [d["format"] for d in documents.stored(driver.engine, number)] == ["html", "docx"]
+
+
+def test_the_watchdog_seals_and_verifies_the_audit_chain(db: None, driver: Driver) -> None:
+    """Its `audit` task: new events sealed, verified (everything on the first run), and what
+    is found queued for the bureau's supervisors."""
+    from sqlalchemy import text
+
+    number = driver.to("assigned").number
+    with driver.engine.db.transaction() as session:
+        session.exec(text(f"UPDATE grievance SET urgent = true WHERE number = '{number}'"))  # type: ignore[call-overload]
+    summary = sla_watchdog.sla_watchdog(now=driver.now + timedelta(minutes=10))
+    audited = summary["audit"]
+    assert audited["sealed"] == 2 and audited["checked"] == 1 and audited["findings"] == 1
+    assert audited["notified"] >= 1
