@@ -73,7 +73,7 @@ def _guarded(command: click.Command, check: Callable[[Actor, dict[str, Any]], No
 
 def _report_now(kwargs: dict[str, Any]) -> None:
     """A report's --now, checked as every other time of the command line."""
-    if kwargs.get("now_text"):
+    if kwargs.get("now_text") is not None:  # an empty --now is refused, not read as now
         instant(kwargs["now_text"])
 
 

@@ -217,6 +217,13 @@ def test_list_filters(cli: Cli) -> None:
         (("assign", "{n}", "--unit", "NOPE"), "unknown unit"),
         (("close", "{n}", "--result", "resolved", "--note", "x"), "can't close when accepted"),
         (("assign", "{n}", "--unit", "ROAD", "--at", "yesterday"), "not a time"),
+        # an empty value given on purpose is refused, not read as now / the OS user
+        (("assign", "{n}", "--unit", "ROAD", "--at", ""), "--at is empty"),
+        (("--at", "", "assign", "{n}", "--unit", "ROAD"), "--at is empty"),
+        (("assign", "{n}", "--unit", "ROAD", "--actor", ""), "--actor is empty"),
+        (("--actor", " ", "assign", "{n}", "--unit", "ROAD"), "--actor is empty"),
+        (("sign", "{n}", "--role", "handler", "--actor-unit", ""), "--actor-unit is empty"),
+        (("sla", "sweep", "--now", ""), "--now is empty"),
         (("assign", "{n}", "--unit", "ROAD", "--at", "2026-11-22T09:00"), "before its last event"),
         (("assign", "{n}", "--unit", "ROAD", "--expect-version", "7"), "version 1, not 7"),
         (("unit", "add", "ROAD", "--name", "again"), "already exists"),
