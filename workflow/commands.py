@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -34,10 +35,13 @@ from workflow.validation import (
     Respondent,
     ShortText,
     UnitCode,
+    plain_amount,
 )
 from workflow.vocab import Category, Channel, CloseResult, Event, RequestType, Satisfaction
 
-Yuan = Annotated[Decimal, Field(ge=0, le=AMOUNT_MAX_YUAN, decimal_places=2)]
+Yuan = Annotated[
+    Decimal, BeforeValidator(plain_amount), Field(ge=0, le=AMOUNT_MAX_YUAN, decimal_places=2)
+]
 GrievanceNumber = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")]
 INSTANT_YEARS = (2000, 2100)
 

@@ -52,6 +52,20 @@ def is_grievance_number(value: str) -> bool:
     return _GRIEVANCE_NUMBER.fullmatch(value) is not None
 
 
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def plain_amount(value: object) -> object:
+    """An amount typed as text: ASCII digits with an optional decimal point, nothing else.
+    Decimal's own parsing would also take `1_000`, `1e3`, `NaN` and other scripts' digits
+    (`٣٥٠٠`); those are refused. Numbers (a JSON form's) pass to the range checks."""
+    if isinstance(value, str) and _AMOUNT.fullmatch(value.strip()) is None:
+        raise ValueError(
+            "use plain digits 0-9 with an optional decimal point, such as 3500 or 3500.50"
+        )
+    return value.strip() if isinstance(value, str) else value
+
+
 def has_binary(value: str) -> bool:
     """Does `value` hold control characters (other than tab and line breaks) or bytes that
     were not text?"""
