@@ -237,7 +237,10 @@ _action(
     "merge",
     Event.MERGE,
     uc.merge,
-    [click.option("--into", required=True, metavar="NUMBER", help="The grievance kept.")],
+    [
+        click.option("--into", required=True, metavar="NUMBER", help="The grievance kept."),
+        click.option("--reason", required=True, help="并单理由: why it is the same grievance."),
+    ],
 )
 _action(
     "amend",

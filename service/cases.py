@@ -326,8 +326,8 @@ def review(
 
 
 @_action(Event.MERGE)
-def merge(*, into: str, expected_version: int | None = None) -> None:
-    """并单: merge this duplicate into another open grievance."""
+def merge(*, into: str, reason: str, expected_version: int | None = None) -> None:
+    """并单: merge this duplicate into another open grievance, saying why (并单理由)."""
 
 
 @_action(Event.AMEND)

@@ -223,9 +223,9 @@ OPS: dict[str, Op] = {
     ),
     "merge": Op(
         "accepted",
-        lambda lab, n, s: uc.merge(lab.engine, n, s, into=lab.keep),
+        lambda lab, n, s: uc.merge(lab.engine, n, s, into=lab.keep, reason="重复"),
         frozenset({"desk"}),
-        ("--into", "KEEP"),
+        ("--into", "KEEP", "--reason", "重复"),
     ),
     "amend": Op(
         "accepted",
@@ -609,7 +609,7 @@ FLOW_DENIALS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "revisit": ("revisit", "ha", {"satisfaction": "satisfied"}),
     "redo": ("redo", "sa", {"reason": "不满意"}),
     "review": ("review", "desk", {"root_cause": "根源", "actions": "措施"}),
-    "merge": ("merge", "bs", {"into": "KEEP"}),
+    "merge": ("merge", "bs", {"into": "KEEP", "reason": "重复"}),
 }
 
 

@@ -189,7 +189,7 @@ def build(engine: Engine) -> dict[str, str]:
     n = new("no_fault", "handling")
     uc.close(engine, n, step(SA), result="no_fault", note="无责", findings=FINDINGS)
     n = new("merged", "accepted")
-    uc.merge(engine, n, step(DESK), into=numbers["accepted"])
+    uc.merge(engine, n, step(DESK), into=numbers["accepted"], reason="重复")
     watchdog.sweep(engine, T0 + timedelta(days=3))
     return numbers
 
@@ -829,6 +829,7 @@ FREE_TEXT = {
     (Event.REVIEW, "actions"): DESCRIPTION_MAX,
     (Event.REVIEW, "lessons"): DESCRIPTION_MAX,
     (Event.REVIEW, "responsibility"): REASON_MAX,
+    (Event.MERGE, "reason"): REASON_MAX,
     (Event.AMEND, "reason"): REASON_MAX,
     (Event.AMEND, "description"): DESCRIPTION_MAX,
     (Event.AMEND, "respondent"): RESPONDENT_MAX,
@@ -857,6 +858,7 @@ GOOD: dict[Event, dict[str, Any]] = {
     Event.REVISIT: {"satisfaction": "satisfied"},
     Event.REDO: {"reason": "r"},
     Event.REVIEW: {"root_cause": "r", "actions": "a"},
+    Event.MERGE: {"into": "20261123-0001", "reason": "r"},
     Event.AMEND: {"reason": "r", "description": "d"},
 }
 

@@ -273,10 +273,15 @@ class Review(Command):
 
 
 class Merge(Command):
-    """并单: merge this duplicate into another open grievance."""
+    """并单: merge this duplicate into another open grievance, saying why (并单理由)."""
 
     event = Event.MERGE
     into: GrievanceNumber = Field(title="并入工单 Merge into")
+    reason: ShortText = Field(
+        title="并单理由 Reason",
+        description="为何是同一诉求 Why this is the same grievance",
+        examples=["同一司机就同一运单重复来电"],
+    )
 
 
 class Amend(Command):

@@ -152,7 +152,8 @@ def _merge_target_open(case: Case, command: Command, facts: Facts) -> str | None
         return "a grievance cannot be merged into itself"
     if facts.merge_target_state is None:
         return f"grievance {command.into} does not exist"
-    if facts.merge_target_state in TERMINAL_STATES:
+    if facts.merge_target_state not in OPEN_STATES:
+        # closed or revisited too: the duplicate's driver would never hear back
         return (
             f"grievance {command.into} is {facts.merge_target_state.value}; merge into an open one"
         )

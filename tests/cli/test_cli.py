@@ -289,3 +289,38 @@ def test_console_script_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_merge_needs_a_reason_shown_in_the_audit_log_and_refuses_a_closed_target(
+    cli: Cli,
+) -> None:
+    kept = cli.json(*ACCEPT)["number"]
+    again = [a if a != "12328-0001" else "12328-0002" for a in ACCEPT]
+    duplicate = cli.json(*again)["number"]
+    code, _, err = cli("merge", duplicate, "--into", kept, ok=False)
+    assert code != 0 and "--reason" in err
+    cli("merge", duplicate, "--into", kept, "--reason", "同一运单再次来电，电话13912345678")
+    shown = cli("show", duplicate)[1]
+    assert f"merge              accepted -> merged {kept}: 同一运单再次来电，电话139****5678" in (
+        shown
+    )
+    event = cli.json("show", duplicate)["events"][-1]
+    assert event["payload"] == {"into": kept, "reason": "同一运单再次来电，电话139****5678"}
+    # a closed grievance takes no duplicates: that driver would never hear back
+    third = cli.json(*[a if a != "12328-0001" else "12328-0003" for a in ACCEPT])["number"]
+    cli("assign", kept, "--unit", "ROAD", "--at", "2026-11-23T09:10")
+    cli("sign", kept, "--role", "handler", "--actor-unit", "ROAD", "--at", "2026-11-23T09:20")
+    close = [
+        "--result",
+        "resolved",
+        "--note",
+        "已结清",
+        "--role",
+        "handler",
+        "--actor-unit",
+        "ROAD",
+    ]
+    cli("close", kept, *close, "--at", "2026-11-23T09:30")
+    code, _, err = cli("merge", third, "--into", kept, "--reason", "重复", ok=False)
+    assert code != 0 and f"grievance {kept} is closed; merge into an open one" in err
+    assert cli.json("show", third)["state"] == "accepted"

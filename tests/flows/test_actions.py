@@ -265,7 +265,7 @@ ACTIONS = {
         actions.merge,
         _duplicate,
         DESK_WHO,
-        lambda c: {"into": c.other},
+        lambda c: {"into": c.other, "reason": "同一运单重复来电"},
         "merged",
         None,
         lambda case: case.merged_into is not None,

@@ -52,7 +52,7 @@ SAMPLE_INPUT: dict[Event, dict[str, Any]] = {
     Event.REVISIT: {"satisfaction": "satisfied"},
     Event.REDO: {"reason": "不满意"},
     Event.REVIEW: {"root_cause": "原因", "actions": "措施"},
-    Event.MERGE: {"into": "20261123-9999"},
+    Event.MERGE: {"into": "20261123-9999", "reason": "重复来电"},
     Event.AMEND: {"reason": "更正", "category": "other"},
     Event.RECALCULATE: {
         "target": "close",
@@ -318,6 +318,9 @@ def test_handler_needs_a_unit() -> None:
         ),
         (State.HANDLING, Event.MERGE, {}, Facts(), "does not exist"),
         (State.HANDLING, Event.MERGE, {}, Facts(merge_target_state=State.REVIEWED), "reviewed"),
+        # a closed target would leave the duplicate's driver without an answer
+        (State.HANDLING, Event.MERGE, {}, Facts(merge_target_state=State.CLOSED), "is closed"),
+        (State.ACCEPTED, Event.MERGE, {}, Facts(merge_target_state=State.REVISITED), "revisited"),
         (State.HANDLING, Event.AMEND, {"category": Category.OTHER}, Facts(), "changes nothing"),
     ],
 )
@@ -332,7 +335,7 @@ def test_guards_refuse_with_a_reason(
 
 
 def test_merge_into_itself_is_refused() -> None:
-    cmd = parse_command(Event.MERGE, {"into": "20261123-0001"})
+    cmd = parse_command(Event.MERGE, {"into": "20261123-0001", "reason": "重复"})
     with pytest.raises(GuardFailed, match="into itself"):
         decide(
             "N-1",
