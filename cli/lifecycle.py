@@ -146,7 +146,24 @@ _action(
     "reassign",
     Event.REASSIGN,
     uc.reassign,
-    [click.option("--unit", required=True, metavar="CODE", help="New lead unit."), _reason, _co],
+    [
+        click.option("--unit", required=True, metavar="CODE", help="New lead unit."),
+        _reason,
+        click.option(
+            "--co-unit",
+            "add_co_units",
+            multiple=True,
+            metavar="CODE",
+            help="Co-handling unit to add (协办), repeatable; the current ones stay.",
+        ),
+        click.option(
+            "--remove-co-unit",
+            "remove_co_units",
+            multiple=True,
+            metavar="CODE",
+            help="Co-handling unit that no longer helps, repeatable.",
+        ),
+    ],
 )
 _action(
     "feedback",

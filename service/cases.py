@@ -45,8 +45,11 @@ Action = Callable[Concatenate[Engine, str, Stamp, P], Case]
 def _facts(session: Session, command: Command, policy: Policy) -> Facts:
     """Look up what the guards of `command` need to know."""
     facts = Facts(max_extensions=policy.max_extensions)
-    if isinstance(command, Assign | Reassign):
+    if isinstance(command, Assign):
         units = {command.unit, *command.co_units}
+        return replace(facts, unknown_units=unit_rows.missing_units(session, units))
+    if isinstance(command, Reassign):
+        units = {command.unit, *command.add_co_units}
         return replace(facts, unknown_units=unit_rows.missing_units(session, units))
     if isinstance(command, Merge):
         return replace(facts, merge_target_state=case_rows.state_of(session, command.into))
@@ -252,10 +255,21 @@ def return_to_desk(*, reason: str, expected_version: int | None = None) -> None:
 
 @_action(Event.REASSIGN)
 def reassign(
-    *, unit: str, reason: str, co_units: Iterable[str] = (), expected_version: int | None = None
+    *,
+    unit: str,
+    reason: str,
+    add_co_units: Iterable[str] = (),
+    remove_co_units: Iterable[str] = (),
+    expected_version: int | None = None,
 ) -> dict[str, Any]:
-    """改派: the desk routes it to another (or the same) unit."""
-    return {"unit": unit, "reason": reason, "co_units": list(co_units)}
+    """改派: the desk routes it to another (or the same) unit; the co-handling units stay
+    unless removed, others may be added."""
+    return {
+        "unit": unit,
+        "reason": reason,
+        "add_co_units": list(add_co_units),
+        "remove_co_units": list(remove_co_units),
+    }
 
 
 @_action(Event.FEEDBACK)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -105,17 +105,19 @@ class Accept(Command):
 
 
 # The units that help the lead unit of a routing (分办, 改派); `_co_units_apart` checks them.
-CoUnits = Annotated[list[UnitCode], Field(max_length=10, title="协办单位 Co-handling units")]
-_Routing = TypeVar("_Routing", "Assign", "Reassign")
+CO_UNITS_MAX = 10
+CoUnits = Annotated[
+    list[UnitCode], Field(max_length=CO_UNITS_MAX, title="协办单位 Co-handling units")
+]
 
 
-def _co_units_apart(routing: _Routing) -> _Routing:
+def _co_units_apart(unit: str, *lists: list[str]) -> None:
     """A routing's rule: the lead unit is not also a co-handling unit, none is listed twice."""
-    if routing.unit in routing.co_units:
-        raise ValueError(f"unit {routing.unit} cannot be both lead and co-handling unit")
-    if len(set(routing.co_units)) != len(routing.co_units):
+    named = [code for codes in lists for code in codes]
+    if unit in named:
+        raise ValueError(f"unit {unit} cannot be both lead and co-handling unit")
+    if len(set(named)) != len(named):
         raise ValueError("co-handling units listed twice")
-    return routing
 
 
 class Assign(Command):
@@ -125,7 +127,10 @@ class Assign(Command):
     unit: UnitCode = Field(title="主办单位 Lead unit", examples=["YZC"])
     co_units: CoUnits = Field(default_factory=list)
 
-    _co_units = model_validator(mode="after")(_co_units_apart)
+    @model_validator(mode="after")
+    def _co_units(self) -> Assign:
+        _co_units_apart(self.unit, self.co_units)
+        return self
 
 
 class Sign(Command):
@@ -143,14 +148,32 @@ class ReturnToDesk(Command):
 
 
 class Reassign(Command):
-    """改派: the desk routes the grievance to another (or the same) unit."""
+    """改派: the desk routes the grievance to another (or the same) unit. The co-handling
+    units stay unless the desk removes them; it may add others. (The audit record carries
+    the resulting list and the one before: `machine.reassign_payload`.)"""
 
     event = Event.REASSIGN
     unit: UnitCode = Field(title="主办单位 Lead unit")
     reason: ShortText = Field(title="改派理由 Reason")
-    co_units: CoUnits = Field(default_factory=list)
+    add_co_units: CoUnits = Field(
+        default_factory=list,
+        title="增加协办单位 Co-handling units added",
+        description="现有协办单位保留 The current co-handling units stay",
+        examples=[["JTZF"]],
+    )
+    remove_co_units: CoUnits = Field(
+        default_factory=list,
+        title="撤销协办单位 Co-handling units removed",
+        description="不再协办的单位代码 Codes of units that no longer help",
+        examples=[["JTZF"]],
+    )
 
-    _co_units = model_validator(mode="after")(_co_units_apart)
+    @model_validator(mode="after")
+    def _co_units(self) -> Reassign:
+        _co_units_apart(self.unit, self.add_co_units)
+        if set(self.add_co_units) & set(self.remove_co_units):
+            raise ValueError("a co-handling unit cannot be both added and removed")
+        return self
 
 
 class Feedback(Command):

@@ -324,3 +324,25 @@ def test_merge_needs_a_reason_shown_in_the_audit_log_and_refuses_a_closed_target
     code, _, err = cli("merge", third, "--into", kept, "--reason", "重复", ok=False)
     assert code != 0 and f"grievance {kept} is closed; merge into an open one" in err
     assert cli.json("show", third)["state"] == "accepted"
+
+
+def test_reassign_keeps_the_co_units_unless_the_desk_removes_them(cli: Cli) -> None:
+    cli("unit", "add", "HWY", "--name", "市公路事业发展中心")
+    n = cli.json(*ACCEPT)["number"]
+    cli("assign", n, "--unit", "HWY", "--co-unit", "LAW", "--at", "2026-11-23T09:10")
+    cli("return", n, "--reason", "不属本单位", "--role", "handler", "--actor-unit", "HWY")
+    cli("reassign", n, "--unit", "ROAD", "--reason", "改由道路运输处主办")
+    shown = cli.json("show", n)
+    assert shown["lead_unit"] == "ROAD" and shown["co_units"] == ["LAW"]  # kept
+    payload = shown["events"][-1]["payload"]
+    assert (payload["co_units_before"], payload["co_units"]) == (["LAW"], ["LAW"])
+    cli("return", n, "--reason", "退回", "--role", "handler", "--actor-unit", "ROAD")
+    cli(
+        "reassign", n, "--unit", "ROAD", "--reason", "协办调整",
+        "--remove-co-unit", "LAW", "--co-unit", "HWY",
+    )  # fmt: skip
+    shown = cli.json("show", n)
+    assert shown["co_units"] == ["HWY"]
+    payload = shown["events"][-1]["payload"]
+    assert (payload["remove_co_units"], payload["add_co_units"]) == (["LAW"], ["HWY"])
+    assert (payload["co_units_before"], payload["co_units"]) == (["LAW"], ["HWY"])

@@ -167,7 +167,7 @@ ACTIONS = {
         actions.reassign,
         _returned,
         DESK_WHO,
-        lambda c: {"unit": "UB", "reason": "属UB管辖", "co_units": ["UA"]},
+        lambda c: {"unit": "UB", "reason": "属UB管辖", "add_co_units": ["UA"]},
         "assigned",
         "UB",
         lambda case: case.lead_unit == "UB" and case.co_units == ("UA",),

@@ -129,7 +129,7 @@ def reviewed_case(engine: Engine, **accept: str) -> str:
         number,
         stamp(DESK, "2026-11-23T10:50"),
         unit="ROAD",
-        co_units=["LAW"],
+        add_co_units=["LAW"],
         reason="运费纠纷由市道路运输管理处主办，执法支队协办",
     )
     uc.sign(engine, number, stamp(ROAD_HANDLER, "2026-11-23T11:00"))

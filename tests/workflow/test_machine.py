@@ -403,6 +403,57 @@ def test_first_handler_stays_accountable_through_return_and_reassignment() -> No
     assert (case.lead_unit, case.first_handler_unit, case.return_count) == ("UB", "UA", 1)
 
 
+def test_reassign_keeps_the_co_units_unless_removed_and_records_the_change() -> None:
+    start = [
+        (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
+        (Event.ASSIGN, DESK, {"unit": "UA", "co_units": ["UB", "UC"]}),
+        (Event.SIGN, HANDLER, {}),
+        (Event.RETURN, HANDLER, {"reason": "不归我们管"}),
+    ]
+    kept = _run([*start, (Event.REASSIGN, DESK, {"unit": "UD", "reason": "改派"})])
+    assert kept[-1].payload["co_units_before"] == ["UB", "UC"]
+    assert kept[-1].payload["co_units"] == ["UB", "UC"]
+    case = replay(kept)
+    assert case is not None and case.co_units == ("UB", "UC")
+    changed = _run(
+        [
+            *start,
+            (
+                Event.REASSIGN,
+                DESK,
+                {"unit": "UB", "reason": "改派", "remove_co_units": ["UC"], "add_co_units": ["UE"]},
+            ),
+        ]
+    )
+    # UB now leads, so it no longer co-handles; UC removed, UE added: all in the audit record
+    assert changed[-1].payload == {
+        "unit": "UB",
+        "reason": "改派",
+        "add_co_units": ["UE"],
+        "remove_co_units": ["UC"],
+        "co_units_before": ["UB", "UC"],
+        "co_units": ["UE"],
+    }
+    case = replay(changed)
+    assert case is not None and case.co_units == ("UE",)
+
+
+def test_removing_a_unit_that_is_not_co_handling_is_refused() -> None:
+    case = make_case(State.RETURNED, lead_unit="UA", co_units=("UB",))
+    command = parse_command(
+        Event.REASSIGN, {"unit": "UA", "reason": "r", "remove_co_units": ["UX"]}
+    )
+    with pytest.raises(
+        GuardFailed, match=r"not a co-handling unit of this grievance: UX \(now: UB\)"
+    ):
+        decide("N-1", case, command, actor=DESK, at=AT, facts=Facts())
+    with pytest.raises(InvalidInput, match="both added and removed"):
+        parse_command(
+            Event.REASSIGN,
+            {"unit": "UA", "reason": "r", "add_co_units": ["UB"], "remove_co_units": ["UB"]},
+        )
+
+
 def test_extension_and_redo_cycle() -> None:
     records = _run(
         [
