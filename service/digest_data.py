@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from templates import language, md_cell, pct
+from templates import language, md_cell, pct, with_bureau
 from workflow.errors import InvalidInput
 from workflow.measures import Measures, Period
 from workflow.vocab import Category
@@ -227,7 +227,8 @@ class Digest:
 
     def title_in(self, lang: str | None = None) -> str:
         chosen = language(lang or self.lang)
-        return digest_title(self.kind, self.period, self.labels(chosen).unit(self.unit), chosen)
+        title = digest_title(self.kind, self.period, self.labels(chosen).unit(self.unit), chosen)
+        return with_bureau(title, chosen)
 
     def filename(self, fmt: str, lang: str | None = None) -> str:
         """daily-2026-11-23-ROAD.zh.html, weekly-2026-W48.zh.md, monthly-2026-11.en.xlsx."""

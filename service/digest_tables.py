@@ -18,6 +18,7 @@ from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
 
 from service.digest_data import Digest, Item, Labels, Share, status_label
+from templates import bureau_name
 from workflow.measures import Measures, Repeat
 from workflow.timeutil import local
 
@@ -113,13 +114,16 @@ def workbook_bytes(digest: Digest, labels: Labels) -> bytes:
     tz: ZoneInfo = digest.context["tz"]
     book = Workbook()
     book.remove(book.active)
+    bureau = bureau_name()
     for table in tables(digest, labels):
         _sheet(book, table, tz)
+        if bureau is not None:  # printed on every page of the sheet
+            book[table.sheet].oddHeader.center.text = bureau
     fixed = digest.as_of.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     book.properties.created = fixed
     book.properties.modified = fixed
     book.properties.title = digest.title_in(labels.lang)
-    book.properties.creator = "grievance-engine"
+    book.properties.creator = bureau or "grievance-engine"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(book, archive).write_data()

@@ -156,7 +156,8 @@ def _docx(kind: str, lang: str, context: Mapping[str, Any]) -> bytes:
     from templates.documents.docx_blocks import stable_zip
 
     document = _docx_template_class()(str(TEMPLATES / f"{kind}.{lang}.docx"))
-    document.render(dict(context), jinja_env=_docx_environment(lang), autoescape=True)
+    facts = {**context, "bureau": templates.bureau_name()}
+    document.render(facts, jinja_env=_docx_environment(lang), autoescape=True)
     out = io.BytesIO()
     document.save(out)
     return stable_zip(out.getvalue())

@@ -74,7 +74,14 @@ def opening(
     section, the grievance's facts followed by `rows` (each as `t(zh, en)` of `lang`)."""
     t, _ = texts(lang)
     doc = new_document(t(*name))
-    title(doc, t(*heading_text), t("工单编号：{{ number }}", "Grievance number: {{ number }}"))
+    title(
+        doc,
+        t(*heading_text),
+        t(
+            "工单编号：{{ number }}{% if bureau %}　出具单位：{{ bureau }}{% endif %}",
+            "Grievance number: {{ number }}{% if bureau %}; issued by {{ bureau }}{% endif %}",
+        ),
+    )
     heading(doc, t(*section))
     facts_table(doc, [*_grievance_rows(lang), *rows])
     return doc
