@@ -156,7 +156,13 @@ def _docx(kind: str, lang: str, context: Mapping[str, Any]) -> bytes:
     from templates.documents.docx_blocks import stable_zip
 
     document = _docx_template_class()(str(TEMPLATES / f"{kind}.{lang}.docx"))
-    facts = {**context, "bureau": templates.bureau_name()}
+    facts = {**context, "bureau": templates.bureau_name(), "logo": None}
+    logo = templates.bureau_logo()
+    if logo is not None:
+        from docx.shared import Mm
+        from docxtpl import InlineImage
+
+        facts["logo"] = InlineImage(document, io.BytesIO(logo[0]), height=Mm(18))
     document.render(facts, jinja_env=_docx_environment(lang), autoescape=True)
     out = io.BytesIO()
     document.save(out)

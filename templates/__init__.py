@@ -12,11 +12,13 @@
   one line, no HTML, no links).
 - Autoescaping goes by the extension before `.j2`: html, htm, xml and svg templates escape.
 - Every template sees `bureau`: the bureau's own name ($GRIEVANCE_BUREAU_NAME), or None when
-  it is not configured (then nothing is shown in its place, never a placeholder).
+  it is not configured (then nothing is shown in its place, never a placeholder); and `logo`:
+  its seal or logo ($GRIEVANCE_BUREAU_LOGO, a PNG or JPEG file) as a data URI, or None.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from datetime import datetime, timedelta
@@ -35,6 +37,9 @@ HERE = Path(__file__).parent
 LANGUAGES = ("zh", "en")
 ENV_LANGUAGE = "GRIEVANCE_LANGUAGE"
 ENV_BUREAU = "GRIEVANCE_BUREAU_NAME"
+ENV_LOGO = "GRIEVANCE_BUREAU_LOGO"
+LOGO_MAX_BYTES = 1_000_000
+_IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # `name.zh.html.j2` ends in ".j2": select_autoescape must see the extension before it.
 _ESCAPED = [f"{ext}{j2}" for ext in ("html", "htm", "xml", "svg") for j2 in ("", ".j2")]
@@ -60,6 +65,33 @@ def bureau_name() -> str | None:
             f"{ENV_BUREAU}: the bureau's name is one line of at most {UNIT_NAME_MAX} characters"
         )
     return text
+
+
+def bureau_logo() -> tuple[bytes, str] | None:
+    """The bureau's seal or logo ($GRIEVANCE_BUREAU_LOGO: a PNG or JPEG file of at most
+    1 MB) as (bytes, MIME type); None when not set. A file that cannot be read or is not such
+    an image is an error."""
+    path = os.environ.get(ENV_LOGO, "").strip()
+    if not path:
+        return None
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"{ENV_LOGO}: cannot read {path}: {error.strerror}") from None
+    if len(data) > LOGO_MAX_BYTES:
+        raise InvalidInput(f"{ENV_LOGO}: {path} is larger than {LOGO_MAX_BYTES:,} bytes")
+    mime = next((m for magic, m in _IMAGE_TYPES.items() if data.startswith(magic)), None)
+    if mime is None:
+        raise InvalidInput(f"{ENV_LOGO}: {path} is not a PNG or JPEG image")
+    return data, mime
+
+
+def _logo_uri() -> str | None:
+    logo = bureau_logo()
+    if logo is None:
+        return None
+    data, mime = logo
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def with_bureau(title: str, lang: str = "zh") -> str:
@@ -154,6 +186,8 @@ def render(name: str, lang: str | None = None, **context: Any) -> str:
     """Render `name` (e.g. "notify/sla_step.md") in the chosen language."""
     chosen = language(lang)
     context.setdefault("bureau", bureau_name())
+    if name.endswith(".html"):
+        context.setdefault("logo", _logo_uri())
     return environment(chosen).get_template(_path(name, chosen)).render(**context)
 
 

@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 
 from docx.document import Document
 
-from templates.documents.docx_blocks import facts_table, heading, new_document, para, title
+from templates.documents.docx_blocks import (
+    facts_table,
+    heading,
+    logo,
+    new_document,
+    para,
+    title,
+)
 
 Texts = tuple[Callable[[str, str], str], Callable[[str], str]]
 
@@ -74,6 +81,7 @@ def opening(
     section, the grievance's facts followed by `rows` (each as `t(zh, en)` of `lang`)."""
     t, _ = texts(lang)
     doc = new_document(t(*name))
+    logo(doc)
     title(
         doc,
         t(*heading_text),

@@ -5,7 +5,11 @@ English. Without it, nothing stands in its place."""
 
 from __future__ import annotations
 
+import base64
 import io
+import struct
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -158,3 +162,52 @@ def test_without_a_name_nothing_stands_in_for_it_and_a_bad_name_is_refused(
     monkeypatch.setenv(ENV_BUREAU, "局" * 101)
     with pytest.raises(InvalidInput, match="at most 100"):
         bureau_name()
+
+
+def _png() -> bytes:
+    """A 1x1 white PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\xff\xff")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("kind", ["review", "no_fault"])
+def test_the_seal_or_logo_is_in_html_and_word_documents(
+    two_cases: dict[str, tuple[Engine, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    kind: str,
+) -> None:
+    engine, number = two_cases[kind]
+    seal = tmp_path / "seal.png"
+    seal.write_bytes(_png())
+
+    def render(fmt: str) -> bytes:
+        return documents.render(
+            engine, number, kind, fmt, DESK, RENDERED_AT, lang="zh", store=False
+        ).content
+
+    monkeypatch.delenv("GRIEVANCE_BUREAU_LOGO", raising=False)
+    plain_html, plain_docx = render("html").decode("utf-8"), render("docx")
+    assert "<img" not in plain_html
+    monkeypatch.setenv("GRIEVANCE_BUREAU_LOGO", str(seal))
+    monkeypatch.setenv(ENV_BUREAU, BUREAU)
+    html = render("html").decode("utf-8")
+    uri = "data:image/png;base64," + base64.b64encode(seal.read_bytes()).decode("ascii")
+    assert f'<img src="{uri}" alt="{BUREAU}"' in html
+    with zipfile.ZipFile(io.BytesIO(render("docx"))) as word:
+        media = [n for n in word.namelist() if n.startswith("word/media/")]
+        assert len(media) == 1 and word.read(media[0]) == seal.read_bytes()
+        assert "<w:drawing>" in word.read("word/document.xml").decode("utf-8")
+    with zipfile.ZipFile(io.BytesIO(plain_docx)) as word:
+        assert not [n for n in word.namelist() if n.startswith("word/media/")]
+    seal.write_bytes(b"GIF89a not a seal")
+    with pytest.raises(InvalidInput, match="not a PNG or JPEG"):
+        render("html")
