@@ -138,6 +138,11 @@ def case_text(
             elif event.event is Event.MERGE:  # into which grievance, and why (并单理由)
                 p = _mask_payload(event.payload, event.event)
                 what += f" {p['into']}: {p.get('reason') or '-'}"
+            elif event.event is Event.REASSIGN and "co_units_before" in event.payload:
+                p = event.payload  # the co-handling units' change (协办单位)
+                if p["co_units_before"] != p["co_units"]:
+                    before, after = ",".join(p["co_units_before"]), ",".join(p["co_units"])
+                    what += f" co {before or '-'} -> {after or '-'}"
             lines.append(
                 f"    {event.seq:>3}  {iso(event.at)}  {event.event.value:<18} "
                 f"{what}  {event.actor} ({event.role.value}{unit})"

@@ -343,6 +343,7 @@ def test_reassign_keeps_the_co_units_unless_the_desk_removes_them(cli: Cli) -> N
     )  # fmt: skip
     shown = cli.json("show", n)
     assert shown["co_units"] == ["HWY"]
+    assert "reassign           returned -> assigned co LAW -> HWY" in cli("show", n)[1]
     payload = shown["events"][-1]["payload"]
     assert (payload["remove_co_units"], payload["add_co_units"]) == (["LAW"], ["HWY"])
     assert (payload["co_units_before"], payload["co_units"]) == (["LAW"], ["HWY"])
