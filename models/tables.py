@@ -72,12 +72,12 @@ class Grievance(SQLModel, table=True):
     state: State = _enum(State, index=True)
     policy: str = Field(max_length=64)  # the policy version it was accepted under, "2142@1"
     channel: Channel = _enum(Channel)
-    ref: str = Field(max_length=64)
+    ref: str = Field(max_length=64, index=True)  # found by reference alone (0018)
     type: RequestType = _enum(RequestType)
     category: Category = _enum(Category)
     name: str = Field(max_length=50)
-    phone: str = Field(max_length=32)
-    plate: str | None = Field(default=None, max_length=16)
+    phone: str = Field(max_length=32, index=True)  # `grievance find`, the duplicate hint
+    plate: str | None = Field(default=None, max_length=16, index=True)
     description: str = Field(sa_column=Column(Text, nullable=False))
     amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     urgent: bool = Field(default=False)

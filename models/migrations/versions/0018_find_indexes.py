@@ -1,0 +1,37 @@
+"""Find a grievance by channel reference, phone or plate (issue 21): an index on each.
+
+`grievance find` and the gate's search page ask for one exact value; the duplicate hint at
+intake asks for the open grievances of the same phone or plate. Without these indexes each
+is a full scan of the grievances; with them a lookup (`bench/find.py`).
+The number is unique already (its index), and the (channel, ref) unique index does not serve
+a reference given without its channel.
+
+Revision ID: 0018
+Revises: 0015
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0018"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+_INDEXES = (
+    ("ix_grievance_ref", "ref"),
+    ("ix_grievance_phone", "phone"),
+    ("ix_grievance_plate", "plate"),
+)
+
+
+def upgrade() -> None:
+    for name, column in _INDEXES:
+        op.create_index(name, "grievance", [column])
+
+
+def downgrade() -> None:
+    for name, _ in reversed(_INDEXES):
+        op.drop_index(name, table_name="grievance")
