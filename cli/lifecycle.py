@@ -247,6 +247,18 @@ _action(
     [click.option("--into", required=True, metavar="NUMBER", help="The grievance kept.")],
 )
 _action(
+    "typical",
+    Event.TYPICAL,
+    uc.mark_typical,
+    [
+        click.option(
+            "--summary",
+            required=True,
+            help="典型案例: the case and the lesson drawn, in a few lines (the bulletin quotes it).",
+        )
+    ],
+)
+_action(
     "amend",
     Event.AMEND,
     uc.amend,

@@ -62,13 +62,10 @@ def same_driver_rows(
     closed_since: datetime,
     exclude: str,
     limit: int = 20,
-) -> Sequence[Grievance]:
+) -> list[Grievance]:
     """Grievances other than `exclude` with the same phone or plate that are open, or were
-    closed at or after `closed_since`; oldest first. Each key is asked through its own index
-    (two lookups joined by OR, which SQLite and PostgreSQL answer with both indexes)."""
-    same = [col(Grievance.phone) == phone]
-    if plate:
-        same.append(col(Grievance.plate) == plate)
+    closed at or after `closed_since`; oldest first. One statement per key, each through its
+    own index (with an OR of the two, SQLite walks the state index: every open grievance)."""
     current = or_(
         col(Grievance.state).in_(OPEN_STATES),
         and_(
@@ -76,10 +73,16 @@ def same_driver_rows(
             col(Grievance.closed_at) >= closed_since,
         ),
     )
-    query = (
-        select(Grievance)
-        .where(or_(*same), current, col(Grievance.number) != exclude)
-        .order_by(col(Grievance.accepted_at), col(Grievance.id))
-        .limit(limit)
-    )
-    return session.exec(query).all()
+    keys = [(Grievance.phone, phone)] + ([(Grievance.plate, plate)] if plate else [])
+    found: dict[str, Grievance] = {}
+    for column, value in keys:
+        query = (
+            select(Grievance)
+            .where(col(column) == value, current, col(Grievance.number) != exclude)
+            .order_by(col(Grievance.accepted_at), col(Grievance.id))
+            .limit(limit)
+        )
+        for row in session.exec(query).all():
+            found.setdefault(row.number, row)
+    ordered = sorted(found.values(), key=lambda row: (row.accepted_at, row.id or 0))
+    return ordered[:limit]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import EnumValue, UTCDateTime
@@ -113,7 +113,17 @@ class GrievanceEvent(SQLModel, table=True):
     """One audited event (审计日志). Append-only: the database refuses updates and deletes."""
 
     __tablename__ = "grievance_event"
-    __table_args__ = (UniqueConstraint("grievance_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("grievance_id", "seq"),
+        # the markings of typical cases (典型案例) by time, for the monthly bulletin (0018):
+        # a few rows among millions, so a partial index
+        Index(
+            "ix_grievance_event_typical",
+            "at",
+            sqlite_where=text("event = 'typical'"),
+            postgresql_where=text("event = 'typical'"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     grievance_id: int = Field(foreign_key="grievance.id", index=True)
     number: str = Field(max_length=32, index=True)
