@@ -20,7 +20,8 @@ from workflow.actor import Actor
 from workflow.case import Case
 from workflow.errors import InvalidInput
 from workflow.machine import OPEN_STATES, can_see
-from workflow.timeutil import iso
+from workflow.privacy import mask_name, mask_phone, mask_plate
+from workflow.timeutil import iso, local
 from workflow.validation import REF_MAX, clean_text, normalize_phone, normalize_plate
 
 FIND_KEYS: tuple[FindKey, ...] = ("number", "ref", "plate", "phone")
@@ -63,6 +64,24 @@ def find_cases(engine: Engine, actor: Actor, key: str, value: str) -> list[Case]
         cases = [case_rows.case_from_row(row) for row in rows]
     # the unit condition's LIKE is a prefilter: `can_see` decides, as everywhere
     return [case for case in cases if can_see(actor, case)]
+
+
+def masked_row(case: Case) -> dict[str, str]:
+    """A found grievance as a results table shows it (the gate's search page): personal
+    data masked, labels in Chinese, times in Beijing time."""
+    return {
+        "number": case.number,
+        "state": f"{case.state.zh} {case.state.value}",
+        "channel": f"{case.channel.zh} {case.ref}",
+        "category": case.category.zh,
+        "complainant": " ".join(
+            part
+            for part in (mask_name(case.name), mask_phone(case.phone), mask_plate(case.plate))
+            if part
+        ),
+        "lead_unit": case.lead_unit or "-",
+        "accepted_at": local(case.accepted_at).strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 @dataclass(frozen=True, slots=True)
