@@ -27,10 +27,12 @@ The forms are in `flows.action_forms`, the runner shared with the case flow in
 # No `from __future__ import annotations` here: Prefect and pydantic introspect the flows'
 # parameter annotations at runtime (the form models are built with `create_model`).
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 from prefect.flows import Flow
 from prefect.states import State
 from sqlalchemy.exc import SQLAlchemyError
@@ -113,7 +115,27 @@ def accept(params: AcceptForm, stamp: Stamped = None) -> dict[str, Any] | State:
         if hint:
             get_run_logger().warning("%s: %s", result["number"], hint)
             result["duplicate_hint"] = hint
+            _publish_duplicates(result["number"], candidates)
     return result
+
+
+def _publish_duplicates(number: str, candidates: list[finding.Candidate]) -> None:
+    """疑似重复: a table artifact beside the accepted grievance's, naming the candidates (no
+    personal data: numbers, states, units and what they share)."""
+    rows = "".join(
+        f"| {c.number} | {c.state} | {c.lead_unit or '-'} | {', '.join(c.same)} | "
+        f"{'grievance merge ' + number + ' --into ' + c.number if c.open else '-'} |\n"
+        for c in candidates
+    )
+    create_markdown_artifact(
+        key=re.sub(r"[^a-z0-9-]+", "-", f"duplicates-{number}".lower()),
+        markdown=(
+            f"## {number}: 疑似重复 possible repeat\n\n"
+            "| 工单编号 Number | 状态 State | 主办单位 Lead unit | 相同 Same | 并单 Merge |\n"
+            f"|---|---|---|---|---|\n{rows}"
+        ),
+        description=f"{number}: {len(candidates)} grievance(s) of the same phone or plate",
+    )
 
 
 @flow(

@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
@@ -72,6 +74,14 @@ def test_the_accept_run_names_the_grievances_to_merge_into(db: None, driver: Dri
     assert found == {earlier: (["phone", "plate"], True), closed: (["plate"], False)}
     assert f"--into {earlier}" in result["duplicate_hint"]
     assert "13900001111" not in str(result)
+    with get_client(sync_client=True) as client:
+        artifact = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(
+                key=ArtifactCollectionFilterKey(any_=[f"duplicates-{result['number']}"])
+            )
+        )[0]
+    assert f"grievance merge {result['number']} --into {earlier}" in str(artifact.data)
+    assert "13900001111" not in str(artifact.data)
     fields |= {"ref": "12328-other", "phone": "13500004444", "plate": "川A55555"}
     plain, _ = run(actions.accept, None, DESK_WHO, **fields)
     assert plain.result()["duplicates"] == [] and "duplicate_hint" not in plain.result()
