@@ -127,31 +127,44 @@ def find_page(
     return _PAGE.format(options=options, result=result)
 
 
-async def run_links(
-    client: httpx.AsyncClient, upstream: Upstream, numbers: Sequence[str]
-) -> dict[str, str]:
-    """For each grievance, the UI page of its case run (the worklist's, tagged `worklist`),
-    else of its most recent run; grievances without a run get no link."""
-    if not numbers:
-        return {}
-    query = {
-        "flow_runs": {"tags": {"any_": [f"grievance:{n}" for n in numbers]}},
-        "limit": 200,
-    }
+async def _runs(
+    client: httpx.AsyncClient, upstream: Upstream, tags: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    query = {"flow_runs": {"tags": tags}, "sort": "EXPECTED_START_TIME_DESC", "limit": 200}
     answer = await client.post(
         upstream.url + "/api/flow_runs/filter", json=query, headers=upstream.headers()
     )
     answer.raise_for_status()
     runs: list[dict[str, Any]] = answer.json()
     runs.sort(key=lambda run: str(run.get("created") or ""), reverse=True)
+    return runs
+
+
+def _first_of(runs: list[dict[str, Any]], numbers: Sequence[str]) -> dict[str, str]:
     links: dict[str, str] = {}
     for number in numbers:
         tag = f"grievance:{number}"
         mine = [run for run in runs if tag in (run.get("tags") or [])]
-        case_runs = [run for run in mine if WORKLIST_TAG in (run.get("tags") or [])]
-        chosen = case_runs or mine
-        if chosen:
-            links[number] = f"/runs/flow-run/{chosen[0]['id']}"
+        if mine:
+            links[number] = f"/runs/flow-run/{mine[0]['id']}"
+    return links
+
+
+async def run_links(
+    client: httpx.AsyncClient, upstream: Upstream, numbers: Sequence[str]
+) -> dict[str, str]:
+    """For each grievance, the UI page of its case run (the worklist's, tagged `worklist`),
+    else of its most recent run; grievances without a run get no link. Two questions to the
+    server: the case runs of all, then the runs of those without one."""
+    if not numbers:
+        return {}
+    wanted = [f"grievance:{n}" for n in numbers]
+    case_runs = await _runs(client, upstream, {"all_": [WORKLIST_TAG], "any_": wanted})
+    links = _first_of(case_runs, numbers)
+    rest = [n for n in numbers if n not in links]
+    if rest:
+        others = await _runs(client, upstream, {"any_": [f"grievance:{n}" for n in rest]})
+        links |= _first_of(others, rest)
     return links
 
 

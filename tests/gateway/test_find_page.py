@@ -33,12 +33,15 @@ AUTH = "internal-secret"
 T0 = parse_instant("2026-12-07T09:00")
 CASE_RUN = "33333333-3333-3333-3333-333333333333"
 ACTION_RUN = "55555555-5555-5555-5555-555555555555"
+OLD_RUN = "66666666-6666-6666-6666-666666666666"
+NEW_RUN = "77777777-7777-7777-7777-777777777777"
 ORIGIN = {"origin": "http://127.0.0.1:4200"}
 
 
 class Prefect:
-    """A stand-in Prefect server: the runs of grievance 0001 (an accept run and, later, its
-    case run); it records the run filters it was asked."""
+    """A stand-in Prefect server: the runs of grievance N1 (its case run and a newer action
+    run) and of N2 (two action runs), filtered by tags as Prefect does; it records the run
+    filters it was asked."""
 
     def __init__(self) -> None:
         self.asked: list[dict[str, Any]] = []
@@ -48,7 +51,9 @@ class Prefect:
         expected = "Basic " + base64.b64encode(AUTH.encode()).decode()
         if request.headers.get("authorization") != expected or self.down:
             return JSONResponse({"detail": "no"}, status_code=401 if not self.down else 503)
-        self.asked.append(json.loads(await request.body()))
+        asked = json.loads(await request.body())
+        self.asked.append(asked)
+        tags = asked["flow_runs"]["tags"]
         runs = [
             {"id": ACTION_RUN, "created": "2026-12-07T01:00:00Z", "tags": ["grievance:N1"]},
             {
@@ -56,8 +61,17 @@ class Prefect:
                 "created": "2026-12-07T00:30:00Z",
                 "tags": ["grievance:N1", "worklist", "unit:ROAD"],
             },
+            {"id": OLD_RUN, "created": "2026-12-06T01:00:00Z", "tags": ["grievance:N2"]},
+            {"id": NEW_RUN, "created": "2026-12-07T02:00:00Z", "tags": ["grievance:N2"]},
         ]
-        return JSONResponse(runs)
+        return JSONResponse(
+            [
+                run
+                for run in runs
+                if set(tags.get("all_") or []) <= set(run["tags"])
+                and set(tags.get("any_") or []) & set(run["tags"])
+            ]
+        )
 
 
 @pytest.fixture
@@ -185,7 +199,16 @@ async def test_run_links_choose_the_worklist_run_over_a_newer_action_run(prefect
     app = Starlette(routes=[Route("/{p:path}", prefect.endpoint, methods=["POST"])])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
         links = await search.run_links(client, Upstream("http://p", AUTH), ["N1", "N2"])
-    assert links == {"N1": f"/runs/flow-run/{CASE_RUN}"}
+    # N1: its case run, though an action run is newer; N2 (no case run): its newest run
+    assert links == {"N1": f"/runs/flow-run/{CASE_RUN}", "N2": f"/runs/flow-run/{NEW_RUN}"}
+    # one question for the case runs of all, one for the runs of those without
+    assert [a["flow_runs"]["tags"] for a in prefect.asked] == [
+        {"all_": ["worklist"], "any_": ["grievance:N1", "grievance:N2"]},
+        {"any_": ["grievance:N2"]},
+    ]
+    prefect.asked.clear()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        assert await search.run_links(client, Upstream("http://p", AUTH), ["N3"]) == {}
 
 
 def test_unit_staff_find_their_units_grievances_only(
