@@ -5,10 +5,12 @@ rewrite with UPDATE_GOLDEN=1 and read them)."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 
 from models import audit_log, case_rows
 from service import cases as uc
@@ -95,6 +97,10 @@ def test_the_bulletin_lists_the_months_typical_cases_with_the_lesson(driver: Dri
     golden("typical-2026-11.zh.html", _section(zh_html, "<h3>（三）典型案例", "<h2>八、"))
     assert "<script>x" not in zh_html and "&lt;script&gt;" in zh_html
     assert "组织学习本月典型案例" in zh_md
+    book = load_workbook(io.BytesIO(digests.render_digest(digest, "xlsx")))
+    sheet = book["典型案例"]
+    assert [cell.value for cell in sheet[3]][:2] == [2, first]
+    assert "138****5678" in str(sheet[3][5].value) and "13812345678" not in str(sheet[3][5].value)
     # the month after lists none, and says nothing of them
     december = digests.monthly(engine, month_of(date(2026, 12, 1)), as_of + timedelta(days=31))
     assert "典型案例" not in digests.render_digest(december, "md").decode()
