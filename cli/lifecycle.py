@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
-from cli.context import Ctx, F, acting, choice, cli, emit_case, instant, make_ctx
+from cli import present
+from cli.context import Ctx, F, acting, choice, cli, emit, emit_case, instant, make_ctx
 from service import cases as uc
-from service import documents
+from service import documents, finding
 from service.acting import Stamp
 from service.engine import Engine
 from workflow.commands import Accept, parse_command
@@ -65,7 +66,13 @@ def accept(
     if not isinstance(command, Accept):
         raise TypeError("accept parsed to another command")
     case = uc.accept(ctx.engine, command, ctx.stamp)
-    emit_case(ctx, case, Event.ACCEPT)
+    # 疑似重复: the same phone or plate as an open grievance (or one closed lately)
+    candidates = finding.duplicate_candidates(ctx.engine, case, ctx.stamp.at)
+    hint = finding.duplicate_hint(candidates)
+    shown = present.case_dict(case)
+    shown["duplicates"] = [c.as_dict() for c in candidates]
+    text = f"{Event.ACCEPT.zh} {Event.ACCEPT.value}: {case.number} -> {case.state.value} "
+    emit(ctx, shown, text + f"({case.state.zh})" + (f"\n  {hint}" if hint else ""))
 
 
 def _resync_case_run(ctx: Ctx, number: str) -> None:
@@ -257,6 +264,18 @@ _action(
     [
         click.option("--into", required=True, metavar="NUMBER", help="The grievance kept."),
         click.option("--reason", required=True, help="并单理由: why it is the same grievance."),
+    ],
+)
+_action(
+    "typical",
+    Event.TYPICAL,
+    uc.mark_typical,
+    [
+        click.option(
+            "--summary",
+            required=True,
+            help="典型案例: the case and the lesson drawn, in a few lines (the bulletin quotes it).",
+        )
     ],
 )
 _action(

@@ -344,6 +344,11 @@ def merge(*, into: str, reason: str, expected_version: int | None = None) -> Non
     """并单: merge this duplicate into another open grievance, saying why (并单理由)."""
 
 
+@_action(Event.TYPICAL)
+def mark_typical(*, summary: str, expected_version: int | None = None) -> None:
+    """典型案例: a reviewer marks a reviewed grievance as typical, with its summary."""
+
+
 @_action(Event.AMEND)
 def amend(
     *,

@@ -317,6 +317,30 @@ def tables(digest: Digest, labels: Labels) -> list[Table]:
             [[i, r.who, r.count, "、".join(r.numbers)] for i, r in enumerate(rows, start=1)],
         )
 
+    typical = Table(
+        t("典型案例", "Typical cases"),
+        [
+            Column(t("序号", "No."), "int"),
+            Column(t("工单编号", "Grievance")),
+            Column(t("诉求分类", "Category")),
+            Column(t("承办单位", "Unit")),
+            Column(t("办理结果", "Result")),
+            Column(t("案情与启示", "The case and the lesson"), width=60),
+            Column(t("举一反三", "Lessons"), width=40),
+        ],
+        [
+            [
+                i,
+                x.number,
+                labels.category(x.category),
+                labels.unit(x.unit),
+                labels.result(x.result),
+                x.summary,
+                x.lessons or "—",
+            ]
+            for i, x in enumerate(c["typical_cases"], start=1)
+        ],
+    )
     return [
         overview,
         units,
@@ -333,6 +357,7 @@ def tables(digest: Digest, labels: Labels) -> list[Table]:
             t("被反映对象", "Respondent"),
             c["repeat_respondents"],
         ),
+        *([typical] if typical.rows else []),  # 典型案例: in a month that has some
     ]
 
 

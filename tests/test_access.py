@@ -233,6 +233,12 @@ OPS: dict[str, Op] = {
         frozenset({"desk", "bs"}),
         ("--reason", "更正", "--description", "更正后的内容"),
     ),
+    "typical": Op(
+        "reviewed",
+        lambda lab, n, s: uc.mark_typical(lab.engine, n, s, summary="拖欠运费典型"),
+        frozenset({"rv"}),
+        ("--summary", "拖欠运费典型"),
+    ),
 }
 
 
@@ -610,6 +616,7 @@ FLOW_DENIALS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "redo": ("redo", "sa", {"reason": "不满意"}),
     "review": ("review", "desk", {"root_cause": "根源", "actions": "措施"}),
     "merge": ("merge", "bs", {"into": "KEEP", "reason": "重复"}),
+    "typical": ("typical", "desk", {"summary": "拖欠运费典型"}),
 }
 
 

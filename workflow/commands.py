@@ -328,6 +328,19 @@ class Amend(Command):
         return self
 
 
+class Typical(Command):
+    """典型案例: a reviewer marks a reviewed grievance as a typical case, with the lesson it
+    teaches in a few lines (the monthly bulletin lists it). Marked again, the newer summary
+    holds."""
+
+    event = Event.TYPICAL
+    summary: ShortText = Field(
+        title="典型案例摘要 Summary",
+        description="案情与启示，月度通报引用 The case and the lesson drawn, quoted in the bulletin",
+        examples=["货主以货损为由拒付运费，经调取运单照片查明无损，督促结清；提示运单照片留存"],
+    )
+
+
 class Recalculate(Command):
     """重算时限: a deadline moved because the working-day calendar changed, or a timer moved
     to another calendar (a unit's own; recorded, audited, read by the replay)."""
@@ -383,6 +396,7 @@ COMMANDS: dict[Event, type[Command]] = {
         Amend,
         Recalculate,
         SlaStep,
+        Typical,
     )
 }
 

@@ -30,9 +30,10 @@ from workflow.vocab import Event, Role, Satisfaction, State
 D, H, S, R = Role.DISPATCHER, Role.HANDLER, Role.SUPERVISOR, Role.REVIEWER
 SYS = Role.SYSTEM
 MAX_EXTENSIONS = 1  # "normally once"; a policy may allow more (see the SLA issue)
-# Events that only record a fact about the timers and change nothing of the case: the one
-# kind of row a terminal state may have (it stays where it is: nothing leaves a final state).
-RECORD_ONLY = frozenset({Event.RECALCULATE, Event.SLA_STEP})
+# Events that only record a fact (about the timers, or a reviewed case marked typical) and
+# change nothing of the case: the one kind of row a terminal state may have (it stays where
+# it is: nothing leaves a final state).
+RECORD_ONLY = frozenset({Event.RECALCULATE, Event.SLA_STEP, Event.TYPICAL})
 # Events the engine records on its own schedule: they neither move the case's effective time
 # forward nor make a person's view of the case stale.
 SYSTEM_EVENTS = frozenset({Event.RECALCULATE, Event.SLA_STEP})
@@ -101,6 +102,7 @@ TABLE: tuple[Transition, ...] = (
     _t(Event.RECALCULATE,       [s for s in _st if s is not _st.NEW], None, [D, S, SYS]),
     _t(Event.SLA_STEP,          [s for s in _st if s is not _st.NEW], None, [SYS]),
     _t(Event.AMEND,             [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S], guards=("amend_changes_something",)),
+    _t(Event.TYPICAL,           [_st.REVIEWED],               None,          [R]),
 )
 # fmt: on
 

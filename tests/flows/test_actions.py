@@ -424,6 +424,7 @@ def test_the_action_deployments_carry_bilingual_forms() -> None:
         "redo",
         "review",
         "merge",
+        "typical",
     ]
     for deployment in deployments:
         # what the server stores as the deployment's parameter schema (the UI's form)

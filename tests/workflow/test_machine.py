@@ -71,6 +71,7 @@ SAMPLE_INPUT: dict[Event, dict[str, Any]] = {
         "late_seconds": 0,
         "notify": ["unit", "supervisor"],
     },
+    Event.TYPICAL: {"summary": "运费拖欠，调取运单后督促结清"},
 }
 
 # Case facts that make each guard hold, so a legal pair is refused only by the table.
@@ -149,9 +150,10 @@ def test_every_state_event_pair(state: State, event: Event) -> None:
 
 def test_terminal_states_have_no_exits() -> None:
     for state in TERMINAL_STATES:
-        # only the engine's own records, which stay in place
-        assert allowed_events(state) == [Event.RECALCULATE, Event.SLA_STEP]
-        for event in (Event.RECALCULATE, Event.SLA_STEP):
+        # only the engine's own records, and a reviewed case marked typical: they stay in place
+        typical = [Event.TYPICAL] if state is State.REVIEWED else []
+        assert allowed_events(state) == [Event.RECALCULATE, Event.SLA_STEP, *typical]
+        for event in (Event.RECALCULATE, Event.SLA_STEP, *typical):
             row = transition_for(state, event)
             assert row is not None and row.target is None
 
@@ -506,6 +508,15 @@ def test_the_engines_own_records_are_not_offered_to_people() -> None:
 
     assert {e.value for e in SYSTEM_EVENTS} == {"recalculate", "sla_step"}
     with pytest.raises(IllegalTransition, match=r"allowed now: none \(the case is finished\)"):
+        decide(
+            "N-1",
+            make_case(State.MERGED),
+            command(Event.CLOSE),
+            actor=Actor("h", Role.HANDLER, "UA"),
+            at=AT,
+        )
+    # a reviewed case is finished too; a reviewer may still mark it typical (典型案例)
+    with pytest.raises(IllegalTransition, match=r"allowed now: typical$"):
         decide(
             "N-1",
             make_case(State.REVIEWED),
