@@ -156,6 +156,10 @@ def duplicate_hint(candidates: Sequence[Candidate]) -> str | None:
     if not candidates:
         return None
     merge = [c.number for c in candidates if c.open]
-    offer = f"; merge with `grievance merge NUMBER --into {merge[0]} --reason 重复来电`" if merge else ""
+    offer = (
+        f"; merge with `grievance merge NUMBER --into {merge[0]} --reason 重复来电`"
+        if merge
+        else ""
+    )
     listed = "; ".join(c.line() for c in candidates)
     return f"疑似重复 possible repeat of {listed}{offer}"

@@ -80,7 +80,9 @@ def test_the_accept_run_names_the_grievances_to_merge_into(db: None, driver: Dri
                 key=ArtifactCollectionFilterKey(any_=[f"duplicates-{result['number']}"])
             )
         )[0]
-    assert f"grievance merge {result['number']} --into {earlier} --reason 重复来电" in str(artifact.data)
+    assert f"grievance merge {result['number']} --into {earlier} --reason 重复来电" in str(
+        artifact.data
+    )
     assert "13900001111" not in str(artifact.data)
     fields |= {"ref": "12328-other", "phone": "13500004444", "plate": "川A55555"}
     plain, _ = run(actions.accept, None, DESK_WHO, **fields)
