@@ -18,7 +18,10 @@ _JSON = click.option("--json", "json_out", is_flag=True, default=None, help="Pri
 
 
 def _shown_once(issued: partners.Issued) -> str:
-    lines = [f"partner 合作方 {issued.code}", f"API key 接口密钥 (shown once 仅显示一次): {issued.key}"]
+    lines = [
+        f"partner 合作方 {issued.code}",
+        f"API key 接口密钥 (shown once 仅显示一次): {issued.key}",
+    ]
     if issued.webhook_secret is not None:
         lines.append(
             f"callback signing secret 回调签名密钥 (shown once 仅显示一次): {issued.webhook_secret}"
@@ -72,9 +75,7 @@ def partner_list(json_out: bool | None) -> None:
 
 @partner.command("rotate")
 @click.argument("code")
-@click.option(
-    "--secret", is_flag=True, help="Also a new callback signing secret (in use at once)."
-)
+@click.option("--secret", is_flag=True, help="Also a new callback signing secret (in use at once).")
 @_JSON
 def partner_rotate(code: str, secret: bool, json_out: bool | None) -> None:
     """A new API key; the old ones keep working for 24 hours, then stop."""

@@ -170,9 +170,7 @@ class PartnerApi:
             return partner
         ref = request.path_params["ref"]
         try:
-            found = await run_in_threadpool(
-                partner_intake.status, self.engine, partner, ref
-            )
+            found = await run_in_threadpool(partner_intake.status, self.engine, partner, ref)
         except NotFound as error:
             return _error(404, str(error))
         return JSONResponse(found, headers=NO_STORE)

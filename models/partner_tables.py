@@ -64,4 +64,3 @@ class PartnerIntake(SQLModel, table=True):
     body_hash: str = Field(max_length=64)
     idempotency_key: str | None = Field(default=None, max_length=200)
     created_at: datetime = _utc(nullable=False)
-

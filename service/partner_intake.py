@@ -112,11 +112,17 @@ def _order_values(order: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return values
 
 
-def _field_errors(error: OrderInvalid) -> OrderInvalid:
-    """The importer's field names as the API's (`accepted_at` is `received_at` here)."""
-    return OrderInvalid(
-        {("received_at" if k == "accepted_at" else k): v for k, v in error.fields.items()}
-    )
+def _field_errors(error: OrderInvalid, order: Mapping[str, Any]) -> OrderInvalid:
+    """The importer's field names as the API's (`accepted_at` is `received_at` here), and no
+    personal data in the reasons: a refused value quoted back is left out, the rest masked."""
+    fields: dict[str, str] = {}
+    for key, reason in error.fields.items():
+        name = "received_at" if key == "accepted_at" else key
+        raw = order.get(name, order.get(key)) if isinstance(order, Mapping) else None
+        if isinstance(raw, str) and len(raw) >= 3 and name != "received_at":
+            reason = reason.replace(raw.strip(), "…")
+        fields[name] = mask_text(reason)
+    return OrderInvalid(fields)
 
 
 def _hash(command_payload: dict[str, Any], at: datetime) -> str:
@@ -266,14 +272,15 @@ def submit(
     try:
         ready = check_order(_order_values(order, now), now, channel=partner.channel.value)
     except OrderInvalid as error:
-        raise _field_errors(error) from None
+        raise _field_errors(error, order) from None
     command = ready.command
     digest = _hash(command.payload(), ready.at)
+    ids: list[int] = []
     for _ in range(2):  # a push racing another of the same ref: the second look finds it
         found = _existing(engine, partner, command.ref, digest, idem, now)
         if found is not None:
             return found
-        ids: list[int] = []
+        ids.clear()
 
         def record(session: Session, grievance_id: int, case: Case) -> None:
             ids.append(grievance_id)
