@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import bindparam, select
 from sqlmodel import Session
+from sqlmodel import select as select_rows
 
 from models.partner_tables import Partner, PartnerIntake
 from models.prepared import Prepared
@@ -168,9 +169,7 @@ def send(
     than about five minutes off theirs), not the delivery round's `now`."""
     code = row.recipient.removeprefix("partner/")
     with engine.db.read() as session:
-        partner = session.exec(
-            select(Partner).where(Partner.code == code)  # type: ignore[arg-type]
-        ).first()
+        partner = session.exec(select_rows(Partner).where(Partner.code == code)).first()
         if partner is None or partner.id is None:
             return f"no partner {code}"
         if partner.disabled_at is not None:

@@ -204,6 +204,7 @@ def accept(
             sla_timers.save_timers(session, grievance_id, number, [], timers)
             if also is not None:
                 also(session, grievance_id, case)
+                session.flush()  # the callbacks' query below reads what `also` added
                 callbacks.queue_event(
                     engine,
                     session,

@@ -106,7 +106,7 @@ def redact(url: str | None) -> str | None:
     parts = urlsplit(url)
     if parts.scheme.lower() == "inbox":
         return url  # a local file name: nothing secret
-    if parts.scheme.lower() in _KEYED_SCHEMES:  # a webhook path may carry its token
+    if parts.scheme.lower() in (*_KEYED_SCHEMES, "http", "https"):  # a path may carry a token
         port = f":{parts.port}" if parts.port else ""
         return f"{parts.scheme}://{parts.hostname or ''}{port}/…"
     plugin = apprise.Apprise.instantiate(url)
