@@ -9,17 +9,18 @@ expired or disabled key is 401; over the key's rate limit 429 with Retry-After. 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,6 +36,8 @@ ENV_RATE = "GRIEVANCE_PARTNER_RATE"  # requests per second per key (default 50)
 ENV_BURST = "GRIEVANCE_PARTNER_BURST"  # how many at once above the rate (default 100)
 BODY_MAX = 8 * 1024 * 1024  # a batch of 1,000 orders fits with room
 NO_STORE = {"Cache-Control": "no-store"}
+WORKERS = 8  # database threads on PostgreSQL
+T = TypeVar("T")
 
 
 def _now() -> datetime:
@@ -83,8 +86,14 @@ def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=NO_STORE)
 
 
+def _unknown_key() -> JSONResponse:
+    return _error(401, "unknown, expired or disabled API key 接口密钥无效")
+
+
 class PartnerApi:
-    """The partner API's state: the engine, the clock, the rate limit."""
+    """The partner API's state: the engine, the clock, the rate limit, and the threads its
+    database work runs on: one on SQLite (it has one writer; a queue in arrival order keeps
+    the latency even, where threads racing for the lock starve some), `WORKERS` otherwise."""
 
     def __init__(
         self,
@@ -97,8 +106,20 @@ class PartnerApi:
         self.clock = clock
         self.limit = limit or RateLimit(_number(ENV_RATE, 50), _number(ENV_BURST, 100))
         self.openapi = json.dumps(document(), ensure_ascii=False).encode()
+        self.pool = ThreadPoolExecutor(
+            max_workers=1 if engine.db.is_sqlite else WORKERS, thread_name_prefix="partner-api"
+        )
 
-    async def _partner(self, request: Request) -> PartnerView | Response:
+    async def _work(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function)
+
+    def _authenticated(self, key: str, then: Callable[[PartnerView], T]) -> T | None:
+        """`then(partner)` for the partner of this key (in the same worker), or None."""
+        partner = partners.authenticate(self.engine, key, self.clock())
+        return None if partner is None else then(partner)
+
+    def _key(self, request: Request) -> str | Response:
+        """The request's API key within its rate limit, or the refusal (401, 429)."""
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
@@ -110,10 +131,7 @@ class PartnerApi:
                 status_code=429,
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
-        partner = await run_in_threadpool(partners.authenticate, self.engine, key, self.clock())
-        if partner is None:
-            return _error(401, "unknown, expired or disabled API key 接口密钥无效")
-        return partner
+        return key
 
     async def _json(self, request: Request) -> Any:
         body = await request.body()
@@ -125,18 +143,18 @@ class PartnerApi:
             raise OrderInvalid({"body": "not JSON"}) from None
 
     async def push(self, request: Request) -> Response:
-        partner = await self._partner(request)
-        if isinstance(partner, Response):
-            return partner
+        key = self._key(request)
+        if isinstance(key, Response):
+            return key
+        idem = request.headers.get("idempotency-key")
         try:
             order = await self._json(request)
-            done = await run_in_threadpool(
-                lambda: partner_intake.submit(
-                    self.engine,
-                    partner,
-                    order,
-                    self.clock(),
-                    idempotency_key=request.headers.get("idempotency-key"),
+            done = await self._work(
+                lambda: self._authenticated(
+                    key,
+                    lambda partner: partner_intake.submit(
+                        self.engine, partner, order, self.clock(), idempotency_key=idem
+                    ),
                 )
             )
         except OrderInvalid as error:
@@ -145,34 +163,49 @@ class PartnerApi:
             return _error(409, str(error))
         except GrievanceError as error:
             return _error(422, str(error))
+        if done is None:
+            return _unknown_key()
         return JSONResponse(done.as_dict(), status_code=201 if done.created else 200)
 
     async def push_batch(self, request: Request) -> Response:
-        partner = await self._partner(request)
-        if isinstance(partner, Response):
-            return partner
+        key = self._key(request)
+        if isinstance(key, Response):
+            return key
         try:
             body = await self._json(request)
             if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
                 raise OrderInvalid({"orders": "a JSON array of work orders"})
-            results = await run_in_threadpool(
-                partner_intake.submit_batch, self.engine, partner, body["orders"], self.clock()
+            results = await self._work(
+                lambda: self._authenticated(
+                    key,
+                    lambda partner: partner_intake.submit_batch(
+                        self.engine, partner, body["orders"], self.clock()
+                    ),
+                )
             )
         except OrderInvalid as error:
             return _error(422, "invalid batch 批量请求有误", errors=error.fields)
         except GrievanceError as error:
             return _error(422, str(error))
+        if results is None:
+            return _unknown_key()
         return JSONResponse({"results": results})
 
     async def status(self, request: Request) -> Response:
-        partner = await self._partner(request)
-        if isinstance(partner, Response):
-            return partner
+        key = self._key(request)
+        if isinstance(key, Response):
+            return key
         ref = request.path_params["ref"]
         try:
-            found = await run_in_threadpool(partner_intake.status, self.engine, partner, ref)
+            found = await self._work(
+                lambda: self._authenticated(
+                    key, lambda partner: partner_intake.status(self.engine, partner, ref)
+                )
+            )
         except NotFound as error:
             return _error(404, str(error))
+        if found is None:
+            return _unknown_key()
         return JSONResponse(found, headers=NO_STORE)
 
     async def openapi_json(self, request: Request) -> Response:

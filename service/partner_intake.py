@@ -152,50 +152,64 @@ def deadlines_of(session: Session, grievance_id: int) -> list[dict[str, Any]]:
             "provisional": t.provisional,
         }
         for t in (
-            sla_timers.timer_from_row(row) for row in sla_timers.timers_of(session, grievance_id)
+            sla_timers.timer_from_row(row)
+            for row in sla_timers.timer_rows_of(session, grievance_id)
         )
     ]
+
+
+def _seen(
+    session: Session, partner: PartnerView, ref: str, digest: str, idem: str | None
+) -> Submitted | None:
+    """The same push seen before (a replay), or Conflict for a known ref or key with another
+    order, or None."""
+    seen: PartnerIntake | None = None
+    if idem is not None:
+        seen = session.exec(
+            select(PartnerIntake).where(
+                PartnerIntake.partner_id == partner.id, PartnerIntake.idempotency_key == idem
+            )
+        ).first()
+        if seen is not None and (seen.body_hash != digest or seen.ref != ref):
+            raise Conflict(
+                f"Idempotency-Key {idem[:40]!r} was used for another work order "
+                f"(ref {seen.ref}, grievance {seen.number})"
+            )
+    if seen is None:
+        seen = session.exec(
+            select(PartnerIntake).where(
+                PartnerIntake.partner_id == partner.id, PartnerIntake.ref == ref
+            )
+        ).first()
+        if seen is not None and seen.body_hash != digest:
+            raise Conflict(
+                f"ref {ref} is already grievance {seen.number} with other content; "
+                "a correction goes to the desk, not a new push"
+            )
+    if seen is None:
+        return None
+    row = case_rows.get_row_by_id(session, seen.grievance_id)
+    return Submitted(
+        False, seen.number, case_rows.case_from_row(row), deadlines_of(session, seen.grievance_id)
+    )
 
 
 def _existing(
     engine: Engine, partner: PartnerView, ref: str, digest: str, idem: str | None, at: datetime
 ) -> Submitted | None:
     """A push seen before (replay: 200), a conflicting one (Conflict), a work order of the
-    channel that arrived another way (claimed: 200), or None: new."""
+    channel that arrived another way (claimed: 200), or None: new. Looked up in a read
+    transaction (most pushes are new); only a claim writes."""
+    with engine.db.read() as session:
+        found = _seen(session, partner, ref, digest, idem)
+        if found is not None or case_rows.number_by_ref(session, partner.channel, ref) is None:
+            return found
     with engine.db.transaction() as session:
-        seen: PartnerIntake | None = None
-        if idem is not None:
-            seen = session.exec(
-                select(PartnerIntake).where(
-                    PartnerIntake.partner_id == partner.id, PartnerIntake.idempotency_key == idem
-                )
-            ).first()
-            if seen is not None and (seen.body_hash != digest or seen.ref != ref):
-                raise Conflict(
-                    f"Idempotency-Key {idem[:40]!r} was used for another work order "
-                    f"(ref {seen.ref}, grievance {seen.number})"
-                )
-        if seen is None:
-            seen = session.exec(
-                select(PartnerIntake).where(
-                    PartnerIntake.partner_id == partner.id, PartnerIntake.ref == ref
-                )
-            ).first()
-            if seen is not None and seen.body_hash != digest:
-                raise Conflict(
-                    f"ref {ref} is already grievance {seen.number} with other content; "
-                    "a correction goes to the desk, not a new push"
-                )
-        if seen is not None:
-            row = case_rows.get_row_by_id(session, seen.grievance_id)
-            return Submitted(
-                False,
-                seen.number,
-                case_rows.case_from_row(row),
-                deadlines_of(session, seen.grievance_id),
-            )
+        found = _seen(session, partner, ref, digest, idem)
+        if found is not None:
+            return found
         number = case_rows.number_by_ref(session, partner.channel, ref)
-        if number is None:
+        if number is None:  # gone since: impossible (grievances are never deleted), but safe
             return None
         row = case_rows.get_row(session, number)
         if row.id is None:
@@ -275,15 +289,15 @@ def submit(
         raise _field_errors(error, order) from None
     command = ready.command
     digest = _hash(command.payload(), ready.at)
-    ids: list[int] = []
+    deadlines: list[list[dict[str, Any]]] = []
     for _ in range(2):  # a push racing another of the same ref: the second look finds it
         found = _existing(engine, partner, command.ref, digest, idem, now)
         if found is not None:
             return found
-        ids.clear()
+        deadlines.clear()
 
         def record(session: Session, grievance_id: int, case: Case) -> None:
-            ids.append(grievance_id)
+            deadlines.append(deadlines_of(session, grievance_id))
             session.add(
                 PartnerIntake(
                     partner_id=partner.id,
@@ -301,9 +315,7 @@ def submit(
             case = uc.accept(engine, command, stamp, also=record)
         except Duplicate:
             continue
-        with engine.db.read() as session:
-            deadlines = deadlines_of(session, ids[0])
-        return Submitted(True, case.number, case, deadlines)
+        return Submitted(True, case.number, case, deadlines[0])
     raise Conflict(f"ref {command.ref} is being registered at the same time; retry")
 
 
