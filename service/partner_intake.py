@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, insert
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from models import audit_log, case_rows, sla_timers
 from models.partner_tables import PartnerIntake
+from models.prepared import Prepared, bound, params
 from service import callbacks
 from service import cases as uc
 from service.acting import Stamp
@@ -63,6 +66,30 @@ STAGES = {
     State.MERGED: "archived",
 }
 _ALIASES = {zh: name for name, zhs in COLUMNS.items() for zh in zhs}
+# a push's look-ups and its record, compiled once (they run on every request)
+_INTAKE = PartnerIntake.metadata.tables["partner_intake"]
+_SEEN = (_INTAKE.c.ref, _INTAKE.c.number, _INTAKE.c.body_hash, _INTAKE.c.grievance_id)
+_BY_REF = Prepared(
+    select_columns(*_SEEN).where(
+        _INTAKE.c.partner_id == bindparam("partner_id"), _INTAKE.c.ref == bindparam("ref")
+    )
+)
+_BY_KEY = Prepared(
+    select_columns(*_SEEN).where(
+        _INTAKE.c.partner_id == bindparam("partner_id"),
+        _INTAKE.c.idempotency_key == bindparam("key"),
+    )
+)
+_INTAKE_FIELDS = (
+    "partner_id",
+    "ref",
+    "grievance_id",
+    "number",
+    "body_hash",
+    "idempotency_key",
+    "created_at",
+)
+_INSERT_INTAKE = Prepared(insert(_INTAKE).values(bound(_INTAKE, _INTAKE_FIELDS)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,24 +190,16 @@ def _seen(
 ) -> Submitted | None:
     """The same push seen before (a replay), or Conflict for a known ref or key with another
     order, or None."""
-    seen: PartnerIntake | None = None
+    seen = None
     if idem is not None:
-        seen = session.exec(
-            select(PartnerIntake).where(
-                PartnerIntake.partner_id == partner.id, PartnerIntake.idempotency_key == idem
-            )
-        ).first()
+        seen = _BY_KEY.first(session, {"partner_id": partner.id, "key": idem})
         if seen is not None and (seen.body_hash != digest or seen.ref != ref):
             raise Conflict(
                 f"Idempotency-Key {idem[:40]!r} was used for another work order "
                 f"(ref {seen.ref}, grievance {seen.number})"
             )
     if seen is None:
-        seen = session.exec(
-            select(PartnerIntake).where(
-                PartnerIntake.partner_id == partner.id, PartnerIntake.ref == ref
-            )
-        ).first()
+        seen = _BY_REF.first(session, {"partner_id": partner.id, "ref": ref})
         if seen is not None and seen.body_hash != digest:
             raise Conflict(
                 f"ref {ref} is already grievance {seen.number} with other content; "
@@ -298,17 +317,16 @@ def submit(
 
         def record(session: Session, grievance_id: int, case: Case) -> None:
             deadlines.append(deadlines_of(session, grievance_id))
-            session.add(
-                PartnerIntake(
-                    partner_id=partner.id,
-                    ref=command.ref,
-                    grievance_id=grievance_id,
-                    number=case.number,
-                    body_hash=digest,
-                    idempotency_key=idem,
-                    created_at=now,
-                )
-            )
+            values = {
+                "partner_id": partner.id,
+                "ref": command.ref,
+                "grievance_id": grievance_id,
+                "number": case.number,
+                "body_hash": digest,
+                "idempotency_key": idem,
+                "created_at": now,
+            }
+            _INSERT_INTAKE.execute(session, params(values))
 
         stamp = Stamp(actor=actor_of(partner), at=ready.at, recorded_at=now)
         try:

@@ -21,10 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import bindparam
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.partner_tables import Partner, PartnerKey
+from models.prepared import Prepared
 from service import security
 from service.acting import Stamp
 from service.engine import Engine
@@ -275,25 +278,35 @@ def view(row: Partner) -> PartnerView:
     return PartnerView(_id(row), row.code, row.name, Channel(row.channel), row.callback_url)
 
 
+_PARTNER = Partner.metadata.tables["partner"]
+_KEY = PartnerKey.metadata.tables["partner_key"]
+_BY_KEY = Prepared(  # on every request of the partner API: compiled once
+    select_columns(
+        _PARTNER.c.id,
+        _PARTNER.c.code,
+        _PARTNER.c.name,
+        _PARTNER.c.channel,
+        _PARTNER.c.callback_url,
+        _PARTNER.c.disabled_at,
+        _KEY.c.expires_at,
+    )
+    .select_from(_KEY.join(_PARTNER, _PARTNER.c.id == _KEY.c.partner_id))
+    .where(_KEY.c.key_hash == bindparam("key_hash"))
+)
+
+
 def authenticate(engine: Engine, key: str, at: datetime) -> PartnerView | None:
     """The enabled partner whose live key this is, else None (unknown, expired, disabled)."""
     if not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     at = to_utc(at)
     with engine.db.read() as session:
-        found = session.exec(
-            select(PartnerKey, Partner)
-            .join(Partner, col(Partner.id) == col(PartnerKey.partner_id))
-            .where(PartnerKey.key_hash == key_hash(key))
-        ).first()
-    if found is None:
+        found = _BY_KEY.first(session, {"key_hash": key_hash(key)})
+    if found is None or found.disabled_at is not None:
         return None
-    stored, partner = found
-    if partner.disabled_at is not None:
+    if found.expires_at is not None and found.expires_at <= at:
         return None
-    if stored.expires_at is not None and stored.expires_at <= at:
-        return None
-    return view(partner)
+    return PartnerView(found.id, found.code, found.name, Channel(found.channel), found.callback_url)
 
 
 def signing_secret(session: Session, partner_id: int) -> tuple[Partner, str]:
