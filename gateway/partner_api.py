@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.partner_openapi import document
-from service import partner_intake, partners
+from gateway.partner_openapi import PREFIX, document
+from service import partner_intake, partners, security
 from service.engine import Engine
 from service.partners import PartnerView
 from service.work_orders import OrderInvalid
@@ -37,6 +37,7 @@ ENV_BURST = "GRIEVANCE_PARTNER_BURST"  # how many at once above the rate (defaul
 BODY_MAX = 8 * 1024 * 1024  # a batch of 1,000 orders fits with room
 NO_STORE = {"Cache-Control": "no-store"}
 WORKERS = 8  # database threads on PostgreSQL
+REFUSAL_QUIET = timedelta(minutes=1)  # the same refused key is logged once a minute
 T = TypeVar("T")
 
 
@@ -106,6 +107,7 @@ class PartnerApi:
         self.clock = clock
         self.limit = limit or RateLimit(_number(ENV_RATE, 50), _number(ENV_BURST, 100))
         self.openapi = json.dumps(document(), ensure_ascii=False).encode()
+        self.refused: dict[tuple[str | None, str], datetime] = {}
         self.pool = ThreadPoolExecutor(
             max_workers=1 if engine.db.is_sqlite else WORKERS, thread_name_prefix="partner-api"
         )
@@ -113,10 +115,37 @@ class PartnerApi:
     async def _work(self, function: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, function)
 
-    def _authenticated(self, key: str, then: Callable[[PartnerView], T]) -> T | None:
+    def _authenticated(
+        self, request: Request, key: str, then: Callable[[PartnerView], T]
+    ) -> T | None:
         """`then(partner)` for the partner of this key (in the same worker), or None."""
-        partner = partners.authenticate(self.engine, key, self.clock())
-        return None if partner is None else then(partner)
+        at = self.clock()
+        partner = partners.authenticate(self.engine, key, at)
+        if partner is None:
+            self._refused(request.client.host if request.client else None, key, at)
+            return None
+        return then(partner)
+
+    def _refused(self, remote: str | None, key: str, at: datetime) -> None:
+        """An unknown, expired or disabled key, in the security log: once a minute per client
+        and key (a partner's system retrying in a loop writes no row per request)."""
+        mark = (remote, partners.key_hash(key)[:16])
+        last = self.refused.get(mark)
+        if last is not None and at - last < REFUSAL_QUIET:
+            return
+        if len(self.refused) > 10_000:
+            self.refused.clear()
+        self.refused[mark] = at
+        with self.engine.db.transaction() as session:
+            security.record(
+                session,
+                "refused",
+                at,
+                remote=remote,
+                path=PREFIX,
+                why="partner API: unknown, expired or disabled key",
+                key_sha256=mark[1],
+            )
 
     def _key(self, request: Request) -> str | Response:
         """The request's API key within its rate limit, or the refusal (401, 429)."""
@@ -151,6 +180,7 @@ class PartnerApi:
             order = await self._json(request)
             done = await self._work(
                 lambda: self._authenticated(
+                    request,
                     key,
                     lambda partner: partner_intake.submit(
                         self.engine, partner, order, self.clock(), idempotency_key=idem
@@ -177,6 +207,7 @@ class PartnerApi:
                 raise OrderInvalid({"orders": "a JSON array of work orders"})
             results = await self._work(
                 lambda: self._authenticated(
+                    request,
                     key,
                     lambda partner: partner_intake.submit_batch(
                         self.engine, partner, body["orders"], self.clock()
@@ -199,7 +230,7 @@ class PartnerApi:
         try:
             found = await self._work(
                 lambda: self._authenticated(
-                    key, lambda partner: partner_intake.status(self.engine, partner, ref)
+                    request, key, lambda partner: partner_intake.status(self.engine, partner, ref)
                 )
             )
         except NotFound as error:

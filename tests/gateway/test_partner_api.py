@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlmodel import func, select
 
+from models.access_tables import SecurityEvent
 from models.partner_tables import PartnerIntake
 from models.tables import Grievance
 from service import importing, partners, work_orders
@@ -145,6 +146,13 @@ def test_keys_unknown_disabled_and_another_partners_ref(engine: Engine, gate: st
     with client(gate, one.key) as http:
         assert http.get("/grievances/SHARED").status_code == 401
     assert counts(engine) == (1, 1)
+    # refused keys in the security log: once a minute per client and key, never the key
+    with engine.db.read() as session:
+        refused = session.exec(select(SecurityEvent).where(SecurityEvent.kind == "refused")).all()
+    # gpk_unknown (twice, one row), not-even-a-key, the disabled key; no key: refused earlier
+    assert len(refused) == 3
+    assert all("partner API" in (e.detail or "") for e in refused)
+    assert one.key not in str([e.detail for e in refused])
 
 
 def test_rotation_keeps_the_old_key_for_the_grace_period(engine: Engine, gate: str) -> None:
