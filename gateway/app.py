@@ -29,11 +29,13 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from gateway import search
 from gateway.narrowing import narrow
 from gateway.pages import login_page, reveal_page
+from gateway.partner_api import PartnerApi
+from gateway.partner_openapi import PREFIX as PARTNER_PREFIX
 from gateway.proxy import Upstream, forward
 from gateway.sso import SSO_COOKIE, SSO_MAX_AGE, Sso, SsoConfig, SsoError
 from gateway.stamping import Refusal, stamp_request
@@ -419,6 +421,8 @@ class Gate:
                 Route("/gate/reveal", self.reveal, methods=["POST"]),
                 Route("/gate/find", self.find_form, methods=["GET"]),
                 Route("/gate/find", self.find, methods=["POST"]),
+                # the partner API: its own bearer keys, no session (gateway.partner_api)
+                Mount(PARTNER_PREFIX, app=PartnerApi(self.engine, clock=self.clock).app()),
                 Route("/{path:path}", self.through, methods=methods),
             ],
             lifespan=self._lifespan,

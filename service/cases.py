@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models import audit_log, case_rows, sla_timers, unit_rows
-from service import document_jobs, outbox
+from service import callbacks, document_jobs, outbox
 from service.acting import VERSION_MAX, Stamp, check_number
 from service.engine import Engine
 from service.timers import to_unit_calendar
@@ -88,6 +88,17 @@ def _commit(
         reason=f"{record.event.value} ({record.event.zh}): lead unit {new.lead_unit}'s calendar",
     )
     sla_timers.save_timers(session, row_id, case.number, timer_rows, timers, stored)
+    # partners that pushed this grievance hear of the event (an outbox row, this transaction)
+    callbacks.queue_event(
+        engine,
+        session,
+        grievance_id=row_id,
+        case=new,
+        event=record.event,
+        seq=new_version,
+        at=record.at,
+        recorded_at=recorded_at,
+    )
     if record.event is Event.REVISIT and new.satisfaction is Satisfaction.DISSATISFIED:
         outbox.queue_dissatisfied(
             engine,
@@ -165,10 +176,17 @@ def execute(
     return new
 
 
-def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
+def accept(
+    engine: Engine,
+    command: Accept,
+    stamp: Stamp,
+    *,
+    also: Callable[[Session, int, Case], None] | None = None,
+) -> Case:
     """受理: register a new grievance; its number is given here (20261123-0001).
 
-    It gets the deployment's policy (or the urgent one) in its current version, for good:
+    `also(session, grievance id, case)` writes more in the same transaction (the partner
+    API's record of who pushed it). It gets the deployment's policy (or the urgent one) in its current version, for good:
     that version is stored in the same transaction if it is its first use (and refused,
     with nothing written, if the stored one of that number says something else).
     """
@@ -187,6 +205,19 @@ def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
             grievance_id = case_rows.insert_case(session, case, record, stamp.recorded_at)
             timers = advance((), record, None, policy, engine.calendar)
             sla_timers.save_timers(session, grievance_id, number, [], timers)
+            if also is not None:
+                also(session, grievance_id, case)
+                session.flush()  # the callbacks' query below reads what `also` added
+                callbacks.queue_event(
+                    engine,
+                    session,
+                    grievance_id=grievance_id,
+                    case=case,
+                    event=record.event,
+                    seq=1,
+                    at=record.at,
+                    recorded_at=stamp.recorded_at,
+                )
     except IntegrityError:
         raise Duplicate(
             f"{command.channel.value} reference {command.ref} was registered at the same time"
