@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli import (
     admin,
+    audit,
     calendar,
     demo,
     documents,
@@ -43,6 +44,7 @@ from workflow.vocab import Role
 # each adds its commands to the group `cli` when imported
 COMMAND_MODULES = (
     admin,
+    audit,
     calendar,
     documents,
     lifecycle,

@@ -1,7 +1,8 @@
 """The `sla-watchdog` flow (every minute by default, `GRIEVANCE_WATCHDOG_INTERVAL` seconds):
 one sweep (`service.watchdog.sweep`), one delivery round (`service.delivery.deliver`), then the
 document jobs still pending (`service.documents.issue`: what a crash left), the SLA board and
-the worklist, each a task, at one instant read from the clock once. Every fired step is also
+the worklist, then the audit chain (new events sealed, verified incrementally, findings to
+the bureau's supervisors), each a task, at one instant read from the clock once. Every fired step is also
 a Prefect event, so Prefect automations can react:
 
 | event                    | when                                        |
@@ -32,7 +33,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.events import emit_event
 
 from models import open_work
-from service import delivery, digests, documents, outbox, watchdog
+from service import audit_watch, delivery, digests, documents, outbox, watchdog
 from service.engine import Engine
 from workflow.privacy import mask_text
 from workflow.timeutil import iso
@@ -196,6 +197,32 @@ def worklist_task(now: datetime) -> dict[str, Any]:
     return result
 
 
+@task(name="audit")
+def audit_task(now: datetime) -> dict[str, int]:
+    """The audit chain: new events sealed, verified incrementally, findings reported to the
+    bureau's supervisors (`service.audit_watch`). Never fails the watchdog: a problem is a
+    warning in the log and the next tick tries again."""
+    logger = get_run_logger()
+    try:
+        watched = _on_engine(lambda engine: audit_watch.watch(engine, now))
+    except Exception as error:  # noqa: BLE001 - reported, retried next tick
+        logger.warning("audit chain not verified (next tick): %s", mask_text(str(error))[:300])
+        return {}
+    if watched.findings:
+        logger.warning(
+            "audit verify: %d finding(s) in %d grievance(s) checked; %d notification(s) queued",
+            watched.findings,
+            watched.checked,
+            watched.notified,
+        )
+    return {
+        "sealed": watched.sealed,
+        "checked": watched.checked,
+        "findings": watched.findings,
+        "notified": watched.notified,
+    }
+
+
 @flow(name="sla-watchdog", description="时限监控：触发预警、超时与督办，并发送通知。")
 def sla_watchdog(now: datetime | None = None) -> dict[str, Any]:
     """时限监控 SLA watchdog: fire due warnings, breaches and escalations, then deliver the
@@ -207,10 +234,12 @@ def sla_watchdog(now: datetime | None = None) -> dict[str, Any]:
     issued = documents_task(at)
     board_task(at)
     listed = worklist_task(at)
+    audited = audit_task(at)
     return {
         "now": iso(at),
         "fired": len(fired),
         **sent,
         "documents": issued,
         "worklist": listed,
+        "audit": audited,
     }

@@ -1,16 +1,20 @@
 """The audit log: grievance_event rows appended in the caller's transaction (none of these
-commits), and read back as the domain's records."""
+commits), each chained to the one before (`workflow.audit_chain`), and read back as the
+domain's records."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, insert
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from models.prepared import Prepared, bound, params
 from models.tables import Grievance, GrievanceEvent
 from workflow.actor import Actor
+from workflow.audit_chain import GENESIS, Link
 from workflow.case import Record
 from workflow.vocab import Event
 
@@ -28,6 +32,8 @@ _EVENT_COLUMNS = (
     "at",
     "recorded_at",
     "payload",
+    "prev_hash",
+    "hash",
 )
 _INSERT_EVENT = Prepared(insert(_EVENT).values(bound(_EVENT, _EVENT_COLUMNS)))
 
@@ -44,11 +50,27 @@ def record_from_event(event: GrievanceEvent) -> Record:
     )
 
 
+_PREV_HASH = Prepared(
+    core_select(_EVENT.c.hash).where(
+        _EVENT.c.grievance_id == bindparam("grievance_id"), _EVENT.c.seq == bindparam("seq")
+    )
+)
+
+
+def prev_hash(session: Session, grievance_id: int, seq: int) -> str:
+    """The hash the event `seq` links to: its predecessor's (GENESIS for the first)."""
+    if seq <= 1:
+        return GENESIS
+    found = _PREV_HASH.scalar(session, {"grievance_id": grievance_id, "seq": seq - 1})
+    return GENESIS if found is None else str(found)
+
+
 def insert_event(
     session: Session, grievance_id: int, seq: int, record: Record, recorded_at: datetime
 ) -> None:
-    """Append one audit event row (written at once, in the caller's transaction)."""
-    values = {
+    """Append one audit event row, chained to the one before (written at once, in the
+    caller's transaction: the grievance's row is locked, so the one before is its last)."""
+    values: dict[str, object] = {
         "grievance_id": grievance_id,
         "number": record.number,
         "seq": seq,
@@ -61,7 +83,9 @@ def insert_event(
         "at": record.at,
         "recorded_at": recorded_at,
         "payload": record.payload,
+        "prev_hash": prev_hash(session, grievance_id, seq),
     }
+    values["hash"] = Link.of(SimpleNamespace(**values)).hash()
     _INSERT_EVENT.execute(session, params(values))
 
 

@@ -137,6 +137,10 @@ class GrievanceEvent(SQLModel, table=True):
     at: datetime = _utc(nullable=False)  # effective time, as the actor stated it
     recorded_at: datetime = _utc(nullable=False)  # wall-clock time of recording
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # the audit chain (0016, `workflow.audit_chain`): the hash of the event before (of the same
+    # grievance) and the SHA-256 of this event's canonical content with it
+    prev_hash: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    hash: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
 
 
 class SlaTimer(SQLModel, table=True):
@@ -366,3 +370,4 @@ class DocumentJob(SQLModel, table=True):
 # models/access_tables.py; imported here so that the metadata of `models.tables` is all tables.
 from models import access_tables as _access_tables  # noqa: E402, F401
 from models import partner_tables as _partner_tables  # noqa: E402, F401
+from models import audit_tables as _audit_tables  # noqa: E402, F401

@@ -36,7 +36,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from models import group_counts, open_work, repeat_counts, trend_counts, typical_cases
+from models import (
+    audit_seals,
+    group_counts,
+    open_work,
+    repeat_counts,
+    trend_counts,
+    typical_cases,
+)
 from models.unit_rows import list_units
 from service import calendars
 from service.digest_data import (
@@ -283,7 +290,12 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
         complainants = repeat_counts.repeat_complainants(session, start, end, min_count=2, limit=20)
         respondents = repeat_counts.repeat_respondents(session, start, end, min_count=2, limit=20)
         typical = typical_cases.marked_between(session, start, end)
+        # the audit chain's head at the month's end, for readers to keep (docs/audit.md)
+        sealed = audit_seals.seal_at(session, min(end, as_of))
     ranked = rank_units(by_unit)
+    audit_head = None
+    if sealed is not None:
+        audit_head = {"hash": sealed.hash, "seal": sealed.id, "at": sealed.sealed_at}
     shares = _shares(categories, total.volume)
     context = {
         "kind": "monthly",
@@ -308,6 +320,7 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
         "repeat_complainants": [_masked(r) for r in complainants],
         "repeat_respondents": [_masked(r) for r in respondents],
         "typical_cases": [typical_case(t) for t in typical],
+        "audit_head": audit_head,
     }
     lang = engine.notify.language
     return Digest(

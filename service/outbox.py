@@ -412,3 +412,38 @@ def queue_reminder(
         units=load_units(session),
         rerun=True,
     )
+
+
+def queue_audit(
+    engine: Engine,
+    session: Session,
+    *,
+    kind: str,
+    key: str,
+    audience: Audience,
+    context: Mapping[str, Any],
+    now: datetime,
+) -> list[Notification]:
+    """The audit chain's messages to the bureau (no single grievance): `audit_findings` (what
+    a verification found, for the supervisors) and `audit_anchor` (a head hash to keep, for
+    the leadership), rendered from `notify/<kind>.md`, once per `key`, sent at once."""
+    title, body = render_message(f"notify/{kind}.md", engine.notify.language, at=now, **context)
+    return _enqueue(
+        engine,
+        session,
+        title=title,
+        body=body,
+        number=None,
+        grievance_id=None,
+        lead_unit=None,
+        key=f"audit/{key}",
+        kind=kind,
+        step=kind.removeprefix("audit_"),
+        target=None,
+        cycle=0,
+        audiences=(audience,),
+        now=now,
+        not_before=now,
+        units=load_units(session),
+        rerun=True,
+    )

@@ -122,3 +122,17 @@ def test_gate_benchmark_times_direct_and_gated_calls(
         assert re.search(rf"^{name}(\s+-?\d+\.\d\d){{6}}$", out, re.M), name
     assert re.search(r"^goal: median added <= 5 ms: -?\d+\.\d\d ms, (met|missed)$", out, re.M)
     assert "PREFECT_SERVER_API_AUTH_STRING" not in os.environ  # the caller's environment back
+
+
+def test_audit_verify_benchmark_runs_and_verifies_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import audit_verify
+
+    url = f"sqlite:///{tmp_path / 'verify.db'}"
+    assert audit_verify.main(["--ops", "150", "--copies", "2", "--url", url]) == 0
+    out = capsys.readouterr().out
+    assert re.search(
+        r"verified: [\d,]+ grievances, [\d,]+ events in [\d.]+ s: [\d,]+ events/s", out
+    )
+    assert "peak memory of the verifying process: " in out and "findings: 0" in out

@@ -57,6 +57,8 @@ def _event(row_id: int, number: str, seq: int, at: datetime) -> dict[str, Any]:
         "recorded_at": at,
         "actor_unit": None,
         "payload": {"note": "备注"},
+        "prev_hash": "0" * 64,  # the audit chain's columns (0016): any values for this test
+        "hash": "f" * 64,
     }
 
 
