@@ -369,5 +369,5 @@ class DocumentJob(SQLModel, table=True):
 # The access tables (accounts, sessions, the security log, stamps, personal references) live in
 # models/access_tables.py; imported here so that the metadata of `models.tables` is all tables.
 from models import access_tables as _access_tables  # noqa: E402, F401
-from models import partner_tables as _partner_tables  # noqa: E402, F401
 from models import audit_tables as _audit_tables  # noqa: E402, F401
+from models import partner_tables as _partner_tables  # noqa: E402, F401
