@@ -6,7 +6,11 @@ needs no slow hash: nobody can guess one to match a stolen hash). A rotated key 
 for `GRACE` (24 hours) so a partner can switch without downtime. The callback signing secret
 (Standard Webhooks, `whsec_` + base64) is needed in full to sign, so it is stored encrypted
 (Fernet: AES-128-CBC + HMAC-SHA256) under `GRIEVANCE_PARTNER_KEY`, which stays out of the
-database; losing that key means issuing new secrets (`partner rotate --secret`)."""
+database; losing that key means issuing new secrets (`partner rotate --secret`). Without the
+variable the key is read from a file (`GRIEVANCE_PARTNER_KEY_FILE`, default
+`grievance-partner.key` in the working directory, beside the default SQLite database), made
+with owner-only permissions the first time a secret is sealed: so `partner add` and `serve`
+started in one directory share it without set-up."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +42,8 @@ from workflow.validation import has_binary
 from workflow.vocab import Channel
 
 ENV_KEY = "GRIEVANCE_PARTNER_KEY"
+ENV_KEY_FILE = "GRIEVANCE_PARTNER_KEY_FILE"
+KEY_MIN = 16
 GRACE = timedelta(hours=24)  # a rotated key's overlap with its successor
 CHANNELS = (
     Channel.HOTLINE_12328,
@@ -79,14 +86,42 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
 
 
-def _fernet() -> Fernet:
+def key_file() -> Path:
+    return Path(os.environ.get(ENV_KEY_FILE) or Path.cwd() / "grievance-partner.key")
+
+
+def _key_text(*, create: bool) -> str:
+    """The partner key: the variable, else the key file (made when `create` and missing)."""
     text = os.environ.get(ENV_KEY, "")
-    if len(text) < 16:
-        raise InvalidInput(
-            f"{ENV_KEY} is not set (or shorter than 16 characters): it encrypts the partners' "
-            "callback secrets; set it to a long random value, the same for every process, "
-            "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
-        )
+    if text:
+        if len(text) < KEY_MIN:
+            raise InvalidInput(f"{ENV_KEY} is shorter than {KEY_MIN} characters")
+        return text
+    path = key_file()
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        if not create:
+            raise InvalidInput(
+                f"{ENV_KEY} is not set and {path} does not exist: it encrypts the partners' "
+                "callback secrets; set the variable (the same in every process) or run this "
+                "where the key file is"
+            ) from None
+        text = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the partner key file {path}: {exc.strerror}") from None
+    if len(text) < KEY_MIN:
+        raise InvalidInput(f"the partner key file {path} holds fewer than {KEY_MIN} characters")
+    return text
+
+
+def _fernet(*, create: bool = False) -> Fernet:
+    text = _key_text(create=create)
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()))
 
 
@@ -95,7 +130,7 @@ def new_webhook_secret() -> str:
 
 
 def seal(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return _fernet(create=True).encrypt(secret.encode()).decode()
 
 
 def unseal(sealed: str) -> str:

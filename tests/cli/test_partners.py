@@ -15,6 +15,7 @@ from models.access_tables import SecurityEvent
 from models.partner_tables import Partner, PartnerKey
 from service import partners
 from service.engine import Engine
+from workflow.errors import InvalidInput
 from tests.conftest import database_url_for
 from tests.conftest import run_cli as run
 
@@ -104,6 +105,26 @@ def test_duplicate_unknown_and_missing_key(
     assert code != 0 and "exists already" in err
     code, _, err = run(capsys, "partner", "rotate", "NOPE")
     assert code != 0 and "no partner" in err
-    monkeypatch.delenv("GRIEVANCE_PARTNER_KEY")
+    monkeypatch.setenv("GRIEVANCE_PARTNER_KEY", "short")
     code, _, err = run(capsys, "partner", "add", "P2", "--name", "x", "--channel", "platform")
     assert code != 0 and "GRIEVANCE_PARTNER_KEY" in err
+
+
+def test_without_the_variable_the_key_file_is_made_once_and_shared(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "partner.key"
+    monkeypatch.delenv("GRIEVANCE_PARTNER_KEY")
+    monkeypatch.setenv("GRIEVANCE_PARTNER_KEY_FILE", str(key_file))
+    with pytest.raises(InvalidInput, match="does not exist"):
+        partners.unseal("gAAAA")  # no key to read a sealed secret with
+    assert not key_file.exists()
+    sealed = partners.seal("whsec_abc")  # the first secret sealed makes the file
+    assert key_file.exists() and key_file.stat().st_mode & 0o777 == 0o600
+    text = key_file.read_text()
+    assert partners.unseal(sealed) == "whsec_abc"
+    partners.seal("whsec_def")
+    assert key_file.read_text() == text  # made once, then only read
+    monkeypatch.setenv("GRIEVANCE_PARTNER_KEY", "another-key-entirely-0123456789")
+    with pytest.raises(InvalidInput, match="changed"):
+        partners.unseal(sealed)
