@@ -203,7 +203,7 @@ class Run:
     def merge(self) -> None:
         number, into = self.rng.sample(self.numbers, 2)
         try:
-            uc.merge(self.engine, number, self.stamp(DESK), into=into)
+            uc.merge(self.engine, number, self.stamp(DESK), into=into, reason="重复诉求")
         except GrievanceError:
             self.refused["merge"] += 1
             return

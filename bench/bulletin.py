@@ -202,7 +202,7 @@ def _accepted(e: Engine, n: str, t: datetime, _: dict[str, str]) -> None:
 
 
 def _merged(e: Engine, n: str, t: datetime, made: dict[str, str]) -> None:
-    uc.merge(e, n, _s(t + H), into=made["handling"])
+    uc.merge(e, n, _s(t + H), into=made["handling"], reason="同一司机重复来电")
 
 
 STORIES = (  # the handling story comes before the merged one: it is its target

@@ -109,10 +109,18 @@ def make_ctx(
 ) -> Ctx:
     who: Who = click.get_current_context().find_object(Who) or Who()
     now = datetime.now(UTC)
-    at_raw = at_text or who.at
-    name = actor_name or who.actor or os.environ.get("GRIEVANCE_ACTOR") or getpass.getuser()
+    at_raw = _given("--at", at_text, who.at)
+    name = (
+        _given("--actor", actor_name, who.actor)
+        or os.environ.get("GRIEVANCE_ACTOR")
+        or getpass.getuser()
+    )
     role_raw = role_name or who.role or os.environ.get("GRIEVANCE_ROLE") or Role.DISPATCHER.value
-    unit = actor_unit or who.actor_unit or os.environ.get("GRIEVANCE_ACTOR_UNIT") or None
+    unit = (
+        _given("--actor-unit", actor_unit, who.actor_unit)
+        or os.environ.get("GRIEVANCE_ACTOR_UNIT")
+        or None
+    )
     people = [r.value for r in Role if r is not Role.SYSTEM]
     if role_raw not in people:
         raise InvalidInput(f"unknown role {role_raw!r}: use one of {', '.join(people)}")
@@ -123,6 +131,17 @@ def make_ctx(
         given=Stamp(actor=actor, at=at, recorded_at=now),
         json=bool(json_out if json_out is not None else who.json),
     )
+
+
+def _given(option: str, after: str | None, before: str | None) -> str | None:
+    """An option's value, given after the command or before it; an empty value typed on
+    purpose (`--at ''`) is refused, not read as "not given" (now, the OS user)."""
+    for value in (after, before):
+        if value is not None:
+            if not value.strip():
+                raise InvalidInput(f"{option} is empty: give a value or leave the option out")
+            return value
+    return None
 
 
 def instant(text: str) -> datetime:
@@ -180,8 +199,10 @@ def cli(
 
 
 def now_from(text: str | None, ctx: Ctx) -> datetime:
-    """--now: an ISO 8601 instant (without offset: Asia/Shanghai); else --at, else the clock."""
-    return instant(text) if text else ctx.stamp.at
+    """--now: an ISO 8601 instant (without offset: Asia/Shanghai); else --at, else the clock
+    (an empty --now is refused like an empty --at)."""
+    given = _given("--now", text, None)
+    return instant(given) if given is not None else ctx.stamp.at
 
 
 def progress(what: str) -> Callable[[Any], None] | None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
-from cli.context import Ctx, F, acting, choice, cli, emit_case, instant, make_ctx
+from cli import present
+from cli.context import Ctx, F, acting, choice, cli, emit, emit_case, instant, make_ctx
 from service import cases as uc
-from service import documents
+from service import documents, finding
 from service.acting import Stamp
 from service.engine import Engine
 from workflow.commands import Accept, parse_command
@@ -65,7 +66,13 @@ def accept(
     if not isinstance(command, Accept):
         raise TypeError("accept parsed to another command")
     case = uc.accept(ctx.engine, command, ctx.stamp)
-    emit_case(ctx, case, Event.ACCEPT)
+    # 疑似重复: the same phone or plate as an open grievance (or one closed lately)
+    candidates = finding.duplicate_candidates(ctx.engine, case, ctx.stamp.at)
+    hint = finding.duplicate_hint(candidates)
+    shown = present.case_dict(case)
+    shown["duplicates"] = [c.as_dict() for c in candidates]
+    text = f"{Event.ACCEPT.zh} {Event.ACCEPT.value}: {case.number} -> {case.state.value} "
+    emit(ctx, shown, text + f"({case.state.zh})" + (f"\n  {hint}" if hint else ""))
 
 
 def _resync_case_run(ctx: Ctx, number: str) -> None:
@@ -146,7 +153,24 @@ _action(
     "reassign",
     Event.REASSIGN,
     uc.reassign,
-    [click.option("--unit", required=True, metavar="CODE", help="New lead unit."), _reason, _co],
+    [
+        click.option("--unit", required=True, metavar="CODE", help="New lead unit."),
+        _reason,
+        click.option(
+            "--co-unit",
+            "add_co_units",
+            multiple=True,
+            metavar="CODE",
+            help="Co-handling unit to add (协办), repeatable; the current ones stay.",
+        ),
+        click.option(
+            "--remove-co-unit",
+            "remove_co_units",
+            multiple=True,
+            metavar="CODE",
+            help="Co-handling unit that no longer helps, repeatable.",
+        ),
+    ],
 )
 _action(
     "feedback",
@@ -237,7 +261,22 @@ _action(
     "merge",
     Event.MERGE,
     uc.merge,
-    [click.option("--into", required=True, metavar="NUMBER", help="The grievance kept.")],
+    [
+        click.option("--into", required=True, metavar="NUMBER", help="The grievance kept."),
+        click.option("--reason", required=True, help="并单理由: why it is the same grievance."),
+    ],
+)
+_action(
+    "typical",
+    Event.TYPICAL,
+    uc.mark_typical,
+    [
+        click.option(
+            "--summary",
+            required=True,
+            help="典型案例: the case and the lesson drawn, in a few lines (the bulletin quotes it).",
+        )
+    ],
 )
 _action(
     "amend",

@@ -25,6 +25,7 @@ from cli import (
     documents,
     lifecycle,
     notifications,
+    partners,
     reading,
     reports,
     serving,
@@ -48,6 +49,7 @@ COMMAND_MODULES = (
     documents,
     lifecycle,
     notifications,
+    partners,
     reading,
     serving,
     sla,
@@ -75,7 +77,7 @@ def _guarded(command: click.Command, check: Callable[[Actor, dict[str, Any]], No
 
 def _report_now(kwargs: dict[str, Any]) -> None:
     """A report's --now, checked as every other time of the command line."""
-    if kwargs.get("now_text"):
+    if kwargs.get("now_text") is not None:  # an empty --now is refused, not read as now
         instant(kwargs["now_text"])
 
 

@@ -135,6 +135,14 @@ def case_text(
             if event.event is Event.SLA_STEP:  # which step of which timer, not a move
                 p = event.payload
                 what = f"{p['title']} {p['name']}: {p['target']}#{p['cycle']}"
+            elif event.event is Event.MERGE:  # into which grievance, and why (并单理由)
+                p = _mask_payload(event.payload, event.event)
+                what += f" {p['into']}: {p.get('reason') or '-'}"
+            elif event.event is Event.REASSIGN and "co_units_before" in event.payload:
+                p = event.payload  # the co-handling units' change (协办单位)
+                if p["co_units_before"] != p["co_units"]:
+                    before, after = ",".join(p["co_units_before"]), ",".join(p["co_units"])
+                    what += f" co {before or '-'} -> {after or '-'}"
             lines.append(
                 f"    {event.seq:>3}  {iso(event.at)}  {event.event.value:<18} "
                 f"{what}  {event.actor} ({event.role.value}{unit})"

@@ -1,4 +1,5 @@
 """`grievance show` and `grievance list`: a grievance with its events and timers, and lists;
+`grievance find`: the grievances of one number, channel reference, phone or plate;
 `grievance reveal`: a driver's number in full, to call back (each reveal logged)."""
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import click
 
 from cli import present
 from cli.context import acting, choice, cli, emit, make_ctx
-from service import disclosure, reading
+from service import disclosure, finding, reading
+from workflow.errors import InvalidInput
 from workflow.privacy import mask_value
 from workflow.vocab import State
 
@@ -61,6 +63,31 @@ def list_(state: str | None, unit: str | None, limit: int, offset: int, **who: A
         ctx,
         [present.case_dict(c) for c in cases],
         "\n".join(present.case_line(c) for c in cases) or "no grievances",
+    )
+
+
+@cli.command("find")
+@click.option("--number", metavar="NUMBER", help="A grievance number (20261123-0001).")
+@click.option("--ref", metavar="REF", help="The channel's reference (渠道编号), exactly.")
+@click.option("--plate", metavar="PLATE", help="A plate number (川B12345), in full.")
+@click.option("--phone", metavar="PHONE", help="A phone number, in full (+86 and '-' allowed).")
+@acting
+def find_command(
+    number: str | None, ref: str | None, plate: str | None, phone: str | None, **who: Any
+) -> None:
+    """查找: the grievances of one exact number, channel reference, plate or phone, oldest
+    first, personal data masked (as `list --json`); unit staff find their unit's only.
+    Nothing found is an empty list, not an error."""
+    given = {"number": number, "ref": ref, "plate": plate, "phone": phone}
+    keys = [key for key, value in given.items() if value is not None]
+    if len(keys) != 1:
+        raise InvalidInput("give exactly one of --number, --ref, --plate, --phone")
+    ctx = make_ctx(**who)
+    cases = finding.find_cases(ctx.engine, ctx.actor, keys[0], given[keys[0]] or "")
+    emit(
+        ctx,
+        [present.case_dict(c) for c in cases],
+        "\n".join(present.case_line(c) for c in cases) or "no grievances found",
     )
 
 

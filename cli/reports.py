@@ -95,7 +95,7 @@ def _options(period_help: str) -> Callable[[Callable[..., Any]], Callable[..., A
 
 def _now(text: str | None) -> datetime:
     """--now, or the clock (the only clock read of a report command)."""
-    return parse_instant(text) if text else datetime.now(UTC)
+    return parse_instant(text) if text is not None else datetime.now(UTC)
 
 
 def _write(path: Path, digest: Digest, fmt: str, lang: str | None) -> Path:

@@ -237,6 +237,7 @@ RevisitForm = _form(cmd.Revisit, "回访 Revisit")
 RedoForm = _form(cmd.Redo, "重办 Redo")
 ReviewForm = _form(cmd.Review, "复盘 Review")
 MergeForm = _form(cmd.Merge, "并单 Merge")
+TypicalForm = _form(cmd.Typical, "典型案例 Typical case")
 
 
 @dataclass(frozen=True)
@@ -266,5 +267,6 @@ BY_EVENT: dict[Event, ActionSpec] = {
         ActionSpec(Event.REDO, RedoForm, uc.redo),
         ActionSpec(Event.REVIEW, ReviewForm, uc.review),
         ActionSpec(Event.MERGE, MergeForm, uc.merge),
+        ActionSpec(Event.TYPICAL, TypicalForm, uc.mark_typical),
     )
 }

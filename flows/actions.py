@@ -27,12 +27,15 @@ The forms are in `flows.action_forms`, the runner shared with the case flow in
 # No `from __future__ import annotations` here: Prefect and pydantic introspect the flows'
 # parameter annotations at runtime (the form models are built with `create_model`).
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 from prefect.flows import Flow
 from prefect.states import State
+from sqlalchemy.exc import SQLAlchemyError
 
 from flows import case_sync, logs
 from flows.action_forms import (
@@ -54,9 +57,11 @@ from flows.action_forms import (
     SignForm,
     Stamped,
     SuspendForm,
+    TypicalForm,
 )
 from flows.action_runs import on_existing, run_action, run_name
 from service import cases as uc
+from service import finding
 from service.acting import Stamp
 from service.engine import Engine
 from workflow import commands as cmd
@@ -88,14 +93,49 @@ def _act(
     description="受理：登记一件新诉求。",
 )
 def accept(params: AcceptForm, stamp: Stamped = None) -> dict[str, Any] | State:
-    """受理 Accept: register a new grievance; the run is renamed `accept <new number>`."""
+    """受理 Accept: register a new grievance; the run is renamed `accept <new number>`. The
+    summary names the open (or lately closed) grievances of the same phone or plate, to merge
+    into (疑似重复)."""
+    candidates: list[finding.Candidate] = []
 
     def call(engine: Engine, who: Stamp, form: ActionForm) -> Case:
         command = cmd.parse_command(Event.ACCEPT, form.command_fields())
         assert isinstance(command, cmd.Accept)
-        return uc.accept(engine, command, who)
+        case = uc.accept(engine, command, who)
+        try:  # after the commit: a hint that cannot be read never fails the registration
+            candidates.extend(finding.duplicate_candidates(engine, case, who.at))
+        except SQLAlchemyError as error:
+            get_run_logger().warning("%s: duplicate hint not read: %s", case.number, error)
+        return case
 
-    return _act(Event.ACCEPT, params, call, stamp)
+    result = _act(Event.ACCEPT, params, call, stamp)
+    if isinstance(result, dict):
+        result["duplicates"] = [c.as_dict() for c in candidates]
+        hint = finding.duplicate_hint(candidates)
+        if hint:
+            get_run_logger().warning("%s: %s", result["number"], hint)
+            result["duplicate_hint"] = hint
+            _publish_duplicates(result["number"], candidates)
+    return result
+
+
+def _publish_duplicates(number: str, candidates: list[finding.Candidate]) -> None:
+    """疑似重复: a table artifact beside the accepted grievance's, naming the candidates (no
+    personal data: numbers, states, units and what they share)."""
+    rows = "".join(
+        f"| {c.number} | {c.state} | {c.lead_unit or '-'} | {', '.join(c.same)} | "
+        f"{'grievance merge ' + number + ' --into ' + c.number + ' --reason 重复来电' if c.open else '-'} |\n"
+        for c in candidates
+    )
+    create_markdown_artifact(
+        key=re.sub(r"[^a-z0-9-]+", "-", f"duplicates-{number}".lower()),
+        markdown=(
+            f"## {number}: 疑似重复 possible repeat\n\n"
+            "| 工单编号 Number | 状态 State | 主办单位 Lead unit | 相同 Same | 并单 Merge |\n"
+            f"|---|---|---|---|---|\n{rows}"
+        ),
+        description=f"{number}: {len(candidates)} grievance(s) of the same phone or plate",
+    )
 
 
 @flow(
@@ -237,6 +277,17 @@ def merge(params: MergeForm, stamp: Stamped = None) -> dict[str, Any] | State:
     return _act(Event.MERGE, params, on_existing(uc.merge), stamp)
 
 
+@flow(
+    name="典型案例 typical",
+    flow_run_name=run_name("typical"),
+    description="典型案例：复盘人将已复盘工单列为典型案例，写明案情与启示，月度通报引用。",
+)
+def typical(params: TypicalForm, stamp: Stamped = None) -> dict[str, Any] | State:
+    """典型案例 Typical case: a reviewer marks a reviewed grievance as typical, with the
+    lesson drawn (the monthly bulletin lists it)."""
+    return _act(Event.TYPICAL, params, on_existing(uc.mark_typical), stamp)
+
+
 ACTION_FLOWS: list[Flow[..., Any]] = [
     accept,
     assign,
@@ -254,6 +305,7 @@ ACTION_FLOWS: list[Flow[..., Any]] = [
     redo,
     review,
     merge,
+    typical,
 ]
 
 

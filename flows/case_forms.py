@@ -72,6 +72,19 @@ def _loose(info: FieldInfo, title: str | None = None) -> tuple[Any, Any]:
     return (info.annotation | None, Field(default=None, examples=info.examples, **help_))
 
 
+def _shared_title(name: str, events: list[Event]) -> str:
+    """The title of a field several actions share: its own when they agree, else each
+    action's Chinese title and the common English one (改派理由/并单理由 Reason)."""
+    titles = list(
+        dict.fromkeys(str(action_forms.BY_EVENT[e].form.model_fields[name].title) for e in events)
+    )
+    if len(titles) == 1:
+        return titles[0]
+    zh = [title.partition(" ")[0] for title in titles]
+    en = {title.partition(" ")[2] for title in titles}
+    return f"{'/'.join(zh)} {en.pop()}" if len(en) == 1 else " / ".join(titles)
+
+
 def _build_form(wait: Wait) -> type[CaseInput]:
     """One form per wait: an action dropdown (`分办 assign`...), the fields of the offered
     actions' forms (optional when several actions share the form; the action's own form
@@ -101,7 +114,7 @@ def _build_form(wait: Wait) -> type[CaseInput]:
             fields[name] = (info.annotation, info) if info.is_required() else _loose(info)
             continue
         used_by = "/".join(f"{e.zh} {e.value}" for e in events)
-        fields[name] = _loose(info, f"{info.title} [{used_by}]")
+        fields[name] = _loose(info, f"{_shared_title(name, events)} [{used_by}]")
     fields["at"] = action_forms.copy_field(action_forms.SharedFields, "at")
     model: type[CaseInput] = create_model(  # type: ignore[call-overload]
         f"Case{wait.name.capitalize()}Input",

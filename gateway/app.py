@@ -29,10 +29,13 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from gateway import search
 from gateway.narrowing import narrow
 from gateway.pages import login_page, reveal_page
+from gateway.partner_api import PartnerApi
+from gateway.partner_openapi import PREFIX as PARTNER_PREFIX
 from gateway.proxy import Upstream, forward
 from gateway.sso import SSO_COOKIE, SSO_MAX_AGE, Sso, SsoConfig, SsoError
 from gateway.stamping import Refusal, stamp_request
@@ -329,6 +332,13 @@ class Gate:
             return HTMLResponse(reveal_page(number=number, error=str(error)), 403, NO_STORE)
         return HTMLResponse(reveal_page(number=number, shown=shown.as_dict()), headers=NO_STORE)
 
+    async def find_form(self, request: Request) -> Response:
+        return await search.find_form(self, request)
+
+    async def find(self, request: Request) -> Response:
+        """查找工单 (`gateway.search`): masked results, unit staff their unit's only."""
+        return await search.find(self, request, _same_origin(request))
+
     async def health(self, request: Request) -> Response:
         return JSONResponse({"gate": "ok"})
 
@@ -409,6 +419,10 @@ class Gate:
                 Route("/gate/health", self.health, methods=["GET"]),
                 Route("/gate/reveal", self.reveal_form, methods=["GET"]),
                 Route("/gate/reveal", self.reveal, methods=["POST"]),
+                Route("/gate/find", self.find_form, methods=["GET"]),
+                Route("/gate/find", self.find, methods=["POST"]),
+                # the partner API: its own bearer keys, no session (gateway.partner_api)
+                Mount(PARTNER_PREFIX, app=PartnerApi(self.engine, clock=self.clock).app()),
                 Route("/{path:path}", self.through, methods=methods),
             ],
             lifespan=self._lifespan,

@@ -16,6 +16,7 @@ from models.tables import Grievance, GrievanceEvent
 from workflow.actor import Actor
 from workflow.audit_chain import GENESIS, Link
 from workflow.case import Record
+from workflow.vocab import Event
 
 _EVENT = Grievance.metadata.tables["grievance_event"]
 _EVENT_COLUMNS = (
@@ -97,6 +98,22 @@ _EVENTS_OF = (
 
 def events_of(session: Session, number: str) -> list[GrievanceEvent]:
     return list(session.exec(_EVENTS_OF, params={"number": number}).all())
+
+
+_MERGES_INTO = (
+    select(GrievanceEvent)
+    .join(Grievance, col(Grievance.id) == col(GrievanceEvent.grievance_id))
+    .where(
+        col(Grievance.merged_into) == bindparam("number"),
+        col(GrievanceEvent.event) == Event.MERGE,
+    )
+    .order_by(col(GrievanceEvent.at), col(GrievanceEvent.number))
+)
+
+
+def merges_into(session: Session, number: str) -> list[GrievanceEvent]:
+    """The 并单 events of the duplicates merged into grievance `number`, oldest first."""
+    return list(session.exec(_MERGES_INTO, params={"number": number}).all())
 
 
 def events_since(session: Session, grievance_id: int, seq: int) -> list[GrievanceEvent]:

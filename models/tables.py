@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import EnumValue, UTCDateTime
@@ -72,12 +72,12 @@ class Grievance(SQLModel, table=True):
     state: State = _enum(State, index=True)
     policy: str = Field(max_length=64)  # the policy version it was accepted under, "2142@1"
     channel: Channel = _enum(Channel)
-    ref: str = Field(max_length=64)
+    ref: str = Field(max_length=64, index=True)  # found by reference alone (0018)
     type: RequestType = _enum(RequestType)
     category: Category = _enum(Category)
     name: str = Field(max_length=50)
-    phone: str = Field(max_length=32)
-    plate: str | None = Field(default=None, max_length=16)
+    phone: str = Field(max_length=32, index=True)  # `grievance find`, the duplicate hint
+    plate: str | None = Field(default=None, max_length=16, index=True)
     description: str = Field(sa_column=Column(Text, nullable=False))
     amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     urgent: bool = Field(default=False)
@@ -113,7 +113,17 @@ class GrievanceEvent(SQLModel, table=True):
     """One audited event (审计日志). Append-only: the database refuses updates and deletes."""
 
     __tablename__ = "grievance_event"
-    __table_args__ = (UniqueConstraint("grievance_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("grievance_id", "seq"),
+        # the markings of typical cases (典型案例) by time, for the monthly bulletin (0018):
+        # a few rows among millions, so a partial index
+        Index(
+            "ix_grievance_event_typical",
+            "at",
+            sqlite_where=text("event = 'typical'"),
+            postgresql_where=text("event = 'typical'"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     grievance_id: int = Field(foreign_key="grievance.id", index=True)
     number: str = Field(max_length=32, index=True)
@@ -360,3 +370,4 @@ class DocumentJob(SQLModel, table=True):
 # models/access_tables.py; imported here so that the metadata of `models.tables` is all tables.
 from models import access_tables as _access_tables  # noqa: E402, F401
 from models import audit_tables as _audit_tables  # noqa: E402, F401
+from models import partner_tables as _partner_tables  # noqa: E402, F401

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models import audit_log, case_rows, sla_timers, unit_rows
-from service import document_jobs, outbox
+from service import callbacks, document_jobs, outbox
 from service.acting import VERSION_MAX, Stamp, check_number
 from service.engine import Engine
 from service.timers import to_unit_calendar
@@ -45,8 +45,11 @@ Action = Callable[Concatenate[Engine, str, Stamp, P], Case]
 def _facts(session: Session, command: Command, policy: Policy) -> Facts:
     """Look up what the guards of `command` need to know."""
     facts = Facts(max_extensions=policy.max_extensions)
-    if isinstance(command, Assign | Reassign):
+    if isinstance(command, Assign):
         units = {command.unit, *command.co_units}
+        return replace(facts, unknown_units=unit_rows.missing_units(session, units))
+    if isinstance(command, Reassign):
+        units = {command.unit, *command.add_co_units}
         return replace(facts, unknown_units=unit_rows.missing_units(session, units))
     if isinstance(command, Merge):
         return replace(facts, merge_target_state=case_rows.state_of(session, command.into))
@@ -85,6 +88,17 @@ def _commit(
         reason=f"{record.event.value} ({record.event.zh}): lead unit {new.lead_unit}'s calendar",
     )
     sla_timers.save_timers(session, row_id, case.number, timer_rows, timers, stored)
+    # partners that pushed this grievance hear of the event (an outbox row, this transaction)
+    callbacks.queue_event(
+        engine,
+        session,
+        grievance_id=row_id,
+        case=new,
+        event=record.event,
+        seq=new_version,
+        at=record.at,
+        recorded_at=recorded_at,
+    )
     if record.event is Event.REVISIT and new.satisfaction is Satisfaction.DISSATISFIED:
         outbox.queue_dissatisfied(
             engine,
@@ -162,10 +176,17 @@ def execute(
     return new
 
 
-def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
+def accept(
+    engine: Engine,
+    command: Accept,
+    stamp: Stamp,
+    *,
+    also: Callable[[Session, int, Case], None] | None = None,
+) -> Case:
     """受理: register a new grievance; its number is given here (20261123-0001).
 
-    It gets the deployment's policy (or the urgent one) in its current version, for good:
+    `also(session, grievance id, case)` writes more in the same transaction (the partner
+    API's record of who pushed it). It gets the deployment's policy (or the urgent one) in its current version, for good:
     that version is stored in the same transaction if it is its first use (and refused,
     with nothing written, if the stored one of that number says something else).
     """
@@ -184,6 +205,19 @@ def accept(engine: Engine, command: Accept, stamp: Stamp) -> Case:
             grievance_id = case_rows.insert_case(session, case, record, stamp.recorded_at)
             timers = advance((), record, None, policy, engine.calendar)
             sla_timers.save_timers(session, grievance_id, number, [], timers)
+            if also is not None:
+                also(session, grievance_id, case)
+                session.flush()  # the callbacks' query below reads what `also` added
+                callbacks.queue_event(
+                    engine,
+                    session,
+                    grievance_id=grievance_id,
+                    case=case,
+                    event=record.event,
+                    seq=1,
+                    at=record.at,
+                    recorded_at=stamp.recorded_at,
+                )
     except IntegrityError:
         raise Duplicate(
             f"{command.channel.value} reference {command.ref} was registered at the same time"
@@ -252,10 +286,21 @@ def return_to_desk(*, reason: str, expected_version: int | None = None) -> None:
 
 @_action(Event.REASSIGN)
 def reassign(
-    *, unit: str, reason: str, co_units: Iterable[str] = (), expected_version: int | None = None
+    *,
+    unit: str,
+    reason: str,
+    add_co_units: Iterable[str] = (),
+    remove_co_units: Iterable[str] = (),
+    expected_version: int | None = None,
 ) -> dict[str, Any]:
-    """改派: the desk routes it to another (or the same) unit."""
-    return {"unit": unit, "reason": reason, "co_units": list(co_units)}
+    """改派: the desk routes it to another (or the same) unit; the co-handling units stay
+    unless removed, others may be added."""
+    return {
+        "unit": unit,
+        "reason": reason,
+        "add_co_units": list(add_co_units),
+        "remove_co_units": list(remove_co_units),
+    }
 
 
 @_action(Event.FEEDBACK)
@@ -326,8 +371,13 @@ def review(
 
 
 @_action(Event.MERGE)
-def merge(*, into: str, expected_version: int | None = None) -> None:
-    """并单: merge this duplicate into another open grievance."""
+def merge(*, into: str, reason: str, expected_version: int | None = None) -> None:
+    """并单: merge this duplicate into another open grievance, saying why (并单理由)."""
+
+
+@_action(Event.TYPICAL)
+def mark_typical(*, summary: str, expected_version: int | None = None) -> None:
+    """典型案例: a reviewer marks a reviewed grievance as typical, with its summary."""
 
 
 @_action(Event.AMEND)

@@ -35,6 +35,7 @@ from apprise.decorators import notify as apprise_notify
 from sqlmodel import col, select
 
 from models.tables import Notification, NotificationAttempt
+from service import callbacks
 from service.engine import Engine
 from service.outbox import DEAD, PENDING, SENDING, SENT
 from workflow.errors import InvalidInput, NotFound
@@ -105,7 +106,7 @@ def redact(url: str | None) -> str | None:
     parts = urlsplit(url)
     if parts.scheme.lower() == "inbox":
         return url  # a local file name: nothing secret
-    if parts.scheme.lower() in _KEYED_SCHEMES:  # a webhook path may carry its token
+    if parts.scheme.lower() in (*_KEYED_SCHEMES, "http", "https"):  # a path may carry a token
         port = f":{parts.port}" if parts.port else ""
         return f"{parts.scheme}://{parts.hostname or ''}{port}/…"
     plugin = apprise.Apprise.instantiate(url)
@@ -144,6 +145,17 @@ def send_with_apprise(row: Notification) -> str | None:
     return (lines[-1].split(" - ", 2)[-1] if lines else "the channel refused the message")[:500]
 
 
+def default_sender(engine: Engine) -> Sender:
+    """Partner callbacks signed per Standard Webhooks, every other row through Apprise."""
+
+    def send(row: Notification) -> str | None:
+        if row.kind == callbacks.KIND:
+            return callbacks.send(engine, row)
+        return send_with_apprise(row)
+
+    return send
+
+
 @dataclass
 class DeliveryResult:
     now: datetime
@@ -157,13 +169,18 @@ def deliver(
     engine: Engine,
     now: datetime,
     *,
-    send: Sender = send_with_apprise,
+    send: Sender | None = None,
     batch: int = BATCH,
     limit: int | None = None,
     progress: Callable[[DeliveryResult], None] | None = None,
 ) -> DeliveryResult:
-    """Send the notifications due at `now` (and those whose delivery lease ran out)."""
+    """Send the notifications due at `now` (and those whose delivery lease ran out).
+
+    `send` sends one row; by default partner callbacks go out signed (`service.callbacks`),
+    everything else through Apprise."""
     now = to_utc(now)
+    if send is None:
+        send = default_sender(engine)
     result = DeliveryResult(now)
     done = 0
     while limit is None or done < limit:

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from templates import language, md_cell, pct
+from models.typical_cases import MarkedTypical
+from templates import language, md_cell, pct, with_bureau
+from workflow.documents import EN
 from workflow.errors import InvalidInput
 from workflow.measures import Measures, Period
-from workflow.vocab import Category
+from workflow.privacy import mask_text
+from workflow.vocab import Category, CloseResult
 
 KINDS = ("daily", "weekly", "monthly")
 FORMATS = ("html", "md", "xlsx")
@@ -72,6 +75,30 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Typical:
+    """典型案例 in the bulletin: a grievance a reviewer marked typical this month, with the
+    summary (the case and the lesson drawn) and the review's 举一反三; free text masked."""
+
+    number: str
+    category: str
+    unit: str | None
+    result: str | None
+    summary: str
+    lessons: str | None
+
+
+def typical_case(marked: MarkedTypical) -> Typical:
+    return Typical(
+        number=marked.number,
+        category=marked.category,
+        unit=marked.lead_unit,
+        result=marked.result,
+        summary=mask_text(marked.summary),
+        lessons=mask_text(marked.lessons) if marked.lessons else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
     """A headline rate against its "988" floor target (None: the measure has no target)."""
 
@@ -123,6 +150,13 @@ class Labels:
         if code == DESK:
             return "受理岗（分办、回访环节）" if self.lang == "zh" else "the desk (assign, revisit)"
         return self.unit(code)
+
+    def result(self, code: str | None) -> str:
+        """A close result: 已解决 / resolved..."""
+        if code is None:
+            return "—"
+        member = CloseResult(code)
+        return member.zh if self.lang == "zh" else EN[member]
 
     def category(self, code: str | None) -> str:
         if code is None:
@@ -227,7 +261,8 @@ class Digest:
 
     def title_in(self, lang: str | None = None) -> str:
         chosen = language(lang or self.lang)
-        return digest_title(self.kind, self.period, self.labels(chosen).unit(self.unit), chosen)
+        title = digest_title(self.kind, self.period, self.labels(chosen).unit(self.unit), chosen)
+        return with_bureau(title, chosen)
 
     def filename(self, fmt: str, lang: str | None = None) -> str:
         """daily-2026-11-23-ROAD.zh.html, weekly-2026-W48.zh.md, monthly-2026-11.en.xlsx."""

@@ -18,6 +18,7 @@ from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
 
 from service.digest_data import Digest, Item, Labels, Share, status_label
+from templates import bureau_name
 from workflow.measures import Measures, Repeat
 from workflow.timeutil import local
 
@@ -113,13 +114,16 @@ def workbook_bytes(digest: Digest, labels: Labels) -> bytes:
     tz: ZoneInfo = digest.context["tz"]
     book = Workbook()
     book.remove(book.active)
+    bureau = bureau_name()
     for table in tables(digest, labels):
         _sheet(book, table, tz)
+        if bureau is not None:  # printed on every page of the sheet
+            book[table.sheet].oddHeader.center.text = bureau
     fixed = digest.as_of.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     book.properties.created = fixed
     book.properties.modified = fixed
     book.properties.title = digest.title_in(labels.lang)
-    book.properties.creator = "grievance-engine"
+    book.properties.creator = bureau or "grievance-engine"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(book, archive).write_data()
@@ -313,6 +317,30 @@ def tables(digest: Digest, labels: Labels) -> list[Table]:
             [[i, r.who, r.count, "、".join(r.numbers)] for i, r in enumerate(rows, start=1)],
         )
 
+    typical = Table(
+        t("典型案例", "Typical cases"),
+        [
+            Column(t("序号", "No."), "int"),
+            Column(t("工单编号", "Grievance")),
+            Column(t("诉求分类", "Category")),
+            Column(t("承办单位", "Unit")),
+            Column(t("办理结果", "Result")),
+            Column(t("案情与启示", "The case and the lesson"), width=60),
+            Column(t("举一反三", "Lessons"), width=40),
+        ],
+        [
+            [
+                i,
+                x.number,
+                labels.category(x.category),
+                labels.unit(x.unit),
+                labels.result(x.result),
+                x.summary,
+                x.lessons or "—",
+            ]
+            for i, x in enumerate(c["typical_cases"], start=1)
+        ],
+    )
     return [
         overview,
         units,
@@ -329,6 +357,7 @@ def tables(digest: Digest, labels: Labels) -> list[Table]:
             t("被反映对象", "Respondent"),
             c["repeat_respondents"],
         ),
+        *([typical] if typical.rows else []),  # 典型案例: in a month that has some
     ]
 
 

@@ -18,7 +18,8 @@ Excel (one sheet per table). Chinese by default, English on request.
 - `monthly(engine, period, as_of)`: the 月通报: headline figures against the "988" targets
   (达标/未达标), per-unit figures and ranking, the overdue list, the last six months' trend,
   categories, amounts in dispute and recovered, repeat complainants (masked phone numbers) and
-  repeat respondents for 会商研判, and the work required of the units.
+  repeat respondents for 会商研判, the month's typical cases (典型案例) with the lesson drawn,
+  and the work required of the units.
 - Ranking of units: on-time closure rate (按时办结率), then satisfaction rate (满意率), then
   volume (受理量), each from high to low; a rate without data ("—") ranks after every rate;
   units equal on all three share a rank (并列). Grievances not yet assigned to a unit are shown
@@ -35,7 +36,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from models import audit_seals, group_counts, open_work, repeat_counts, trend_counts
+from models import (
+    audit_seals,
+    group_counts,
+    open_work,
+    repeat_counts,
+    trend_counts,
+    typical_cases,
+)
 from models.unit_rows import list_units
 from service import calendars
 from service.digest_data import (
@@ -53,6 +61,7 @@ from service.digest_data import (
     Share,
     check_format,
     digest_title,
+    typical_case,
 )
 from service.digest_tables import workbook_bytes
 from service.engine import Engine
@@ -280,6 +289,7 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
         )
         complainants = repeat_counts.repeat_complainants(session, start, end, min_count=2, limit=20)
         respondents = repeat_counts.repeat_respondents(session, start, end, min_count=2, limit=20)
+        typical = typical_cases.marked_between(session, start, end)
         # the audit chain's head at the month's end, for readers to keep (docs/audit.md)
         sealed = audit_seals.seal_at(session, min(end, as_of))
     ranked = rank_units(by_unit)
@@ -309,6 +319,7 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
         "shortfalls": _shortfalls(ranked),
         "repeat_complainants": [_masked(r) for r in complainants],
         "repeat_respondents": [_masked(r) for r in respondents],
+        "typical_cases": [typical_case(t) for t in typical],
         "audit_head": audit_head,
     }
     lang = engine.notify.language

@@ -79,10 +79,13 @@ def facts(
     policy: Policy,
     calendar: BusinessCalendar,
     unit_names: Mapping[str, str],
+    merges: Sequence[Record] = (),
 ) -> dict[str, Any]:
-    """The document's facts (DocumentIncomplete if one it needs is missing)."""
+    """The document's facts (DocumentIncomplete if one it needs is missing); `merges`: the
+    并单 records of the duplicates merged into the grievance (all made while it was open, so
+    before any of its documents)."""
     if kind == REVIEW:
-        return review_facts(case, records, timers, policy, calendar, unit_names)
+        return review_facts(case, records, timers, policy, calendar, unit_names, merges)
     return no_fault_facts(case, records, unit_names, zone=calendar.zone)
 
 
@@ -153,7 +156,14 @@ def _docx(kind: str, lang: str, context: Mapping[str, Any]) -> bytes:
     from templates.documents.docx_blocks import stable_zip
 
     document = _docx_template_class()(str(TEMPLATES / f"{kind}.{lang}.docx"))
-    document.render(dict(context), jinja_env=_docx_environment(lang), autoescape=True)
+    facts = {**context, "bureau": templates.bureau_name(), "logo": None}
+    logo = templates.bureau_logo()
+    if logo is not None:
+        from docx.shared import Mm
+        from docxtpl import InlineImage
+
+        facts["logo"] = InlineImage(document, io.BytesIO(logo[0]), height=Mm(18))
+    document.render(facts, jinja_env=_docx_environment(lang), autoescape=True)
     out = io.BytesIO()
     document.save(out)
     return stable_zip(out.getvalue())
@@ -254,9 +264,10 @@ def render(
         raise PermissionDenied(f"grievance {number} does not concern unit {actor.unit}")
     with engine.db.read() as session:
         names = _unit_names(session)
+        merges = _records(audit_log.merges_into(session, number))
     policy = engine.policy(view.case.policy)
     context = facts(
-        kind, view.case, _records(view.events), view.timers, policy, engine.calendar, names
+        kind, view.case, _records(view.events), view.timers, policy, engine.calendar, names, merges
     )
     rendered = _rendered(kind, fmt, chosen, context)
     if before_store is not None:
@@ -303,7 +314,8 @@ def _as_of(engine: Engine, session: Session, job: DocumentJob) -> dict[str, Any]
     policy = engine.policy(case.policy, session)
     timers = rebuild(records, policy, engine.calendars)
     names = _unit_names(session)
-    return facts(job.kind, case, records, timers, policy, engine.calendar, names)
+    merges = _records(audit_log.merges_into(session, job.number))
+    return facts(job.kind, case, records, timers, policy, engine.calendar, names, merges)
 
 
 def issue(

@@ -30,6 +30,9 @@ KINDS = (
     "user_enabled",
     "password_changed",
     "reveal",  # a driver's number shown in full (service.disclosure)
+    "partner_added",  # a partner system and its first API key (service.partners)
+    "partner_rotated",  # a partner's new API key; the old one ends after the grace period
+    "partner_disabled",
 )
 
 # Five failed logins for one name within a minute: refused for a minute.

@@ -1,6 +1,7 @@
 """The 12328 work orders of a day's export (CSV or JSON Lines): the header mapping, reading with
 line numbers, and per-row validation into `Accept` commands. The same mapping serves the file
-importer (`service.importing`) and, later, the partner API.
+importer (`service.importing`) and the partner API (`service.partner_intake`): a work
+order imported from a file and one pushed over HTTP become the same grievance.
 
 Columns (English names or the Chinese headers of the 12328 export; see `COLUMNS`):
 required ref, type, category, name, phone, description, accepted_at; optional channel
@@ -14,7 +15,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -22,10 +23,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from workflow.commands import Accept, parse_command
+from pydantic import ValidationError
+
+from workflow.commands import Accept
 from workflow.errors import InvalidInput
 from workflow.timeutil import iso, parse_instant
-from workflow.vocab import Category, Channel, Event, RequestType
+from workflow.vocab import Category, Channel, RequestType
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -42,7 +45,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "amount": ("涉及金额",),
     "urgent": ("是否紧急", "紧急"),
     "respondent": ("被反映对象", "被投诉对象"),
-    "accepted_at": ("受理时间", "来电时间"),
+    "accepted_at": ("受理时间", "来电时间", "received_at"),
 }
 REQUIRED = ("ref", "type", "category", "name", "phone", "description", "accepted_at")
 _HEADER: dict[str, str] = {
@@ -293,37 +296,80 @@ def accepted_at(value: str) -> datetime:
         raise InvalidInput(f"accepted_at: {error}") from None
 
 
-def validate_row(row: Row, recorded_at: datetime) -> Ready:
-    """The accept command and effective time of one row, or InvalidInput with the reason."""
+class OrderInvalid(InvalidInput):
+    """A work order with bad fields: every field's reason at once (`fields`, by English name),
+    as the partner API answers them (422) and the importer lists them per line."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields = fields
+        text = "; ".join(f"{name}: {reason}" for name, reason in fields.items())
+        super().__init__(f"invalid accept input: {text}")
+
+
+_NORMALISE = {"channel": Channel, "type": RequestType, "category": Category}
+
+
+def check_order(
+    values: Mapping[str, Any], recorded_at: datetime, *, channel: str | None = None
+) -> Ready:
+    """One work order (raw values by English name) as the accept command and its effective
+    time, or `OrderInvalid` naming each bad field. The one mapping of 12328 fields: the file
+    importer and the partner API both come here. `channel` (the partner's) replaces the
+    order's own; without either it is hotline_12328."""
+    errors: dict[str, str] = {}
     data: dict[str, Any] = {}
-    for key, value in row.data.items():
-        if key == "urgent":
-            data[key] = _urgent(value)
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str | int | float | bool):
+            errors[key] = "must be a string, a number or true/false"
             continue
-        text = _text(value)
-        if text is None:
-            continue
-        if key == "channel":
-            text = _vocab(Channel, key, text)
-        elif key == "type":
-            text = _vocab(RequestType, key, text)
-        elif key == "category":
-            text = _vocab(Category, key, text)
-        elif key == "amount":
-            text = _amount(text)
-        data[key] = text
+        try:
+            if key == "urgent":
+                data[key] = _urgent(value)
+                continue
+            text = _text(value)
+            if text is None:
+                continue
+            if key in _NORMALISE:
+                text = _vocab(_NORMALISE[key], key, text)
+            elif key == "amount":
+                text = _amount(text)
+            data[key] = text
+        except InvalidInput as error:
+            errors[key] = str(error).removeprefix(f"{key}: ")
+    if channel is not None:
+        data["channel"] = channel
     data.setdefault("channel", Channel.HOTLINE_12328.value)
     when_text = data.pop("accepted_at", None)
-    command = parse_command(Event.ACCEPT, data)
-    assert isinstance(command, Accept)
+    command: Accept | None = None
+    try:
+        command = Accept.model_validate({k: v for k, v in data.items() if k not in errors})
+    except ValidationError as error:
+        for item in error.errors():
+            where = str(item["loc"][0]) if item["loc"] else "input"
+            if where not in errors:
+                errors[where] = str(item["msg"]).removeprefix("Value error, ")
+    at: datetime | None = None
     if when_text is None:
-        raise InvalidInput("accepted_at: missing (when the 12328 system received it)")
-    at = accepted_at(when_text)
-    if at > recorded_at:
-        raise InvalidInput(
-            f"accepted_at {iso(at)} is in the future (import time {iso(recorded_at)})"
-        )
-    return Ready(row.line, command, at)
+        errors.setdefault("accepted_at", "missing (when the 12328 system received it)")
+    elif "accepted_at" not in errors:
+        try:
+            at = accepted_at(when_text)
+        except InvalidInput as error:
+            errors["accepted_at"] = str(error).removeprefix("accepted_at: ")
+        else:
+            if at > recorded_at:
+                errors["accepted_at"] = (
+                    f"{iso(at)} is in the future (recorded at {iso(recorded_at)})"
+                )
+    if errors or command is None or at is None:
+        raise OrderInvalid(errors or {"input": "not a work order"})
+    return Ready(0, command, at)
+
+
+def validate_row(row: Row, recorded_at: datetime) -> Ready:
+    """The accept command and effective time of one row, or InvalidInput with the reason."""
+    ready = check_order(row.data, recorded_at)
+    return Ready(row.line, ready.command, ready.at)
 
 
 def _reason(error: InvalidInput) -> str:

@@ -11,10 +11,14 @@
   for a change such as +25.0%), `md` (user text made literal inside a Markdown table cell or list item:
   one line, no HTML, no links).
 - Autoescaping goes by the extension before `.j2`: html, htm, xml and svg templates escape.
+- Every template sees `bureau`: the bureau's own name ($GRIEVANCE_BUREAU_NAME), or None when
+  it is not configured (then nothing is shown in its place, never a placeholder); and `logo`:
+  its seal or logo ($GRIEVANCE_BUREAU_LOGO, a PNG or JPEG file) as a data URI, or None.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from datetime import datetime, timedelta
@@ -27,10 +31,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from workflow.errors import InvalidInput
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text
+from workflow.validation import UNIT_NAME_MAX, has_binary, nfc
 
 HERE = Path(__file__).parent
 LANGUAGES = ("zh", "en")
 ENV_LANGUAGE = "GRIEVANCE_LANGUAGE"
+ENV_BUREAU = "GRIEVANCE_BUREAU_NAME"
+ENV_LOGO = "GRIEVANCE_BUREAU_LOGO"
+LOGO_MAX_BYTES = 1_000_000
+_IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # `name.zh.html.j2` ends in ".j2": select_autoescape must see the extension before it.
 _ESCAPED = [f"{ext}{j2}" for ext in ("html", "htm", "xml", "svg") for j2 in ("", ".j2")]
@@ -42,6 +51,56 @@ def language(value: str | None = None) -> str:
     if chosen not in LANGUAGES:
         raise InvalidInput(f"unknown language {chosen!r}: use one of {', '.join(LANGUAGES)}")
     return chosen
+
+
+def bureau_name() -> str | None:
+    """The bureau's own name ($GRIEVANCE_BUREAU_NAME, e.g. 成都市交通运输局) that documents,
+    digests and notifications carry; None when not set. One line of text, at most 100
+    characters; anything else is an error, not a document with a broken heading."""
+    text = nfc(os.environ.get(ENV_BUREAU, "").strip())
+    if not text:
+        return None
+    if len(text) > UNIT_NAME_MAX or has_binary(text) or "\n" in text:
+        raise InvalidInput(
+            f"{ENV_BUREAU}: the bureau's name is one line of at most {UNIT_NAME_MAX} characters"
+        )
+    return text
+
+
+def bureau_logo() -> tuple[bytes, str] | None:
+    """The bureau's seal or logo ($GRIEVANCE_BUREAU_LOGO: a PNG or JPEG file of at most
+    1 MB) as (bytes, MIME type); None when not set. A file that cannot be read or is not such
+    an image is an error."""
+    path = os.environ.get(ENV_LOGO, "").strip()
+    if not path:
+        return None
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"{ENV_LOGO}: cannot read {path}: {error.strerror}") from None
+    if len(data) > LOGO_MAX_BYTES:
+        raise InvalidInput(f"{ENV_LOGO}: {path} is larger than {LOGO_MAX_BYTES:,} bytes")
+    mime = next((m for magic, m in _IMAGE_TYPES.items() if data.startswith(magic)), None)
+    if mime is None:
+        raise InvalidInput(f"{ENV_LOGO}: {path} is not a PNG or JPEG image")
+    return data, mime
+
+
+def _logo_uri() -> str | None:
+    logo = bureau_logo()
+    if logo is None:
+        return None
+    data, mime = logo
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def with_bureau(title: str, lang: str = "zh") -> str:
+    """A title with the bureau's name in front (成都市交通运输局货车司机诉求办理周汇总), as it
+    stands when no name is configured."""
+    bureau = bureau_name()
+    if bureau is None:
+        return title
+    return f"{bureau}{title}" if lang == "zh" else f"{bureau}: {title}"
 
 
 def local_time(moment: datetime | None, lang: str = "zh", tz: ZoneInfo = SHANGHAI) -> str:
@@ -126,12 +185,16 @@ def environment(lang: str = "zh") -> Environment:
 def render(name: str, lang: str | None = None, **context: Any) -> str:
     """Render `name` (e.g. "notify/sla_step.md") in the chosen language."""
     chosen = language(lang)
+    context.setdefault("bureau", bureau_name())
+    if name.endswith(".html"):
+        context.setdefault("logo", _logo_uri())
     return environment(chosen).get_template(_path(name, chosen)).render(**context)
 
 
 def render_message(name: str, lang: str | None = None, **context: Any) -> tuple[str, str]:
     """A message template's title (its `{% set title %}` block) and body."""
     chosen = language(lang)
+    context.setdefault("bureau", bureau_name())
     template = environment(chosen).get_template(_path(name, chosen))
     module = template.make_module(context)
     return str(module.title).strip(), str(module).strip() + "\n"  # type: ignore[attr-defined]

@@ -239,6 +239,8 @@ def driver(engine: Engine) -> Driver:
 # set for the whole session, so module-scoped fixtures and in-process flow runs see it too.
 STAMP_KEY = "tests-stamp-key-not-a-secret-0123"
 os.environ.setdefault("GRIEVANCE_STAMP_KEY", STAMP_KEY)
+# the key the partners' callback secrets are encrypted under (service.partners)
+os.environ.setdefault("GRIEVANCE_PARTNER_KEY", "tests-partner-key-not-a-secret-0123")
 
 
 def account_for(engine: Engine, actor: Actor) -> Identity:

@@ -223,15 +223,21 @@ OPS: dict[str, Op] = {
     ),
     "merge": Op(
         "accepted",
-        lambda lab, n, s: uc.merge(lab.engine, n, s, into=lab.keep),
+        lambda lab, n, s: uc.merge(lab.engine, n, s, into=lab.keep, reason="重复"),
         frozenset({"desk"}),
-        ("--into", "KEEP"),
+        ("--into", "KEEP", "--reason", "重复"),
     ),
     "amend": Op(
         "accepted",
         lambda lab, n, s: uc.amend(lab.engine, n, s, reason="更正", description="更正后的内容"),
         frozenset({"desk", "bs"}),
         ("--reason", "更正", "--description", "更正后的内容"),
+    ),
+    "typical": Op(
+        "reviewed",
+        lambda lab, n, s: uc.mark_typical(lab.engine, n, s, summary="拖欠运费典型"),
+        frozenset({"rv"}),
+        ("--summary", "拖欠运费典型"),
     ),
 }
 
@@ -612,7 +618,8 @@ FLOW_DENIALS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "revisit": ("revisit", "ha", {"satisfaction": "satisfied"}),
     "redo": ("redo", "sa", {"reason": "不满意"}),
     "review": ("review", "desk", {"root_cause": "根源", "actions": "措施"}),
-    "merge": ("merge", "bs", {"into": "KEEP"}),
+    "merge": ("merge", "bs", {"into": "KEEP", "reason": "重复"}),
+    "typical": ("typical", "desk", {"summary": "拖欠运费典型"}),
 }
 
 

@@ -189,7 +189,7 @@ def build(engine: Engine) -> dict[str, str]:
     n = new("no_fault", "handling")
     uc.close(engine, n, step(SA), result="no_fault", note="无责", findings=FINDINGS)
     n = new("merged", "accepted")
-    uc.merge(engine, n, step(DESK), into=numbers["accepted"])
+    uc.merge(engine, n, step(DESK), into=numbers["accepted"], reason="重复")
     watchdog.sweep(engine, T0 + timedelta(days=3))
     return numbers
 
@@ -313,6 +313,8 @@ VALUES: dict[str, list[str]] = {
     "code": UNITS,
     "unit": UNITS,
     "co_units": UNITS,
+    "add_co_units": UNITS,
+    "remove_co_units": UNITS,
     "actor_unit": UNITS,
     "phone": [
         "13812345678",
@@ -675,6 +677,8 @@ FORMS: dict[str, tuple[Any, type[BaseModel]]] = {
 FIELD_VALUES: dict[str, Any] = {
     "unit": st.sampled_from(UNITS),
     "co_units": st.lists(st.sampled_from(UNITS), max_size=3),
+    "add_co_units": st.lists(st.sampled_from(UNITS), max_size=3),
+    "remove_co_units": st.lists(st.sampled_from(UNITS), max_size=3),
     "days": st.integers(1, 30),
     "expect_version": st.one_of(st.none(), st.integers(0, 40)),
     "at": st.one_of(
@@ -829,6 +833,7 @@ FREE_TEXT = {
     (Event.REVIEW, "actions"): DESCRIPTION_MAX,
     (Event.REVIEW, "lessons"): DESCRIPTION_MAX,
     (Event.REVIEW, "responsibility"): REASON_MAX,
+    (Event.MERGE, "reason"): REASON_MAX,
     (Event.AMEND, "reason"): REASON_MAX,
     (Event.AMEND, "description"): DESCRIPTION_MAX,
     (Event.AMEND, "respondent"): RESPONDENT_MAX,
@@ -857,6 +862,7 @@ GOOD: dict[Event, dict[str, Any]] = {
     Event.REVISIT: {"satisfaction": "satisfied"},
     Event.REDO: {"reason": "r"},
     Event.REVIEW: {"root_cause": "r", "actions": "a"},
+    Event.MERGE: {"into": "20261123-0001", "reason": "r"},
     Event.AMEND: {"reason": "r", "description": "d"},
 }
 
@@ -867,7 +873,13 @@ def test_every_free_text_field_has_a_limit() -> None:
         if kind in (Event.RECALCULATE, Event.SLA_STEP):  # the engine's own records
             continue
         for name, info in cls.model_fields.items():
-            text = "str" in str(info.annotation) and name not in ("into", "unit", "co_units")
+            text = "str" in str(info.annotation) and name not in (
+                "into",
+                "unit",
+                "co_units",
+                "add_co_units",
+                "remove_co_units",
+            )
             if text and name not in ("phone", "plate"):
                 assert (kind, name) in FREE_TEXT, (kind, name)
 

@@ -303,7 +303,7 @@ def _build(engine: Engine) -> dict[str, str]:
         ),
         stamp(DESK, "2026-11-23T09:55"),
     ).number
-    uc.merge(engine, duplicate, stamp(DESK, "2026-11-23T10:05"), into=open_)
+    uc.merge(engine, duplicate, stamp(DESK, "2026-11-23T10:05"), into=open_, reason="重复")
     return {"full": full, "no_fault": no_fault, "open": open_, "duplicate": duplicate}
 
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from workflow.actor import Actor
 from workflow.errors import InvalidInput
-from workflow.validation import NAME_MAX, has_binary
+from workflow.validation import NAME_MAX, has_binary, nfc
 from workflow.vocab import Role
 
 
@@ -68,7 +68,7 @@ def login_name(text: str) -> str:
 
 def display_name(text: str | None, default: str) -> str:
     """The name shown beside the login name (e.g. 张受理); the login name when not given."""
-    shown = default if text is None else text.strip()
+    shown = nfc(default if text is None else text.strip())
     if not shown or len(shown) > NAME_MAX or has_binary(shown):
         raise InvalidInput(f"display name must be 1-{NAME_MAX} characters of text")
     return shown

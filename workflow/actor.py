@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workflow.errors import InvalidInput
-from workflow.validation import NAME_MAX, has_binary, is_unit_code
+from workflow.validation import NAME_MAX, has_binary, is_unit_code, nfc
 from workflow.vocab import Role
 
 
@@ -16,7 +16,8 @@ class Actor:
     unit: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.name.strip() or len(self.name) > NAME_MAX:
+        # counted composed: a name typed with combining accents is as long as it looks
+        if not self.name.strip() or len(nfc(self.name)) > NAME_MAX:
             raise InvalidInput(f"actor name must be 1-{NAME_MAX} characters")
         if has_binary(self.name):
             raise InvalidInput("actor name: control characters are not allowed")

@@ -177,6 +177,8 @@ def evolve(case: Case | None, record: Record) -> Case:
             )
         case Event.RECALCULATE:
             pass  # timers only: the case itself does not change
+        case Event.TYPICAL:
+            pass  # 典型案例: recorded in the audit log only (the bulletin reads it there)
         case Event.REVIEW:
             changes.update(reviewed_at=at)
         case Event.MERGE:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -34,10 +35,13 @@ from workflow.validation import (
     Respondent,
     ShortText,
     UnitCode,
+    plain_amount,
 )
 from workflow.vocab import Category, Channel, CloseResult, Event, RequestType, Satisfaction
 
-Yuan = Annotated[Decimal, Field(ge=0, le=AMOUNT_MAX_YUAN, decimal_places=2)]
+Yuan = Annotated[
+    Decimal, BeforeValidator(plain_amount), Field(ge=0, le=AMOUNT_MAX_YUAN, decimal_places=2)
+]
 GrievanceNumber = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")]
 INSTANT_YEARS = (2000, 2100)
 
@@ -101,17 +105,19 @@ class Accept(Command):
 
 
 # The units that help the lead unit of a routing (分办, 改派); `_co_units_apart` checks them.
-CoUnits = Annotated[list[UnitCode], Field(max_length=10, title="协办单位 Co-handling units")]
-_Routing = TypeVar("_Routing", "Assign", "Reassign")
+CO_UNITS_MAX = 10
+CoUnits = Annotated[
+    list[UnitCode], Field(max_length=CO_UNITS_MAX, title="协办单位 Co-handling units")
+]
 
 
-def _co_units_apart(routing: _Routing) -> _Routing:
+def _co_units_apart(unit: str, *lists: list[str]) -> None:
     """A routing's rule: the lead unit is not also a co-handling unit, none is listed twice."""
-    if routing.unit in routing.co_units:
-        raise ValueError(f"unit {routing.unit} cannot be both lead and co-handling unit")
-    if len(set(routing.co_units)) != len(routing.co_units):
+    named = [code for codes in lists for code in codes]
+    if unit in named:
+        raise ValueError(f"unit {unit} cannot be both lead and co-handling unit")
+    if len(set(named)) != len(named):
         raise ValueError("co-handling units listed twice")
-    return routing
 
 
 class Assign(Command):
@@ -121,7 +127,10 @@ class Assign(Command):
     unit: UnitCode = Field(title="主办单位 Lead unit", examples=["YZC"])
     co_units: CoUnits = Field(default_factory=list)
 
-    _co_units = model_validator(mode="after")(_co_units_apart)
+    @model_validator(mode="after")
+    def _co_units(self) -> Assign:
+        _co_units_apart(self.unit, self.co_units)
+        return self
 
 
 class Sign(Command):
@@ -139,14 +148,32 @@ class ReturnToDesk(Command):
 
 
 class Reassign(Command):
-    """改派: the desk routes the grievance to another (or the same) unit."""
+    """改派: the desk routes the grievance to another (or the same) unit. The co-handling
+    units stay unless the desk removes them; it may add others. (The audit record carries
+    the resulting list and the one before: `machine.reassign_payload`.)"""
 
     event = Event.REASSIGN
     unit: UnitCode = Field(title="主办单位 Lead unit")
     reason: ShortText = Field(title="改派理由 Reason")
-    co_units: CoUnits = Field(default_factory=list)
+    add_co_units: CoUnits = Field(
+        default_factory=list,
+        title="增加协办单位 Co-handling units added",
+        description="现有协办单位保留 The current co-handling units stay",
+        examples=[["JTZF"]],
+    )
+    remove_co_units: CoUnits = Field(
+        default_factory=list,
+        title="撤销协办单位 Co-handling units removed",
+        description="不再协办的单位代码 Codes of units that no longer help",
+        examples=[["JTZF"]],
+    )
 
-    _co_units = model_validator(mode="after")(_co_units_apart)
+    @model_validator(mode="after")
+    def _co_units(self) -> Reassign:
+        _co_units_apart(self.unit, self.add_co_units)
+        if set(self.add_co_units) & set(self.remove_co_units):
+            raise ValueError("a co-handling unit cannot be both added and removed")
+        return self
 
 
 class Feedback(Command):
@@ -269,10 +296,15 @@ class Review(Command):
 
 
 class Merge(Command):
-    """并单: merge this duplicate into another open grievance."""
+    """并单: merge this duplicate into another open grievance, saying why (并单理由)."""
 
     event = Event.MERGE
     into: GrievanceNumber = Field(title="并入工单 Merge into")
+    reason: ShortText = Field(
+        title="并单理由 Reason",
+        description="为何是同一诉求 Why this is the same grievance",
+        examples=["同一司机就同一运单重复来电"],
+    )
 
 
 class Amend(Command):
@@ -294,6 +326,19 @@ class Amend(Command):
                 "nothing to amend: give a type, category, description, amount or respondent"
             )
         return self
+
+
+class Typical(Command):
+    """典型案例: a reviewer marks a reviewed grievance as a typical case, with the lesson it
+    teaches in a few lines (the monthly bulletin lists it). Marked again, the newer summary
+    holds."""
+
+    event = Event.TYPICAL
+    summary: ShortText = Field(
+        title="典型案例摘要 Summary",
+        description="案情与启示，月度通报引用 The case and the lesson drawn, quoted in the bulletin",
+        examples=["货主以货损为由拒付运费，经调取运单照片查明无损，督促结清；提示运单照片留存"],
+    )
 
 
 class Recalculate(Command):
@@ -351,6 +396,7 @@ COMMANDS: dict[Event, type[Command]] = {
         Amend,
         Recalculate,
         SlaStep,
+        Typical,
     )
 }
 

@@ -118,6 +118,7 @@ EN: dict[Vocab, str] = {
     Event.AMEND: "corrected",
     Event.RECALCULATE: "deadline recalculated",
     Event.SLA_STEP: "time-limit alert",
+    Event.TYPICAL: "marked as a typical case",
 }
 TARGETS_EN = {
     "assign": "Assignment",

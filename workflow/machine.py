@@ -11,19 +11,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from workflow.actor import Actor
 from workflow.case import TERMINAL_STATES, Case, Record
-from workflow.commands import NO_FAULT_RESULTS, Amend, Close, Command, Merge
+from workflow.commands import (
+    CO_UNITS_MAX,
+    NO_FAULT_RESULTS,
+    Amend,
+    Close,
+    Command,
+    Merge,
+    Reassign,
+)
 from workflow.errors import GuardFailed, IllegalTransition, InvalidInput, PermissionDenied
 from workflow.vocab import Event, Role, Satisfaction, State
 
 D, H, S, R = Role.DISPATCHER, Role.HANDLER, Role.SUPERVISOR, Role.REVIEWER
 SYS = Role.SYSTEM
 MAX_EXTENSIONS = 1  # "normally once"; a policy may allow more (see the SLA issue)
-# Events that only record a fact about the timers and change nothing of the case: the one
-# kind of row a terminal state may have (it stays where it is: nothing leaves a final state).
-RECORD_ONLY = frozenset({Event.RECALCULATE, Event.SLA_STEP})
+# Events that only record a fact (about the timers, or a reviewed case marked typical) and
+# change nothing of the case: the one kind of row a terminal state may have (it stays where
+# it is: nothing leaves a final state).
+RECORD_ONLY = frozenset({Event.RECALCULATE, Event.SLA_STEP, Event.TYPICAL})
 # Events the engine records on its own schedule: they neither move the case's effective time
 # forward nor make a person's view of the case stale.
 SYSTEM_EVENTS = frozenset({Event.RECALCULATE, Event.SLA_STEP})
@@ -74,7 +84,7 @@ TABLE: tuple[Transition, ...] = (
     #  event                    from                          to             who        unit scope        guards
     _t(Event.ACCEPT,            [_st.NEW],                    _st.ACCEPTED,  [D]),
     _t(Event.ASSIGN,            [_st.ACCEPTED],               _st.ASSIGNED,  [D],       guards=("units_known",)),
-    _t(Event.REASSIGN,          [_st.RETURNED, _st.ASSIGNED], _st.ASSIGNED,  [D],       guards=("units_known",)),
+    _t(Event.REASSIGN,          [_st.RETURNED, _st.ASSIGNED], _st.ASSIGNED,  [D],       guards=("units_known", "co_units_change")),
     _t(Event.SIGN,              [_st.ASSIGNED],               _st.HANDLING,  [H, S],    Scope.LEAD),
     _t(Event.RETURN,            [_st.ASSIGNED, _st.HANDLING], _st.RETURNED,  [H, S],    Scope.LEAD),
     _t(Event.FEEDBACK,          WORKING,                      None,          [H, S],    Scope.LEAD_OR_CO),
@@ -92,6 +102,7 @@ TABLE: tuple[Transition, ...] = (
     _t(Event.RECALCULATE,       [s for s in _st if s is not _st.NEW], None, [D, S, SYS]),
     _t(Event.SLA_STEP,          [s for s in _st if s is not _st.NEW], None, [SYS]),
     _t(Event.AMEND,             [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S], guards=("amend_changes_something",)),
+    _t(Event.TYPICAL,           [_st.REVIEWED],               None,          [R]),
 )
 # fmt: on
 
@@ -152,10 +163,41 @@ def _merge_target_open(case: Case, command: Command, facts: Facts) -> str | None
         return "a grievance cannot be merged into itself"
     if facts.merge_target_state is None:
         return f"grievance {command.into} does not exist"
-    if facts.merge_target_state in TERMINAL_STATES:
+    if facts.merge_target_state not in OPEN_STATES:
+        # closed or revisited too: the duplicate's driver would never hear back
         return (
             f"grievance {command.into} is {facts.merge_target_state.value}; merge into an open one"
         )
+    return None
+
+
+def co_units_after(case: Case, command: Reassign) -> list[str]:
+    """The co-handling units after a reassignment: the current ones stay unless removed (or
+    now leading), then the added ones."""
+    removed = {*command.remove_co_units, command.unit}
+    kept = [code for code in case.co_units if code not in removed]
+    return kept + [code for code in command.add_co_units if code not in kept]
+
+
+def reassign_payload(case: Case, command: Reassign) -> dict[str, Any]:
+    """The audit record of 改派: the command, the co-handling units before and after (what
+    `evolve` reads, as for an assignment)."""
+    return {
+        **command.payload(),
+        "co_units_before": list(case.co_units),
+        "co_units": co_units_after(case, command),
+    }
+
+
+def _co_units_change(case: Case, command: Command, facts: Facts) -> str | None:
+    if not isinstance(command, Reassign):
+        raise TypeError("co_units_change guards REASSIGN only")
+    strangers = [code for code in command.remove_co_units if code not in case.co_units]
+    if strangers:
+        now = ", ".join(case.co_units) or "none"
+        return f"not a co-handling unit of this grievance: {', '.join(strangers)} (now: {now})"
+    if len(co_units_after(case, command)) > CO_UNITS_MAX:
+        return f"a grievance has at most {CO_UNITS_MAX} co-handling units"
     return None
 
 
@@ -181,11 +223,13 @@ GUARDS: dict[str, Guard] = {
     "driver_dissatisfied": _driver_dissatisfied,
     "driver_was_unreachable": _driver_was_unreachable,
     "merge_target_open": _merge_target_open,
+    "co_units_change": _co_units_change,
     "amend_changes_something": _amend_changes_something,
 }
 # The guards that inspect a command of one type, so validation can check the pairing.
 _GUARD_COMMAND: dict[str, type[Command]] = {
     "merge_target_open": Merge,
+    "co_units_change": Reassign,
     "amend_changes_something": Amend,
 }
 
@@ -323,6 +367,11 @@ def decide(
             reason = GUARDS[name](case, command, facts)
             if reason is not None:
                 raise GuardFailed(number, command.event.value, name, reason)
+    payload = command.payload()
+    if command.event is Event.ACCEPT:
+        payload = {**payload, "policy": facts.policy}
+    elif isinstance(command, Reassign) and case is not None:
+        payload = reassign_payload(case, command)
     return Record(
         number=number,
         event=command.event,
@@ -330,7 +379,5 @@ def decide(
         to_state=row.target_from(state),
         at=at,
         actor=actor,
-        payload={**command.payload(), "policy": facts.policy}
-        if command.event is Event.ACCEPT
-        else command.payload(),
+        payload=payload,
     )

@@ -178,7 +178,7 @@ def _detail(
 # a record's free text: what it is called in the document
 REASONED = frozenset(
     {Event.RETURN, Event.REASSIGN, Event.REQUEST_EXTENSION, Event.REJECT_EXTENSION}
-    | {Event.SUSPEND, Event.REDO, Event.AMEND, Event.RECALCULATE}
+    | {Event.SUSPEND, Event.REDO, Event.AMEND, Event.RECALCULATE, Event.MERGE}
 )
 NOTE_LABELS = {True: pair("理由", "Reason"), False: pair("说明", "Note")}
 
@@ -242,3 +242,18 @@ def handovers(records: Sequence[Record], names: Mapping[str, str]) -> dict[str, 
         if r.event is Event.REASSIGN
     ]
     return {"returns": returns, "reassigns": reassigns}
+
+
+def merged_in(merges: Sequence[Record], names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The duplicates merged into this grievance (并单), each with its reason (并单理由)."""
+    return [
+        {
+            "number": m.number,
+            "at": m.at,
+            "who": who(m.actor.name, m.actor.role, m.actor.unit, names),
+            # a merge recorded before the reason was required has none
+            "reason": free_text(m.payload.get("reason")),
+        }
+        for m in merges
+        if m.event is Event.MERGE
+    ]

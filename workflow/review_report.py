@@ -23,7 +23,7 @@ from workflow.documents import (
     who,
 )
 from workflow.policies import Clock, Policy
-from workflow.review_process import handovers, process
+from workflow.review_process import handovers, merged_in, process
 from workflow.timers import Timer, TimerState
 from workflow.vocab import Event
 
@@ -84,9 +84,11 @@ def review_facts(
     policy: Policy,
     calendar: BusinessCalendar,
     unit_names: Mapping[str, str],
+    merges: Sequence[Record] = (),
 ) -> dict[str, Any]:
     """The facts of the 复盘报告: basic facts, the timeline of every time limit, the handling
-    process, the units, result and revisit, and the review's own findings."""
+    process, the units and the duplicates merged in (`merges`: their 并单 records), result
+    and revisit, and the review's own findings."""
     records = list(records)
     review = last_record(records, Event.REVIEW)
     close = last_record(records, Event.CLOSE)
@@ -133,6 +135,7 @@ def review_facts(
         },
         "process": process(records, policy, unit_names, zone),
         **handovers(records, unit_names),
+        "merged_in": merged_in(merges, unit_names),
         "result": {
             "value": label(case.result),
             "closed_at": close.at,

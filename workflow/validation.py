@@ -6,9 +6,10 @@ The limits are documented in the README ("Input limits"); change them here only.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from workflow.privacy import fold_width, mask_phone, mask_plate, mask_text
 
@@ -52,6 +53,31 @@ def is_grievance_number(value: str) -> bool:
     return _GRIEVANCE_NUMBER.fullmatch(value) is not None
 
 
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def plain_amount(value: object) -> object:
+    """An amount typed as text: ASCII digits with an optional decimal point, nothing else.
+    Decimal's own parsing would also take `1_000`, `1e3`, `NaN` and other scripts' digits
+    (`٣٥٠٠`); those are refused. Numbers (a JSON form's) pass to the range checks."""
+    if isinstance(value, str) and _AMOUNT.fullmatch(value.strip()) is None:
+        raise ValueError(
+            "use plain digits 0-9 with an optional decimal point, such as 3500 or 3500.50"
+        )
+    return value.strip() if isinstance(value, str) else value
+
+
+def nfc(value: str) -> str:
+    """The text in Unicode's composed form (NFC): "é" typed as e + a combining accent becomes
+    one character, so a length limit counts what a reader sees, and equal names compare
+    equal however they were typed."""
+    return unicodedata.normalize("NFC", value)
+
+
+def _composed(value: object) -> object:
+    return nfc(value) if isinstance(value, str) else value
+
+
 def has_binary(value: str) -> bool:
     """Does `value` hold control characters (other than tab and line breaks) or bytes that
     were not text?"""
@@ -92,8 +118,9 @@ def normalize_plate(value: str) -> str:
     return plate
 
 
-# Length limits apply to the raw value; `_not_blank` then strips it and refuses what is left
-# empty, so "   " is refused as empty rather than accepted as blank.
+# Text is composed (NFC) first; the length limits then apply to the composed value, and
+# `_not_blank` strips it and refuses what is left empty, so "   " is refused as empty rather
+# than accepted as blank.
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"  # zero-width characters: not content
 
 
@@ -104,13 +131,16 @@ def _not_blank(value: str) -> str:
     return value
 
 
-ShortText = Annotated[str, Field(max_length=REASON_MAX), AfterValidator(_not_blank)]
-LongText = Annotated[str, Field(max_length=DESCRIPTION_MAX), AfterValidator(_not_blank)]
-NoteText = Annotated[str, Field(max_length=NOTE_MAX), AfterValidator(_not_blank)]
-PersonName = Annotated[str, Field(max_length=NAME_MAX), AfterValidator(_not_blank)]
-Reference = Annotated[str, Field(max_length=REF_MAX), AfterValidator(_not_blank)]
+# free text: composed, then limited, then stripped and refused when empty
+_Composed = BeforeValidator(_composed)
+_NotBlank = AfterValidator(_not_blank)
+ShortText = Annotated[str, _Composed, Field(max_length=REASON_MAX), _NotBlank]
+LongText = Annotated[str, _Composed, Field(max_length=DESCRIPTION_MAX), _NotBlank]
+NoteText = Annotated[str, _Composed, Field(max_length=NOTE_MAX), _NotBlank]
+PersonName = Annotated[str, _Composed, Field(max_length=NAME_MAX), _NotBlank]
+Reference = Annotated[str, _Composed, Field(max_length=REF_MAX), _NotBlank]
 Phone = Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)]
 Plate = Annotated[str, Field(max_length=16), AfterValidator(normalize_plate)]
 UnitCode = Annotated[str, Field(pattern=UNIT_CODE_PATTERN)]
-UnitName = Annotated[str, Field(max_length=UNIT_NAME_MAX), AfterValidator(_not_blank)]
-Respondent = Annotated[str, Field(max_length=RESPONDENT_MAX), AfterValidator(_not_blank)]
+UnitName = Annotated[str, _Composed, Field(max_length=UNIT_NAME_MAX), _NotBlank]
+Respondent = Annotated[str, _Composed, Field(max_length=RESPONDENT_MAX), _NotBlank]

@@ -53,6 +53,7 @@ class Event(Vocab):
     AMEND = "amend"
     RECALCULATE = "recalculate"
     SLA_STEP = "sla_step"  # the watchdog fired a warning, breach or escalation step
+    TYPICAL = "typical"  # a reviewer marks a reviewed grievance as a typical case
 
 
 class Role(Vocab):
@@ -140,6 +141,7 @@ ZH: dict[Vocab, str] = {
     Event.AMEND: "更正",
     Event.RECALCULATE: "重算时限",
     Event.SLA_STEP: "时限告警",
+    Event.TYPICAL: "典型案例",
     Role.DISPATCHER: "受理员",
     Role.HANDLER: "承办人",
     Role.SUPERVISOR: "主管",

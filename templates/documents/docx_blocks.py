@@ -81,6 +81,15 @@ def _run_text(paragraph: Paragraph, text: str, *, bold: bool = False, size: floa
         _fonts(run._element, HEADING_FONT)
 
 
+def logo(doc: Document) -> None:
+    """The bureau's seal or logo, centred above the title; docxtpl's paragraph tags drop all
+    three paragraphs when none is configured (`logo` is then None)."""
+    for text in ("{%p if logo %}", "{{ logo }}", "{%p endif %}"):
+        paragraph = doc.add_paragraph()
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        paragraph.add_run(text)
+
+
 def title(doc: Document, text: str, subtitle: str) -> None:
     head = doc.add_paragraph()
     head.alignment = WD_ALIGN_PARAGRAPH.CENTER

@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 
 from docx.document import Document
 
-from templates.documents.docx_blocks import facts_table, heading, new_document, para, title
+from templates.documents.docx_blocks import (
+    facts_table,
+    heading,
+    logo,
+    new_document,
+    para,
+    title,
+)
 
 Texts = tuple[Callable[[str, str], str], Callable[[str], str]]
 
@@ -74,7 +81,15 @@ def opening(
     section, the grievance's facts followed by `rows` (each as `t(zh, en)` of `lang`)."""
     t, _ = texts(lang)
     doc = new_document(t(*name))
-    title(doc, t(*heading_text), t("工单编号：{{ number }}", "Grievance number: {{ number }}"))
+    logo(doc)
+    title(
+        doc,
+        t(*heading_text),
+        t(
+            "工单编号：{{ number }}{% if bureau %}　出具单位：{{ bureau }}{% endif %}",
+            "Grievance number: {{ number }}{% if bureau %}; issued by {{ bureau }}{% endif %}",
+        ),
+    )
     heading(doc, t(*section))
     facts_table(doc, [*_grievance_rows(lang), *rows])
     return doc

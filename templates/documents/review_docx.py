@@ -158,6 +158,18 @@ def review(lang: str) -> Document:
                     "reason: {{ r.reason }}{% endfor %}{% else %}none{% endif %}",
                 ),
             ],
+            [
+                t("并单情况", "Duplicates merged in"),
+                t(
+                    "{% if merged_in %}并入重复诉求{{ merged_in | length }}件："
+                    "{% for m in merged_in %}\n{{ m.at | local_time }}，工单{{ m.number }}并入本件，"
+                    '并单理由：{{ m.reason or "未记录" }}'
+                    "{% if not loop.last %}；{% else %}。{% endif %}{% endfor %}{% else %}无{% endif %}",
+                    "{% if merged_in %}{{ merged_in | length }} duplicate(s):"
+                    "{% for m in merged_in %}\n{{ m.at | local_time }}, grievance {{ m.number }}; "
+                    'reason: {{ m.reason or "not recorded" }}{% endfor %}{% else %}none{% endif %}',
+                ),
+            ],
         ],
     )
     heading(doc, t("五、办理结果及回访情况", "5. Result and revisit"))

@@ -217,6 +217,13 @@ def test_list_filters(cli: Cli) -> None:
         (("assign", "{n}", "--unit", "NOPE"), "unknown unit"),
         (("close", "{n}", "--result", "resolved", "--note", "x"), "can't close when accepted"),
         (("assign", "{n}", "--unit", "ROAD", "--at", "yesterday"), "not a time"),
+        # an empty value given on purpose is refused, not read as now / the OS user
+        (("assign", "{n}", "--unit", "ROAD", "--at", ""), "--at is empty"),
+        (("--at", "", "assign", "{n}", "--unit", "ROAD"), "--at is empty"),
+        (("assign", "{n}", "--unit", "ROAD", "--actor", ""), "--actor is empty"),
+        (("--actor", " ", "assign", "{n}", "--unit", "ROAD"), "--actor is empty"),
+        (("sign", "{n}", "--role", "handler", "--actor-unit", ""), "--actor-unit is empty"),
+        (("sla", "sweep", "--now", ""), "--now is empty"),
         (("assign", "{n}", "--unit", "ROAD", "--at", "2026-11-22T09:00"), "before its last event"),
         (("assign", "{n}", "--unit", "ROAD", "--expect-version", "7"), "version 1, not 7"),
         (("unit", "add", "ROAD", "--name", "again"), "already exists"),
@@ -282,3 +289,61 @@ def test_console_script_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_merge_needs_a_reason_shown_in_the_audit_log_and_refuses_a_closed_target(
+    cli: Cli,
+) -> None:
+    kept = cli.json(*ACCEPT)["number"]
+    again = [a if a != "12328-0001" else "12328-0002" for a in ACCEPT]
+    duplicate = cli.json(*again)["number"]
+    code, _, err = cli("merge", duplicate, "--into", kept, ok=False)
+    assert code != 0 and "--reason" in err
+    cli("merge", duplicate, "--into", kept, "--reason", "同一运单再次来电，电话13912345678")
+    shown = cli("show", duplicate)[1]
+    assert f"merge              accepted -> merged {kept}: 同一运单再次来电，电话139****5678" in (
+        shown
+    )
+    event = cli.json("show", duplicate)["events"][-1]
+    assert event["payload"] == {"into": kept, "reason": "同一运单再次来电，电话139****5678"}
+    # a closed grievance takes no duplicates: that driver would never hear back
+    third = cli.json(*[a if a != "12328-0001" else "12328-0003" for a in ACCEPT])["number"]
+    cli("assign", kept, "--unit", "ROAD", "--at", "2026-11-23T09:10")
+    cli("sign", kept, "--role", "handler", "--actor-unit", "ROAD", "--at", "2026-11-23T09:20")
+    close = [
+        "--result",
+        "resolved",
+        "--note",
+        "已结清",
+        "--role",
+        "handler",
+        "--actor-unit",
+        "ROAD",
+    ]
+    cli("close", kept, *close, "--at", "2026-11-23T09:30")
+    code, _, err = cli("merge", third, "--into", kept, "--reason", "重复", ok=False)
+    assert code != 0 and f"grievance {kept} is closed; merge into an open one" in err
+    assert cli.json("show", third)["state"] == "accepted"
+
+
+def test_reassign_keeps_the_co_units_unless_the_desk_removes_them(cli: Cli) -> None:
+    cli("unit", "add", "HWY", "--name", "市公路事业发展中心")
+    n = cli.json(*ACCEPT)["number"]
+    cli("assign", n, "--unit", "HWY", "--co-unit", "LAW", "--at", "2026-11-23T09:10")
+    cli("return", n, "--reason", "不属本单位", "--role", "handler", "--actor-unit", "HWY")
+    cli("reassign", n, "--unit", "ROAD", "--reason", "改由道路运输处主办")
+    shown = cli.json("show", n)
+    assert shown["lead_unit"] == "ROAD" and shown["co_units"] == ["LAW"]  # kept
+    payload = shown["events"][-1]["payload"]
+    assert (payload["co_units_before"], payload["co_units"]) == (["LAW"], ["LAW"])
+    cli("return", n, "--reason", "退回", "--role", "handler", "--actor-unit", "ROAD")
+    cli(
+        "reassign", n, "--unit", "ROAD", "--reason", "协办调整",
+        "--remove-co-unit", "LAW", "--co-unit", "HWY",
+    )  # fmt: skip
+    shown = cli.json("show", n)
+    assert shown["co_units"] == ["HWY"]
+    assert "reassign           returned -> assigned co LAW -> HWY" in cli("show", n)[1]
+    payload = shown["events"][-1]["payload"]
+    assert (payload["remove_co_units"], payload["add_co_units"]) == (["LAW"], ["HWY"])
+    assert (payload["co_units_before"], payload["co_units"]) == (["LAW"], ["HWY"])

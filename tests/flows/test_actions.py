@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,9 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import FailedRun
+from prefect.flow_engine import run_flow
+from prefect.logging.loggers import flow_run_logger
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import State
 from prefect.testing.utilities import prefect_test_harness
@@ -167,7 +171,7 @@ ACTIONS = {
         actions.reassign,
         _returned,
         DESK_WHO,
-        lambda c: {"unit": "UB", "reason": "属UB管辖", "co_units": ["UA"]},
+        lambda c: {"unit": "UB", "reason": "属UB管辖", "add_co_units": ["UA"]},
         "assigned",
         "UB",
         lambda case: case.lead_unit == "UB" and case.co_units == ("UA",),
@@ -265,7 +269,7 @@ ACTIONS = {
         actions.merge,
         _duplicate,
         DESK_WHO,
-        lambda c: {"into": c.other},
+        lambda c: {"into": c.other, "reason": "同一运单重复来电"},
         "merged",
         None,
         lambda case: case.merged_into is not None,
@@ -420,6 +424,7 @@ def test_the_action_deployments_carry_bilingual_forms() -> None:
         "redo",
         "review",
         "merge",
+        "typical",
     ]
     for deployment in deployments:
         # what the server stores as the deployment's parameter schema (the UI's form)
@@ -506,3 +511,44 @@ def test_a_stamp_is_good_for_one_run_and_its_account_must_be_enabled(
     assert refused.is_failed() and "disabled" in str(refused.message)
     assert show(driver.engine, third.number, DESK).case.state.value == "accepted"
     accounts.set_disabled(driver.engine, ops, DESK_WHO["actor"], False)
+
+
+class _Kept(logging.Handler):
+    """Keeps the records a logger handles (Prefect's loggers may not propagate to caplog)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_refused_deployed_run_logs_the_reason_and_no_traceback(db: None, driver: Driver) -> None:
+    """As a served deployment runs it (`prefect.engine`: `run_flow` with the run's logger as
+    its error logger): the refusal ends the run Failed with the one-line reason, and the run's
+    logs hold that reason, not Prefect's "Engine execution exited with unexpected exception"
+    and its traceback (the engine re-raises the Failed state it was handed)."""
+    n = driver.to("accepted").number
+    data = {"number": n, "result": "resolved", "note": "x"}
+    stamp = stamp_for(actions.close, DESK_WHO)  # a close before assignment: refused
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(
+            actions.close, parameters={"params": data, "stamp": stamp}
+        )
+    kept = _Kept()
+    runs = logging.getLogger("prefect.flow_runs")
+    runs.addHandler(kept)
+    try:
+        with pytest.raises(FailedRun):  # Prefect's own: the engine's caller sees a failure
+            run_flow(actions.close, flow_run=flow_run, error_logger=flow_run_logger(flow_run))
+    finally:
+        runs.removeHandler(kept)
+    reason = f"grievance {n}: can't close when accepted; allowed now: amend, assign, merge"
+    with get_client(sync_client=True) as client:
+        final = client.read_flow_run(flow_run.id).state
+    assert final is not None and final.is_failed() and final.message == reason
+    lines = [(r.levelno, r.getMessage()) for r in kept.records]
+    assert (logging.WARNING, f"close {n}: {reason}") in lines
+    assert not [r for r in kept.records if r.exc_info], lines
+    assert not [m for _, m in lines if "unexpected exception" in m], lines

@@ -286,7 +286,14 @@ def test_a_stale_form_is_refused_and_the_current_one_comes_back(db: None, driver
     stale = the_run(number)
     # another path acts without re-syncing (no Prefect reachable from there)
     uc.assign(driver.engine, number, driver.stamp(DESK), unit="UA")
-    run = resume(stale, action="并单 merge", into="20261123-0009", actor="zhangmin", at=at(driver))
+    run = resume(
+        stale,
+        action="并单 merge",
+        into="20261123-0009",
+        reason="重复来电",
+        actor="zhangmin",
+        at=at(driver),
+    )
     assert state_of(driver, number) == ("assigned", 2)
     key, schema, description = form(run)
     assert key.startswith("assigned-") and actions_offered(schema)[0] == "签收 sign"

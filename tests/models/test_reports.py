@@ -212,7 +212,7 @@ def build_november(engine: Engine) -> Builder:
     )
     uc.assign(e, n, st(DESK, local(11, 23, 9, 30)), unit="UB")
     uc.sign(e, n, st(HANDLER_B, local(11, 23, 9, 40)))
-    uc.merge(e, g8, st(DESK, local(11, 24, 10)), into=n)
+    uc.merge(e, g8, st(DESK, local(11, 24, 10)), into=n, reason="重复来电")
 
     # G9: accepted late on Monday, not assigned yet.
     b.accept("G9", local(11, 30, 16, 30), category="toll_etc", phone="13600000009", amount="300")

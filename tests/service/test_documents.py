@@ -97,8 +97,8 @@ def add_units(engine: Engine) -> None:
 
 
 def reviewed_case(engine: Engine, **accept: str) -> str:
-    """A freight dispute: returned by the first unit, reassigned with a co-handling unit,
-    feedback late (the watchdog's red card), extended, suspended, resolved, revisited,
+    """A freight dispute: returned by the first unit, reassigned with a co-handling unit, a
+    repeat call merged into it, feedback late (the watchdog's red card), extended, suspended, resolved, revisited,
     reviewed."""
     add_units(engine)
     data = {
@@ -129,10 +129,20 @@ def reviewed_case(engine: Engine, **accept: str) -> str:
         number,
         stamp(DESK, "2026-11-23T10:50"),
         unit="ROAD",
-        co_units=["LAW"],
+        add_co_units=["LAW"],
         reason="运费纠纷由市道路运输管理处主办，执法支队协办",
     )
     uc.sign(engine, number, stamp(ROAD_HANDLER, "2026-11-23T11:00"))
+    # the driver calls again on the 12345 line: the desk merges the repeat into this one
+    again = {**data, "channel": "hotline_12345", "ref": f"{data['ref']}-again"}
+    repeat = uc.accept(engine, accept_command(**again), stamp(DESK, "2026-11-23T14:00")).number
+    uc.merge(
+        engine,
+        repeat,
+        stamp(DESK, "2026-11-23T14:10"),
+        into=number,
+        reason="同一司机就同一笔运费再次来电（电话13812345678）",
+    )
     watchdog.sweep(engine, at("2026-11-24T17:30"))  # feedback: yellow card, then red card
     uc.feedback(
         engine,

@@ -215,7 +215,7 @@ class Lifecycle(RuleBasedStateMachine):
     def merge(self, number: str, into: str) -> None:
         self.touched.update((number, into))
         try:
-            case = uc.merge(self.engine, number, self.stamp(ACTORS[0], 5), into=into)
+            case = uc.merge(self.engine, number, self.stamp(ACTORS[0], 5), into=into, reason="重复")
         except GrievanceError:
             return
         self.versions[number] += 1

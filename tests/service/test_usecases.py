@@ -15,6 +15,7 @@ from service.engine import Engine
 from service.reading import list_cases, show
 from service.units import add_unit
 from tests.conftest import DESK, HANDLER, HANDLER_B, REVIEWER, SUPERVISOR, Driver
+from workflow.commands import parse_command
 from workflow.errors import (
     Conflict,
     Duplicate,
@@ -25,7 +26,7 @@ from workflow.errors import (
     PermissionDenied,
 )
 from workflow.replay import replay
-from workflow.vocab import State
+from workflow.vocab import Event, State
 
 
 def counts(engine: Engine) -> tuple[int, int]:
@@ -152,12 +153,47 @@ def test_only_the_desk_adds_units(driver: Driver) -> None:
 
 def test_merge_into_an_open_grievance(driver: Driver) -> None:
     kept, duplicate = driver.to("handling"), driver.to("accepted")
-    merged = uc.merge(driver.engine, duplicate.number, driver.stamp(DESK), into=kept.number)
+    merged = uc.merge(
+        driver.engine, duplicate.number, driver.stamp(DESK), into=kept.number, reason="同一运单"
+    )
     assert merged.state is State.MERGED and merged.merged_into == kept.number
     with pytest.raises(GuardFailed, match="merge into an open one"):
         uc.merge(
-            driver.engine, driver.to("accepted").number, driver.stamp(DESK), into=duplicate.number
+            driver.engine,
+            driver.to("accepted").number,
+            driver.stamp(DESK),
+            into=duplicate.number,
+            reason="重复",
         )
+
+
+@pytest.mark.parametrize("target", ["closed", "revisited", "reviewed"])
+def test_merge_into_a_closed_grievance_is_refused_and_writes_nothing(
+    driver: Driver, target: str
+) -> None:
+    kept, duplicate = driver.to(target), driver.to("accepted")
+    with pytest.raises(GuardFailed, match=f"is {target}; merge into an open one"):
+        uc.merge(
+            driver.engine, duplicate.number, driver.stamp(DESK), into=kept.number, reason="重复"
+        )
+    assert show(driver.engine, duplicate.number, DESK).version == 1
+
+
+def test_merge_needs_a_reason_and_the_audit_log_keeps_it(driver: Driver) -> None:
+    kept, duplicate = driver.to("handling"), driver.to("accepted")
+    with pytest.raises(InvalidInput, match="reason: Field required"):
+        parse_command(Event.MERGE, {"into": kept.number})
+    with pytest.raises(InvalidInput, match="reason: must not be empty"):
+        uc.merge(driver.engine, duplicate.number, driver.stamp(DESK), into=kept.number, reason=" ")
+    uc.merge(
+        driver.engine,
+        duplicate.number,
+        driver.stamp(DESK),
+        into=kept.number,
+        reason="同一运单重复来电",
+    )
+    last = show(driver.engine, duplicate.number, DESK).events[-1]
+    assert last.payload == {"into": kept.number, "reason": "同一运单重复来电"}
 
 
 # --------------------------------------------------------------------------- concurrency

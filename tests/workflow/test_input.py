@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from workflow.accounts import display_name
+from workflow.actor import Actor
 from workflow.commands import COMMANDS, Accept, parse_command
 from workflow.errors import InvalidInput
 from workflow.privacy import mask_id_number, mask_name, mask_phone, mask_plate, mask_text
 from workflow.timeutil import iso, parse_instant
-from workflow.validation import DESCRIPTION_MAX, REASON_MAX, normalize_phone
-from workflow.vocab import Event
+from workflow.validation import DESCRIPTION_MAX, NAME_MAX, REASON_MAX, normalize_phone
+from workflow.vocab import Event, Role
 
 GOOD: dict[str, Any] = {
     "channel": "hotline_12328",
@@ -72,10 +75,17 @@ def test_phone_numbers_are_normalised(raw: str, stored: str) -> None:
         ("name", "", "must not be empty"),
         ("ref", "r" * 65, "at most 64"),
         ("plate", "ABC123", "not a valid plate"),
-        ("amount", "-1", "greater than or equal to 0"),
+        ("amount", "-1", "plain digits"),
         ("amount", "12.345", "decimal places"),
-        ("amount", "1e12", "less than or equal"),
-        ("amount", "lots", "decimal"),
+        ("amount", "100000000.01", "less than or equal"),
+        ("amount", "lots", "plain digits"),
+        # Decimal's own parsing takes these; an amount is plain ASCII digits and a point
+        ("amount", "1_000", "plain digits"),
+        ("amount", "٣٥٠٠", "plain digits"),
+        ("amount", "３５００", "plain digits"),
+        ("amount", "1e3", "plain digits"),
+        ("amount", "NaN", "plain digits"),
+        ("amount", "3500.", "plain digits"),
         ("unexpected", "x", "Extra inputs"),
     ],
 )
@@ -191,3 +201,32 @@ def test_mask_text_leaves_amounts_and_dates_alone() -> None:
 )
 def test_mask_text_masks_numbers_with_a_country_code(text: str) -> None:
     assert mask_text(f"电话{text}。") == "电话138****5678。"
+
+
+def test_plain_amounts_and_form_numbers_are_accepted() -> None:
+    assert accept(amount="3500").payload()["amount"] == "3500"
+    assert accept(amount=" 3500.50 ").payload()["amount"] == "3500.50"
+    assert accept(amount=3500).payload()["amount"] == "3500"  # a JSON form's number
+
+
+@pytest.mark.parametrize("event", [Event.CLOSE, Event.AMEND])
+def test_recovered_and_amended_amounts_follow_the_same_rule(event: Event) -> None:
+    data = {"result": "resolved", "note": "n", "recovered": "٣٥٠٠"}
+    if event is Event.AMEND:
+        data = {"reason": "更正金额", "amount": "1_000"}
+    with pytest.raises(InvalidInput, match="plain digits"):
+        parse_command(event, data)
+
+
+def test_names_are_composed_before_their_length_is_counted() -> None:
+    # "José" written with a combining accent is 5 code points but 4 characters on screen
+    decomposed = "Jose\u0301 "
+    name = (decomposed * (NAME_MAX // 5)).strip()  # 49 characters, 59 code points
+    assert len(name) > NAME_MAX >= len(unicodedata.normalize("NFC", name))
+    command = accept(name=name, respondent=name)
+    assert command.name == unicodedata.normalize("NFC", name) and len(command.name) <= NAME_MAX
+    assert command.respondent == command.name  # stored composed, so equal names compare equal
+    with pytest.raises(InvalidInput, match="at most 50"):
+        accept(name=name + "x" * (NAME_MAX - len(command.name) + 1))
+    assert Actor(name=name, role=Role.DISPATCHER).name == name
+    assert display_name(name, "login") == command.name

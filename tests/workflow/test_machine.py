@@ -52,7 +52,7 @@ SAMPLE_INPUT: dict[Event, dict[str, Any]] = {
     Event.REVISIT: {"satisfaction": "satisfied"},
     Event.REDO: {"reason": "不满意"},
     Event.REVIEW: {"root_cause": "原因", "actions": "措施"},
-    Event.MERGE: {"into": "20261123-9999"},
+    Event.MERGE: {"into": "20261123-9999", "reason": "重复来电"},
     Event.AMEND: {"reason": "更正", "category": "other"},
     Event.RECALCULATE: {
         "target": "close",
@@ -71,6 +71,7 @@ SAMPLE_INPUT: dict[Event, dict[str, Any]] = {
         "late_seconds": 0,
         "notify": ["unit", "supervisor"],
     },
+    Event.TYPICAL: {"summary": "运费拖欠，调取运单后督促结清"},
 }
 
 # Case facts that make each guard hold, so a legal pair is refused only by the table.
@@ -149,9 +150,10 @@ def test_every_state_event_pair(state: State, event: Event) -> None:
 
 def test_terminal_states_have_no_exits() -> None:
     for state in TERMINAL_STATES:
-        # only the engine's own records, which stay in place
-        assert allowed_events(state) == [Event.RECALCULATE, Event.SLA_STEP]
-        for event in (Event.RECALCULATE, Event.SLA_STEP):
+        # only the engine's own records, and a reviewed case marked typical: they stay in place
+        typical = [Event.TYPICAL] if state is State.REVIEWED else []
+        assert allowed_events(state) == [Event.RECALCULATE, Event.SLA_STEP, *typical]
+        for event in (Event.RECALCULATE, Event.SLA_STEP, *typical):
             row = transition_for(state, event)
             assert row is not None and row.target is None
 
@@ -318,6 +320,9 @@ def test_handler_needs_a_unit() -> None:
         ),
         (State.HANDLING, Event.MERGE, {}, Facts(), "does not exist"),
         (State.HANDLING, Event.MERGE, {}, Facts(merge_target_state=State.REVIEWED), "reviewed"),
+        # a closed target would leave the duplicate's driver without an answer
+        (State.HANDLING, Event.MERGE, {}, Facts(merge_target_state=State.CLOSED), "is closed"),
+        (State.ACCEPTED, Event.MERGE, {}, Facts(merge_target_state=State.REVISITED), "revisited"),
         (State.HANDLING, Event.AMEND, {"category": Category.OTHER}, Facts(), "changes nothing"),
     ],
 )
@@ -332,7 +337,7 @@ def test_guards_refuse_with_a_reason(
 
 
 def test_merge_into_itself_is_refused() -> None:
-    cmd = parse_command(Event.MERGE, {"into": "20261123-0001"})
+    cmd = parse_command(Event.MERGE, {"into": "20261123-0001", "reason": "重复"})
     with pytest.raises(GuardFailed, match="into itself"):
         decide(
             "N-1",
@@ -400,6 +405,57 @@ def test_first_handler_stays_accountable_through_return_and_reassignment() -> No
     assert (case.lead_unit, case.first_handler_unit, case.return_count) == ("UB", "UA", 1)
 
 
+def test_reassign_keeps_the_co_units_unless_removed_and_records_the_change() -> None:
+    start = [
+        (Event.ACCEPT, DESK, SAMPLE_INPUT[Event.ACCEPT]),
+        (Event.ASSIGN, DESK, {"unit": "UA", "co_units": ["UB", "UC"]}),
+        (Event.SIGN, HANDLER, {}),
+        (Event.RETURN, HANDLER, {"reason": "不归我们管"}),
+    ]
+    kept = _run([*start, (Event.REASSIGN, DESK, {"unit": "UD", "reason": "改派"})])
+    assert kept[-1].payload["co_units_before"] == ["UB", "UC"]
+    assert kept[-1].payload["co_units"] == ["UB", "UC"]
+    case = replay(kept)
+    assert case is not None and case.co_units == ("UB", "UC")
+    changed = _run(
+        [
+            *start,
+            (
+                Event.REASSIGN,
+                DESK,
+                {"unit": "UB", "reason": "改派", "remove_co_units": ["UC"], "add_co_units": ["UE"]},
+            ),
+        ]
+    )
+    # UB now leads, so it no longer co-handles; UC removed, UE added: all in the audit record
+    assert changed[-1].payload == {
+        "unit": "UB",
+        "reason": "改派",
+        "add_co_units": ["UE"],
+        "remove_co_units": ["UC"],
+        "co_units_before": ["UB", "UC"],
+        "co_units": ["UE"],
+    }
+    case = replay(changed)
+    assert case is not None and case.co_units == ("UE",)
+
+
+def test_removing_a_unit_that_is_not_co_handling_is_refused() -> None:
+    case = make_case(State.RETURNED, lead_unit="UA", co_units=("UB",))
+    command = parse_command(
+        Event.REASSIGN, {"unit": "UA", "reason": "r", "remove_co_units": ["UX"]}
+    )
+    with pytest.raises(
+        GuardFailed, match=r"not a co-handling unit of this grievance: UX \(now: UB\)"
+    ):
+        decide("N-1", case, command, actor=DESK, at=AT, facts=Facts())
+    with pytest.raises(InvalidInput, match="both added and removed"):
+        parse_command(
+            Event.REASSIGN,
+            {"unit": "UA", "reason": "r", "add_co_units": ["UB"], "remove_co_units": ["UB"]},
+        )
+
+
 def test_extension_and_redo_cycle() -> None:
     records = _run(
         [
@@ -452,6 +508,15 @@ def test_the_engines_own_records_are_not_offered_to_people() -> None:
 
     assert {e.value for e in SYSTEM_EVENTS} == {"recalculate", "sla_step"}
     with pytest.raises(IllegalTransition, match=r"allowed now: none \(the case is finished\)"):
+        decide(
+            "N-1",
+            make_case(State.MERGED),
+            command(Event.CLOSE),
+            actor=Actor("h", Role.HANDLER, "UA"),
+            at=AT,
+        )
+    # a reviewed case is finished too; a reviewer may still mark it typical (典型案例)
+    with pytest.raises(IllegalTransition, match=r"allowed now: typical$"):
         decide(
             "N-1",
             make_case(State.REVIEWED),

@@ -337,7 +337,7 @@ def test_return_restarts_the_desk_clock_but_not_the_close_clock() -> None:
 def test_merge_cancels_running_timers() -> None:
     _, _, timers = run(
         ("2026-11-23 09:00", Event.ACCEPT, DESK, ACCEPT),
-        ("2026-11-23 09:30", Event.MERGE, DESK, {"into": "N-2"}),
+        ("2026-11-23 09:30", Event.MERGE, DESK, {"into": "N-2", "reason": "重复"}),
     )
     assert {t.state for t in timers.values()} == {TimerState.CANCELLED}
     assert all(t.next_fire_at is None and not t.open for t in timers.values())

@@ -1,0 +1,88 @@
+"""Grievances found by one exact key (number, channel reference, phone, plate), each through
+its index (migration 0018), and the open or recently closed grievances that share a driver's
+phone or plate (the duplicate hint at intake).
+
+None of these commit; values arrive normalised (`workflow.validation`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from models.case_rows import names_co_unit
+from models.tables import Grievance
+from workflow.machine import OPEN_STATES
+from workflow.vocab import State
+
+FindKey = Literal["number", "ref", "phone", "plate"]
+_COLUMNS = {
+    "number": Grievance.number,
+    "ref": Grievance.ref,
+    "phone": Grievance.phone,
+    "plate": Grievance.plate,
+}
+# what a duplicate may be merged into or looked up against: open, or closed and not yet
+# finished (closed, revisited) within the window the caller gives
+_RECENTLY_CLOSED = (State.CLOSED, State.REVISITED, State.REVIEWED)
+
+
+def find_rows(
+    session: Session,
+    key: FindKey,
+    value: str,
+    *,
+    visible_to_unit: str | None = None,
+    limit: int = 100,
+) -> Sequence[Grievance]:
+    """Grievances whose `key` equals `value` exactly, oldest first; with `visible_to_unit`,
+    only those the unit leads, co-handles or first handled."""
+    query = select(Grievance).where(col(_COLUMNS[key]) == value)
+    if visible_to_unit is not None:
+        query = query.where(
+            or_(
+                col(Grievance.lead_unit) == visible_to_unit,
+                col(Grievance.first_handler_unit) == visible_to_unit,
+                names_co_unit(visible_to_unit),
+            )
+        )
+    query = query.order_by(col(Grievance.accepted_at), col(Grievance.id)).limit(limit)
+    return session.exec(query).all()
+
+
+def same_driver_rows(
+    session: Session,
+    *,
+    phone: str,
+    plate: str | None,
+    closed_since: datetime,
+    exclude: str,
+    limit: int = 20,
+) -> list[Grievance]:
+    """Grievances other than `exclude` with the same phone or plate that are open, or were
+    closed at or after `closed_since`; oldest first. One statement per key, each through its
+    own index (with an OR of the two, SQLite walks the state index: every open grievance)."""
+    current = or_(
+        col(Grievance.state).in_(OPEN_STATES),
+        and_(
+            col(Grievance.state).in_(_RECENTLY_CLOSED),
+            col(Grievance.closed_at) >= closed_since,
+        ),
+    )
+    keys = [(Grievance.phone, phone)] + ([(Grievance.plate, plate)] if plate else [])
+    found: dict[str, Grievance] = {}
+    for column, value in keys:
+        query = (
+            select(Grievance)
+            .where(col(column) == value, current, col(Grievance.number) != exclude)
+            .order_by(col(Grievance.accepted_at), col(Grievance.id))
+            .limit(limit)
+        )
+        for row in session.exec(query).all():
+            found.setdefault(row.number, row)
+    ordered = sorted(found.values(), key=lambda row: (row.accepted_at, row.id or 0))
+    return ordered[:limit]
