@@ -324,6 +324,7 @@ def _check_documents(
     re-rendering from the facts as of its version (the audit events up to it, replayed)."""
     found: list[Finding] = []
     contexts: dict[tuple[str, int], dict[str, Any]] = {}
+    merges: list[Record] | None = None
     for doc in documents:
         label = f"{doc.kind}.{doc.format} ({doc.language}, v{doc.version}, id {doc.id})"
         actual = hashlib.sha256(doc.content).hexdigest()
@@ -346,7 +347,14 @@ def _check_documents(
                     raise ValueError(f"no audit events up to version {doc.version}")
                 policy = engine.policy(case.policy, session)
                 timers = rebuild(upto, policy, engine.calendars)
-                contexts[key] = facts(doc.kind, case, upto, timers, policy, engine.calendar, names)
+                if merges is None:  # the duplicates merged into it: the review report names them
+                    merges = [
+                        audit_log.record_from_event(e)
+                        for e in audit_log.merges_into(session, number)
+                    ]
+                contexts[key] = facts(
+                    doc.kind, case, upto, timers, policy, engine.calendar, names, merges
+                )
             again = hashlib.sha256(
                 render_bytes(doc.kind, doc.format, doc.language, contexts[key])
             ).hexdigest()

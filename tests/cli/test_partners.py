@@ -15,9 +15,9 @@ from models.access_tables import SecurityEvent
 from models.partner_tables import Partner, PartnerKey
 from service import partners
 from service.engine import Engine
-from workflow.errors import InvalidInput
 from tests.conftest import database_url_for
 from tests.conftest import run_cli as run
+from workflow.errors import InvalidInput
 
 
 @pytest.fixture

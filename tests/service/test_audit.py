@@ -434,3 +434,21 @@ def test_an_anchor_sent_through_the_outbox(driver: Driver, cases: dict[str, str]
     assert [(r[0], r[1]) for r in rows] == [("audit_anchor", "leadership")]
     assert "审计链锚定" in rows[0][2] and made.text in rows[0][3]
     assert f"grievance audit verify --anchor {made.hash}" in rows[0][3]
+
+
+def test_a_review_report_naming_a_merged_duplicate_verifies(driver: Driver) -> None:
+    """The 复盘报告 lists the duplicates merged into the grievance (other grievances' 并单
+    records): its re-rendering reads them too, and a typical-case mark verifies as any event."""
+    from tests.conftest import DESK, REVIEWER
+
+    kept = driver.to("handling").number
+    duplicate = driver.accept(ref="DUP-1").number
+    uc.merge(driver.engine, duplicate, driver.stamp(DESK), into=kept, reason="同一运单")
+    uc.close(driver.engine, kept, driver.stamp(HANDLER), result="resolved", note="done")
+    uc.revisit(driver.engine, kept, driver.stamp(DESK), satisfaction="satisfied")
+    uc.review(driver.engine, kept, driver.stamp(REVIEWER), root_cause="rc", actions="acts")
+    uc.mark_typical(driver.engine, kept, driver.stamp(REVIEWER), summary="典型：拖欠运费")
+    docs.issue(driver.engine, driver.now)
+    audit.seal(driver.engine, driver.now)
+    result = audit.verify(driver.engine, LATER)
+    assert result.findings == [] and result.checked == 2
