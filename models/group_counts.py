@@ -13,7 +13,8 @@ The definitions, where `workflow.measures` leaves room (see its table for the re
 - **closed** (closed at least once): `closed_at` is set, or the grievance is in a later cycle
   (`cycle > 1`: a redo clears `closed_at`, but it was closed before). Revisited and reviewed
   grievances always have `closed_at`, so no state test is needed.
-- **resolved**, **revisited**, **satisfied** read the grievance's current `result` and
+- **resolved**, **no_fault** (result `no_fault` or `unsubstantiated`), **revisited**,
+  **satisfied** read the grievance's current `result` and
   `satisfaction`, i.e. the current cycle's close and revisit (a redo clears both): a redone
   grievance still handling counts as closed but neither resolved nor revisited, and the
   dissatisfied answer that led to the redo is replaced by the next cycle's answer.

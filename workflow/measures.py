@@ -10,7 +10,7 @@ rates.
 |---|---|---|
 | 响应率 response rate | first assignment met its limit (assign timer, cycle 1, `met`) | cohort grievances whose first assign timer has stopped or breached |
 | 按时办结率 on-time closure | close timers met | close timers stopped by a close (met or breached) |
-| 解决率 resolution rate | closed with result `resolved` | closed (result set, any cycle's last close) |
+| 解决率 resolution rate | closed with result `resolved` | closed (result set, any cycle's last close), less the no-fault closes |
 | 满意率 satisfaction rate | revisit answers satisfied + basically satisfied | revisits with an answer (unreachable excluded) |
 | 回访率 revisit rate | revisited with an answer | closed |
 | 退单率 return rate | grievances returned at least once | grievances ever assigned |
@@ -21,6 +21,13 @@ rates.
 | 涉及金额 / 挽回金额 amounts | sum of amounts in dispute / recovered (fen) | — |
 
 A rate with a zero denominator is `None` ("—" in documents), never 0 % or 100 %.
+
+**No-fault closes** (`no_fault`: the current close's result is 无责 `no_fault` or 不属实
+`unsubstantiated`, each backed by a 无责说明 no-fault statement) leave the resolution rate's
+denominator: there was nothing the unit could resolve, and the statement, approved by the
+unit's supervisor, is the record of that finding. They stay in every other measure: they were
+responded to, closed on time or late, revisited and redone like any other grievance (the
+decision and its sources: docs/measures.md, "No-fault closes in the rates").
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class Counts:
     close_met: int = 0
     closed: int = 0  # grievances with a result now or at some point (closed at least once)
     resolved: int = 0
+    no_fault: int = 0  # closed as no_fault or unsubstantiated (the current close's result)
     revisited: int = 0  # an answer other than unreachable
     satisfied: int = 0  # satisfied + basically satisfied
     assigned: int = 0  # ever assigned
@@ -81,7 +89,8 @@ class Measures:
 
     @property
     def resolution_rate(self) -> float | None:
-        return rate(self.counts.resolved, self.counts.closed)
+        """Resolved out of the closes a unit could resolve: no-fault closes are left out."""
+        return rate(self.counts.resolved, self.counts.closed - self.counts.no_fault)
 
     @property
     def satisfaction_rate(self) -> float | None:

@@ -262,6 +262,7 @@ def test_counts_of_the_whole_cohort_by_hand(november: Builder) -> None:
             close_met=6,  # G4's second close came Mon 11-16, due Thu 11-12 17:30
             closed=6,  # G1-G6
             resolved=4,  # G1, G3, G4 (cycle 2), G6 (G2 partly, G5 no fault)
+            no_fault=1,  # G5
             revisited=5,  # G1, G2, G3, G4, G5 (G6 unreachable)
             satisfied=4,  # G1, G2 (basically), G3, G4 (G5 dissatisfied)
             assigned=7,  # all but G9
@@ -305,6 +306,7 @@ def test_counts_by_unit_put_the_never_assigned_last(november: Builder) -> None:
             close_met=2,
             closed=2,
             resolved=1,
+            no_fault=1,  # G5
             revisited=2,
             satisfied=1,
             assigned=3,
@@ -363,6 +365,7 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             close_met=2,
             closed=2,
             resolved=0,
+            no_fault=1,  # G5
             revisited=2,
             satisfied=1,
             assigned=2,
@@ -381,6 +384,7 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             close_met=3,
             closed=3,
             resolved=2,
+            no_fault=1,  # G5
             revisited=3,
             satisfied=2,
             assigned=3,
@@ -415,7 +419,7 @@ def test_measures_of_the_month_by_hand(november: Builder) -> None:
     assert total.key is None and total.volume == 8
     assert total.response_rate == pytest.approx(6 / 7)
     assert total.on_time_rate == pytest.approx(6 / 7)
-    assert total.resolution_rate == pytest.approx(4 / 6)
+    assert total.resolution_rate == pytest.approx(4 / 5)  # G5's no-fault close is left out
     assert total.satisfaction_rate == pytest.approx(4 / 5)
     assert total.revisit_rate == pytest.approx(5 / 6)
     assert total.return_rate == pytest.approx(1 / 7)
@@ -438,6 +442,7 @@ def test_measures_by_unit_compare_each_unit_with_its_own_last_month(november: Bu
     assert ua.average_handling_hours == pytest.approx(76 / 5)
     assert (ua.previous_accepted, ua.volume_change) == (1, 3.0)  # (4 - 1) / 1
     assert ub.response_rate == 1.0 and ub.on_time_rate == 1.0
+    assert ub.resolution_rate == 1.0  # G3 out of G3 (G5 no fault is left out, not 1 / 2)
     assert ub.satisfaction_rate == pytest.approx(1 / 2)
     assert ub.return_rate == pytest.approx(1 / 3)
     assert ub.average_handling_hours == pytest.approx(10.0)  # 20 h / 2

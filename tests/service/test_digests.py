@@ -632,7 +632,7 @@ def test_the_summary_is_short_markdown(engine: Engine) -> None:
     monthly = digests.monthly(engine, month_of(date(2026, 11, 1)), at(MONTHLY_AS_OF))
     assert monthly.summary() == (
         "**2026年11月货车司机诉求办理情况通报**\n\n"
-        "受理 11 件（环比 +175.0%），响应率 81.8%，按时办结率 80.0%，解决率 60.0%，满意率 "
+        "受理 11 件（环比 +175.0%），响应率 81.8%，按时办结率 80.0%，解决率 75.0%，满意率 "
         "75.0%；当前超期 6 项。\n\n排名第一：市交通运输综合行政执法支队。\n"
     )
     assert road_daily(engine).summary("en") == (
