@@ -49,6 +49,14 @@ def grievance_conditions() -> dict[str, ColumnElement[bool]]:
         "assigned": col(_g.assigned_at).is_not(None),
         "returned": col(_g.return_count) > 0,
         "redone": col(_g.cycle) > 1,
+        "first_handled": col(_g.first_handler_unit).is_not(None),
+        "stayed": col(_g.first_handler_unit) == col(_g.lead_unit),
+        "first_contact": and_(
+            col(_g.result) == CloseResult.RESOLVED,
+            col(_g.cycle) == 1,
+            col(_g.return_count) == 0,
+            col(_g.reassign_count) == 0,
+        ),
     }
 
 

@@ -268,6 +268,9 @@ def test_counts_of_the_whole_cohort_by_hand(november: Builder) -> None:
             assigned=7,  # all but G9
             returned=1,  # G3
             redone=1,  # G4
+            first_handled=7,  # all but G9 were signed
+            stayed=7,  # none moved after signing (G3 was returned before UB signed)
+            first_contact=2,  # G1, G6 (G2 partly, G3 returned, G4 redone, G5 no fault)
             used_seconds=sum(USED.values()) * HOUR,  # 96 h
             overdue=2,  # G7's feedback (due 11-24) and close (due 11-27)
             amount_fen=(3500 + 200 + 10000 + 500 + 1000 + 300) * 100,
@@ -292,6 +295,9 @@ def test_counts_by_unit_put_the_never_assigned_last(november: Builder) -> None:
             assigned=4,
             returned=0,
             redone=1,
+            first_handled=4,
+            stayed=4,
+            first_contact=2,  # G1, G6
             used_seconds=(15 + 8 + 49 + 4) * HOUR,
             overdue=0,
             amount_fen=(3500 + 200 + 10000) * 100,
@@ -312,6 +318,9 @@ def test_counts_by_unit_put_the_never_assigned_last(november: Builder) -> None:
             assigned=3,
             returned=1,
             redone=0,
+            first_handled=3,
+            stayed=3,
+            first_contact=0,  # G3 returned, G5 no fault, G7 open
             used_seconds=(11 + 9) * HOUR,
             overdue=2,
             amount_fen=(500 + 1000) * 100,
@@ -336,6 +345,9 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             satisfied=2,
             assigned=3,
             redone=1,
+            first_handled=3,
+            stayed=3,
+            first_contact=1,  # G1
             used_seconds=(15 + 49) * HOUR,
             overdue=2,
             amount_fen=(3500 + 10000 + 1000) * 100,
@@ -354,6 +366,9 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             satisfied=1,
             assigned=2,
             returned=1,
+            first_handled=2,
+            stayed=2,
+            first_contact=1,  # G6
             used_seconds=(11 + 4) * HOUR,
         ),
         Counts(
@@ -369,6 +384,8 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             revisited=2,
             satisfied=1,
             assigned=2,
+            first_handled=2,
+            stayed=2,
             used_seconds=(8 + 9) * HOUR,
             amount_fen=(200 + 500 + 300) * 100,
             recovered_fen=100 * 100,
@@ -389,6 +406,9 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             satisfied=2,
             assigned=3,
             returned=1,
+            first_handled=3,
+            stayed=3,
+            first_contact=1,  # G1
             used_seconds=(15 + 11 + 9) * HOUR,
             amount_fen=(3500 + 500 + 300) * 100,
             recovered_fen=3500 * 100,
@@ -406,6 +426,9 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             satisfied=2,
             assigned=4,
             redone=1,
+            first_handled=4,
+            stayed=4,
+            first_contact=1,  # G6
             used_seconds=(8 + 49 + 4) * HOUR,
             overdue=2,
             amount_fen=(200 + 10000 + 1000) * 100,
