@@ -603,6 +603,7 @@ def test_the_excel_export_has_one_formatted_sheet_per_table(engine: Engine) -> N
     assert book.sheetnames == [
         "总体指标",
         "单位指标",
+        "首办负责",
         "超期清单",
         "趋势",
         "分类统计",
@@ -618,7 +619,7 @@ def test_the_excel_export_has_one_formatted_sheet_per_table(engine: Engine) -> N
     units = book["单位指标"]
     assert units["E2"].value == 1 and units["E2"].number_format == "0.0%"  # on-time rate
     english = load_workbook(io.BytesIO(digests.render_digest(digest, "xlsx", "en")))
-    assert english.sheetnames[:3] == ["Overview", "Units", "Overdue"]
+    assert english.sheetnames[:3] == ["Overview", "Units", "First handlers"]
 
 
 def test_the_daily_reminder_exports_three_sheets(engine: Engine) -> None:
