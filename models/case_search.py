@@ -86,3 +86,31 @@ def same_driver_rows(
             found.setdefault(row.number, row)
     ordered = sorted(found.values(), key=lambda row: (row.accepted_at, row.id or 0))
     return ordered[:limit]
+
+
+def same_driver_rows_many(
+    session: Session,
+    *,
+    phones: Sequence[str],
+    plates: Sequence[str],
+    closed_since: datetime,
+) -> list[Grievance]:
+    """The grievances with one of `phones` or `plates` that are open, or were closed at or
+    after `closed_since` (the earliest window of the callers'), oldest first: the candidates
+    of many waiting grievances at once (the desk's worklist), one statement per key and
+    chunk of 500 values, each through its index. The caller matches them to its grievances."""
+    current = or_(
+        col(Grievance.state).in_(OPEN_STATES),
+        and_(
+            col(Grievance.state).in_(_RECENTLY_CLOSED),
+            col(Grievance.closed_at) >= closed_since,
+        ),
+    )
+    found: dict[str, Grievance] = {}
+    for column, values in ((Grievance.phone, phones), (Grievance.plate, plates)):
+        wanted = sorted(set(values))
+        for start in range(0, len(wanted), 500):
+            query = select(Grievance).where(col(column).in_(wanted[start : start + 500]), current)
+            for row in session.exec(query).all():
+                found.setdefault(row.number, row)
+    return sorted(found.values(), key=lambda row: (row.accepted_at, row.id or 0))

@@ -20,6 +20,9 @@ ASSIGN, CLOSE = "assign", "close"  # the timer targets the measures read
 
 _g, _t = Grievance, SlaTimer
 _ANSWERED = (Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED, Satisfaction.DISSATISFIED)
+# the results of a close that found no fault (each needs a 无责说明): out of the resolution
+# rate's denominator (workflow.measures)
+NO_FAULT_RESULTS = (CloseResult.NO_FAULT, CloseResult.UNSUBSTANTIATED)
 _CONTENT = (Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED)
 
 Key = tuple[str | None, ...]
@@ -40,11 +43,20 @@ def grievance_conditions() -> dict[str, ColumnElement[bool]]:
     return {
         "closed": or_(col(_g.closed_at).is_not(None), col(_g.cycle) > 1),
         "resolved": col(_g.result) == CloseResult.RESOLVED,
+        "no_fault": col(_g.result).in_(NO_FAULT_RESULTS),
         "revisited": col(_g.satisfaction).in_(_ANSWERED),
         "satisfied": col(_g.satisfaction).in_(_CONTENT),
         "assigned": col(_g.assigned_at).is_not(None),
         "returned": col(_g.return_count) > 0,
         "redone": col(_g.cycle) > 1,
+        "first_handled": col(_g.first_handler_unit).is_not(None),
+        "stayed": col(_g.first_handler_unit) == col(_g.lead_unit),
+        "first_contact": and_(
+            col(_g.result) == CloseResult.RESOLVED,
+            col(_g.cycle) == 1,
+            col(_g.return_count) == 0,
+            col(_g.reassign_count) == 0,
+        ),
     }
 
 
@@ -84,6 +96,7 @@ __all__ = [
     "ASSIGN",
     "CLOSE",
     "SHANGHAI",
+    "NO_FAULT_RESULTS",
     "Key",
     "count_if",
     "finished",

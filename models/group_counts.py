@@ -13,7 +13,8 @@ The definitions, where `workflow.measures` leaves room (see its table for the re
 - **closed** (closed at least once): `closed_at` is set, or the grievance is in a later cycle
   (`cycle > 1`: a redo clears `closed_at`, but it was closed before). Revisited and reviewed
   grievances always have `closed_at`, so no state test is needed.
-- **resolved**, **revisited**, **satisfied** read the grievance's current `result` and
+- **resolved**, **no_fault** (result `no_fault` or `unsubstantiated`), **revisited**,
+  **satisfied** read the grievance's current `result` and
   `satisfaction`, i.e. the current cycle's close and revisit (a redo clears both): a redone
   grievance still handling counts as closed but neither resolved nor revisited, and the
   dissatisfied answer that led to the redo is replaced by the next cycle's answer.
@@ -28,7 +29,11 @@ The definitions, where `workflow.measures` leaves room (see its table for the re
 - **amounts**: sums with NULL as 0.
 
 Unit grouping uses `lead_unit` (the unit leading it now); a cohort grievance never assigned
-has the key None. Timer targets are the built-in policies' names (`assign`, `close`). The
+has the key None. The `first_handler` grouping uses `first_handler_unit`, the unit that signed
+first and stays accountable (首办负责); None for a grievance no unit signed yet.
+- **first_handled / stayed / first_contact**: signed by a unit; still led by the unit that
+  signed first; resolved at the first pass (current result `resolved` in cycle 1, and
+  `return_count` and `reassign_count` both 0). Timer targets are the built-in policies' names (`assign`, `close`). The
 counts are of the rows as stored now: `as_of` only decides what is past due, so a report
 "as of" an earlier instant still sees later closes.
 
@@ -69,13 +74,14 @@ from workflow.errors import InvalidInput
 from workflow.measures import Counts, Measures, Period
 from workflow.timers import TimerState
 
-GROUPINGS = ("unit", "category", "channel")
+GROUPINGS = ("unit", "category", "channel", "first_handler")
 
 _g, _t = Grievance, SlaTimer
 _DIMENSIONS: dict[str, Any] = {
     "unit": col(_g.lead_unit),
     "category": col(_g.category),
     "channel": col(_g.channel),
+    "first_handler": col(_g.first_handler_unit),  # the unit that signed first (首办单位)
 }
 _COUNT_FIELDS = tuple(f.name for f in fields(Counts) if f.name != "key")
 

@@ -123,6 +123,13 @@ class GrievanceEvent(SQLModel, table=True):
             sqlite_where=text("event = 'typical'"),
             postgresql_where=text("event = 'typical'"),
         ),
+        # the returns and reassignments by time, for the digests' 首办负责 figures (0019)
+        Index(
+            "ix_grievance_event_handoffs",
+            "at",
+            sqlite_where=text("event IN ('return', 'reassign')"),
+            postgresql_where=text("event IN ('return', 'reassign')"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     grievance_id: int = Field(foreign_key="grievance.id", index=True)

@@ -19,7 +19,7 @@ from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
 
 from service.digest_data import Digest, Item, Labels, Share, status_label
 from templates import bureau_name
-from workflow.measures import Measures, Repeat
+from workflow.measures import FirstHandler, Measures, Repeat
 from workflow.timeutil import local
 
 
@@ -239,7 +239,8 @@ def tables(digest: Digest, labels: Labels) -> list[Table]:
             [Column(t("承办单位", "Unit")), *unit_columns],
             [[labels.unit(m.key), *figures(m)] for m in c["by_unit"]],
         )
-        return [overview, units, _category_table(c["categories"], labels)]
+        first = _first_handler_table(c["first_handlers"], labels)
+        return [overview, units, first, _category_table(c["categories"], labels)]
 
     overview = Table(
         t("总体指标", "Overview"),
@@ -284,6 +285,7 @@ def tables(digest: Digest, labels: Labels) -> list[Table]:
             for r in c["ranked"]
         ],
     )
+    first = _first_handler_table(c["first_handlers"], labels)
     trend = Table(
         t("趋势", "Trend"),
         [
@@ -344,6 +346,7 @@ def tables(digest: Digest, labels: Labels) -> list[Table]:
     return [
         overview,
         units,
+        first,
         item_table(t("超期清单", "Overdue"), c["overdue"], True),
         trend,
         _category_table(c["categories"], labels),
@@ -383,5 +386,39 @@ def _category_table(shares: Sequence[Share], labels: Labels) -> Table:
                 s.measures.counts.recovered_fen,
             ]
             for s in shares
+        ],
+    )
+
+
+def _first_handler_table(rows: Sequence[FirstHandler], labels: Labels) -> Table:
+    """首办负责: per unit that signed first, what stayed with it, its returns and
+    reassignments away, its first-contact resolution rate."""
+    zh = labels.lang == "zh"
+
+    def t(chinese: str, english: str) -> str:
+        return chinese if zh else english
+
+    return Table(
+        t("首办负责", "First handlers"),
+        [
+            Column(t("首办单位", "First handler")),
+            Column(t("首办件数", "Signed first"), "int"),
+            Column(t("仍由首办单位办理", "Still with it"), "int"),
+            Column(t("首办留存率", "Stayed"), "pct"),
+            Column(t("退单（次）", "Returns"), "int"),
+            Column(t("改派转出（次）", "Reassigned away"), "int"),
+            Column(t("首办解决率", "First-contact resolution"), "pct"),
+        ],
+        [
+            [
+                labels.unit(r.unit),
+                r.first_handled,
+                r.stayed,
+                r.stayed_rate,
+                r.returns,
+                r.reassigned_away,
+                r.first_contact_rate,
+            ]
+            for r in rows
         ],
     )

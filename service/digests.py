@@ -14,9 +14,10 @@ Excel (one sheet per table). Chinese by default, English on request.
   answers for are listed (those whose yellow card goes to the unit: progress feedback and
   closing); assignment and revisit are the desk's.
 - `weekly(engine, period, as_of)`: the week's measures, total and by unit, against the previous
-  week; the overdue count; the top categories.
+  week; the 首办负责 figures per first handler (`models.handoffs` for returns and
+  reassignments); the overdue count; the top categories.
 - `monthly(engine, period, as_of)`: the 月通报: headline figures against the "988" targets
-  (达标/未达标), per-unit figures and ranking, the overdue list, the last six months' trend,
+  (达标/未达标), per-unit figures and ranking, the 首办负责 figures, the overdue list, the last six months' trend,
   categories, amounts in dispute and recovered, repeat complainants (masked phone numbers) and
   repeat respondents for 会商研判, the month's typical cases (典型案例) with the lesson drawn,
   and the work required of the units.
@@ -39,6 +40,7 @@ from zoneinfo import ZoneInfo
 from models import (
     audit_seals,
     group_counts,
+    handoffs,
     open_work,
     repeat_counts,
     trend_counts,
@@ -67,7 +69,17 @@ from service.digest_tables import workbook_bytes
 from service.engine import Engine
 from templates import language, pct, render
 from workflow.errors import InvalidInput
-from workflow.measures import TARGETS, Counts, Measures, Overdue, Period, Repeat, TrendPoint, day_of
+from workflow.measures import (
+    TARGETS,
+    Counts,
+    Measures,
+    Overdue,
+    Period,
+    Repeat,
+    TrendPoint,
+    day_of,
+    first_handlers,
+)
 from workflow.policies import Audience
 from workflow.privacy import mask_text
 
@@ -197,6 +209,10 @@ def calendar_note(engine: Engine, as_of: datetime) -> dict[str, Any] | None:
     return {"timers": status.provisional_timers, "years": status.provisional_years}
 
 
+# the measures of the total, per unit, per category and per first handler (首办负责)
+_GROUPINGS: list[str | None] = [None, "unit", "category", "first_handler"]
+
+
 def _total(rows: Sequence[Measures]) -> Measures:
     return rows[0] if rows else Measures(None, Counts(None), 0)
 
@@ -240,8 +256,9 @@ def weekly(engine: Engine, period: Period, as_of: datetime) -> Digest:
     units, targets = _names(engine)
     previous = period.previous()
     with engine.db.read() as session:
-        found = group_counts.measures_by(session, period, as_of, [None, "unit", "category"], tz)
+        found = group_counts.measures_by(session, period, as_of, _GROUPINGS, tz)
         total, by_unit, categories = _total(found[None]), found["unit"], found["category"]
+        moves = handoffs.handoffs(session, *_bounds(period, tz))
         before = _total(group_counts.measures(session, previous, as_of, by=None, tz=tz))
         overdue = open_work.overdue_list(
             session, as_of, engine.calendar, engine.policies, limit=LIST_LIMIT
@@ -263,6 +280,7 @@ def weekly(engine: Engine, period: Period, as_of: datetime) -> Digest:
         "overdue_count": len(overdue),
         "overdue_capped": len(overdue) >= LIST_LIMIT,
         "overdue": [_item(r) for r in overdue],
+        "first_handlers": first_handlers(found["first_handler"], moves),
     }
     lang = engine.notify.language
     return Digest(
@@ -279,8 +297,9 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
     for _ in range(TREND_MONTHS - 1):
         months.insert(0, months[0].previous())
     with engine.db.read() as session:
-        found = group_counts.measures_by(session, period, as_of, [None, "unit", "category"], tz)
+        found = group_counts.measures_by(session, period, as_of, _GROUPINGS, tz)
         total, by_unit, categories = _total(found[None]), found["unit"], found["category"]
+        moves = handoffs.handoffs(session, start, end)
         # the five months before: one bucketed statement (trend_counts.trend), not one per month
         earlier = trend_counts.trend(session, months[:-1], tz)
         trend = [*zip(months[:-1], earlier, strict=True), (period, TrendPoint.of(total))]
@@ -321,6 +340,7 @@ def monthly(engine: Engine, period: Period, as_of: datetime) -> Digest:
         "repeat_respondents": [_masked(r) for r in respondents],
         "typical_cases": [typical_case(t) for t in typical],
         "audit_head": audit_head,
+        "first_handlers": first_handlers(found["first_handler"], moves),
     }
     lang = engine.notify.language
     return Digest(

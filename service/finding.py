@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel import Session
+
 from models import case_rows, case_search
 from models.case_search import FindKey
+from models.tables import Grievance
 from service.acting import check_number
 from service.engine import Engine
 from workflow.actor import Actor
@@ -131,24 +134,51 @@ def duplicate_candidates(engine: Engine, case: Case, at: datetime) -> list[Candi
             exclude=case.number,
         )
         found = [case_rows.case_from_row(row) for row in rows]
-    return [
-        Candidate(
-            number=other.number,
-            state=other.state.value,
-            lead_unit=other.lead_unit,
-            accepted_at=other.accepted_at,
-            closed_at=other.closed_at,
-            same=tuple(
-                name
-                for name, mine, theirs in (
-                    ("phone", case.phone, other.phone),
-                    ("plate", case.plate, other.plate),
-                )
-                if mine and mine == theirs
-            ),
-        )
-        for other in found
-    ]
+    return [_candidate(case.phone, case.plate, other) for other in found]
+
+
+def _candidate(phone: str, plate: str | None, other: Case | Grievance) -> Candidate:
+    return Candidate(
+        number=other.number,
+        state=other.state.value,
+        lead_unit=other.lead_unit,
+        accepted_at=other.accepted_at,
+        closed_at=other.closed_at,
+        same=tuple(
+            name
+            for name, mine, theirs in (("phone", phone, other.phone), ("plate", plate, other.plate))
+            if mine and mine == theirs
+        ),
+    )
+
+
+def duplicates_of_many(
+    session: Session, waiting: Sequence[Grievance]
+) -> dict[str, list[Candidate]]:
+    """疑似重复 for the desk's worklist: per grievance of `waiting`, the candidates of
+    `duplicate_candidates` as of its own acceptance (open now, or closed within
+    `DUPLICATE_WINDOW` before it was accepted), oldest first; found in one pass for all of
+    them (`case_search.same_driver_rows_many`). Grievances without any are left out."""
+    if not waiting:
+        return {}
+    rows = case_search.same_driver_rows_many(
+        session,
+        phones=[g.phone for g in waiting],
+        plates=[g.plate for g in waiting if g.plate],
+        closed_since=min(g.accepted_at for g in waiting) - DUPLICATE_WINDOW,
+    )
+    found: dict[str, list[Candidate]] = {}
+    for mine in waiting:
+        since = mine.accepted_at - DUPLICATE_WINDOW
+        for other in rows:
+            if other.number == mine.number:
+                continue
+            if not (other.phone == mine.phone or (mine.plate and other.plate == mine.plate)):
+                continue
+            recent = other.closed_at is not None and other.closed_at >= since
+            if other.state in OPEN_STATES or recent:
+                found.setdefault(mine.number, []).append(_candidate(mine.phone, mine.plate, other))
+    return found
 
 
 def duplicate_hint(candidates: Sequence[Candidate]) -> str | None:

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from models import sla_timers
 from models.tables import Grievance, SlaTimer, Unit
 from service.engine import Engine
+from service.finding import Candidate, duplicates_of_many
 from workflow.privacy import mask_text
 from workflow.timers import TimerState
 from workflow.timeutil import local
@@ -187,6 +188,9 @@ class Snapshot:
     category: str = ""
     summary: str = ""
     deadlines: tuple[tuple[str, datetime], ...] = ()  # running timers, earliest first
+    # 疑似重复: open or lately closed grievances of the same phone or plate, for the waits
+    # that offer 并单 merge (the desk's accepted and returned grievances)
+    duplicates: tuple[Candidate, ...] = ()
 
     @property
     def party(self) -> str | None:
@@ -226,6 +230,7 @@ class Snapshot:
             "",
             f"**等待 Waiting for:** {who} · **可办理 Actions:** {self.wait.offered()}",
             "",
+            *([self.duplicate_hint(), ""] if self.duplicates else []),
             "| 项目 Item | 值 Value |",
             "|---|---|",
             f"| 状态 State | {self.state.zh} {self.state.value} (v{self.version}) |",
@@ -242,6 +247,20 @@ class Snapshot:
             " and the new form comes back.",
         ]
         return "\n".join(lines)
+
+    def duplicate_hint(self) -> str:
+        """The 疑似重复 line above the form: the candidates (numbers and what they share,
+        never the value), and the merge offered into the first open one."""
+        listed = "; ".join(c.line() for c in self.duplicates)
+        line = f"> **疑似重复 Possible repeat:** {listed}"
+        merge = [c.number for c in self.duplicates if c.open]
+        if merge and Event.MERGE in (self.wait.events if self.wait else ()):
+            line += f" — 如为重复来电，请选择「并单 merge」并入 {merge[0]} (choose merge into it)"
+        return line
+
+    def duplicate_cell(self) -> str:
+        """The worklist table's 疑似重复 cell: the candidates' numbers, open ones marked."""
+        return "、".join(f"{c.number}{'（在办 open）' if c.open else ''}" for c in self.duplicates)
 
 
 def _digest(party: str) -> str:
@@ -262,7 +281,22 @@ def _running(timers: Iterable[SlaTimer]) -> list[tuple[datetime, str]]:
     ]
 
 
-def _snapshot(row: Grievance, running: Iterable[tuple[datetime, str]]) -> Snapshot:
+def _offers_merge(row: Grievance) -> bool:
+    """Whether the grievance waits for the desk with 并单 merge offered."""
+    satisfaction = row.satisfaction.value if row.satisfaction is not None else None
+    wait = wait_of(GState(row.state), row.pending_extension_days is not None, satisfaction)
+    return wait is not None and Event.MERGE in wait.events
+
+
+def _duplicates(session: Session, rows: Iterable[Grievance]) -> dict[str, list[Candidate]]:
+    return duplicates_of_many(session, [row for row in rows if _offers_merge(row)])
+
+
+def _snapshot(
+    row: Grievance,
+    running: Iterable[tuple[datetime, str]],
+    duplicates: Iterable[Candidate] = (),
+) -> Snapshot:
     state = GState(row.state)
     satisfaction = row.satisfaction.value if row.satisfaction is not None else None
     return Snapshot(
@@ -274,6 +308,7 @@ def _snapshot(row: Grievance, running: Iterable[tuple[datetime, str]]) -> Snapsh
         category=Category(row.category).zh,
         summary=_summary(row.description),
         deadlines=tuple((target, due) for due, target in sorted(running)),
+        duplicates=tuple(duplicates),
     )
 
 
@@ -285,8 +320,10 @@ def snapshots(session: Session, numbers: Iterable[str]) -> dict[str, Snapshot]:
         chunk = wanted[start : start + 500]
         rows = session.exec(select(Grievance).where(col(Grievance.number).in_(chunk))).all()
         timers = sla_timers.timers_of_many(session, [r.id for r in rows if r.id is not None])
+        repeats = _duplicates(session, rows)
         for row in rows:
-            found[row.number] = _snapshot(row, _running(timers.get(row.id or 0, [])))
+            running = _running(timers.get(row.id or 0, []))
+            found[row.number] = _snapshot(row, running, repeats.get(row.number, ()))
     return found
 
 
@@ -312,11 +349,12 @@ def worklist_tables(engine: Engine, now: datetime) -> dict[str, list[dict[str, s
         )
         for gid, due, target in session.connection().execute(query):
             running.setdefault(int(gid), []).append((due, str(target)))
+        repeats = _duplicates(session, rows)
     by_party: dict[str, list[tuple[bool, datetime, str, dict[str, str]]]] = {
         p: [] for p in ["desk", *units]
     }
     for row in rows:
-        snap = _snapshot(row, running.get(row.id or 0, []))
+        snap = _snapshot(row, running.get(row.id or 0, []), repeats.get(row.number, ()))
         if snap.wait is None or snap.party is None:
             continue
         due = snap.deadlines[0] if snap.deadlines else None
@@ -334,6 +372,8 @@ def worklist_tables(engine: Engine, now: datetime) -> dict[str, list[dict[str, s
             "诉求分类 Category": snap.category,
             "待办运行 Case run": "Suspended" if snap.wants_run else "-",
         }
+        if snap.party == "desk":  # 并单 is the desk's: its table says which may be repeats
+            entry["疑似重复 Possible repeat"] = snap.duplicate_cell()
         sort_due = due[1] if due else datetime.max.replace(tzinfo=UTC)
         by_party.setdefault(snap.party, []).append((not overdue, sort_due, snap.number, entry))
     return {

@@ -10,17 +10,26 @@ rates.
 |---|---|---|
 | 响应率 response rate | first assignment met its limit (assign timer, cycle 1, `met`) | cohort grievances whose first assign timer has stopped or breached |
 | 按时办结率 on-time closure | close timers met | close timers stopped by a close (met or breached) |
-| 解决率 resolution rate | closed with result `resolved` | closed (result set, any cycle's last close) |
+| 解决率 resolution rate | closed with result `resolved` | closed (result set, any cycle's last close), less the no-fault closes |
 | 满意率 satisfaction rate | revisit answers satisfied + basically satisfied | revisits with an answer (unreachable excluded) |
 | 回访率 revisit rate | revisited with an answer | closed |
 | 退单率 return rate | grievances returned at least once | grievances ever assigned |
 | 重办率 redo rate | grievances redone at least once (cycle > 1) | closed at least once |
+| 首办留存 stayed with the first handler | signed grievances still led by the unit that signed first | grievances signed |
+| 首办解决率 first-contact resolution | resolved at the first pass: `resolved`, cycle 1, never returned nor reassigned | closed, less the no-fault closes |
 | 平均办理时长 average handling time | sum of business time the close timers used (pauses excluded) | close timers stopped by a close |
 | 超期 overdue | open timers past their deadline at `as_of` | — |
 | 环比 volume change | cohort size − previous period's | previous period's cohort size (none if 0) |
 | 涉及金额 / 挽回金额 amounts | sum of amounts in dispute / recovered (fen) | — |
 
 A rate with a zero denominator is `None` ("—" in documents), never 0 % or 100 %.
+
+**No-fault closes** (`no_fault`: the current close's result is 无责 `no_fault` or 不属实
+`unsubstantiated`, each backed by a 无责说明 no-fault statement) leave the resolution rate's
+denominator: there was nothing the unit could resolve, and the statement, approved by the
+unit's supervisor, is the record of that finding. They stay in every other measure: they were
+responded to, closed on time or late, revisited and redone like any other grievance (the
+decision and its sources: docs/measures.md, "No-fault closes in the rates").
 """
 
 from __future__ import annotations
@@ -44,11 +53,15 @@ class Counts:
     close_met: int = 0
     closed: int = 0  # grievances with a result now or at some point (closed at least once)
     resolved: int = 0
+    no_fault: int = 0  # closed as no_fault or unsubstantiated (the current close's result)
     revisited: int = 0  # an answer other than unreachable
     satisfied: int = 0  # satisfied + basically satisfied
     assigned: int = 0  # ever assigned
     returned: int = 0  # returned at least once
     redone: int = 0  # cycle > 1
+    first_handled: int = 0  # signed by a unit: it has a first handler (首办单位)
+    stayed: int = 0  # still led by its first handler
+    first_contact: int = 0  # resolved at the first pass: cycle 1, never returned or reassigned
     used_seconds: int = 0  # business seconds used by the close timers stopped by a close
     overdue: int = 0  # open timers past due at as_of
     amount_fen: int = 0
@@ -81,7 +94,8 @@ class Measures:
 
     @property
     def resolution_rate(self) -> float | None:
-        return rate(self.counts.resolved, self.counts.closed)
+        """Resolved out of the closes a unit could resolve: no-fault closes are left out."""
+        return rate(self.counts.resolved, self.counts.closed - self.counts.no_fault)
 
     @property
     def satisfaction_rate(self) -> float | None:
@@ -98,6 +112,17 @@ class Measures:
     @property
     def redo_rate(self) -> float | None:
         return rate(self.counts.redone, self.counts.closed)
+
+    @property
+    def stayed_rate(self) -> float | None:
+        """首办负责: of the grievances signed, the share still led by the unit that signed first."""
+        return rate(self.counts.stayed, self.counts.first_handled)
+
+    @property
+    def first_contact_rate(self) -> float | None:
+        """首办解决率: resolved at the first pass (first cycle, the first unit, no return or
+        reassignment) out of the closes a unit could resolve (no-fault closes left out)."""
+        return rate(self.counts.first_contact, self.counts.closed - self.counts.no_fault)
 
     @property
     def average_handling_hours(self) -> float | None:
@@ -209,6 +234,66 @@ def _label(kind: str, start: date) -> str:
         iso = start.isocalendar()
         return f"{iso.year}年第{iso.week}周（{start.month}月{start.day}日起）"
     return f"{start.year}年{start.month}月{start.day}日"
+
+
+@dataclass(frozen=True, slots=True)
+class Handoffs:
+    """退单 and 改派 of one unit in a period's cohort (`models.handoffs`)."""
+
+    unit: str
+    returns: int = 0  # returns while the unit led the grievance
+    reassigned_away: int = 0  # reassignments that moved a grievance from the unit to another
+
+
+@dataclass(frozen=True, slots=True)
+class FirstHandler:
+    """首办负责 figures of one unit: the grievances it signed first (its `Measures` grouped by
+    first handler) and its returns and reassignments away."""
+
+    unit: str
+    measures: Measures
+    handoffs: Handoffs
+
+    @property
+    def first_handled(self) -> int:
+        return self.measures.counts.first_handled
+
+    @property
+    def stayed(self) -> int:
+        return self.measures.counts.stayed
+
+    @property
+    def stayed_rate(self) -> float | None:
+        return self.measures.stayed_rate
+
+    @property
+    def first_contact_rate(self) -> float | None:
+        return self.measures.first_contact_rate
+
+    @property
+    def returns(self) -> int:
+        return self.handoffs.returns
+
+    @property
+    def reassigned_away(self) -> int:
+        return self.handoffs.reassigned_away
+
+
+def first_handlers(
+    by_first_handler: list[Measures], handoffs: list[Handoffs]
+) -> list[FirstHandler]:
+    """One row per unit that signed a grievance first or returned or lost one, by unit code
+    (grievances no unit signed yet have no first handler and are not listed)."""
+    measures = {m.key: m for m in by_first_handler if m.key is not None}
+    moves = {h.unit: h for h in handoffs}
+    return [
+        FirstHandler(
+            unit,
+            measures.get(unit) or Measures(unit, Counts(unit)),
+            moves.get(unit) or Handoffs(unit),
+        )
+        for unit in sorted(set(measures) | set(moves))
+    ]
 
 
 @dataclass(frozen=True, slots=True)

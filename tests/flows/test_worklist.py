@@ -227,6 +227,13 @@ def test_a_tick_suspends_one_case_run_per_waiting_grievance_with_the_form_that_f
         assert actions_offered(schema) == offered
         assert f"工单 {number}" in description and "138" not in description
     assert open_runs(handling) == [] and open_runs(reviewed) == []
+    # the driver's grievances share one phone and plate: the accepted one's form names the
+    # open ones (疑似重复) and offers the merge into the oldest
+    description = form(the_run(accepted))[2]
+    same = "同一电话 same phone + 同一车牌 same plate"
+    assert f"**疑似重复 Possible repeat:** {assigned} (assigned; {same})" in description
+    assert f"「并单 merge」并入 {assigned}" in description
+    assert "疑似重复" not in form(the_run(assigned))[2]  # the unit's form: no merge offered
     again = worklist.sync_worklist(driver.engine)
     assert again.counts == {"in-sync": 4}  # the walk finds them all in place: nothing new
 
@@ -406,6 +413,10 @@ def test_the_watchdog_publishes_the_worklists_and_creates_the_case_runs(
     assert len(open_runs(accepted)) == 1 and len(open_runs(assigned)) == 1
     tables = latest_tables()
     assert [r["工单编号 Number"] for r in tables["worklist-desk"]] == [accepted]
+    # the driver's other grievances share its phone and plate: the desk's table names them
+    assert tables["worklist-desk"][0]["疑似重复 Possible repeat"] == (
+        f"{assigned}（在办 open）、{handling}（在办 open）"
+    )
     assert [r["工单编号 Number"] for r in tables["worklist-ua"]] == [assigned, handling]
     row = tables["worklist-ua"][0]
     assert row["待办 Waiting for"] == "待签收 To be signed for by the unit"

@@ -262,11 +262,15 @@ def test_counts_of_the_whole_cohort_by_hand(november: Builder) -> None:
             close_met=6,  # G4's second close came Mon 11-16, due Thu 11-12 17:30
             closed=6,  # G1-G6
             resolved=4,  # G1, G3, G4 (cycle 2), G6 (G2 partly, G5 no fault)
+            no_fault=1,  # G5
             revisited=5,  # G1, G2, G3, G4, G5 (G6 unreachable)
             satisfied=4,  # G1, G2 (basically), G3, G4 (G5 dissatisfied)
             assigned=7,  # all but G9
             returned=1,  # G3
             redone=1,  # G4
+            first_handled=7,  # all but G9 were signed
+            stayed=7,  # none moved after signing (G3 was returned before UB signed)
+            first_contact=2,  # G1, G6 (G2 partly, G3 returned, G4 redone, G5 no fault)
             used_seconds=sum(USED.values()) * HOUR,  # 96 h
             overdue=2,  # G7's feedback (due 11-24) and close (due 11-27)
             amount_fen=(3500 + 200 + 10000 + 500 + 1000 + 300) * 100,
@@ -291,6 +295,9 @@ def test_counts_by_unit_put_the_never_assigned_last(november: Builder) -> None:
             assigned=4,
             returned=0,
             redone=1,
+            first_handled=4,
+            stayed=4,
+            first_contact=2,  # G1, G6
             used_seconds=(15 + 8 + 49 + 4) * HOUR,
             overdue=0,
             amount_fen=(3500 + 200 + 10000) * 100,
@@ -305,11 +312,15 @@ def test_counts_by_unit_put_the_never_assigned_last(november: Builder) -> None:
             close_met=2,
             closed=2,
             resolved=1,
+            no_fault=1,  # G5
             revisited=2,
             satisfied=1,
             assigned=3,
             returned=1,
             redone=0,
+            first_handled=3,
+            stayed=3,
+            first_contact=0,  # G3 returned, G5 no fault, G7 open
             used_seconds=(11 + 9) * HOUR,
             overdue=2,
             amount_fen=(500 + 1000) * 100,
@@ -334,6 +345,9 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             satisfied=2,
             assigned=3,
             redone=1,
+            first_handled=3,
+            stayed=3,
+            first_contact=1,  # G1
             used_seconds=(15 + 49) * HOUR,
             overdue=2,
             amount_fen=(3500 + 10000 + 1000) * 100,
@@ -352,6 +366,9 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             satisfied=1,
             assigned=2,
             returned=1,
+            first_handled=2,
+            stayed=2,
+            first_contact=1,  # G6
             used_seconds=(11 + 4) * HOUR,
         ),
         Counts(
@@ -363,9 +380,12 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             close_met=2,
             closed=2,
             resolved=0,
+            no_fault=1,  # G5
             revisited=2,
             satisfied=1,
             assigned=2,
+            first_handled=2,
+            stayed=2,
             used_seconds=(8 + 9) * HOUR,
             amount_fen=(200 + 500 + 300) * 100,
             recovered_fen=100 * 100,
@@ -381,10 +401,14 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             close_met=3,
             closed=3,
             resolved=2,
+            no_fault=1,  # G5
             revisited=3,
             satisfied=2,
             assigned=3,
             returned=1,
+            first_handled=3,
+            stayed=3,
+            first_contact=1,  # G1
             used_seconds=(15 + 11 + 9) * HOUR,
             amount_fen=(3500 + 500 + 300) * 100,
             recovered_fen=3500 * 100,
@@ -402,6 +426,9 @@ def test_counts_by_category_and_by_channel(november: Builder) -> None:
             satisfied=2,
             assigned=4,
             redone=1,
+            first_handled=4,
+            stayed=4,
+            first_contact=1,  # G6
             used_seconds=(8 + 49 + 4) * HOUR,
             overdue=2,
             amount_fen=(200 + 10000 + 1000) * 100,
@@ -415,7 +442,7 @@ def test_measures_of_the_month_by_hand(november: Builder) -> None:
     assert total.key is None and total.volume == 8
     assert total.response_rate == pytest.approx(6 / 7)
     assert total.on_time_rate == pytest.approx(6 / 7)
-    assert total.resolution_rate == pytest.approx(4 / 6)
+    assert total.resolution_rate == pytest.approx(4 / 5)  # G5's no-fault close is left out
     assert total.satisfaction_rate == pytest.approx(4 / 5)
     assert total.revisit_rate == pytest.approx(5 / 6)
     assert total.return_rate == pytest.approx(1 / 7)
@@ -438,6 +465,7 @@ def test_measures_by_unit_compare_each_unit_with_its_own_last_month(november: Bu
     assert ua.average_handling_hours == pytest.approx(76 / 5)
     assert (ua.previous_accepted, ua.volume_change) == (1, 3.0)  # (4 - 1) / 1
     assert ub.response_rate == 1.0 and ub.on_time_rate == 1.0
+    assert ub.resolution_rate == 1.0  # G3 out of G3 (G5 no fault is left out, not 1 / 2)
     assert ub.satisfaction_rate == pytest.approx(1 / 2)
     assert ub.return_rate == pytest.approx(1 / 3)
     assert ub.average_handling_hours == pytest.approx(10.0)  # 20 h / 2

@@ -603,6 +603,7 @@ def test_the_excel_export_has_one_formatted_sheet_per_table(engine: Engine) -> N
     assert book.sheetnames == [
         "总体指标",
         "单位指标",
+        "首办负责",
         "超期清单",
         "趋势",
         "分类统计",
@@ -618,7 +619,7 @@ def test_the_excel_export_has_one_formatted_sheet_per_table(engine: Engine) -> N
     units = book["单位指标"]
     assert units["E2"].value == 1 and units["E2"].number_format == "0.0%"  # on-time rate
     english = load_workbook(io.BytesIO(digests.render_digest(digest, "xlsx", "en")))
-    assert english.sheetnames[:3] == ["Overview", "Units", "Overdue"]
+    assert english.sheetnames[:3] == ["Overview", "Units", "First handlers"]
 
 
 def test_the_daily_reminder_exports_three_sheets(engine: Engine) -> None:
@@ -632,7 +633,7 @@ def test_the_summary_is_short_markdown(engine: Engine) -> None:
     monthly = digests.monthly(engine, month_of(date(2026, 11, 1)), at(MONTHLY_AS_OF))
     assert monthly.summary() == (
         "**2026年11月货车司机诉求办理情况通报**\n\n"
-        "受理 11 件（环比 +175.0%），响应率 81.8%，按时办结率 80.0%，解决率 60.0%，满意率 "
+        "受理 11 件（环比 +175.0%），响应率 81.8%，按时办结率 80.0%，解决率 75.0%，满意率 "
         "75.0%；当前超期 6 项。\n\n排名第一：市交通运输综合行政执法支队。\n"
     )
     assert road_daily(engine).summary("en") == (
