@@ -1,5 +1,5 @@
-"""The work open now: overdue and due timers (the digests' lists), the SLA board, the units
-leading open grievances.
+"""The work open now: overdue and due timers (the digests' lists), the SLA board's counts and
+its running timers, the units leading open grievances.
 
 The lists (`overdue_list`, `due_between`) read open timers by deadline through the
 (stopped_at, due_at) index and stop at their limit; they are of the moment (every open timer),
@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session, col
 
+from models.sla_timers import timer_from_row
 from models.tables import Grievance, SlaTimer
 from workflow.calendar import BusinessCalendar
 from workflow.errors import InvalidInput
@@ -21,7 +22,7 @@ from workflow.machine import OPEN_STATES
 from workflow.measures import Overdue
 from workflow.policies import Clock
 from workflow.policy_versions import Registry
-from workflow.timers import TimerState
+from workflow.timers import Timer, TimerState
 
 _g, _t = Grievance, SlaTimer
 
@@ -135,6 +136,27 @@ def sla_board(
     return [(unit, int(a or 0), int(b or 0), int(c or 0)) for unit, a, b, c in rows]
 
 
+_TIMER = SlaTimer.metadata.tables["sla_timer"]
+
+
+def running_timers(session: Session) -> list[tuple[str, str | None, str, Timer]]:
+    """Every running timer (open, not paused) with its grievance's number, lead unit and
+    policy, by
+    deadline: one query through the (stopped_at, due_at) index, the grievances joined by
+    primary key. What the SLA board shows; it grows with the open work, never with the
+    grievances ever accepted."""
+    query = (
+        select(_TIMER, col(_g.lead_unit).label("lead_unit"), col(_g.policy).label("policy"))
+        .join(_g, col(_g.id) == _TIMER.c.grievance_id)
+        .where(_TIMER.c.stopped_at.is_(None), _TIMER.c.state == TimerState.RUNNING)
+        .order_by(_TIMER.c.due_at, _TIMER.c.id)
+    )
+    return [
+        (str(row.number), row.lead_unit, str(row.policy), timer_from_row(row))
+        for row in session.connection().execute(query)
+    ]
+
+
 def units_with_open_work(session: Session) -> list[str]:
     """Units leading at least one open grievance (`workflow.machine.OPEN_STATES`: assigned,
     returned, handling, suspended; a grievance returned to the desk keeps its lead unit and
@@ -148,4 +170,4 @@ def units_with_open_work(session: Session) -> list[str]:
     return [str(unit) for unit in session.connection().execute(query).scalars() if unit is not None]
 
 
-__all__ = ["due_between", "overdue_list", "sla_board", "units_with_open_work"]
+__all__ = ["due_between", "overdue_list", "running_timers", "sla_board", "units_with_open_work"]
