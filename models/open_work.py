@@ -145,16 +145,20 @@ def running_timers(session: Session) -> list[tuple[str, str | None, str, Timer]]
     deadline: one query through the (stopped_at, due_at) index, the grievances joined by
     primary key. What the SLA board shows; it grows with the open work, never with the
     grievances ever accepted."""
-    query = (
+    return [
+        (str(row.number), row.lead_unit, str(row.policy), timer_from_row(row))
+        for row in session.connection().execute(running_query())
+    ]
+
+
+def running_query() -> Any:
+    """The statement of `running_timers` (its plan is checked by the tests)."""
+    return (
         select(_TIMER, col(_g.lead_unit).label("lead_unit"), col(_g.policy).label("policy"))
         .join(_g, col(_g.id) == _TIMER.c.grievance_id)
         .where(_TIMER.c.stopped_at.is_(None), _TIMER.c.state == TimerState.RUNNING)
-        .order_by(_TIMER.c.due_at, _TIMER.c.id)
+        .order_by(_TIMER.c.due_at)
     )
-    return [
-        (str(row.number), row.lead_unit, str(row.policy), timer_from_row(row))
-        for row in session.connection().execute(query)
-    ]
 
 
 def units_with_open_work(session: Session) -> list[str]:
