@@ -140,7 +140,7 @@ _TIMER = SlaTimer.metadata.tables["sla_timer"]
 
 
 def running_timers(session: Session) -> list[tuple[str, str | None, str, Timer]]:
-    """Every running timer (open, not paused) with its grievance's number, lead unit and
+    """Every running timer (open and not paused: running, or breached and still open) with its grievance's number, lead unit and
     policy, by
     deadline: one query through the (stopped_at, due_at) index, the grievances joined by
     primary key. What the SLA board shows; it grows with the open work, never with the
@@ -156,7 +156,10 @@ def running_query() -> Any:
     return (
         select(_TIMER, col(_g.lead_unit).label("lead_unit"), col(_g.policy).label("policy"))
         .join(_g, col(_g.id) == _TIMER.c.grievance_id)
-        .where(_TIMER.c.stopped_at.is_(None), _TIMER.c.state == TimerState.RUNNING)
+        .where(
+            _TIMER.c.stopped_at.is_(None),
+            _TIMER.c.state.in_([TimerState.RUNNING, TimerState.BREACHED]),
+        )
         .order_by(_TIMER.c.due_at)
     )
 

@@ -10,7 +10,7 @@ from freezegun import freeze_time
 
 from models import open_work
 from service import cases as uc
-from service import sla_board
+from service import sla_board, watchdog
 from service.engine import Engine
 from tests.conftest import DESK, SUPERVISOR, Driver
 from workflow.sla_board import DESK as DESK_BOARD
@@ -46,6 +46,22 @@ def test_the_cards_at_the_stored_warning_and_breach_instants(driver: Driver) -> 
     ):
         with freeze_time(moment):
             assert _card(driver.engine, number, "assign") is expected, moment
+
+
+def test_a_breached_timer_stays_on_the_board_red_with_the_step_the_watchdog_fired(
+    driver: Driver,
+) -> None:
+    number = driver.accept().number
+    timer = _timer(driver.engine, number, "assign")
+    later = timer.due_at + timedelta(days=2)
+    fired = watchdog.sweep(driver.engine, later).fired
+    steps = [f.step for f in fired if f.target == "assign"]
+    assert steps == ["warning", "red_card", "supervision"]
+    built = sla_board.build(driver.engine, later)
+    rows = built.boards[DESK_BOARD].rows
+    (row,) = [r for r in rows if r.number == number and r.target == "assign"]
+    assert (row.card, row.step_zh) == (Card.RED, "督办") and row.left < timedelta(0)
+    assert _timer(driver.engine, number, "assign").breached_at == timer.due_at
 
 
 def test_each_unit_s_board_holds_the_grievances_it_leads(driver: Driver) -> None:
