@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,21 +64,40 @@ def test_the_watchdog_flow_fires_steps_and_emits_events(
     )
     again = sla_watchdog.sla_watchdog(now=now)
     assert again["fired"] == 0
+    check_the_boards(number)
+
+
+def check_the_boards(number: str) -> None:
+    """The boards the watchdog run published (one version a run, in Markdown): the desk's
+    and unit UA's list the grievance, UB's is empty; and the gate's filters, sent to the
+    real server, give UA's staff their own board and no other."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
+    from gateway import narrowing
+
+    keys = ["sla-board", "sla-board-ua", "sla-board-ub"]
     with get_client(sync_client=True) as client:
         boards = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["sla-board"]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
         )
-    assert boards and all(b.type == "table" for b in boards)
-    import json
-
-    rows = [json.loads(str(b.data)) for b in boards]
-    assert [
-        {"承办单位 Unit": "UA 单位UA", "已超期 Overdue": 1}.items() <= r[0].items() for r in rows
-    ]
-    assert any(r[0]["已超期 Overdue"] == 1 for r in rows)
+        assert {b.key for b in boards} == set(keys) and all(b.type == "markdown" for b in boards)
+        assert all(b.flow_run_id is not None for b in boards)  # the watchdog run's
+        latest = {b.key: str(b.data) for b in boards}  # newest last: same content each run
+        assert f"| 🟥 红牌 | {number} | UA 单位UA | feedback |" in latest["sla-board-ua"]
+        assert number in latest["sla-board"] and "无运行中的时限" in latest["sla-board-ub"]
+        api = client._client  # the HTTP calls the gate forwards for a handler of UA
+        for path in ("/artifacts/filter", "/artifacts/latest/filter"):
+            wanted = {"artifacts": {"key": {"any_": ["sla-board-ua"]}}}
+            own = narrowing.own_artifact_list(json.dumps(wanted).encode(), "UA")
+            assert own is not None
+            found = api.post(path, content=own, headers={"content-type": "application/json"})
+            assert {a["key"] for a in found.json()} == {"sla-board-ua"}, path
+            every = {"artifacts": {"key": {"like_": "sla-board%"}}}
+            narrowed = narrowing.narrowed_list(json.dumps(every).encode(), "UA")
+            assert isinstance(narrowed, bytes)
+            found = api.post(path, content=narrowed, headers={"content-type": "application/json"})
+            assert found.json() == [], path  # the watchdog run is no run of UA's
 
 
 def test_the_served_deployment_runs_every_minute_by_default(
