@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session, col
 
-from models.sla_timers import timer_from_row
 from models.tables import Grievance, SlaTimer
 from workflow.calendar import BusinessCalendar
 from workflow.errors import InvalidInput
@@ -140,27 +139,63 @@ _TIMER = SlaTimer.metadata.tables["sla_timer"]
 
 
 def running_timers(session: Session) -> list[tuple[str, str | None, str, Timer]]:
-    """Every running timer (open and not paused: running, or breached and still open) with its grievance's number, lead unit and
-    policy, by
-    deadline: one query through the (stopped_at, due_at) index, the grievances joined by
-    primary key. What the SLA board shows; it grows with the open work, never with the
-    grievances ever accepted."""
+    """Every running timer (open and not paused: running, or breached and still open) with
+    its grievance's number, lead unit and policy, by deadline: one query through the
+    (stopped_at, due_at) index, the grievances joined by primary key. Only the columns the
+    board needs are read (the timers carry no pause, lateness or firing counts). What the SLA
+    board shows; it grows with the open work, never with the grievances ever accepted."""
     return [
-        (str(row.number), row.lead_unit, str(row.policy), timer_from_row(row))
-        for row in session.connection().execute(running_query())
+        (
+            number,
+            lead_unit,
+            str(policy),
+            Timer(
+                target=target,
+                cycle=cycle,
+                state=state,
+                started_at=started_at,
+                due_at=due_at,
+                provisional=bool(provisional),
+                warn_at=warn_at,
+                calendar=calendar,
+            ),
+        )
+        for (
+            number,
+            lead_unit,
+            policy,
+            target,
+            cycle,
+            state,
+            started_at,
+            due_at,
+            provisional,
+            warn_at,
+            calendar,
+        ) in session.connection().execute(running_query())
     ]
 
 
 def running_query() -> Any:
     """The statement of `running_timers` (its plan is checked by the tests)."""
+    t = _TIMER.c
     return (
-        select(_TIMER, col(_g.lead_unit).label("lead_unit"), col(_g.policy).label("policy"))
-        .join(_g, col(_g.id) == _TIMER.c.grievance_id)
-        .where(
-            _TIMER.c.stopped_at.is_(None),
-            _TIMER.c.state.in_([TimerState.RUNNING, TimerState.BREACHED]),
+        select(
+            t.number,
+            col(_g.lead_unit),
+            col(_g.policy),
+            t.target,
+            t.cycle,
+            t.state,
+            t.started_at,
+            t.due_at,
+            t.provisional,
+            t.warn_at,
+            t.calendar,
         )
-        .order_by(_TIMER.c.due_at)
+        .join(_g, col(_g.id) == t.grievance_id)
+        .where(t.stopped_at.is_(None), t.state.in_([TimerState.RUNNING, TimerState.BREACHED]))
+        .order_by(t.due_at)
     )
 
 

@@ -10,21 +10,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel import Session
+
 import templates
 from models import open_work
 from service import outbox
 from service.engine import Engine
 from workflow.errors import InvalidInput
-from workflow.policies import Policy
-from workflow.sla_board import (
-    ROWS,
-    Board,
-    BoardRow,
-    Running,
-    boards,
-    markdown,
-    row_of,
-)
+from workflow.policies import Policy, Target
+from workflow.sla_board import ROWS, Board, Running, boards_of, markdown
+from workflow.sla_calendars import Calendars
 
 Links = Callable[[Sequence[str]], Mapping[str, str]]  # grievance numbers -> case-run address
 
@@ -47,7 +42,7 @@ def build(engine: Engine, at: datetime, *, limit: int = ROWS) -> Boards:
     """The boards at `at`: one read transaction, one query for the timers, one for the units.
     A timer whose policy version or calendar this process cannot resolve is left out and
     named in `unreadable` (the watchdog reports such a grievance to the supervisors)."""
-    rows: list[BoardRow] = []
+    entries: list[tuple[Running, Target]] = []
     unreadable: set[str] = set()
     policies: dict[str, Policy | None] = {}
     calendars = engine.calendars
@@ -55,20 +50,37 @@ def build(engine: Engine, at: datetime, *, limit: int = ROWS) -> Boards:
         running = open_work.running_timers(session)
         for number, unit, key, timer in running:
             if key not in policies:
-                try:
-                    policies[key] = engine.policy(key, session)
-                except (InvalidInput, KeyError):
-                    policies[key] = None
-            policy = policies[key]
-            try:
-                if policy is None:
-                    raise KeyError(key)
-                target = policy.target(timer.target)
-                rows.append(row_of(Running(number, unit, timer), target, calendars, at))
-            except (InvalidInput, KeyError):
+                policies[key] = _policy(engine, key, session)
+            target = _target(policies[key], timer.target)
+            if target is None or not _known(calendars, timer.calendar):
                 unreadable.add(number)
+                continue
+            entries.append((Running(number, unit, timer), target))
         units = {code: unit.name for code, unit in outbox.load_units(session).items()}
-    return Boards(at, boards(rows, at, units, limit=limit), units, tuple(sorted(unreadable)))
+    made = boards_of(entries, calendars, at, units, limit=limit)
+    return Boards(at, made, units, tuple(sorted(unreadable)))
+
+
+def _policy(engine: Engine, key: str, session: Session) -> Policy | None:
+    try:
+        return engine.policy(key, session)
+    except (InvalidInput, KeyError):
+        return None
+
+
+def _target(policy: Policy | None, name: str) -> Target | None:
+    try:
+        return None if policy is None else policy.target(name)
+    except KeyError:
+        return None
+
+
+def _known(calendars: Calendars, calendar_id: str) -> bool:
+    try:
+        calendars.of(calendar_id)
+    except KeyError:
+        return False
+    return True
 
 
 def render(

@@ -6,7 +6,7 @@ reached, per unit and for the desk; and the board as Markdown. Pure: `at` is an 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -178,13 +178,62 @@ def boards(
         counts = dict.fromkeys(Card, 0)
         for row in mine:
             counts[row.card] += 1
-        summary = (
-            dict(sorted(by_unit.items(), key=lambda i: (i[0] is None, i[0] or "")))
-            if party == DESK
-            else {}
-        )
+        summary = _sorted_units(by_unit) if party == DESK else {}
         result[party] = Board(party, at, tuple(mine[:limit]), counts, summary)
     return result
+
+
+def boards_of(
+    running: Sequence[tuple[Running, Target]],
+    calendars: CalendarLike,
+    at: datetime,
+    units: Iterable[str],
+    *,
+    limit: int = ROWS,
+) -> dict[str, Board]:
+    """`boards` of the running timers, in the time it takes to compare each timer's warning
+    and deadline with `at` (the counts), plus the business-time arithmetic of only the rows
+    shown: the `limit` most urgent per board. Within a card, urgency is deadline order (the
+    time left on one clock grows with the deadline), so a board's rows are chosen by card
+    and deadline before any row is computed; the rows shown are then ordered by `urgency`."""
+    cards = [card(entry.timer, at) for entry, _target in running]
+    parties: dict[str, list[int]] = {DESK: list(range(len(running)))}
+    for code in units:
+        parties.setdefault(code, [])
+    by_unit: dict[str | None, dict[Card, int]] = {}
+    for i, (entry, _target) in enumerate(running):
+        by_unit.setdefault(entry.unit, dict.fromkeys(Card, 0))[cards[i]] += 1
+        if entry.unit is not None:
+            parties.setdefault(entry.unit, []).append(i)
+
+    def chosen(indices: list[int]) -> list[int]:
+        def key(i: int) -> tuple[int, datetime, str, str, int]:
+            timer = running[i][0].timer
+            return (_ORDER[cards[i]], timer.due_at, running[i][0].number, timer.target, timer.cycle)
+
+        return sorted(indices, key=key)[:limit]
+
+    shown = {party: chosen(indices) for party, indices in parties.items()}
+    rows = {
+        i: row_of(running[i][0], running[i][1], calendars, at)
+        for i in sorted({i for indices in shown.values() for i in indices})
+    }
+    result = {}
+    for party, indices in parties.items():
+        counts = dict.fromkeys(Card, 0)
+        for i in indices:
+            counts[cards[i]] += 1
+        summary = _sorted_units(by_unit) if party == DESK else {}
+        mine = tuple(sorted((rows[i] for i in shown[party]), key=urgency))
+        result[party] = Board(party, at, mine, counts, summary)
+    return result
+
+
+def _sorted_units(
+    by_unit: Mapping[str | None, Mapping[Card, int]],
+) -> dict[str | None, Mapping[Card, int]]:
+    """Units by code, the grievances of no unit yet last."""
+    return dict(sorted(by_unit.items(), key=lambda item: (item[0] is None, item[0] or "")))
 
 
 # ----------------------------------------------------------------------------- Markdown
@@ -323,6 +372,7 @@ __all__ = [
     "Running",
     "board_key",
     "boards",
+    "boards_of",
     "card",
     "duration",
     "markdown",

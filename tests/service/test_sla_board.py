@@ -15,6 +15,7 @@ from service.engine import Engine
 from tests.conftest import DESK, SUPERVISOR, Driver
 from workflow.sla_board import DESK as DESK_BOARD
 from workflow.sla_board import Card
+from workflow.timers import TimerState
 
 
 def _timer(engine: Engine, number: str, target: str):  # type: ignore[no-untyped-def]
@@ -61,7 +62,7 @@ def test_a_breached_timer_stays_on_the_board_red_with_the_step_the_watchdog_fire
     rows = built.boards[DESK_BOARD].rows
     (row,) = [r for r in rows if r.number == number and r.target == "assign"]
     assert (row.card, row.step_zh) == (Card.RED, "督办") and row.left < timedelta(0)
-    assert _timer(driver.engine, number, "assign").breached_at == timer.due_at
+    assert _timer(driver.engine, number, "assign").state is TimerState.BREACHED  # still open
 
 
 def test_each_unit_s_board_holds_the_grievances_it_leads(driver: Driver) -> None:
@@ -105,3 +106,15 @@ def test_the_running_timers_are_read_through_the_deadline_index(driver: Driver) 
     assert any("sla_timer USING INDEX" in step and "stopped_at" in step for step in plan), plan
     assert not any(step.startswith("SCAN grievance") for step in plan), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+def test_a_timer_of_an_unknown_target_is_left_out_and_named(driver: Driver) -> None:
+    number = driver.accept().number
+    with driver.engine.db.transaction() as session:
+        session.connection().exec_driver_sql(
+            "UPDATE sla_timer SET target = 'vanished' WHERE number = ? AND target = 'assign'",
+            (number,),
+        )
+    built = sla_board.build(driver.engine, driver.now)
+    assert built.unreadable == (number,)
+    assert {r.target for r in built.boards[DESK_BOARD].rows} == {"feedback", "close"}

@@ -17,6 +17,7 @@ from workflow.sla_board import (
     Running,
     board_key,
     boards,
+    boards_of,
     card,
     duration,
     markdown,
@@ -197,3 +198,25 @@ def test_unit_names_are_masked_and_pipes_escaped() -> None:
 def test_durations() -> None:
     assert duration(timedelta(hours=27, minutes=5)) == "27小时05分"
     assert duration(-timedelta(minutes=59, seconds=59), "en") == "0h59m"
+
+
+def test_boards_of_chooses_the_same_rows_as_computing_every_row() -> None:
+    """The fast path (cards for all, rows for the shown) equals the whole computation, at
+    instants before, in and after the lunch break, with ties in time left."""
+    units = ["ROAD", "UA", "UB"]
+    running = []
+    start = at("2026-11-30T08:30")
+    for i in range(60):
+        due = start + timedelta(minutes=17 * i)  # some fall in the lunch break or the night
+        timer = assign_timer(
+            started_at=due - timedelta(hours=2),
+            due_at=due,
+            warn_at=None if i % 5 == 0 else due - timedelta(minutes=30),
+        )
+        unit = None if i % 7 == 0 else units[i % 3]
+        running.append((Running(f"20261130-{i:04d}", unit, timer), P2142.target("assign")))
+    for moment in ("2026-11-30T10:00", "2026-11-30T12:30", "2026-11-30T15:10", "2026-12-01T09:00"):
+        every = [row_of(r, t, CAL, at(moment)) for r, t in running]
+        for limit in (1, 4, 100):
+            fast = boards_of(running, CAL, at(moment), units + ["IDLE"], limit=limit)
+            assert fast == boards(every, at(moment), units + ["IDLE"], limit=limit), (moment, limit)
