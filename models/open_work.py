@@ -115,7 +115,8 @@ def sla_board(
     session: Session, as_of: datetime, today_end: datetime, soon_end: datetime
 ) -> list[tuple[str | None, int, int, int]]:
     """Per lead unit (None: not assigned yet): open, running timers overdue at `as_of`, due
-    before `today_end`, and due before `soon_end` (the SLA board). One grouped query."""
+    before `today_end`, and due before `soon_end`. One grouped query: what the SLA board
+    showed before it listed every timer (`running_timers`); `bench.sla_board`'s reference."""
     t, g = SlaTimer, Grievance
     running = and_(col(t.stopped_at).is_(None), col(t.state) != TimerState.PAUSED)
     due = col(t.due_at)
