@@ -1,7 +1,7 @@
 """The `sla-watchdog` flow (every minute by default, `GRIEVANCE_WATCHDOG_INTERVAL` seconds):
 one sweep (`service.watchdog.sweep`), one delivery round (`service.delivery.deliver`), then the
-document jobs still pending (`service.documents.issue`: what a crash left), the SLA board and
-the worklist, then the audit chain (new events sealed, verified incrementally, findings to
+document jobs still pending (`service.documents.issue`: what a crash left), the worklist and
+the SLA board (`flows.sla_board`), then the audit chain (new events sealed, verified incrementally, findings to
 the bureau's supervisors), each a task, at one instant read from the clock once. Every fired step is also
 a Prefect event, so Prefect automations can react:
 
@@ -220,8 +220,8 @@ def sla_watchdog(now: datetime | None = None) -> dict[str, Any]:
     fired = sweep_task(at)
     sent = deliver_task(at)
     issued = documents_task(at)
-    board_task(at)
     listed = worklist_task(at)
+    board_task(at)  # after the worklist: its rows link to the case runs made this tick
     audited = audit_task(at)
     return {
         "now": iso(at),
