@@ -88,6 +88,7 @@ class BoardRow:
     number: str
     unit: str | None
     target: str
+    target_zh: str  # the time limit's Chinese title (分办, 进展反馈, 办结, 回访)
     cycle: int
     card: Card
     due_at: datetime
@@ -121,6 +122,7 @@ def row_of(running: Running, target: Target, calendars: CalendarLike, at: dateti
         number=running.number,
         unit=running.unit,
         target=timer.target,
+        target_zh=target.title_zh,
         cycle=timer.cycle,
         card=card(timer, at),
         due_at=timer.due_at,
@@ -356,7 +358,8 @@ def _line(row: BoardRow, unit: str, link: str | None, language: str) -> str:
     )
     if row.natural:
         left += labels.natural
-    target = row.target if row.cycle == 1 else f"{row.target} #{row.cycle}"
+    name = row.target_zh if language == "zh" else row.target
+    target = name if row.cycle == 1 else f"{name} #{row.cycle}"
     due = f"{local(row.due_at):%Y-%m-%d %H:%M}" + (labels.provisional if row.provisional else "")
     step = (row.step_zh if language == "zh" else row.step) or "—"
     cells = [f"{_MARKS[row.card]} {card_text}", number, unit, target, due, left, step]

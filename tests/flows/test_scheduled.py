@@ -84,7 +84,7 @@ def check_the_boards(number: str) -> None:
         assert {b.key for b in boards} == set(keys) and all(b.type == "markdown" for b in boards)
         assert all(b.flow_run_id is not None for b in boards)  # the watchdog run's
         latest = {b.key: str(b.data) for b in boards}  # newest last: same content each run
-        assert f"| 🟥 红牌 | {number} | UA 单位UA | feedback |" in latest["sla-board-ua"]
+        assert f"| 🟥 红牌 | {number} | UA 单位UA | 进展反馈 |" in latest["sla-board-ua"]
         assert number in latest["sla-board"] and "无运行中的时限" in latest["sla-board-ub"]
         api = client._client  # the HTTP calls the gate forwards for a handler of UA
         for path in ("/artifacts/filter", "/artifacts/latest/filter"):

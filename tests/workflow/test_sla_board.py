@@ -175,10 +175,10 @@ def test_the_markdown_in_chinese_and_english() -> None:
     assert zh.startswith("# 时限看板 · 承办单位 ROAD 道路运输管理处\n")
     assert "红牌 1 · 黄牌 1 · 绿牌 0" in zh
     assert (
-        "| 🟨 黄牌 | [20261130-0001](/runs/flow-run/abc) | ROAD 道路运输管理处 | assign "
+        "| 🟨 黄牌 | [20261130-0001](/runs/flow-run/abc) | ROAD 道路运输管理处 | 分办 "
         "| 2026-11-30 11:00 | 剩余 0小时15分 | 黄牌预警 |"
     ) in zh
-    assert "| 🟥 红牌 | 20261130-0002 | ROAD 道路运输管理处 | assign | 2026-11-30 10:00 " in zh
+    assert "| 🟥 红牌 | 20261130-0002 | ROAD 道路运输管理处 | 分办 | 2026-11-30 10:00 " in zh
     assert "超期 0小时45分" in zh and "20261130-0003" not in zh
     en = markdown(made[DESK], language="en")
     assert en.startswith("# SLA board · the desk (every unit)\n")
