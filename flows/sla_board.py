@@ -1,24 +1,32 @@
 """The SLA board (时限看板) published by every `sla-watchdog` run: one Markdown artifact for the
 desk (key `sla-board`) and one per unit (`sla-board-<unit>`, `workflow.sla_board.board_key`),
 each row linking to its grievance's open case run. The content is `service.sla_board`'s; this
-module adds the links (one filter query per 100 numbers shown) and publishes, keeping the
-newest `BOARD_VERSIONS` versions of each board. The gate lets a unit's staff read their own
+module adds the links (one filter query per 100 numbers shown) and publishes a board only
+when what it says changed (its description ends with a digest of its content without the
+instant; at night and on rest days the business time left stands still), keeping the newest
+`BOARD_VERSIONS` versions of each board. The gate lets a unit's staff read their own
 unit's board by its key and no other (`gateway.narrowing`)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    ArtifactFilter,
+    ArtifactFilterKey,
+)
 from prefect.client.schemas.sorting import ArtifactSort
 
 from service import sla_board
 from service.engine import Engine
-from workflow.sla_board import DESK, Board, Card
+from workflow.sla_board import DESK, KEY_PREFIX, Board, Card
 from workflow.timeutil import iso
 
 BOARD_VERSIONS = 5  # versions kept per board (one is made every tick)
@@ -71,12 +79,40 @@ def publish_boards(
             ", ".join(built.unreadable[:10]),
         )
     rendered = sla_board.render(built, links=links)
+    seen = latest_descriptions()
+    published = []
     for key, (board, text) in rendered.items():
+        digest = content_digest(text, now)
+        if seen.get(key, "").endswith(f"#{digest}"):
+            continue  # nothing moved (a night, a weekend): no new version
         create_markdown_artifact(
-            markdown=text, key=key, description=description(board.party, board, now)
+            markdown=text, key=key, description=f"{description(board.party, board, now)} #{digest}"
         )
-    prune_versions(list(rendered))
+        published.append(key)
+    prune_versions(published)
     return {key: board for key, (board, _text) in rendered.items()}
+
+
+def content_digest(text: str, now: datetime) -> str:
+    """What a board says, without the instant it was made at."""
+    return hashlib.sha256(text.replace(str(iso(now)), "").encode()).hexdigest()[:12]
+
+
+def latest_descriptions() -> dict[str, str]:
+    """The description of each board's latest version (it ends with its content digest)."""
+    seen: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        while True:  # the API gives at most 200 a page
+            page = client.read_latest_artifacts(
+                artifact_filter=ArtifactCollectionFilter(
+                    key=ArtifactCollectionFilterKey(like_=f"{KEY_PREFIX}%")
+                ),
+                limit=PAGE,
+                offset=len(seen),
+            )
+            seen.update({str(a.key): a.description or "" for a in page})
+            if len(page) < PAGE:
+                return seen
 
 
 def prune_versions(keys: Sequence[str], keep: int = BOARD_VERSIONS) -> None:
@@ -93,4 +129,12 @@ def prune_versions(keys: Sequence[str], keep: int = BOARD_VERSIONS) -> None:
                 client.delete_artifact(artifact.id)
 
 
-__all__ = ["BOARD_VERSIONS", "case_run_links", "description", "prune_versions", "publish_boards"]
+__all__ = [
+    "BOARD_VERSIONS",
+    "case_run_links",
+    "content_digest",
+    "description",
+    "latest_descriptions",
+    "prune_versions",
+    "publish_boards",
+]

@@ -440,6 +440,7 @@ def _sla_board(engine: Engine, out: Outputs, monkeypatch: pytest.MonkeyPatch) ->
     boards: list[Any] = []
     monkeypatch.setattr(sla_board, "create_markdown_artifact", lambda **kw: boards.append(kw))
     monkeypatch.setattr(sla_board, "prune_versions", lambda keys: None)
+    monkeypatch.setattr(sla_board, "latest_descriptions", dict)
     for language in ("zh", "en"):
         monkeypatch.setenv("GRIEVANCE_LANGUAGE", language)
         sla_board.publish_boards(engine, at("2026-11-30T09:00"), links={})

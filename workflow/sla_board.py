@@ -368,6 +368,7 @@ def _line(row: BoardRow, unit: str, link: str | None, language: str) -> str:
 
 __all__ = [
     "DESK",
+    "KEY_PREFIX",
     "ROWS",
     "Board",
     "BoardRow",

@@ -65,10 +65,29 @@ def test_the_watchdog_flow_fires_steps_and_emits_events(
     again = sla_watchdog.sla_watchdog(now=now)
     assert again["fired"] == 0
     check_the_boards(number)
+    sla_watchdog.sla_watchdog(now=now + timedelta(hours=1))  # 18:30: business time stands still
+    assert board_versions() == {"sla-board": 1, "sla-board-ua": 1, "sla-board-ub": 1}
+    sla_watchdog.sla_watchdog(now=now + timedelta(hours=16))  # Thursday 09:30: it moved on
+    assert board_versions() == {"sla-board": 2, "sla-board-ua": 2, "sla-board-ub": 1}
+
+
+def board_versions() -> dict[str, int]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="sla-board%"))
+        )
+    counts: dict[str, int] = {}
+    for artifact in found:
+        counts[str(artifact.key)] = counts.get(str(artifact.key), 0) + 1
+    return counts
 
 
 def check_the_boards(number: str) -> None:
-    """The boards the watchdog run published (one version a run, in Markdown): the desk's
+    """The boards the watchdog runs published (in Markdown; a run that changed nothing adds
+    no version): the desk's
     and unit UA's list the grievance, UB's is empty; and the gate's filters, sent to the
     real server, give UA's staff their own board and no other."""
     from prefect.client.orchestration import get_client
@@ -82,6 +101,7 @@ def check_the_boards(number: str) -> None:
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
         )
         assert {b.key for b in boards} == set(keys) and all(b.type == "markdown" for b in boards)
+        assert len(boards) == len(keys)  # the second run changed nothing: no new versions
         assert all(b.flow_run_id is not None for b in boards)  # the watchdog run's
         latest = {b.key: str(b.data) for b in boards}  # newest last: same content each run
         assert f"| 🟥 红牌 | {number} | UA 单位UA | 进展反馈 |" in latest["sla-board-ua"]
