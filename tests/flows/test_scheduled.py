@@ -69,6 +69,66 @@ def test_the_watchdog_flow_fires_steps_and_emits_events(
     assert board_versions() == {"sla-board": 1, "sla-board-ua": 1, "sla-board-ub": 1}
     sla_watchdog.sla_watchdog(now=now + timedelta(hours=16))  # Thursday 09:30: it moved on
     assert board_versions() == {"sla-board": 2, "sla-board-ua": 2, "sla-board-ub": 1}
+    through_the_gate(driver.engine, number)
+
+
+def through_the_gate(engine: Engine, number: str) -> None:
+    """A handler of UA signed in at the gate in front of this real Prefect server reads UA's
+    board (latest, its versions, one version by id) and neither UB's nor the desk's."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactCollectionFilter,
+        ArtifactCollectionFilterKey,
+    )
+    from prefect.settings import PREFECT_API_URL
+    from starlette.testclient import TestClient
+
+    from gateway.app import Gate
+    from gateway.proxy import Upstream
+    from service import accounts
+    from service.acting import Stamp
+    from workflow.actor import Actor
+    from workflow.vocab import Role
+
+    at = datetime(2026, 11, 26, 1, 30, tzinfo=UTC)
+    stamp = Stamp(actor=Actor("ops", Role.DISPATCHER), at=at, recorded_at=at)
+    for name, role, unit in (("ua", "handler", "UA"), ("zhang", "dispatcher", None)):
+        accounts.add_user(engine, stamp, name=name, role=role, unit=unit, password="pass 12345")
+    upstream = Upstream(str(PREFECT_API_URL.value()).removesuffix("/api"))
+    gate = Gate(engine, upstream, b"k" * 32, clock=lambda: at)
+    with TestClient(gate.app(), base_url="http://127.0.0.1:4200") as client:
+        login = {"username": "ua", "password": "pass 12345"}
+        assert client.post("/login", data=login, follow_redirects=False).status_code == 303
+        own = client.get("/api/artifacts/sla-board-ua/latest")
+        assert own.status_code == 200 and number in own.json()["data"]
+        for other in ("sla-board-ub", "sla-board"):
+            assert client.get(f"/api/artifacts/{other}/latest").status_code == 404, other
+        versions = client.post(
+            "/api/artifacts/filter", json={"artifacts": {"key": {"any_": ["sla-board-ua"]}}}
+        )
+        assert [a["key"] for a in versions.json()] == ["sla-board-ua"] * 2
+        for version in versions.json():  # one version by id
+            assert client.get(f"/api/artifacts/{version['id']}").json()["key"] == "sla-board-ua"
+        with get_client(sync_client=True) as prefect:
+            (ub,) = prefect.read_latest_artifacts(
+                artifact_filter=ArtifactCollectionFilter(
+                    key=ArtifactCollectionFilterKey(any_=["sla-board-ub"])
+                )
+            )
+        assert client.get(f"/api/artifacts/{ub.latest_id}").status_code == 404
+        for keys in (["sla-board-ub"], ["sla-board"], ["sla-board-ua", "sla-board"]):
+            listed = client.post(
+                "/api/artifacts/filter", json={"artifacts": {"key": {"any_": keys}}}
+            )
+            assert listed.status_code == 200 and listed.json() == [], keys
+        everything = client.post("/api/artifacts/latest/filter", json={"limit": 50})
+        assert [a["key"] for a in everything.json() if a["key"]] == []  # no run of UA's here
+        client.post("/logout")
+        login = {"username": "zhang", "password": "pass 12345"}
+        assert client.post("/login", data=login, follow_redirects=False).status_code == 303
+        for key in ("sla-board", "sla-board-ua", "sla-board-ub"):
+            assert client.get(f"/api/artifacts/{key}/latest").status_code == 200, key
+        assert client.get(f"/api/artifacts/{ub.latest_id}").status_code == 200
 
 
 def board_versions() -> dict[str, int]:
