@@ -6,7 +6,7 @@ flow adds the case runs' addresses and publishes (`flows.sla_watchdog`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,8 +20,6 @@ from workflow.errors import InvalidInput
 from workflow.policies import Policy, Target
 from workflow.sla_board import ROWS, Board, Running, boards_of, markdown
 from workflow.sla_calendars import Calendars
-
-Links = Callable[[Sequence[str]], Mapping[str, str]]  # grievance numbers -> case-run address
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,4 +95,4 @@ def render(
     }
 
 
-__all__ = ["Boards", "Links", "build", "render"]
+__all__ = ["Boards", "build", "render"]
