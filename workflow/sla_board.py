@@ -22,6 +22,7 @@ from workflow.timeutil import iso, local
 # code (`workflow.validation.UNIT_CODE_PATTERN`), so no unit can be taken for the desk.
 DESK = "(desk)"
 KEY_PREFIX = "sla-board"
+ZERO = timedelta(0)
 ROWS = 300  # rows shown per board (the most urgent); the counts cover every timer
 
 
@@ -97,6 +98,7 @@ class BoardRow:
     step: str | None  # the ladder step reached at the instant (name), None before any
     step_zh: str | None
     provisional: bool
+    day: timedelta = timedelta(0)  # a working day of the timer's calendar (0: natural time)
 
 
 def _calendar(calendars: CalendarLike, calendar_id: str) -> BusinessCalendar:
@@ -131,6 +133,18 @@ def row_of(running: Running, target: Target, calendars: CalendarLike, at: dateti
         step=last.name if last else None,
         step_zh=last.title_zh if last else None,
         provisional=timer.provisional,
+        day=ZERO if natural else _day(calendar),
+    )
+
+
+def _day(calendar: BusinessCalendar) -> timedelta:
+    """The business time of one working day on the calendar (08:30-12:00, 14:00-17:30: 7 h)."""
+    return sum(
+        (
+            timedelta(hours=end.hour - start.hour, minutes=end.minute - start.minute)
+            for start, end in calendar.hours.periods
+        ),
+        ZERO,
     )
 
 
@@ -255,6 +269,7 @@ class _Labels:
     more: str
     note: str
     hm: str
+    days: str
 
 
 _LABELS = {
@@ -271,8 +286,10 @@ _LABELS = {
         provisional="（暂定）",
         empty="无运行中的时限。",
         more="仅列出最紧急的 {shown} 条，共 {total} 条。",
-        note="剩余与超期按工作时间计（紧急时限按自然时间）；每次时限监控运行时刷新。",
+        note="剩余与超期按工作时间计（一个工作日按办公时长计；紧急时限按自然时间）；"
+        "每次时限监控运行时刷新。",
         hm="{h}小时{m:02d}分",
+        days="{}个工作日",
     ),
     "en": _Labels(
         title="SLA board",
@@ -287,17 +304,23 @@ _LABELS = {
         provisional=" (provisional)",
         empty="No running time limits.",
         more="The {shown} most urgent of {total} shown.",
-        note="Time left and overdue in business time (urgent limits: natural time); "
-        "refreshed by every watchdog run.",
+        note="Time left and overdue in business time (wd: working days of business hours; "
+        "urgent limits: natural time); refreshed by every watchdog run.",
         hm="{h}h{m:02d}m",
+        days="{} wd ",
     ),
 }
 
 
-def duration(span: timedelta, language: str = "zh") -> str:
-    """Hours and minutes of a span (its sign dropped): `3小时05分`, `3h05m`."""
+def duration(span: timedelta, language: str = "zh", day: timedelta = ZERO) -> str:
+    """Hours and minutes of a span (its sign dropped): `3小时05分`, `3h05m`; with the length
+    of a working day, whole working days first: `2个工作日3小时05分`, `2 wd 3h05m`."""
+    labels = _LABELS[language]
     minutes = int(abs(span).total_seconds()) // 60
-    return _LABELS[language].hm.format(h=minutes // 60, m=minutes % 60)
+    per_day = int(day.total_seconds()) // 60
+    days, minutes = divmod(minutes, per_day) if per_day > 0 else (0, minutes)
+    text = labels.hm.format(h=minutes // 60, m=minutes % 60)
+    return labels.days.format(days) + text if days else text
 
 
 def _cell(text: str) -> str:
@@ -354,7 +377,7 @@ def _line(row: BoardRow, unit: str, link: str | None, language: str) -> str:
     card_text = row.card.zh if language == "zh" else row.card.en
     number = f"[{row.number}]({link})" if link else row.number
     left = (labels.over if row.left < timedelta(0) else labels.left).format(
-        duration(row.left, language)
+        duration(row.left, language, row.day)
     )
     if row.natural:
         left += labels.natural

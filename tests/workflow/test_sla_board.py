@@ -198,6 +198,25 @@ def test_unit_names_are_masked_and_pipes_escaped() -> None:
 def test_durations() -> None:
     assert duration(timedelta(hours=27, minutes=5)) == "27小时05分"
     assert duration(-timedelta(minutes=59, seconds=59), "en") == "0h59m"
+    day = timedelta(hours=7)  # 08:30-12:00 and 14:00-17:30
+    assert duration(timedelta(hours=27, minutes=5), "zh", day) == "3个工作日6小时05分"
+    assert duration(-timedelta(hours=14), "en", day) == "2 wd 0h00m"
+    assert duration(timedelta(hours=6, minutes=59), "zh", day) == "6小时59分"
+
+
+def test_a_close_limit_counts_working_days_left() -> None:
+    """办结 within 15 working days from Monday 2026-11-30 09:00: on Wednesday 12-02 at 10:00,
+    12 working days and 6 h are left (to 12-21 09:00; 12-05/06 and 12-12/13 are weekends)."""
+    close = assign_timer(
+        target="close",
+        due_at=at("2026-12-21T09:00"),
+        warn_at=at("2026-12-18T09:00"),
+    )
+    row_now = row("2026-12-02T10:00", close)
+    assert (row_now.card, row_now.day) == (Card.GREEN, timedelta(hours=7))
+    assert duration(row_now.left, "zh", row_now.day) == "12个工作日6小时00分"
+    text = markdown(boards([row_now], at("2026-12-02T10:00"), [])[DESK])
+    assert "| 办结 | 2026-12-21 09:00 | 剩余 12个工作日6小时00分 | — |" in text
 
 
 def test_boards_of_chooses_the_same_rows_as_computing_every_row() -> None:
