@@ -1,7 +1,7 @@
 """The `sla-watchdog` flow (every minute by default, `GRIEVANCE_WATCHDOG_INTERVAL` seconds):
 one sweep (`service.watchdog.sweep`), one delivery round (`service.delivery.deliver`), then the
-document jobs still pending (`service.documents.issue`: what a crash left), the SLA board and
-the worklist, then the audit chain (new events sealed, verified incrementally, findings to
+document jobs still pending (`service.documents.issue`: what a crash left), the worklist and
+the SLA board (`flows.sla_board`), then the audit chain (new events sealed, verified incrementally, findings to
 the bureau's supervisors), each a task, at one instant read from the clock once. Every fired step is also
 a Prefect event, so Prefect automations can react:
 
@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
 from prefect.events import emit_event
 
-from models import open_work
-from service import audit_watch, delivery, digests, documents, outbox, watchdog
+from service import audit_watch, delivery, documents, watchdog
 from service.engine import Engine
 from workflow.privacy import mask_text
+from workflow.sla_board import DESK, board_key
 from workflow.timeutil import iso
 
 T = TypeVar("T")
+DESK_KEY = board_key(DESK)
 
 WARNING, BREACHED, ESCALATED = (
     "grievance.sla.warning",
@@ -139,34 +139,22 @@ def documents_task(now: datetime) -> dict[str, int]:
 
 
 @task(name="sla-board")
-def board_task(now: datetime) -> list[dict[str, Any]]:
-    """The SLA board artifact: per unit, what is overdue, due today, due by the end of the
-    next working day (refreshed by every watchdog run; key `sla-board`)."""
+def board_task(now: datetime) -> dict[str, int]:
+    """The SLA board (`flows.sla_board`): every running timer with its card, the business
+    time left or overdue and the step reached, for the desk (key `sla-board`) and per unit
+    (`sla-board-<unit>`), refreshed by every watchdog run. Returns the running timers per
+    board."""
+    from flows import sla_board
+
+    logger = get_run_logger()
     with Engine.opened() as engine:
-        tz = engine.calendar.zone
-        today = now.astimezone(tz).date()
-        today_end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
-        soon_day = digests.next_working_day(engine, today)
-        soon_end = datetime.combine(soon_day + timedelta(days=1), time.min, tzinfo=tz)
-        with engine.db.read() as session:
-            rows = open_work.sla_board(session, now, today_end, soon_end)
-            units = outbox.load_units(session).items()
-            names = {code: mask_text(unit.name) for code, unit in units}  # as in the digests
-    table = [
-        {
-            "承办单位 Unit": f"{unit} {names.get(unit, '')}".strip() if unit else "（未分办）desk",
-            "已超期 Overdue": overdue,
-            "今日到期 Due today": due_today,
-            f"即将到期 Due by {soon_day:%m-%d}": due_soon,
-        }
-        for unit, overdue, due_today, due_soon in rows
-    ]
-    create_table_artifact(
-        key="sla-board",
-        table=table,
-        description=f"时限看板 SLA board as of {iso(now)}",
+        published = sla_board.publish_boards(engine, now, logger=logger)
+    logger.info(
+        "SLA board: %d running timer(s), %d unit board(s)",
+        published[DESK_KEY].total if DESK_KEY in published else 0,
+        len(published) - 1,
     )
-    return table
+    return {key: board.total for key, board in published.items()}
 
 
 @task(name="worklist")
@@ -232,8 +220,8 @@ def sla_watchdog(now: datetime | None = None) -> dict[str, Any]:
     fired = sweep_task(at)
     sent = deliver_task(at)
     issued = documents_task(at)
-    board_task(at)
     listed = worklist_task(at)
+    board_task(at)  # after the worklist: its rows link to the case runs made this tick
     audited = audit_task(at)
     return {
         "now": iso(at),

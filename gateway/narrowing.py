@@ -8,7 +8,15 @@ lists, whose filters take a flow-run filter too: an artifact or task run is then
 if its run is the unit's); logs are given for named runs of the unit only; a read of one run
 (`/api/flow_runs/{id}` and what hangs under it: input, graph, labels) asks Prefect for the
 run's tags first and answers 404 for another unit's. Bureau roles (dispatchers, bureau
-supervisors, reviewers, analysts, admins) see everything."""
+supervisors, reviewers, analysts, admins) see everything.
+
+Artifacts made by no run of the unit: the SLA board (`workflow.sla_board`) is published by
+the watchdog, whose run has no unit tag. A unit's own board (key `sla-board-<unit>`) is
+listed when the list asks for that key alone (the UI's artifact page asks exactly that: its
+latest version, `GET /api/artifacts/{key}/latest`, and its versions,
+`POST /api/artifacts/filter` by key); any other list is narrowed by the run tag as above,
+so another unit's board and the desk's never show. One artifact read by id or key is
+answered only if it is the unit's own board or belongs to a run of the unit (404 else)."""
 
 from __future__ import annotations
 
@@ -21,12 +29,15 @@ import httpx
 from gateway.proxy import Upstream
 from gateway.stamping import Refusal
 from workflow.accounts import AccountRole, Identity
+from workflow.sla_board import board_key
 
 LISTS = re.compile(
     r"^/api/(?:ui/)?(?:flow_runs|task_runs|artifacts(?:/latest)?)/(?:filter|count|paginate|history)$"
 )
 LOGS = "/api/logs/filter"
 ONE_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(?:/.*)?$")
+ARTIFACT_LISTS = re.compile(r"^/api/artifacts(?:/latest)?/(?:filter|count)$")
+ONE_ARTIFACT = re.compile(r"^/api/artifacts/([^/]+)(/latest)?$")
 
 
 def unit_of(identity: Identity) -> str | None:
@@ -53,12 +64,52 @@ def narrowed_list(raw: bytes, unit: str) -> bytes | Refusal:
     return json.dumps(body, ensure_ascii=False).encode()
 
 
-async def run_visible(
-    client: httpx.AsyncClient, upstream: Upstream, run_id: str, unit: str
+def own_keys(unit: str) -> frozenset[str]:
+    """The artifact keys a unit's staff read although no run of theirs made them."""
+    return frozenset({board_key(unit)})
+
+
+def own_artifact_list(raw: bytes, unit: str) -> bytes | None:
+    """An artifact list asking for the unit's own keys alone, forwarded with its artifact
+    filter forced to AND (so no `or_` widens it); None for any other list."""
+    try:
+        body = json.loads(raw or b"{}")
+        artifacts = body["artifacts"]
+        wanted = artifacts["key"]["any_"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(wanted, list) or not wanted or not set(wanted) <= own_keys(unit):
+        return None
+    artifacts["key"] = {"any_": wanted}
+    artifacts["operator"] = "and_"
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def artifact_visible(
+    client: httpx.AsyncClient, upstream: Upstream, path: str, unit: str
 ) -> bool:
-    answer = await client.get(f"{upstream.url}/api/flow_runs/{run_id}", headers=upstream.headers())
+    """One artifact (`/api/artifacts/{id}` or `/api/artifacts/{key}/latest`): the unit's own
+    board, or an artifact of a run of the unit."""
+    answer = await client.get(f"{upstream.url}{path}", headers=upstream.headers())
     if not answer.is_success:
         return True  # Prefect's own answer (404...) follows
+    found = answer.json()
+    if not isinstance(found, dict):
+        return False
+    if found.get("key") in own_keys(unit):
+        return True
+    run_id = found.get("flow_run_id")
+    return bool(run_id) and await run_visible(client, upstream, str(run_id), unit, strict=True)
+
+
+async def run_visible(
+    client: httpx.AsyncClient, upstream: Upstream, run_id: str, unit: str, *, strict: bool = False
+) -> bool:
+    """Is the run the unit's? A run Prefect does not answer for: yes when the caller forwards
+    the request (Prefect's 404 follows), no when `strict` (something else is at stake)."""
+    answer = await client.get(f"{upstream.url}/api/flow_runs/{run_id}", headers=upstream.headers())
+    if not answer.is_success:
+        return not strict
     tags = answer.json().get("tags") or []
     return f"unit:{unit}" in tags or f"waiting:{unit}" in tags
 
@@ -95,6 +146,9 @@ async def narrow(
     unit = unit_of(identity)
     if unit is None:
         return raw
+    if method == "POST" and ARTIFACT_LISTS.match(path):
+        own = own_artifact_list(raw or b"", unit)
+        return own if own is not None else narrowed_list(raw or b"", unit)
     if method == "POST" and LISTS.match(path):
         return narrowed_list(raw or b"", unit)
     if method == "POST" and path == LOGS:
@@ -102,4 +156,11 @@ async def narrow(
     one = ONE_RUN.match(path)
     if one and not await run_visible(client, upstream, one[1], unit):
         return Refusal(404, "Flow run not found")
+    artifact = ONE_ARTIFACT.match(path)
+    if artifact and not ARTIFACT_LISTS.match(path):
+        if method != "GET":
+            return Refusal(403, f"unit {unit} staff read artifacts; they do not change them")
+        read = f"/api/artifacts/{artifact[1]}" + (artifact[2] or "")
+        if not await artifact_visible(client, upstream, read, unit):
+            return Refusal(404, "Artifact not found")
     return raw

@@ -1,5 +1,5 @@
-"""The work open now: overdue and due timers (the digests' lists), the SLA board, the units
-leading open grievances.
+"""The work open now: overdue and due timers (the digests' lists), the SLA board's counts and
+its running timers, the units leading open grievances.
 
 The lists (`overdue_list`, `due_between`) read open timers by deadline through the
 (stopped_at, due_at) index and stop at their limit; they are of the moment (every open timer),
@@ -21,7 +21,7 @@ from workflow.machine import OPEN_STATES
 from workflow.measures import Overdue
 from workflow.policies import Clock
 from workflow.policy_versions import Registry
-from workflow.timers import TimerState
+from workflow.timers import Timer, TimerState
 
 _g, _t = Grievance, SlaTimer
 
@@ -115,7 +115,8 @@ def sla_board(
     session: Session, as_of: datetime, today_end: datetime, soon_end: datetime
 ) -> list[tuple[str | None, int, int, int]]:
     """Per lead unit (None: not assigned yet): open, running timers overdue at `as_of`, due
-    before `today_end`, and due before `soon_end` (the SLA board). One grouped query."""
+    before `today_end`, and due before `soon_end`. One grouped query: what the SLA board
+    showed before it listed every timer (`running_timers`); `bench.sla_board`'s reference."""
     t, g = SlaTimer, Grievance
     running = and_(col(t.stopped_at).is_(None), col(t.state) != TimerState.PAUSED)
     due = col(t.due_at)
@@ -135,6 +136,70 @@ def sla_board(
     return [(unit, int(a or 0), int(b or 0), int(c or 0)) for unit, a, b, c in rows]
 
 
+_TIMER = SlaTimer.metadata.tables["sla_timer"]
+
+
+def running_timers(session: Session) -> list[tuple[str, str | None, str, Timer]]:
+    """Every running timer (open and not paused: running, or breached and still open) with
+    its grievance's number, lead unit and policy, by deadline: one query through the
+    (stopped_at, due_at) index, the grievances joined by primary key. Only the columns the
+    board needs are read (the timers carry no pause, lateness or firing counts). What the SLA
+    board shows; it grows with the open work, never with the grievances ever accepted."""
+    return [
+        (
+            number,
+            lead_unit,
+            str(policy),
+            Timer(
+                target=target,
+                cycle=cycle,
+                state=state,
+                started_at=started_at,
+                due_at=due_at,
+                provisional=bool(provisional),
+                warn_at=warn_at,
+                calendar=calendar,
+            ),
+        )
+        for (
+            number,
+            lead_unit,
+            policy,
+            target,
+            cycle,
+            state,
+            started_at,
+            due_at,
+            provisional,
+            warn_at,
+            calendar,
+        ) in session.connection().execute(running_query())
+    ]
+
+
+def running_query() -> Any:
+    """The statement of `running_timers` (its plan is checked by the tests)."""
+    t = _TIMER.c
+    return (
+        select(
+            t.number,
+            col(_g.lead_unit),
+            col(_g.policy),
+            t.target,
+            t.cycle,
+            t.state,
+            t.started_at,
+            t.due_at,
+            t.provisional,
+            t.warn_at,
+            t.calendar,
+        )
+        .join(_g, col(_g.id) == t.grievance_id)
+        .where(t.stopped_at.is_(None), t.state.in_([TimerState.RUNNING, TimerState.BREACHED]))
+        .order_by(t.due_at)
+    )
+
+
 def units_with_open_work(session: Session) -> list[str]:
     """Units leading at least one open grievance (`workflow.machine.OPEN_STATES`: assigned,
     returned, handling, suspended; a grievance returned to the desk keeps its lead unit and
@@ -148,4 +213,4 @@ def units_with_open_work(session: Session) -> list[str]:
     return [str(unit) for unit in session.connection().execute(query).scalars() if unit is not None]
 
 
-__all__ = ["due_between", "overdue_list", "sla_board", "units_with_open_work"]
+__all__ = ["due_between", "overdue_list", "running_timers", "sla_board", "units_with_open_work"]

@@ -34,7 +34,7 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from cli.main import main
-from flows import action_forms, action_runs, actions, sla_watchdog
+from flows import action_forms, action_runs, actions, sla_board
 from models.tables import Document, Notification
 from service import cases as uc
 from service import delivery, digest_data, digests, documents, watchdog
@@ -433,12 +433,20 @@ def _digests(engine: Engine, out: Outputs) -> None:
                 out.add(f"digest {digest.kind} {digest.unit or ''} {fmt} {lang}", text)
 
 
+MARKS = {"| 🟥", "| 🟨", "| 🟩"}
+
+
 def _sla_board(engine: Engine, out: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
-    tables: list[Any] = []
-    monkeypatch.setattr(sla_watchdog, "create_table_artifact", lambda **kw: tables.append(kw))
-    sla_watchdog.board_task.fn(at("2026-11-30T09:00"))
-    assert tables and tables[0]["table"], "the SLA board should list the open work"
-    out.add("sla board", json.dumps(tables, ensure_ascii=False, default=str))
+    boards: list[Any] = []
+    monkeypatch.setattr(sla_board, "create_markdown_artifact", lambda **kw: boards.append(kw))
+    monkeypatch.setattr(sla_board, "prune_versions", lambda keys: None)
+    monkeypatch.setattr(sla_board, "latest_descriptions", dict)
+    for language in ("zh", "en"):
+        monkeypatch.setenv("GRIEVANCE_LANGUAGE", language)
+        sla_board.publish_boards(engine, at("2026-11-30T09:00"), links={})
+    rows = [line for b in boards for line in b["markdown"].splitlines() if line[:3] in MARKS]
+    assert rows, "the SLA board should list the running timers"
+    out.add("sla board", json.dumps(boards, ensure_ascii=False, default=str))
 
 
 def _cli(out: Outputs, tmp: Path) -> None:

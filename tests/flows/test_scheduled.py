@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,21 +64,120 @@ def test_the_watchdog_flow_fires_steps_and_emits_events(
     )
     again = sla_watchdog.sla_watchdog(now=now)
     assert again["fired"] == 0
+    check_the_boards(number)
+    sla_watchdog.sla_watchdog(now=now + timedelta(hours=1))  # 18:30: business time stands still
+    assert board_versions() == {"sla-board": 1, "sla-board-ua": 1, "sla-board-ub": 1}
+    sla_watchdog.sla_watchdog(now=now + timedelta(hours=16))  # Thursday 09:30: it moved on
+    assert board_versions() == {"sla-board": 2, "sla-board-ua": 2, "sla-board-ub": 1}
+    through_the_gate(driver.engine, number)
+
+
+def through_the_gate(engine: Engine, number: str) -> None:
+    """A handler of UA signed in at the gate in front of this real Prefect server reads UA's
+    board (latest, its versions, one version by id) and neither UB's nor the desk's."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactCollectionFilter,
+        ArtifactCollectionFilterKey,
+    )
+    from prefect.settings import PREFECT_API_URL
+    from starlette.testclient import TestClient
+
+    from gateway.app import Gate
+    from gateway.proxy import Upstream
+    from service import accounts
+    from service.acting import Stamp
+    from workflow.actor import Actor
+    from workflow.vocab import Role
+
+    at = datetime(2026, 11, 26, 1, 30, tzinfo=UTC)
+    stamp = Stamp(actor=Actor("ops", Role.DISPATCHER), at=at, recorded_at=at)
+    for name, role, unit in (("ua", "handler", "UA"), ("zhang", "dispatcher", None)):
+        accounts.add_user(engine, stamp, name=name, role=role, unit=unit, password="pass 12345")
+    upstream = Upstream(str(PREFECT_API_URL.value()).removesuffix("/api"))
+    gate = Gate(engine, upstream, b"k" * 32, clock=lambda: at)
+    with TestClient(gate.app(), base_url="http://127.0.0.1:4200") as client:
+        login = {"username": "ua", "password": "pass 12345"}
+        assert client.post("/login", data=login, follow_redirects=False).status_code == 303
+        own = client.get("/api/artifacts/sla-board-ua/latest")
+        assert own.status_code == 200 and number in own.json()["data"]
+        for other in ("sla-board-ub", "sla-board"):
+            assert client.get(f"/api/artifacts/{other}/latest").status_code == 404, other
+        versions = client.post(
+            "/api/artifacts/filter", json={"artifacts": {"key": {"any_": ["sla-board-ua"]}}}
+        )
+        assert [a["key"] for a in versions.json()] == ["sla-board-ua"] * 2
+        for version in versions.json():  # one version by id
+            assert client.get(f"/api/artifacts/{version['id']}").json()["key"] == "sla-board-ua"
+        with get_client(sync_client=True) as prefect:
+            (ub,) = prefect.read_latest_artifacts(
+                artifact_filter=ArtifactCollectionFilter(
+                    key=ArtifactCollectionFilterKey(any_=["sla-board-ub"])
+                )
+            )
+        assert client.get(f"/api/artifacts/{ub.latest_id}").status_code == 404
+        for keys in (["sla-board-ub"], ["sla-board"], ["sla-board-ua", "sla-board"]):
+            listed = client.post(
+                "/api/artifacts/filter", json={"artifacts": {"key": {"any_": keys}}}
+            )
+            assert listed.status_code == 200 and listed.json() == [], keys
+        everything = client.post("/api/artifacts/latest/filter", json={"limit": 50})
+        assert [a["key"] for a in everything.json() if a["key"]] == []  # no run of UA's here
+        client.post("/logout")
+        login = {"username": "zhang", "password": "pass 12345"}
+        assert client.post("/login", data=login, follow_redirects=False).status_code == 303
+        for key in ("sla-board", "sla-board-ua", "sla-board-ub"):
+            assert client.get(f"/api/artifacts/{key}/latest").status_code == 200, key
+        assert client.get(f"/api/artifacts/{ub.latest_id}").status_code == 200
+
+
+def board_versions() -> dict[str, int]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:
-        boards = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["sla-board"]))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="sla-board%"))
         )
-    assert boards and all(b.type == "table" for b in boards)
-    import json
+    counts: dict[str, int] = {}
+    for artifact in found:
+        counts[str(artifact.key)] = counts.get(str(artifact.key), 0) + 1
+    return counts
 
-    rows = [json.loads(str(b.data)) for b in boards]
-    assert [
-        {"承办单位 Unit": "UA 单位UA", "已超期 Overdue": 1}.items() <= r[0].items() for r in rows
-    ]
-    assert any(r[0]["已超期 Overdue"] == 1 for r in rows)
+
+def check_the_boards(number: str) -> None:
+    """The boards the watchdog runs published (in Markdown; a run that changed nothing adds
+    no version): the desk's
+    and unit UA's list the grievance, UB's is empty; and the gate's filters, sent to the
+    real server, give UA's staff their own board and no other."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from gateway import narrowing
+
+    keys = ["sla-board", "sla-board-ua", "sla-board-ub"]
+    with get_client(sync_client=True) as client:
+        boards = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+        assert {b.key for b in boards} == set(keys) and all(b.type == "markdown" for b in boards)
+        assert len(boards) == len(keys)  # the second run changed nothing: no new versions
+        assert all(b.flow_run_id is not None for b in boards)  # the watchdog run's
+        latest = {b.key: str(b.data) for b in boards}  # newest last: same content each run
+        assert f"| 🟥 红牌 | {number} | UA 单位UA | 进展反馈 |" in latest["sla-board-ua"]
+        assert number in latest["sla-board"] and "无运行中的时限" in latest["sla-board-ub"]
+        api = client._client  # the HTTP calls the gate forwards for a handler of UA
+        for path in ("/artifacts/filter", "/artifacts/latest/filter"):
+            wanted = {"artifacts": {"key": {"any_": ["sla-board-ua"]}}}
+            own = narrowing.own_artifact_list(json.dumps(wanted).encode(), "UA")
+            assert own is not None
+            found = api.post(path, content=own, headers={"content-type": "application/json"})
+            assert {a["key"] for a in found.json()} == {"sla-board-ua"}, path
+            every = {"artifacts": {"key": {"like_": "sla-board%"}}}
+            narrowed = narrowing.narrowed_list(json.dumps(every).encode(), "UA")
+            assert isinstance(narrowed, bytes)
+            found = api.post(path, content=narrowed, headers={"content-type": "application/json"})
+            assert found.json() == [], path  # the watchdog run is no run of UA's
 
 
 def test_the_served_deployment_runs_every_minute_by_default(

@@ -17,6 +17,8 @@ from uuid import UUID
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
     ArtifactFilter,
     ArtifactFilterKey,
     FlowRunFilter,
@@ -435,6 +437,24 @@ def test_the_watchdog_publishes_the_worklists_and_creates_the_case_runs(
     uc.resume(driver.engine, handling, driver.stamp(HANDLER))
     sla_watchdog.sla_watchdog(now=driver.now)
     assert artifact_versions()["worklist-ua"] == 1
+
+
+def test_the_sla_board_links_each_row_to_its_open_case_run(db: None, driver: Driver) -> None:
+    """Published after the worklist, the board links a waiting grievance to the case run made
+    in the same tick; a grievance the unit handles at its own pace has none and no link."""
+    assigned = driver.to("assigned").number
+    handling = driver.to("handling").number
+    sla_watchdog.sla_watchdog(now=driver.now + timedelta(minutes=5))
+    run = the_run(assigned)
+    with get_client(sync_client=True) as client:
+        (board,) = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(
+                key=ArtifactCollectionFilterKey(any_=["sla-board-ua"])
+            )
+        )
+    text = str(board.data)
+    assert f"[{assigned}](/runs/flow-run/{run.id})" in text
+    assert f"| {handling} |" in text and f"[{handling}]" not in text
 
 
 def latest_tables() -> dict[str, list[dict[str, str]]]:

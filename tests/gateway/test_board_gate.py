@@ -1,0 +1,162 @@
+"""The SLA board through the gate: a unit's staff read their own unit's board (by key, its
+versions by key, one version by id) and not another unit's nor the desk's; the desk reads
+every board; nobody at a unit changes one. Against a stand-in Prefect server that holds the
+boards as the watchdog run (no unit tag) published them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from gateway.app import Gate
+from gateway.proxy import Upstream
+from service import accounts
+from service.acting import Stamp
+from service.engine import Engine
+from service.units import add_unit
+from workflow.actor import Actor
+from workflow.sla_board import DESK, board_key
+from workflow.timeutil import parse_instant
+from workflow.vocab import Role
+
+PASSWORD = "gate pass 123"
+AUTH_STRING = "internal-secret"
+T0 = parse_instant("2026-12-07T09:00")
+WATCHDOG_RUN = "55555555-5555-5555-5555-555555555555"
+CASE_RUN_UA = "33333333-3333-3333-3333-333333333333"
+CASE_RUN_UB = "44444444-4444-4444-4444-444444444444"
+RUNS = {WATCHDOG_RUN: [], CASE_RUN_UA: ["unit:UA"], CASE_RUN_UB: ["unit:UB"]}
+
+
+def _artifact(n: int, key: str | None, run: str | None) -> dict[str, Any]:
+    return {"id": f"aaaaaaaa-0000-0000-0000-{n:012d}", "key": key, "flow_run_id": run}
+
+
+ARTIFACTS = [
+    _artifact(1, board_key(DESK), WATCHDOG_RUN),
+    _artifact(2, board_key("UA"), WATCHDOG_RUN),
+    _artifact(3, board_key("UB"), WATCHDOG_RUN),
+    _artifact(4, None, CASE_RUN_UA),  # an action's result, of a run of UA
+    _artifact(5, None, CASE_RUN_UB),
+    _artifact(6, "orphan", None),  # of no run at all
+]
+DESK_BOARD, UA_BOARD, UB_BOARD, UA_RESULT, UB_RESULT, ORPHAN = (a["id"] for a in ARTIFACTS)
+
+
+async def _prefect(request: Request) -> Response:
+    """A stand-in Prefect server: runs and artifacts by id or key; lists echoed."""
+    expected = "Basic " + base64.b64encode(AUTH_STRING.encode()).decode()
+    if request.headers.get("authorization") != expected:
+        return JSONResponse({"exception_message": "Unauthorized"}, status_code=401)
+    path = request.url.path
+    if request.method == "GET" and path.startswith("/api/flow_runs/"):
+        run = path.removeprefix("/api/flow_runs/")
+        if run in RUNS:
+            return JSONResponse({"id": run, "tags": RUNS[run]})
+        return JSONResponse({"detail": "Flow run not found"}, status_code=404)
+    if request.method == "GET" and path.startswith("/api/artifacts/"):
+        wanted = path.removeprefix("/api/artifacts/")
+        for artifact in ARTIFACTS:
+            if wanted in (artifact["id"], f"{artifact['key']}/latest"):
+                return JSONResponse(artifact)
+        return JSONResponse({"detail": "Artifact not found"}, status_code=404)
+    body = await request.body()
+    return JSONResponse({"method": request.method, "path": path, "body": body.decode()})
+
+
+PREFECT = Starlette(routes=[Route("/{p:path}", _prefect, methods=["GET", "POST", "DELETE"])])
+
+
+@pytest.fixture
+def gate(engine: Engine) -> Iterator[TestClient]:
+    stamp = Stamp(actor=Actor("ops", Role.DISPATCHER), at=T0, recorded_at=T0)
+    for code in ("UA", "UB"):
+        add_unit(engine, stamp, code=code, name=f"单位{code}")
+    for name, role, unit in (
+        ("zhang", "dispatcher", None),
+        ("ua", "handler", "UA"),
+        ("uasup", "supervisor", "UA"),
+        ("ana", "analyst", None),
+    ):
+        accounts.add_user(engine, stamp, name=name, role=role, unit=unit, password=PASSWORD)
+    made = Gate(
+        engine,
+        Upstream("http://prefect.internal", AUTH_STRING),
+        b"k" * 32,
+        transport=httpx.ASGITransport(app=PREFECT),
+    )
+    with TestClient(made.app(), base_url="http://127.0.0.1:4200") as client:
+        yield client
+
+
+def _login(client: TestClient, name: str) -> None:
+    answer = client.post(
+        "/login", data={"username": name, "password": PASSWORD}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def _sent(answer: httpx.Response) -> dict[str, Any]:
+    assert answer.status_code == 200, answer.text
+    return dict(json.loads(answer.json()["body"]))
+
+
+@pytest.mark.parametrize("name", ["ua", "uasup"])
+def test_unit_staff_read_their_own_board_and_no_other(gate: TestClient, name: str) -> None:
+    _login(gate, name)
+    assert gate.get("/api/artifacts/sla-board-ua/latest").json()["id"] == UA_BOARD
+    assert gate.get(f"/api/artifacts/{UA_BOARD}").json()["key"] == "sla-board-ua"
+    for other in ("sla-board-ub", "sla-board"):
+        assert gate.get(f"/api/artifacts/{other}/latest").status_code == 404, other
+    for other in (UB_BOARD, DESK_BOARD, UB_RESULT, ORPHAN):
+        assert gate.get(f"/api/artifacts/{other}").status_code == 404, other
+    assert gate.get(f"/api/artifacts/{UA_RESULT}").status_code == 200  # a run of UA's
+    assert gate.delete(f"/api/artifacts/{UA_BOARD}").status_code == 403
+
+
+def test_a_unit_lists_its_board_s_versions_by_key_and_nothing_more(gate: TestClient) -> None:
+    _login(gate, "ua")
+    for path in ("/api/artifacts/filter", "/api/artifacts/count", "/api/artifacts/latest/filter"):
+        own = {"artifacts": {"key": {"any_": ["sla-board-ua"]}}, "limit": 5}
+        assert _sent(gate.post(path, json=own)) == {
+            "artifacts": {"key": {"any_": ["sla-board-ua"]}, "operator": "and_"},
+            "limit": 5,
+        }, path
+        # an `or_` cannot widen it; a like_ beside any_ is dropped
+        widened = {
+            "artifacts": {
+                "operator": "or_",
+                "key": {"any_": ["sla-board-ua"], "like_": "sla-board%"},
+                "type": {"any_": ["markdown"]},
+            }
+        }
+        sent = _sent(gate.post(path, json=widened))
+        assert sent["artifacts"]["operator"] == "and_"
+        assert sent["artifacts"]["key"] == {"any_": ["sla-board-ua"]}
+        # asking for another unit's board too: the list of UA's runs only (no board)
+        for keys in (["sla-board-ua", "sla-board-ub"], ["sla-board"], []):
+            mixed = {"artifacts": {"key": {"any_": keys}}}
+            narrowed = _sent(gate.post(path, json=mixed))
+            assert narrowed["flow_runs"] == {"tags": {"all_": ["unit:UA"]}}, (path, keys)
+        like = {"artifacts": {"key": {"like_": "sla-board%"}}}
+        assert _sent(gate.post(path, json=like))["flow_runs"] == {"tags": {"all_": ["unit:UA"]}}
+
+
+@pytest.mark.parametrize("name", ["zhang", "ana"])
+def test_the_desk_and_the_bureau_read_every_board(gate: TestClient, name: str) -> None:
+    _login(gate, name)
+    for key in ("sla-board", "sla-board-ua", "sla-board-ub"):
+        assert gate.get(f"/api/artifacts/{key}/latest").json()["key"] == key
+    assert gate.get(f"/api/artifacts/{UB_BOARD}").status_code == 200
+    listed = {"artifacts": {"key": {"like_": "sla-board%"}}}
+    assert _sent(gate.post("/api/artifacts/latest/filter", json=listed)) == listed
