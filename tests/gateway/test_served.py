@@ -42,7 +42,8 @@ ACCEPT = {
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    running = start(tmp_path_factory.mktemp("served"))
+    # the watchdog suspends the case runs every 10 s (the browser test waits for one)
+    running = start(tmp_path_factory.mktemp("served"), {"GRIEVANCE_WATCHDOG_INTERVAL": "10"})
     try:
         yield running
     finally:
@@ -217,3 +218,93 @@ def test_in_a_real_browser(served: Served, chromium: str, tmp_path: Path) -> Non
         assert run_id not in listed
     finally:
         other.close()
+
+
+def _case_run(page: Any, number: str, timeout: float = 150) -> dict[str, Any]:
+    """The case run of `number` once the watchdog suspended it, read from the page."""
+    body = json.dumps({"flow_runs": {"name": {"any_": [f"case {number}"]}}})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = page.evaluate(
+            "fetch('/api/flow_runs/filter', {method: 'POST', headers: {'Content-Type':"
+            f" 'application/json'}}, body: {json.dumps(body)}}}).then(r => r.json())"
+        )
+        for run in runs:
+            details = (run.get("state") or {}).get("state_details") or {}
+            if run["state"]["type"] == "PAUSED" and details.get("pause_key"):
+                return dict(run)
+        time.sleep(1)
+    raise AssertionError(f"no suspended case run for {number} in {timeout} s")
+
+
+def _open_resume_form(page: Any, url: str, run_id: str) -> str:
+    """The run's page, its Resume button clicked: the text of the form that opens."""
+    page.goto(f"{url}/runs/flow-run/{run_id}")
+    clicked = (
+        "Array.from(document.querySelectorAll('button'))"
+        ".filter(b => b.innerText.trim() === 'Resume').map(b => (b.click(), 1)).length > 0"
+    )
+    page.wait_for(clicked, timeout=90)
+    page.wait_for("document.querySelector('[role=dialog], .p-modal') !== null", timeout=60)
+    page.wait_for("document.querySelector('[role=dialog] input, .p-modal input')", timeout=60)
+    return str(page.evaluate("document.querySelector('[role=dialog], .p-modal').innerText"))
+
+
+def test_in_a_real_browser_the_desk_resumes_a_case_run_and_sees_the_next_form(
+    served: Served, chromium: str, tmp_path: Path
+) -> None:
+    page = browser(chromium, tmp_path / "profile-desk-case")
+    try:
+        _sign_in(page, served.url, "desk", PASSWORDS["desk"])
+        deployment = page.evaluate(
+            "fetch('/api/deployments/name/' + encodeURIComponent('受理 accept') + '/accept')"
+            ".then(r => r.json()).then(d => d.id)"
+        )
+        body = json.dumps({"parameters": {"params": {**ACCEPT, "ref": "E2E-CASE-1"}}})
+        created = page.evaluate(
+            f"fetch('/api/deployments/{deployment}/create_flow_run', {{method: 'POST',"
+            f" headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(body)}}})"
+            ".then(r => r.json()).then(r => r.id)"
+        )
+        page.wait_for(
+            f"fetch('/api/flow_runs/{created}').then(r => r.json())"
+            ".then(r => r.state && r.state.type === 'COMPLETED')",
+            timeout=180,
+        )
+        number = page.evaluate(f"fetch('/api/flow_runs/{created}').then(r => r.json())")["name"]
+        number = number.split(" ", 1)[1]
+        case = _case_run(page, number)
+        first_key = case["state"]["state_details"]["pause_key"]
+        form = _open_resume_form(page, served.url, case["id"])
+        assert "分办 assign" in form and "负责办理的单位代码" in form, form[:500]
+        # the unit typed into the form's unit field, as a person does, then Submit
+        page.evaluate(
+            "(() => { const dialog = document.querySelector('[role=dialog], .p-modal');"
+            " const field = Array.from(dialog.querySelectorAll('input')).find(i =>"
+            "  (i.closest('.p-label, label, .p-schema-input, fieldset, div') || i)"
+            "  .innerText.includes('负责办理的单位代码') || i.placeholder.includes('YZC'));"
+            " const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype,"
+            "  'value').set; set.call(field, 'ROAD');"
+            " field.dispatchEvent(new Event('input', {bubbles: true}));"
+            " field.dispatchEvent(new Event('change', {bubbles: true})); return true })()"
+        )
+        page.evaluate(
+            "Array.from(document.querySelectorAll('[role=dialog] button, .p-modal button'))"
+            ".filter(b => ['Submit', 'Resume'].includes(b.innerText.trim()))"
+            ".map(b => (b.click(), 1)).length > 0"
+        )
+        page.wait_for(
+            f"fetch('/api/flow_runs/{case['id']}').then(r => r.json()).then(r =>"
+            " r.state.type === 'PAUSED' && r.state.state_details.pause_key"
+            f" && r.state.state_details.pause_key !== {json.dumps(first_key)})",
+            timeout=120,
+        )
+        shown = json.loads(served.cli("show", number, "--json").stdout)
+        assert (shown["state"], shown["lead_unit"]) == ("assigned", "ROAD"), shown
+        assert shown["events"][-1]["actor"] == "desk"
+        form = _open_resume_form(page, served.url, case["id"])  # the unit's form now
+        assert "签收 sign" in form and "分办 assign" not in form, form[:500]
+        shot = page.send("Page.captureScreenshot", {"format": "png"})["data"]
+        (tmp_path / "next-form.png").write_bytes(base64.b64decode(shot))
+    finally:
+        page.close()
