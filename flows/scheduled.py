@@ -14,6 +14,7 @@ from typing import Any
 from prefect import serve
 from prefect.schedules import Cron
 
+from flows import runner_start
 from flows.digests import daily_reminder, monthly_bulletin, weekly_summary
 from flows.sla_watchdog import sla_watchdog
 from workflow.errors import InvalidInput
@@ -73,9 +74,11 @@ ENV_POLL = "GRIEVANCE_RUNNER_POLL"
 
 
 def runner_poll() -> float:
-    """How often the served runner asks for runs to start (a UI Run, a Resume): every 2 s by
-    default (`GRIEVANCE_RUNNER_POLL` seconds; Prefect's own default is 10)."""
-    raw = os.environ.get(ENV_POLL) or "2"
+    """How often the served runner asks for runs to start (a UI Run, a Resume): every 0.5 s by
+    default (`GRIEVANCE_RUNNER_POLL` seconds; Prefect's own default is 10; the wait for the
+    next poll is part of every desk step, see bench/desk_step.py; one indexed query of
+    scheduled runs and one of cancelling runs per poll)."""
+    raw = os.environ.get(ENV_POLL) or "0.5"
     try:
         seconds = float(raw)
     except ValueError:
@@ -86,5 +89,9 @@ def runner_poll() -> float:
 
 
 def run_serve(interval: timedelta | None = None) -> None:
-    """Serve every deployment in this process until interrupted (Ctrl-C)."""
-    serve(*deployments(interval), query_seconds=runner_poll())
+    """Serve every deployment in this process until interrupted (Ctrl-C); runs start forked
+    from a pre-warmed fork server unless GRIEVANCE_RUNNER_START=spawn (`flows.runner_start`)."""
+    if runner_start.install() == "spawn":
+        serve(*deployments(interval), query_seconds=runner_poll())
+    else:
+        runner_start.serve_warm(deployments(interval), query_seconds=runner_poll())

@@ -272,9 +272,9 @@ def test_serve_registers_case_and_import_and_every_entrypoint_loads(
     assert entrypoints["import"] == "flows/importer.py:import_work_orders"
 
 
-def test_the_runner_polls_every_two_seconds_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_runner_polls_every_half_second_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(scheduled.ENV_POLL, raising=False)
-    assert scheduled.runner_poll() == 2.0
+    assert scheduled.runner_poll() == 0.5
     monkeypatch.setenv(scheduled.ENV_POLL, "10")
     assert scheduled.runner_poll() == 10.0
     for bad in ("soon", "0", "600"):

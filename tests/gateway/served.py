@@ -58,8 +58,9 @@ class Served:
         return client
 
 
-def start(home: Path) -> Served:
-    """Units and accounts through the command line, then `grievance serve` on a free port."""
+def start(home: Path, extra: dict[str, str] | None = None) -> Served:
+    """Units and accounts through the command line, then `grievance serve` on a free port
+    (`extra`: more environment, e.g. a shorter watchdog interval)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -73,7 +74,7 @@ def start(home: Path) -> Served:
         "GRIEVANCE_REPORT_DIR": str(home / "reports"),
         "GRIEVANCE_ACTOR": "ops",
         "PYTHONUNBUFFERED": "1",
-    }
+    } | (extra or {})
     served = Served("", None, home, env, home / "serve.log")  # type: ignore[arg-type]
     for code, name in (("ROAD", "市道路运输管理处"), ("LAW", "执法支队")):
         assert served.cli("unit", "add", code, "--name", name).returncode == 0

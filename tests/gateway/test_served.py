@@ -42,7 +42,8 @@ ACCEPT = {
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    running = start(tmp_path_factory.mktemp("served"))
+    # the watchdog suspends the case runs every 10 s (the browser test waits for one)
+    running = start(tmp_path_factory.mktemp("served"), {"GRIEVANCE_WATCHDOG_INTERVAL": "10"})
     try:
         yield running
     finally:
@@ -217,3 +218,108 @@ def test_in_a_real_browser(served: Served, chromium: str, tmp_path: Path) -> Non
         assert run_id not in listed
     finally:
         other.close()
+
+
+def _case_run(page: Any, number: str, timeout: float = 150) -> dict[str, Any]:
+    """The case run of `number` once the watchdog suspended it, read from the page."""
+    body = json.dumps({"flow_runs": {"name": {"any_": [f"case {number}"]}}})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = page.evaluate(
+            "fetch('/api/flow_runs/filter', {method: 'POST', headers: {'Content-Type':"
+            f" 'application/json'}}, body: {json.dumps(body)}}}).then(r => r.json())"
+            ".then(l => JSON.stringify(l))"
+        )
+        for run in json.loads(runs):
+            details = (run.get("state") or {}).get("state_details") or {}
+            if run["state"]["type"] == "PAUSED" and details.get("pause_key"):
+                return dict(run)
+        time.sleep(1)
+    raise AssertionError(f"no suspended case run for {number} in {timeout} s")
+
+
+def _until(page: Any, promise: str, timeout: float = 180) -> None:
+    """Until the page's `promise` (a fetch...) resolves to true (`wait_for` takes a plain
+    condition: a promise in it is true at once)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate(promise) is True:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"not so after {timeout} s: {promise}")
+
+
+def _open_resume_form(page: Any, url: str, run_id: str) -> str:
+    """The run's page, its Resume button clicked: the text of the form that opens."""
+    page.goto(f"{url}/runs/flow-run/{run_id}")
+    clicked = (
+        "Array.from(document.querySelectorAll('button'))"
+        ".filter(b => b.innerText.trim() === 'Resume').map(b => (b.click(), 1)).length > 0"
+    )
+    page.wait_for(clicked, timeout=90)
+    dialog = "Array.from(document.querySelectorAll('[role=dialog], .p-modal')).pop()"
+    page.wait_for(f"{dialog} && {dialog}.innerText.includes('Action')", timeout=60)
+    return str(page.evaluate(f"{dialog}.innerText"))
+
+
+def test_in_a_real_browser_the_desk_resumes_a_case_run_and_sees_the_next_form(
+    served: Served, chromium: str, tmp_path: Path
+) -> None:
+    page = browser(chromium, tmp_path / "profile-desk-case")
+    try:
+        _sign_in(page, served.url, "desk", PASSWORDS["desk"])
+        deployment = page.evaluate(
+            "fetch('/api/deployments/name/' + encodeURIComponent('受理 accept') + '/accept')"
+            ".then(r => r.json()).then(d => d.id)"
+        )
+        body = json.dumps({"parameters": {"params": {**ACCEPT, "ref": "E2E-CASE-1"}}})
+        created = page.evaluate(
+            f"fetch('/api/deployments/{deployment}/create_flow_run', {{method: 'POST',"
+            f" headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(body)}}})"
+            ".then(r => r.json()).then(r => r.id)"
+        )
+        _until(
+            page,
+            f"fetch('/api/flow_runs/{created}').then(r => r.json())"
+            ".then(r => r.state && r.state.type === 'COMPLETED')",
+        )
+        name = page.evaluate(
+            f"fetch('/api/flow_runs/{created}').then(r => r.json()).then(r => r.name)"
+        )
+        number = str(name).split(" ", 1)[1]
+        case = _case_run(page, number)
+        first_key = case["state"]["state_details"]["pause_key"]
+        form = _open_resume_form(page, served.url, case["id"])
+        assert "分办 assign" in form and "负责办理的单位代码" in form, form[:500]
+        # the unit typed into the form's unit field (a text area), as a person does; Submit
+        typed = page.evaluate(
+            "(() => { const field = Array.from(document.querySelectorAll("
+            "  '.schema-form-property')).filter(p =>"
+            "  p.innerText.includes('负责办理的单位代码')).pop().querySelector('textarea');"
+            " const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype,"
+            "  'value').set; set.call(field, 'ROAD');"
+            " field.dispatchEvent(new Event('input', {bubbles: true}));"
+            " field.dispatchEvent(new Event('change', {bubbles: true})); return field.value })()"
+        )
+        assert typed == "ROAD"
+        submitted = page.evaluate(
+            "Array.from(document.querySelectorAll('[role=dialog] button, .p-modal button'))"
+            ".filter(b => b.innerText.trim() === 'Submit').map(b => (b.click(), 1)).length"
+        )
+        assert submitted == 1
+        _until(
+            page,
+            f"fetch('/api/flow_runs/{case['id']}').then(r => r.json()).then(r =>"
+            " r.state.type === 'PAUSED' && r.state.state_details.pause_key"
+            f" && r.state.state_details.pause_key !== {json.dumps(first_key)})",
+        )
+        shown = json.loads(served.cli("show", number, "--json").stdout)
+        assert (shown["state"], shown["lead_unit"]) == ("assigned", "ROAD"), shown
+        assert shown["events"][-1]["actor"] == "desk"
+        form = _open_resume_form(page, served.url, case["id"])  # the unit's form now
+        assert "待签收 To be signed for by the unit" in form, form[:500]
+        assert "可办理 Actions: 签收 sign、退单 return" in form, form[:500]
+        shot = page.send("Page.captureScreenshot", {"format": "png"})["data"]
+        (tmp_path / "next-form.png").write_bytes(base64.b64decode(shot))
+    finally:
+        page.close()
