@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from workflow.attachments import MEDIA_TYPES, size_label
 from workflow.case import Record, to_fen
 from workflow.documents import (
     EN,
@@ -172,6 +173,14 @@ def _detail(
             )
         case Event.SLA_STEP:
             return _step_detail(record, policy, zone)
+        case Event.ATTACH:
+            name = free_text(str(p["name"])) or ""
+            kind, size = MEDIA_TYPES.get(str(p["media_type"]), ""), size_label(int(p["size"]))
+            short = str(p["sha256"])[:12]
+            return pair(
+                f"上传证据：{name}（{kind}，{size}，SHA-256 {short}）",
+                f"evidence attached: {name} ({kind}, {size}, SHA-256 {short})",
+            )
     return pair(record.event.zh, EN[record.event])
 
 
