@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.workflow.test_machine import make_case
 from workflow.actor import Actor
 from workflow.attachments import (
     DEFAULT_MAX_BYTES,
@@ -20,7 +21,6 @@ from workflow.attachments import (
     size_label,
     sniff,
 )
-from tests.workflow.test_machine import make_case
 from workflow.case import Case, evolve
 from workflow.commands import Attach, parse_command
 from workflow.errors import GuardFailed, IllegalTransition, InvalidInput, PermissionDenied
