@@ -27,6 +27,7 @@ from typing import BinaryIO
 from sqlalchemy.engine import make_url
 
 from models import audit_log, case_rows
+from service import security
 from service.acting import Stamp, check_number
 from service.cases import execute
 from service.engine import Engine
@@ -216,6 +217,35 @@ def open_attachment(
     if not path.is_file():
         raise NotFound(f"the file of attachment {sha256[:12]} is missing from the store")
     return found[-1], path
+
+
+def read_attachment(
+    engine: Engine,
+    number: str,
+    sha256: str,
+    stamp: Stamp,
+    *,
+    remote: str | None = None,
+    config: AttachmentConfig | None = None,
+) -> tuple[Attachment, Path]:
+    """`open_attachment` for a download: who read which file is recorded in the security
+    log first (`attachment_read`)."""
+    found, path = open_attachment(engine, number, sha256, stamp.actor, config=config)
+    actor = stamp.actor
+    with engine.db.transaction() as session:
+        security.record(
+            session,
+            "attachment_read",
+            stamp.recorded_at,
+            account=actor.name,
+            by=actor.name,
+            remote=remote,
+            number=number,
+            sha256=sha256,
+            role=actor.role.value,
+            unit=actor.unit,
+        )
+    return found, path
 
 
 @dataclass(frozen=True, slots=True)
