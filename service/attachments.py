@@ -257,26 +257,38 @@ class FileProblem:
     kind: str  # "missing" or "altered"
 
 
+class FileChecker:
+    """Checks stored files against their names (SHA-256), each file once per checker."""
+
+    def __init__(
+        self, config: AttachmentConfig, hash_file: Callable[[Path], str] | None = None
+    ) -> None:
+        self.config = config
+        self.hash_file = hash_file or _hash_file
+        self.verdicts: dict[str, str | None] = {}
+
+    def problem(self, sha256: str) -> str | None:
+        """None when the file is there with its content; else "missing" or "altered"."""
+        if sha256 not in self.verdicts:
+            path = self.config.path_of(sha256)
+            if not path.is_file():
+                self.verdicts[sha256] = "missing"
+            else:
+                same = self.hash_file(path) == sha256
+                self.verdicts[sha256] = None if same else "altered"
+        return self.verdicts[sha256]
+
+
 def check_files(
-    engine: Engine,
-    *,
-    config: AttachmentConfig | None = None,
-    hash_file: Callable[[Path], str] = _hash_file,
+    engine: Engine, *, config: AttachmentConfig | None = None
 ) -> tuple[int, list[FileProblem]]:
     """Every attachment's file: there, and hashing to its name? (files checked once each)"""
-    config = config or AttachmentConfig.from_env(engine)
+    checker = FileChecker(config or AttachmentConfig.from_env(engine))
     with engine.db.read() as session:
         named = [(e.number, str(e.payload["sha256"])) for e in audit_log.attachment_events(session)]
-    verdicts: dict[str, str | None] = {}
-    problems: list[FileProblem] = []
-    for number, sha256 in named:
-        if sha256 not in verdicts:
-            path = config.path_of(sha256)
-            if not path.is_file():
-                verdicts[sha256] = "missing"
-            else:
-                verdicts[sha256] = None if hash_file(path) == sha256 else "altered"
-        kind = verdicts[sha256]
-        if kind is not None:
-            problems.append(FileProblem(number, sha256, kind))
-    return len(verdicts), problems
+    problems = [
+        FileProblem(number, sha256, kind)
+        for number, sha256 in named
+        if (kind := checker.problem(sha256)) is not None
+    ]
+    return len(checker.verdicts), problems

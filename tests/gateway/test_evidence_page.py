@@ -15,9 +15,8 @@ from starlette.testclient import TestClient
 from gateway.app import Gate
 from gateway.proxy import Upstream
 from models import audit_log
-from service import accounts
+from service import accounts, security
 from service import cases as uc
-from service import security
 from service.acting import Stamp
 from service.engine import Engine
 from service.units import add_unit

@@ -214,17 +214,24 @@ def test_a_failed_write_leaves_no_event(
     assert _events(driver.engine, case.number) == before
 
 
-def test_missing_or_altered_files_are_found(driver: Driver, tmp_path: Path) -> None:
+def test_missing_or_altered_files_are_found(
+    driver: Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check_files` and `grievance audit verify` (service.audit): each file named by an
+    event must be in the store and hash to its name."""
+    from service import audit
+
+    monkeypatch.setenv(att.ENV_DIR, str(tmp_path / "store"))
     config = _config(tmp_path)
     case = driver.to("handling")
     for data, name in ((JPEG, "a.jpg"), (PDF, "b.pdf")):
         att.attach(
             driver.engine, case.number, driver.stamp(HANDLER), data=data, name=name, config=config
         )
-    jpeg, pdf = (
-        config.path_of(hashlib.sha256(JPEG).hexdigest()),
-        config.path_of(hashlib.sha256(PDF).hexdigest()),
-    )
+    clean = audit.verify(driver.engine, driver.now, record=False)
+    assert clean.ok, clean.findings
+    jpeg = config.path_of(hashlib.sha256(JPEG).hexdigest())
+    pdf = config.path_of(hashlib.sha256(PDF).hexdigest())
     jpeg.unlink()
     pdf.chmod(0o644)
     pdf.write_bytes(PDF + b"tampered")
@@ -234,6 +241,13 @@ def test_missing_or_altered_files_are_found(driver: Driver, tmp_path: Path) -> N
         [
             (case.number, jpeg.name, "missing"),
             (case.number, pdf.name, "altered"),
+        ]
+    )
+    found = audit.verify(driver.engine, driver.now, record=False)
+    assert sorted((f.number, f.kind, f.detail) for f in found.findings) == sorted(
+        [
+            (case.number, "attachment", f"event 4: 'a.jpg' ({jpeg.name[:12]}): file missing"),
+            (case.number, "attachment", f"event 5: 'b.pdf' ({pdf.name[:12]}): file altered"),
         ]
     )
 
