@@ -174,12 +174,12 @@ def _detail(
         case Event.SLA_STEP:
             return _step_detail(record, policy, zone)
         case Event.ATTACH:
-            name = free_text(str(p["name"])) or ""
+            file = free_text(str(p["name"])) or ""
             kind, size = MEDIA_TYPES.get(str(p["media_type"]), ""), size_label(int(p["size"]))
             short = str(p["sha256"])[:12]
             return pair(
-                f"{name}（{kind}，{size}，SHA-256 {short}）",
-                f"{name} ({kind}, {size}, SHA-256 {short})",
+                f"{file}（{kind}，{size}，SHA-256 {short}）",
+                f"{file} ({kind}, {size}, SHA-256 {short})",
             )
     return pair(record.event.zh, EN[record.event])
 
