@@ -130,12 +130,12 @@ def file_name(raw: str) -> str:
     characters; an empty name is refused."""
     name = nfc(raw).replace("\\", "/").rsplit("/", 1)[-1].strip()
     if has_binary(name):
-        raise ValueError("the file name holds control characters")
+        raise ValueError("contains control characters or binary data")
     name = clean_text(name).strip()
     if not name or name in (".", ".."):
         raise ValueError("the file has no name")
     if len(name) > FILE_NAME_MAX:
-        raise ValueError(f"the file name is longer than {FILE_NAME_MAX} characters")
+        raise ValueError(f"a file name has at most {FILE_NAME_MAX} characters")
     return name
 
 

@@ -95,12 +95,12 @@ def test_file_names_are_the_last_path_part_composed_and_limited() -> None:
     decomposed = unicodedata.normalize("NFD", "é" * FILE_NAME_MAX)
     assert len(decomposed) == 2 * FILE_NAME_MAX
     assert file_name(decomposed) == "é" * FILE_NAME_MAX  # counted after NFC: accepted
-    with pytest.raises(ValueError, match="longer than 120"):
+    with pytest.raises(ValueError, match="at most 120 characters"):
         file_name("a" * (FILE_NAME_MAX + 1))
     for empty in ("", "  ", "dir/", ".."):
         with pytest.raises(ValueError, match="no name"):
             file_name(empty)
-    with pytest.raises(ValueError, match="control"):
+    with pytest.raises(ValueError, match="control characters"):
         file_name("a\x00b.jpg")
 
 
