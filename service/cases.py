@@ -28,7 +28,7 @@ from workflow.actor import Actor
 from workflow.case import Case, Record, evolve
 from workflow.commands import Accept, Assign, Attach, Command, Merge, Reassign, parse_command
 from workflow.errors import Conflict, Duplicate, InvalidInput, PermissionDenied
-from workflow.machine import SYSTEM_EVENTS, Facts, can_see, decide
+from workflow.machine import VIEW_KEEPING, Facts, can_see, decide
 from workflow.policies import Policy
 from workflow.sla import advance
 from workflow.timeutil import local
@@ -122,13 +122,13 @@ def _commit(
 
 def _stale(session: Session, row_id: int, version: int, expected: int) -> bool:
     """Has a person acted since `expected`? The engine's own records (a fired SLA step, a
-    recalculated deadline) don't make a person's view stale."""
+    recalculated deadline) and evidence attached don't make a person's view stale."""
     if expected == version:
         return False
     if expected > version:
         return True
     later = audit_log.events_since(session, row_id, expected)
-    return any(event.event not in SYSTEM_EVENTS for event in later)
+    return any(event.event not in VIEW_KEEPING for event in later)
 
 
 def execute(

@@ -38,6 +38,9 @@ RECORD_ONLY = frozenset({Event.RECALCULATE, Event.SLA_STEP, Event.TYPICAL, Event
 # Events the engine records on its own schedule: they neither move the case's effective time
 # forward nor make a person's view of the case stale.
 SYSTEM_EVENTS = frozenset({Event.RECALCULATE, Event.SLA_STEP})
+# Events after which a person's view of the case still holds (`--expect-version`, a form):
+# the engine's own, and a file of evidence attached (it changes nothing a form decides on).
+VIEW_KEEPING = SYSTEM_EVENTS | {Event.ATTACH}
 
 
 class Scope(StrEnum):

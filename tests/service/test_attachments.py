@@ -272,3 +272,24 @@ def test_the_folder_and_limits_come_from_the_environment(
             att.AttachmentConfig.from_env(engine)
         monkeypatch.setenv(att.ENV_MAX_MB, "2")
         monkeypatch.setenv(att.ENV_DIR, str(tmp_path))
+
+
+def test_an_attachment_does_not_make_a_form_stale(driver: Driver, tmp_path: Path) -> None:
+    """Evidence attached while the lead unit fills in its form changes nothing the form
+    decides on: the form's version still holds (a person's action would be a conflict)."""
+    from service import cases as uc
+    from workflow.errors import Conflict
+
+    config = _config(tmp_path)
+    case = driver.to("handling")
+    seen = len(_events(driver.engine, case.number))
+    att.attach(
+        driver.engine, case.number, driver.stamp(DESK), data=PDF, name="a.pdf", config=config
+    )
+    uc.feedback(
+        driver.engine, case.number, driver.stamp(HANDLER), note="进展", expected_version=seen
+    )
+    with pytest.raises(Conflict):
+        uc.feedback(
+            driver.engine, case.number, driver.stamp(HANDLER), note="再次", expected_version=seen
+        )
