@@ -98,10 +98,7 @@ class AttachmentRules:
 
     def too_big(self, size: int) -> str | None:
         if size > self.max_bytes:
-            return (
-                f"the file is larger than the limit of {size_label(self.max_bytes)} "
-                f"({size_label(size)} read so far)"
-            )
+            return f"the file is larger than the limit of {size_label(self.max_bytes)}"
         return None
 
     def check(self, head: bytes, size: int) -> str:
