@@ -177,7 +177,9 @@ async def attach(gate: Gate, request: Request, same_origin: bool) -> Response:
     if isinstance(who, Response):
         return who
     actor = who.actor
-    if not same_origin or actor is None:
+    if actor is None:  # checked by `_signed_in`
+        raise TypeError("an acting identity was expected")
+    if not same_origin:
         await gate.refuse(request, who.name, "cross-site request")
         return HTMLResponse(page(error="cross-site request"), 403, NO_STORE)
     try:
@@ -244,6 +246,6 @@ async def download(gate: Gate, request: Request) -> Response:
     return FileResponse(
         path,
         media_type=item.media_type,
-        filename=item.name,
+        filename=mask_text(item.name),  # a name may hold a phone number: masked as shown
         headers={**NO_STORE, "X-Content-Type-Options": "nosniff"},
     )

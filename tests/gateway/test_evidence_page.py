@@ -144,6 +144,7 @@ def test_the_desk_attaches_and_downloads(
     assert got.status_code == 200 and got.content == JPEG
     assert got.headers["content-type"] == "image/jpeg"
     assert got.headers["x-content-type-options"] == "nosniff"
+    assert "13812345678" not in got.headers["content-disposition"]
     logged = security.listing(engine, account="zhang")
     assert any(entry.kind == "attachment_read" for entry in logged)
     missing = gate.get("/gate/attachment", params={"number": a, "sha256": "0" * 64})
