@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli import (
     admin,
+    attachments,
     audit,
     calendar,
     demo,
@@ -44,6 +45,7 @@ from workflow.vocab import Role
 # each adds its commands to the group `cli` when imported
 COMMAND_MODULES = (
     admin,
+    attachments,
     audit,
     calendar,
     documents,

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway import search
+from gateway import evidence, search
 from gateway.narrowing import narrow
 from gateway.pages import login_page, reveal_page
 from gateway.partner_api import PartnerApi
@@ -339,6 +339,16 @@ class Gate:
         """查找工单 (`gateway.search`): masked results, unit staff their unit's only."""
         return await search.find(self, request, _same_origin(request))
 
+    async def evidence_page(self, request: Request) -> Response:
+        return await evidence.show(self, request)
+
+    async def attach(self, request: Request) -> Response:
+        """上传证据 (`gateway.evidence`): multipart, acting staff, same origin, size-limited."""
+        return await evidence.attach(self, request, _same_origin(request))
+
+    async def evidence_file(self, request: Request) -> Response:
+        return await evidence.download(self, request)
+
     async def health(self, request: Request) -> Response:
         return JSONResponse({"gate": "ok"})
 
@@ -421,6 +431,9 @@ class Gate:
                 Route("/gate/reveal", self.reveal, methods=["POST"]),
                 Route("/gate/find", self.find_form, methods=["GET"]),
                 Route("/gate/find", self.find, methods=["POST"]),
+                Route("/gate/attachments", self.evidence_page, methods=["GET"]),
+                Route("/gate/attach", self.attach, methods=["POST"]),
+                Route("/gate/attachment", self.evidence_file, methods=["GET"]),
                 # the partner API: its own bearer keys, no session (gateway.partner_api)
                 Mount(PARTNER_PREFIX, app=PartnerApi(self.engine, clock=self.clock).app()),
                 Route("/{path:path}", self.through, methods=methods),

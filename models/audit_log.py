@@ -122,3 +122,18 @@ def events_since(session: Session, grievance_id: int, seq: int) -> list[Grievanc
         GrievanceEvent.grievance_id == grievance_id, col(GrievanceEvent.seq) > seq
     )
     return list(session.exec(query.order_by(col(GrievanceEvent.seq))).all())
+
+
+def attach_events(session: Session, grievance_id: int) -> list[GrievanceEvent]:
+    """The 上传证据 events of a grievance (its attachments), oldest first."""
+    query = select(GrievanceEvent).where(
+        GrievanceEvent.grievance_id == grievance_id,
+        col(GrievanceEvent.event) == Event.ATTACH,
+    )
+    return list(session.exec(query.order_by(col(GrievanceEvent.seq))).all())
+
+
+def attachment_events(session: Session) -> list[GrievanceEvent]:
+    """Every 上传证据 event (for `audit verify`), in id order."""
+    query = select(GrievanceEvent).where(col(GrievanceEvent.event) == Event.ATTACH)
+    return list(session.exec(query.order_by(col(GrievanceEvent.id))).all())

@@ -17,18 +17,19 @@ from sqlmodel import Session, select
 from models import audit_log, audit_seals, case_rows, sla_timers
 from models.prepared import Row
 from models.tables import Document, Unit
-from service import outbox, watchdog
+from service import attachments, outbox, watchdog
 from service.audit_ledger import check_anchors, check_seals
 from service.documents import facts, render_bytes
 from service.engine import Engine
 from workflow import audit_findings as af
 from workflow.audit_chain import GENESIS, SEAL_EVENTS, Link, anchor_text, heads_of, seal_hash
-from workflow.audit_findings import Finding
+from workflow.audit_findings import Finding, shown
 from workflow.case import Record
-from workflow.errors import NotFound
+from workflow.errors import InvalidInput, NotFound
 from workflow.policies import Audience
 from workflow.replay import replay
 from workflow.sla import rebuild
+from workflow.vocab import Event
 
 BATCH = 200  # grievances read and checked together (bounded memory)
 
@@ -158,6 +159,7 @@ def verify(
     the last clean verification), the seals and the anchors; with `record` (not for one
     grievance), record the run: the watchdog's next incremental run starts from it."""
     result = Verification()
+    files = attachments.FileChecker(attachments.AttachmentConfig.from_env(engine))
     with engine.db.read() as session:
         # what the next incremental run starts after: the last seal's events (all committed:
         # a seal locks out writers below it), not the highest id, which on PostgreSQL may
@@ -175,7 +177,7 @@ def verify(
             row = audit_seals.grievance_by_number(session, number)
             if row is None:
                 raise NotFound(f"grievance {number} does not exist")
-            _check_batch(engine, session, [row], names, result)
+            _check_batch(engine, session, [row], names, result, files)
     else:
         last = 0
         while True:
@@ -188,7 +190,7 @@ def verify(
                 if not rows:
                     break
                 last = int(rows[-1].id or 0)
-                _check_batch(engine, session, rows, names, result)
+                _check_batch(engine, session, rows, names, result, files)
             if progress is not None:
                 progress(result)
     result.findings.extend(_check_ledger(engine, number, anchors, result, after_seal))
@@ -234,6 +236,7 @@ def _check_batch(
     rows: Sequence[Row],
     names: dict[str, str],
     result: Verification,
+    files: attachments.FileChecker,
 ) -> None:
     ids = [int(r.id or 0) for r in rows]
     events = audit_seals.events_of_many(session, ids)
@@ -254,6 +257,28 @@ def _check_batch(
             raise
         except Exception as error:  # noqa: BLE001 - bad data is a finding, never a crash
             result.findings.append(Finding(row.number, af.REPLAY, watchdog.describe(error)))
+        result.findings.extend(_check_attachments(row.number, mine, files))
+
+
+def _check_attachments(
+    number: str, events: Sequence[Any], files: attachments.FileChecker
+) -> list[Finding]:
+    """Each evidence file the grievance's 上传证据 events name: in the store, hashing to its
+    name (each file hashed once per verification)."""
+    found = []
+    for event in events:
+        if event.event != Event.ATTACH:
+            continue
+        sha256 = str(event.payload.get("sha256", ""))
+        try:
+            problem = files.problem(sha256)
+        except InvalidInput:
+            problem = "not a SHA-256"
+        if problem is not None:
+            name = shown(event.payload.get("name"))
+            detail = f"event {event.seq}: {name} ({sha256[:12]}): file {problem}"
+            found.append(Finding(number, af.ATTACHMENT, detail))
+    return found
 
 
 def check_grievance(

@@ -26,9 +26,9 @@ from service.engine import Engine
 from service.timers import to_unit_calendar
 from workflow.actor import Actor
 from workflow.case import Case, Record, evolve
-from workflow.commands import Accept, Assign, Command, Merge, Reassign, parse_command
+from workflow.commands import Accept, Assign, Attach, Command, Merge, Reassign, parse_command
 from workflow.errors import Conflict, Duplicate, InvalidInput, PermissionDenied
-from workflow.machine import SYSTEM_EVENTS, Facts, can_see, decide
+from workflow.machine import VIEW_KEEPING, Facts, can_see, decide
 from workflow.policies import Policy
 from workflow.sla import advance
 from workflow.timeutil import local
@@ -42,9 +42,14 @@ P = ParamSpec("P")
 Action = Callable[Concatenate[Engine, str, Stamp, P], Case]
 
 
-def _facts(session: Session, command: Command, policy: Policy) -> Facts:
+def _facts(session: Session, row_id: int, command: Command, policy: Policy) -> Facts:
     """Look up what the guards of `command` need to know."""
     facts = Facts(max_extensions=policy.max_extensions)
+    if isinstance(command, Attach):
+        hashes = frozenset(
+            str(e.payload["sha256"]) for e in audit_log.attach_events(session, row_id)
+        )
+        return replace(facts, attached=hashes)
     if isinstance(command, Assign):
         units = {command.unit, *command.co_units}
         return replace(facts, unknown_units=unit_rows.missing_units(session, units))
@@ -117,13 +122,13 @@ def _commit(
 
 def _stale(session: Session, row_id: int, version: int, expected: int) -> bool:
     """Has a person acted since `expected`? The engine's own records (a fired SLA step, a
-    recalculated deadline) don't make a person's view stale."""
+    recalculated deadline) and evidence attached don't make a person's view stale."""
     if expected == version:
         return False
     if expected > version:
         return True
     later = audit_log.events_since(session, row_id, expected)
-    return any(event.event not in SYSTEM_EVENTS for event in later)
+    return any(event.event not in VIEW_KEEPING for event in later)
 
 
 def execute(
@@ -133,11 +138,14 @@ def execute(
     stamp: Stamp,
     *,
     expected_version: int | None = None,
+    before_commit: Callable[[Record], None] | None = None,
 ) -> Case:
     """Apply one command to an existing grievance in one transaction; return the new case.
 
     `expected_version` is the version the actor looked at (a form, `show`): if the grievance
     has moved on since, the command is refused with Conflict instead of applied blindly.
+    `before_commit(record)` runs once the command is decided (every check passed), before
+    the transaction commits; what it raises rolls the transaction back.
     """
     if command.event is Event.ACCEPT:
         raise InvalidInput("use accept() to register a new grievance")
@@ -157,8 +165,10 @@ def execute(
                     "someone else acted on it; look at it again and retry"
                 )
             policy = engine.policy(case.policy, session)
-            facts = _facts(session, command, policy)
+            facts = _facts(session, row_id, command, policy)
             record = decide(number, case, command, actor=stamp.actor, at=stamp.at, facts=facts)
+            if before_commit is not None:
+                before_commit(record)  # decided: e.g. an attachment's file written now
             new = _commit(
                 engine,
                 session,

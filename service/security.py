@@ -30,6 +30,7 @@ KINDS = (
     "user_enabled",
     "password_changed",
     "reveal",  # a driver's number shown in full (service.disclosure)
+    "attachment_read",  # an evidence file downloaded at the gate (service.attachments)
     "partner_added",  # a partner system and its first API key (service.partners)
     "partner_rotated",  # a partner's new API key; the old one ends after the grace period
     "partner_disabled",

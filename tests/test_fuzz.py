@@ -54,6 +54,7 @@ from service.units import add_unit
 from tests.conftest import accept_command, account_for
 from workflow.accounts import AccountRole, Identity
 from workflow.actor import Actor
+from workflow.attachments import FILE_NAME_MAX
 from workflow.commands import COMMANDS, Close, NoFaultFindings, parse_command
 from workflow.errors import InvalidInput
 from workflow.measures import month_of, week_of
@@ -837,6 +838,9 @@ FREE_TEXT = {
     (Event.AMEND, "reason"): REASON_MAX,
     (Event.AMEND, "description"): DESCRIPTION_MAX,
     (Event.AMEND, "respondent"): RESPONDENT_MAX,
+    (Event.TYPICAL, "summary"): REASON_MAX,
+    (Event.ATTACH, "name"): FILE_NAME_MAX,
+    (Event.ATTACH, "note"): NOTE_MAX,
 }
 GOOD: dict[Event, dict[str, Any]] = {
     Event.ACCEPT: {
@@ -864,6 +868,13 @@ GOOD: dict[Event, dict[str, Any]] = {
     Event.REVIEW: {"root_cause": "r", "actions": "a"},
     Event.MERGE: {"into": "20261123-0001", "reason": "r"},
     Event.AMEND: {"reason": "r", "description": "d"},
+    Event.TYPICAL: {"summary": "s"},
+    Event.ATTACH: {
+        "sha256": "ab" * 32,
+        "media_type": "application/pdf",
+        "size": 9,
+        "name": "a.pdf",
+    },
 }
 
 
@@ -879,6 +890,7 @@ def test_every_free_text_field_has_a_limit() -> None:
                 "co_units",
                 "add_co_units",
                 "remove_co_units",
+                "sha256",  # 64 hex digits, by its pattern
             )
             if text and name not in ("phone", "plate"):
                 assert (kind, name) in FREE_TEXT, (kind, name)

@@ -26,6 +26,7 @@ DOCUMENT = "document"  # a stored document's bytes or hash differ from its re-re
 SEAL = "seal"  # the bureau-wide log of seals is broken
 MISSING_GRIEVANCE = "missing_grievance"  # a sealed grievance or event no longer stored
 ANCHOR = "anchor"  # an anchored hash is not in the log of seals
+ATTACHMENT = "attachment"  # an evidence file is missing from its store or not its hash
 KINDS = (EVENT, CHAIN, MISSING_EVENT, REPLAY, ROW, TIMER, DOCUMENT, SEAL, MISSING_GRIEVANCE, ANCHOR)
 
 

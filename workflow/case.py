@@ -179,6 +179,8 @@ def evolve(case: Case | None, record: Record) -> Case:
             pass  # timers only: the case itself does not change
         case Event.TYPICAL:
             pass  # 典型案例: recorded in the audit log only (the bulletin reads it there)
+        case Event.ATTACH:
+            pass  # 上传证据: the file's hash, type, size and name are in the audit log only
         case Event.REVIEW:
             changes.update(reviewed_at=at)
         case Event.MERGE:

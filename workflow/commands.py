@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from workflow.attachments import FILE_NAME_MAX, MAX_BYTES_CEILING, SHA256_PATTERN, file_name
 from workflow.errors import InvalidInput
 from workflow.timeutil import SHANGHAI
 from workflow.validation import (
@@ -341,6 +342,28 @@ class Typical(Command):
     )
 
 
+def _file_name(value: str) -> str:
+    return file_name(value)
+
+
+FileName = Annotated[str, Field(max_length=4 * FILE_NAME_MAX), AfterValidator(_file_name)]
+
+
+class Attach(Command):
+    """上传证据: a file of evidence (a photo, a PDF of a waybill or ticket) attached to the
+    grievance. The audit record carries its SHA-256, type, size and name, never its bytes
+    (`service.attachments` stores them, named by the hash)."""
+
+    event = Event.ATTACH
+    sha256: str = Field(pattern=SHA256_PATTERN, title="内容摘要 SHA-256")
+    media_type: Literal[
+        "image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf"
+    ] = Field(title="文件类型 Media type")
+    size: int = Field(ge=1, le=MAX_BYTES_CEILING, title="大小（字节） Size (bytes)")
+    name: FileName = Field(title="文件名 File name")
+    note: NoteText | None = Field(default=None, title="说明 Note")
+
+
 class Recalculate(Command):
     """重算时限: a deadline moved because the working-day calendar changed, or a timer moved
     to another calendar (a unit's own; recorded, audited, read by the replay)."""
@@ -397,6 +420,7 @@ COMMANDS: dict[Event, type[Command]] = {
         Recalculate,
         SlaStep,
         Typical,
+        Attach,
     )
 }
 

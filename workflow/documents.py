@@ -119,6 +119,7 @@ EN: dict[Vocab, str] = {
     Event.RECALCULATE: "deadline recalculated",
     Event.SLA_STEP: "time-limit alert",
     Event.TYPICAL: "marked as a typical case",
+    Event.ATTACH: "evidence attached",
 }
 TARGETS_EN = {
     "assign": "Assignment",

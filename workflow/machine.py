@@ -19,6 +19,7 @@ from workflow.commands import (
     CO_UNITS_MAX,
     NO_FAULT_RESULTS,
     Amend,
+    Attach,
     Close,
     Command,
     Merge,
@@ -30,13 +31,16 @@ from workflow.vocab import Event, Role, Satisfaction, State
 D, H, S, R = Role.DISPATCHER, Role.HANDLER, Role.SUPERVISOR, Role.REVIEWER
 SYS = Role.SYSTEM
 MAX_EXTENSIONS = 1  # "normally once"; a policy may allow more (see the SLA issue)
-# Events that only record a fact (about the timers, or a reviewed case marked typical) and
-# change nothing of the case: the one kind of row a terminal state may have (it stays where
-# it is: nothing leaves a final state).
-RECORD_ONLY = frozenset({Event.RECALCULATE, Event.SLA_STEP, Event.TYPICAL})
+# Events that only record a fact (about the timers, a reviewed case marked typical, a file of
+# evidence attached) and change nothing of the case: the one kind of row a terminal state may
+# have (it stays where it is: nothing leaves a final state).
+RECORD_ONLY = frozenset({Event.RECALCULATE, Event.SLA_STEP, Event.TYPICAL, Event.ATTACH})
 # Events the engine records on its own schedule: they neither move the case's effective time
 # forward nor make a person's view of the case stale.
 SYSTEM_EVENTS = frozenset({Event.RECALCULATE, Event.SLA_STEP})
+# Events after which a person's view of the case still holds (`--expect-version`, a form):
+# the engine's own, and a file of evidence attached (it changes nothing a form decides on).
+VIEW_KEEPING = SYSTEM_EVENTS | {Event.ATTACH}
 
 
 class Scope(StrEnum):
@@ -78,6 +82,9 @@ def _t(
 _st = State
 OPEN_STATES = (_st.ACCEPTED, _st.ASSIGNED, _st.RETURNED, _st.HANDLING, _st.SUSPENDED)
 WORKING = (_st.HANDLING, _st.SUSPENDED)
+# evidence may come in at any stage, also after the close (a driver's late receipt) and for
+# the review; not to a merged duplicate (its evidence goes to the grievance it joined)
+ATTACHABLE = [s for s in _st if s not in (_st.NEW, _st.MERGED)]
 
 # fmt: off
 TABLE: tuple[Transition, ...] = (
@@ -103,6 +110,7 @@ TABLE: tuple[Transition, ...] = (
     _t(Event.SLA_STEP,          [s for s in _st if s is not _st.NEW], None, [SYS]),
     _t(Event.AMEND,             [*OPEN_STATES, _st.CLOSED, _st.REVISITED], None, [D, S], guards=("amend_changes_something",)),
     _t(Event.TYPICAL,           [_st.REVIEWED],               None,          [R]),
+    _t(Event.ATTACH,            ATTACHABLE,                   None,          [D, H, S, R], Scope.LEAD_OR_CO, ("not_attached_yet",), bureau=True),
 )
 # fmt: on
 
@@ -115,6 +123,7 @@ class Facts:
     merge_target_state: State | None = None  # None: the target grievance does not exist
     max_extensions: int = MAX_EXTENSIONS
     policy: str = "2142@1"  # the policy version a new grievance is accepted under
+    attached: frozenset[str] = frozenset()  # SHA-256 of the files already attached to the case
 
 
 Guard = Callable[[Case, Command, Facts], str | None]
@@ -215,6 +224,16 @@ def _amend_changes_something(case: Case, command: Command, facts: Facts) -> str 
     return None if any(changes) else "the amendment changes nothing"
 
 
+def _not_attached_yet(case: Case, command: Command, facts: Facts) -> str | None:
+    """The same bytes twice on one grievance: refused (one event per piece of evidence); the
+    same file on another grievance is that grievance's evidence too, and allowed."""
+    if not isinstance(command, Attach):
+        raise TypeError("not_attached_yet guards ATTACH only")
+    if command.sha256 in facts.attached:
+        return f"this file (SHA-256 {command.sha256[:12]}) is already attached to this grievance"
+    return None
+
+
 GUARDS: dict[str, Guard] = {
     "units_known": _units_known,
     "no_pending_extension": _no_pending_extension,
@@ -225,12 +244,14 @@ GUARDS: dict[str, Guard] = {
     "merge_target_open": _merge_target_open,
     "co_units_change": _co_units_change,
     "amend_changes_something": _amend_changes_something,
+    "not_attached_yet": _not_attached_yet,
 }
 # The guards that inspect a command of one type, so validation can check the pairing.
 _GUARD_COMMAND: dict[str, type[Command]] = {
     "merge_target_open": Merge,
     "co_units_change": Reassign,
     "amend_changes_something": Amend,
+    "not_attached_yet": Attach,
 }
 
 

@@ -22,6 +22,7 @@ from workflow.documents import (
     pair,
     who,
 )
+from workflow.review_process import evidence
 from workflow.timeutil import SHANGHAI
 from workflow.vocab import CloseResult, Event
 
@@ -88,6 +89,7 @@ def no_fault_facts(
         "explanation": free_text(findings["explanation"]),
         "explained_at": datetime.fromisoformat(str(findings["explained_at"])),
         "evidence": [free_text(item) for item in findings["evidence"]],
+        "attachments": evidence(records, unit_names),
         "conclusion": pair(*conclusion),
         "approval": {
             "who": who(close.actor.name, close.actor.role, close.actor.unit, unit_names),

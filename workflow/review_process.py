@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from workflow.attachments import MEDIA_TYPES, attachments_of, size_label
 from workflow.case import Record, to_fen
 from workflow.documents import (
     EN,
@@ -172,6 +173,14 @@ def _detail(
             )
         case Event.SLA_STEP:
             return _step_detail(record, policy, zone)
+        case Event.ATTACH:
+            file = free_text(str(p["name"])) or ""
+            kind, size = MEDIA_TYPES.get(str(p["media_type"]), ""), size_label(int(p["size"]))
+            short = str(p["sha256"])[:12]
+            return pair(
+                f"{file}（{kind}，{size}，SHA-256 {short}）",
+                f"{file} ({kind}, {size}, SHA-256 {short})",
+            )
     return pair(record.event.zh, EN[record.event])
 
 
@@ -256,4 +265,23 @@ def merged_in(merges: Sequence[Record], names: Mapping[str, str]) -> list[dict[s
         }
         for m in merges
         if m.event is Event.MERGE
+    ]
+
+
+def evidence(records: Sequence[Record], names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The files attached to the grievance (上传证据), oldest first, as both documents list
+    them: name (masked), type, size, short hash, when and who; never the bytes."""
+    return [
+        {
+            "seq": seq,
+            "name": free_text(item.name) or "",
+            "kind": item.kind,
+            "size": item.size_text,
+            "short": item.short,
+            "sha256": item.sha256,
+            "at": item.at,
+            "who": who(item.actor.name, item.actor.role, item.actor.unit, names),
+            "note": free_text(item.note),
+        }
+        for seq, item in enumerate(attachments_of(records), start=1)
     ]

@@ -23,7 +23,7 @@ from workflow.documents import (
     who,
 )
 from workflow.policies import Clock, Policy
-from workflow.review_process import handovers, merged_in, process
+from workflow.review_process import evidence, handovers, merged_in, process
 from workflow.timers import Timer, TimerState
 from workflow.vocab import Event
 
@@ -136,6 +136,7 @@ def review_facts(
         "process": process(records, policy, unit_names, zone),
         **handovers(records, unit_names),
         "merged_in": merged_in(merges, unit_names),
+        "attachments": evidence(records, unit_names),
         "result": {
             "value": label(case.result),
             "closed_at": close.at,

@@ -54,6 +54,7 @@ class Event(Vocab):
     RECALCULATE = "recalculate"
     SLA_STEP = "sla_step"  # the watchdog fired a warning, breach or escalation step
     TYPICAL = "typical"  # a reviewer marks a reviewed grievance as a typical case
+    ATTACH = "attach"  # a file of evidence (photo, PDF) attached to a grievance
 
 
 class Role(Vocab):
@@ -142,6 +143,7 @@ ZH: dict[Vocab, str] = {
     Event.RECALCULATE: "重算时限",
     Event.SLA_STEP: "时限告警",
     Event.TYPICAL: "典型案例",
+    Event.ATTACH: "上传证据",
     Role.DISPATCHER: "受理员",
     Role.HANDLER: "承办人",
     Role.SUPERVISOR: "主管",

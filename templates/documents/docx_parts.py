@@ -12,8 +12,10 @@ from templates.documents.docx_blocks import (
     facts_table,
     heading,
     logo,
+    loop_table,
     new_document,
     para,
+    tag,
     title,
 )
 
@@ -117,3 +119,44 @@ def closing(doc: Document, lang: str, signature: tuple[str, str], this_zh: str) 
             "numbers are masked.",
         ),
     )
+
+
+def attachments(doc: Document, lang: str) -> None:
+    """The evidence files attached (上传证据), as a table, only when there are some: name,
+    type, size, short hash, when and who."""
+    t, j = texts(lang)
+    tag(doc, "{%p if attachments %}")
+    para(
+        doc,
+        t(
+            "电子证据附件（按内容摘要存档，共{{ attachments | length }}件）：",
+            "Evidence files attached (stored by content hash; {{ attachments | length }}):",
+        ),
+        indent=lang == "zh",
+    )
+    loop_table(
+        doc,
+        [
+            t("序号", "No."),
+            t("文件名", "File"),
+            t("类型", "Type"),
+            t("大小", "Size"),
+            t("SHA-256（前12位）", "SHA-256 (first 12)"),
+            t("上传时间", "Attached"),
+            t("上传人", "By"),
+        ],
+        "for a in attachments",
+        [
+            "{{ a.seq }}",
+            t(
+                "{{ a.name }}{% if a.note %}（{{ a.note }}）{% endif %}",
+                "{{ a.name }}{% if a.note %} ({{ a.note }}){% endif %}",
+            ),
+            "{{ a.kind }}",
+            "{{ a.size }}",
+            "{{ a.short }}",
+            "{{ a.at | local_time }}",
+            j("{{ a.who.text.@ }}"),
+        ],
+    )
+    tag(doc, "{%p endif %}")

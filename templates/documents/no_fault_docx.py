@@ -7,7 +7,14 @@ from __future__ import annotations
 from docx.document import Document
 
 from templates.documents.docx_blocks import heading, para, tag
-from templates.documents.docx_parts import closing, opening, respondent, sections, texts
+from templates.documents.docx_parts import (
+    attachments,
+    closing,
+    opening,
+    respondent,
+    sections,
+    texts,
+)
 
 
 def no_fault(lang: str) -> Document:
@@ -53,6 +60,7 @@ def no_fault(lang: str) -> Document:
     tag(doc, "{%p for e in evidence %}")
     para(doc, "{{ loop.index }}. {{ e }}", indent=lang == "zh")
     tag(doc, "{%p endfor %}")
+    attachments(doc, lang)
     heading(doc, t("七、结论", "7. Conclusion"))
     para(doc, j("{{ conclusion.@ }}"), indent=lang == "zh")
     para(

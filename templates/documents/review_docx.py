@@ -6,7 +6,14 @@ from __future__ import annotations
 from docx.document import Document
 
 from templates.documents.docx_blocks import facts_table, heading, loop_table, para
-from templates.documents.docx_parts import closing, opening, respondent, sections, texts
+from templates.documents.docx_parts import (
+    attachments,
+    closing,
+    opening,
+    respondent,
+    sections,
+    texts,
+)
 
 
 def review(lang: str) -> Document:
@@ -115,6 +122,7 @@ def review(lang: str) -> Document:
             ),
         ],
     )
+    attachments(doc, lang)
     heading(doc, t("四、承办单位情况", "4. Handling units"))
     facts_table(
         doc,

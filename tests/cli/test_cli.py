@@ -211,7 +211,7 @@ def test_list_filters(cli: Cli) -> None:
     [
         (("show", "20990101-0001"), "does not exist"),
         (("assign", "20990101-0001", "--unit", "ROAD"), "does not exist"),
-        (("sign", "{n}"), "can't sign when accepted; allowed now: amend, assign, merge"),
+        (("sign", "{n}"), "can't sign when accepted; allowed now: amend, assign, attach, merge"),
         (("assign", "{n}", "--unit", "ROAD", "--role", "reviewer"), "a reviewer may not assign"),
         (("sign", "{n}", "--role", "handler"), "--actor-unit"),
         (("assign", "{n}", "--unit", "NOPE"), "unknown unit"),

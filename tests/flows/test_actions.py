@@ -342,7 +342,9 @@ def _failure(driver: Driver, case: str) -> tuple[Any, str, dict[str, Any], dict[
         return actions.sign, n, who, {}, f"grievance {n} does not concern unit UB"
     if case == "illegal move":
         n = driver.to("accepted").number
-        message = f"grievance {n}: can't close when accepted; allowed now: amend, assign, merge"
+        message = (
+            f"grievance {n}: can't close when accepted; allowed now: amend, assign, attach, merge"
+        )
         return actions.close, n, DESK_WHO, {"result": "resolved", "note": "x"}, message
     if case == "role":
         n = driver.to("accepted").number
@@ -544,7 +546,7 @@ def test_a_refused_deployed_run_logs_the_reason_and_no_traceback(db: None, drive
             run_flow(actions.close, flow_run=flow_run, error_logger=flow_run_logger(flow_run))
     finally:
         runs.removeHandler(kept)
-    reason = f"grievance {n}: can't close when accepted; allowed now: amend, assign, merge"
+    reason = f"grievance {n}: can't close when accepted; allowed now: amend, assign, attach, merge"
     with get_client(sync_client=True) as client:
         final = client.read_flow_run(flow_run.id).state
     assert final is not None and final.is_failed() and final.message == reason

@@ -72,6 +72,12 @@ SAMPLE_INPUT: dict[Event, dict[str, Any]] = {
         "notify": ["unit", "supervisor"],
     },
     Event.TYPICAL: {"summary": "运费拖欠，调取运单后督促结清"},
+    Event.ATTACH: {
+        "sha256": "ab" * 32,
+        "media_type": "image/jpeg",
+        "size": 1024,
+        "name": "运单.jpg",
+    },
 }
 
 # Case facts that make each guard hold, so a legal pair is refused only by the table.
@@ -150,10 +156,12 @@ def test_every_state_event_pair(state: State, event: Event) -> None:
 
 def test_terminal_states_have_no_exits() -> None:
     for state in TERMINAL_STATES:
-        # only the engine's own records, and a reviewed case marked typical: they stay in place
+        # only the engine's own records, and a reviewed case marked typical or given more
+        # evidence: they stay in place (a merged duplicate takes no evidence)
+        late = [Event.ATTACH] if state is not State.MERGED else []
         typical = [Event.TYPICAL] if state is State.REVIEWED else []
-        assert allowed_events(state) == [Event.RECALCULATE, Event.SLA_STEP, *typical]
-        for event in (Event.RECALCULATE, Event.SLA_STEP, *typical):
+        assert allowed_events(state) == [*late, Event.RECALCULATE, Event.SLA_STEP, *typical]
+        for event in (*late, Event.RECALCULATE, Event.SLA_STEP, *typical):
             row = transition_for(state, event)
             assert row is not None and row.target is None
 
@@ -162,7 +170,7 @@ def test_illegal_message_names_allowed_events() -> None:
     with pytest.raises(
         IllegalTransition,
         match=r"can't close when accepted; allowed now: amend, "
-        r"assign, merge",
+        r"assign, attach, merge",
     ):
         decide(
             "N-1",
@@ -515,8 +523,9 @@ def test_the_engines_own_records_are_not_offered_to_people() -> None:
             actor=Actor("h", Role.HANDLER, "UA"),
             at=AT,
         )
-    # a reviewed case is finished too; a reviewer may still mark it typical (典型案例)
-    with pytest.raises(IllegalTransition, match=r"allowed now: typical$"):
+    # a reviewed case is finished too; a reviewer may still mark it typical (典型案例), and
+    # evidence may still be attached (上传证据)
+    with pytest.raises(IllegalTransition, match=r"allowed now: attach, typical$"):
         decide(
             "N-1",
             make_case(State.REVIEWED),
