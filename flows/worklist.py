@@ -44,7 +44,6 @@ the tables stay. Costs measured by `bench/worklist.py` are in the README.
 import hashlib
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,12 +53,10 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     ArtifactCollectionFilter,
     ArtifactCollectionFilterKey,
-    ArtifactFilter,
-    ArtifactFilterKey,
     FlowRunFilterEndTime,
 )
 from prefect.client.schemas.objects import StateType
-from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
+from prefect.client.schemas.sorting import FlowRunSort
 from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 
@@ -76,6 +73,7 @@ from flows.case_sync import (
     runs_filter,
     sync_one,
 )
+from flows.sla_board import prune_versions
 from models.tables import Grievance, GrievanceEvent
 from service.engine import Engine
 from service.worklist import (
@@ -344,20 +342,5 @@ def publish_worklists(engine: Engine, now: datetime) -> dict[str, int]:
             ),
         )
         published.append(key)
-    _prune_versions(published)
+    prune_versions(published, keep=TABLE_VERSIONS)
     return counts
-
-
-def _prune_versions(keys: Sequence[str]) -> None:
-    """Keep the newest `TABLE_VERSIONS` versions of each table just published (a busy
-    bureau changes a unit's table many times a day; each version is a full table)."""
-    with get_client(sync_client=True) as client:
-        for key in keys:
-            old = client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-                sort=ArtifactSort.CREATED_DESC,
-                offset=TABLE_VERSIONS,
-                limit=PAGE,
-            )
-            for artifact in old:
-                client.delete_artifact(artifact.id)

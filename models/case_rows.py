@@ -224,13 +224,7 @@ def list_rows(
     if unit is not None:
         query = query.where(Grievance.lead_unit == unit)
     if visible_to_unit is not None:
-        query = query.where(
-            or_(
-                col(Grievance.lead_unit) == visible_to_unit,
-                col(Grievance.first_handler_unit) == visible_to_unit,
-                names_co_unit(visible_to_unit),
-            )
-        )
+        query = query.where(visible_to(visible_to_unit))
     query = query.order_by(col(Grievance.accepted_at), col(Grievance.id))
     return session.exec(query.limit(limit).offset(offset)).all()
 
@@ -240,6 +234,16 @@ def names_co_unit(unit: str) -> ColumnElement[bool]:
     '%' or '\\', but '_' is a LIKE wildcard: escaped, so U_1 does not match UX1."""
     pattern = '%"' + unit.replace("_", "\\_") + '"%'
     return cast(Grievance.co_units, String).like(pattern, escape="\\")
+
+
+def visible_to(unit: str) -> ColumnElement[bool]:
+    """The grievances a unit's staff may see: those the unit leads, co-handles or first
+    handled."""
+    return or_(
+        col(Grievance.lead_unit) == unit,
+        col(Grievance.first_handler_unit) == unit,
+        names_co_unit(unit),
+    )
 
 
 def count_by_state(session: Session) -> dict[State, int]:

@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from models.case_rows import names_co_unit
+from models.case_rows import visible_to
 from models.tables import Grievance
 from workflow.machine import OPEN_STATES
 from workflow.vocab import State
@@ -43,13 +43,7 @@ def find_rows(
     only those the unit leads, co-handles or first handled."""
     query = select(Grievance).where(col(_COLUMNS[key]) == value)
     if visible_to_unit is not None:
-        query = query.where(
-            or_(
-                col(Grievance.lead_unit) == visible_to_unit,
-                col(Grievance.first_handler_unit) == visible_to_unit,
-                names_co_unit(visible_to_unit),
-            )
-        )
+        query = query.where(visible_to(visible_to_unit))
     query = query.order_by(col(Grievance.accepted_at), col(Grievance.id)).limit(limit)
     return session.exec(query).all()
 
