@@ -230,6 +230,10 @@ class Snapshot:
             "",
             f"**等待 Waiting for:** {who} · **可办理 Actions:** {self.wait.offered()}",
             "",
+            # the gate's pages (same origin as the UI): this grievance's evidence, and search
+            f"[证据材料 Evidence](/gate/attachments?number={self.number}) · "
+            "[查找工单 Find a grievance](/gate/find)",
+            "",
             *([self.duplicate_hint(), ""] if self.duplicates else []),
             "| 项目 Item | 值 Value |",
             "|---|---|",

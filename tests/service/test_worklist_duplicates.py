@@ -100,3 +100,12 @@ def test_a_returned_grievance_is_checked_again(built: Builder) -> None:
     uc.return_to_desk(e, n["A"], st(HANDLER_A, local(11, 20, 11)), reason="非本单位职责")
     # A waits for the desk again (改派 or 并单): B and C, both open, are its candidates
     assert _repeats(built, "A") == [(n["B"], ("phone",), True), (n["C"], ("plate",), True)]
+
+
+def test_the_form_links_to_the_grievances_evidence_and_to_search(built: Builder) -> None:
+    number = built.numbers["E"]
+    snap = worklist.read(built.engine, number)
+    assert snap is not None
+    text = snap.description()
+    assert f"[证据材料 Evidence](/gate/attachments?number={number})" in text
+    assert "[查找工单 Find a grievance](/gate/find)" in text
