@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from freezegun import freeze_time
+from sqlalchemy import text
 
 from models import open_work
 from service import cases as uc
@@ -95,7 +97,10 @@ def test_a_closed_or_suspended_grievance_leaves_the_board(driver: Driver) -> Non
 
 
 def test_the_running_timers_are_read_through_the_deadline_index(driver: Driver) -> None:
-    """One query, by (stopped_at, due_at): no scan of the grievances, no sort step."""
+    """One query, by (stopped_at, due_at): no scan of the grievances, no sort step (SQLite's
+    plan; PostgreSQL picks a plan by its statistics, which a tiny test table does not show)."""
+    if driver.engine.db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plan")
     driver.to("assigned")
     from sqlalchemy.dialects import sqlite
 
@@ -111,9 +116,11 @@ def test_the_running_timers_are_read_through_the_deadline_index(driver: Driver) 
 def test_a_timer_of_an_unknown_target_is_left_out_and_named(driver: Driver) -> None:
     number = driver.accept().number
     with driver.engine.db.transaction() as session:
-        session.connection().exec_driver_sql(
-            "UPDATE sla_timer SET target = 'vanished' WHERE number = ? AND target = 'assign'",
-            (number,),
+        session.connection().execute(
+            text(
+                "UPDATE sla_timer SET target = 'vanished' WHERE number = :n AND target = 'assign'"
+            ),
+            {"n": number},
         )
     built = sla_board.build(driver.engine, driver.now)
     assert built.unreadable == (number,)
