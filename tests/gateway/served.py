@@ -28,6 +28,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class RetryingOn503(httpx.HTTPTransport):
+    """Sends a request again when the answer is 503, as Prefect's own client does (its server
+    answers 503 "Service Unavailable" for what it deems retryable, such as SQLite's "database
+    is locked" while the watchdog writes): at most 5 tries, 0.5 s, 1 s, ... apart."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for attempt in range(1, 6):
+            response = super().handle_request(request)
+            if response.status_code != 503 or attempt == 5:
+                return response
+            response.close()
+            time.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
+
+
 @dataclass
 class Served:
     url: str
@@ -48,7 +63,7 @@ class Served:
         )
 
     def session(self, name: str, password: str | None = None) -> httpx.Client:
-        client = httpx.Client(base_url=self.url, timeout=30)
+        client = httpx.Client(base_url=self.url, timeout=30, transport=RetryingOn503())
         answer = client.post(
             "/login",
             data={"username": name, "password": password or PASSWORDS[name]},
