@@ -307,12 +307,23 @@ def test_in_a_real_browser_the_desk_resumes_a_case_run_and_sees_the_next_form(
             ".filter(b => b.innerText.trim() === 'Submit').map(b => (b.click(), 1)).length"
         )
         assert submitted == 1
-        _until(
-            page,
-            f"fetch('/api/flow_runs/{case['id']}').then(r => r.json()).then(r =>"
-            " r.state.type === 'PAUSED' && r.state.state_details.pause_key"
-            f" && r.state.state_details.pause_key !== {json.dumps(first_key)})",
-        )
+        try:
+            _until(
+                page,
+                f"fetch('/api/flow_runs/{case['id']}').then(r => r.json()).then(r =>"
+                " r.state.type === 'PAUSED' && r.state.state_details.pause_key"
+                f" && r.state.state_details.pause_key !== {json.dumps(first_key)})",
+            )
+        except AssertionError as error:  # what the run, the page and the server say
+            run = page.evaluate(
+                f"fetch('/api/flow_runs/{case['id']}').then(r => r.json())"
+                ".then(r => JSON.stringify(r.state))"
+            )
+            shown = page.evaluate("document.body.innerText.slice(0, 1500)")
+            tail = served.log.read_text(errors="replace")[-4000:]
+            raise AssertionError(
+                f"{error}\nrun state: {run}\npage: {shown}\nserve.log: {tail}"
+            ) from error
         shown = json.loads(served.cli("show", number, "--json").stdout)
         assert (shown["state"], shown["lead_unit"]) == ("assigned", "ROAD"), shown
         assert shown["events"][-1]["actor"] == "desk"
