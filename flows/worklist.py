@@ -43,7 +43,6 @@ the tables stay. Costs measured by `bench/worklist.py` are in the README.
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,6 +80,7 @@ from service.worklist import (
     snapshots,
     worklist_tables,
 )
+from workflow.artifact_keys import worklist_key
 from workflow.vocab import Event
 from workflow.vocab import State as GState
 
@@ -296,10 +296,6 @@ def _prune(client: SyncPrefectClient, deployment_id: UUID, report: SyncReport) -
         report.add("deleted")
 
 
-def artifact_key(party: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", f"worklist-{party}".lower()).strip("-")
-
-
 def publish_worklists(engine: Engine, now: datetime) -> dict[str, int]:
     """Publish `worklist-<unit>` and `worklist-desk` table artifacts, each only when its
     content changed since its latest version. Returns the waiting count per party."""
@@ -328,7 +324,7 @@ def publish_worklists(engine: Engine, now: datetime) -> dict[str, int]:
         digest = hashlib.sha256(
             json.dumps([len(entries), shown], ensure_ascii=False, sort_keys=True).encode()
         ).hexdigest()[:12]
-        key = artifact_key(party)
+        key = worklist_key(party)
         if seen.get(key, "").endswith(f"#{digest}"):
             continue
         who = "受理台 the desk" if party == "desk" else f"承办单位 unit {party}"

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway import evidence, search
+from gateway import evidence, search, shortcuts
 from gateway.narrowing import narrow
 from gateway.pages import login_page, reveal_page
 from gateway.partner_api import PartnerApi
@@ -349,6 +349,12 @@ class Gate:
     async def evidence_file(self, request: Request) -> Response:
         return await evidence.download(self, request)
 
+    async def board(self, request: Request) -> Response:
+        return await shortcuts.board(self, request)
+
+    async def worklist(self, request: Request) -> Response:
+        return await shortcuts.worklist(self, request)
+
     async def health(self, request: Request) -> Response:
         return JSONResponse({"gate": "ok"})
 
@@ -390,7 +396,9 @@ class Gate:
                 await self.refuse(request, identity.name, stamped.detail)
                 return JSONResponse({"detail": stamped.detail}, status_code=stamped.status)
             body = stamped
-        narrowed = await narrow(self.client, self.upstream, identity, request.method, path, body)
+        narrowed = await narrow(
+            self.client, self.upstream, identity, request.method, path, body, request.url.query
+        )
         if isinstance(narrowed, Refusal):
             await self.refuse(request, identity.name, narrowed.detail)
             return JSONResponse({"detail": narrowed.detail}, status_code=narrowed.status)
@@ -434,6 +442,8 @@ class Gate:
                 Route("/gate/attachments", self.evidence_page, methods=["GET"]),
                 Route("/gate/attach", self.attach, methods=["POST"]),
                 Route("/gate/attachment", self.evidence_file, methods=["GET"]),
+                Route("/gate/board", self.board, methods=["GET"]),
+                Route("/gate/worklist", self.worklist, methods=["GET"]),
                 # the partner API: its own bearer keys, no session (gateway.partner_api)
                 Mount(PARTNER_PREFIX, app=PartnerApi(self.engine, clock=self.clock).app()),
                 Route("/{path:path}", self.through, methods=methods),

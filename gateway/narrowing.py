@@ -16,19 +16,31 @@ listed when the list asks for that key alone (the UI's artifact page asks exactl
 latest version, `GET /api/artifacts/{key}/latest`, and its versions,
 `POST /api/artifacts/filter` by key); any other list is narrowed by the run tag as above,
 so another unit's board and the desk's never show. One artifact read by id or key is
-answered only if it is the unit's own board or belongs to a run of the unit (404 else)."""
+answered only if it is the unit's own board or belongs to a run of the unit (404 else). The
+unit's worklist table (`worklist-<unit>`, also the watchdog's) is read the same way.
+
+Events (`POST /api/events/filter`, `/api/events/count-by/{what}`) are narrowed to the events
+of the unit's runs: the gate adds a related-resource filter (Prefect ANDs the entries of
+`related`) asking for the run's tag `unit:<code>` or `waiting:<code>`, which Prefect lists
+among every flow-run event's related resources. The next page
+(`GET /api/events/filter/next?page-token=…`) carries its filter in the token: it is
+forwarded only if that filter holds the unit's entry (403 else)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 
 from gateway.proxy import Upstream
 from gateway.stamping import Refusal
 from workflow.accounts import AccountRole, Identity
+from workflow.artifact_keys import worklist_key
 from workflow.sla_board import board_key
 
 LISTS = re.compile(
@@ -38,6 +50,8 @@ LOGS = "/api/logs/filter"
 ONE_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(?:/.*)?$")
 ARTIFACT_LISTS = re.compile(r"^/api/artifacts(?:/latest)?/(?:filter|count)$")
 ONE_ARTIFACT = re.compile(r"^/api/artifacts/([^/]+)(/latest)?$")
+EVENTS = re.compile(r"^/api/events/(?:filter|count-by/[^/]+)$")
+EVENTS_NEXT = "/api/events/filter/next"
 
 
 def unit_of(identity: Identity) -> str | None:
@@ -65,8 +79,9 @@ def narrowed_list(raw: bytes, unit: str) -> bytes | Refusal:
 
 
 def own_keys(unit: str) -> frozenset[str]:
-    """The artifact keys a unit's staff read although no run of theirs made them."""
-    return frozenset({board_key(unit)})
+    """The artifact keys a unit's staff read although no run of theirs made them: their
+    unit's SLA board and worklist table (both made by the watchdog)."""
+    return frozenset({board_key(unit), worklist_key(unit)})
 
 
 def own_artifact_list(raw: bytes, unit: str) -> bytes | None:
@@ -134,6 +149,46 @@ async def _logs_of_visible_runs(
     return raw
 
 
+def unit_events(unit: str) -> list[list[str]]:
+    """The related resources one of which an event must have to be the unit's: its run's
+    tags (`resources_in_roles` pairs of resource id and role)."""
+    return [[f"prefect.tag.unit:{unit}", "tag"], [f"prefect.tag.waiting:{unit}", "tag"]]
+
+
+def narrowed_events(raw: bytes, unit: str) -> bytes | Refusal:
+    """An event list or count request with the unit's related-resource entry added."""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return Refusal(400, "the request body is not JSON")
+    if not isinstance(body, dict):
+        return Refusal(400, "the request body is not an object")
+    wanted = body.get("filter") or {}
+    if not isinstance(wanted, dict):
+        return Refusal(400, "the event filter is not an object")
+    related = wanted.get("related")
+    listed = [] if related is None else related if isinstance(related, list) else [related]
+    wanted["related"] = [*listed, {"resources_in_roles": unit_events(unit)}]
+    body["filter"] = wanted
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def next_page_is_narrowed(query: str, unit: str) -> bool:
+    """Does the page token of `/api/events/filter/next` hold the unit's entry? (Prefect's
+    token: base64 of base64 of JSON with the filter, as `prefect.server.events.storage`.)"""
+    tokens = parse_qs(query).get("page-token") or []
+    if len(tokens) != 1:
+        return False
+    try:
+        inner = base64.b64decode(tokens[0].encode()).decode()
+        related = json.loads(base64.b64decode(inner))["filter"]["related"]
+    except (ValueError, binascii.Error, KeyError, TypeError, UnicodeDecodeError):
+        return False
+    entries = related if isinstance(related, list) else [related]
+    own = unit_events(unit)
+    return any(isinstance(e, dict) and e.get("resources_in_roles") == own for e in entries)
+
+
 async def narrow(
     client: httpx.AsyncClient,
     upstream: Upstream,
@@ -141,11 +196,18 @@ async def narrow(
     method: str,
     path: str,
     raw: bytes | None,
+    query: str = "",
 ) -> bytes | None | Refusal:
     """The body to forward for unit staff (narrowed where it lists runs), or a refusal."""
     unit = unit_of(identity)
     if unit is None:
         return raw
+    if method == "POST" and EVENTS.match(path):
+        return narrowed_events(raw or b"", unit)
+    if method == "GET" and path == EVENTS_NEXT:
+        if next_page_is_narrowed(query, unit):
+            return raw
+        return Refusal(403, f"unit {unit} staff page through their unit's events only")
     if method == "POST" and ARTIFACT_LISTS.match(path):
         own = own_artifact_list(raw or b"", unit)
         return own if own is not None else narrowed_list(raw or b"", unit)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from workflow.artifact_keys import unit_key
 from workflow.calendar import BusinessCalendar
 from workflow.policies import Clock, Target
 from workflow.privacy import mask_text
@@ -47,23 +48,10 @@ _ORDER = {Card.RED: 0, Card.YELLOW: 1, Card.GREEN: 2}
 
 def board_key(party: str) -> str:
     """The artifact key of a party's board: `sla-board` for the desk, `sla-board-<unit>` for
-    a unit (lowercased, `_` as `-`; a code that is not all capitals and dashes also gets a
-    digest of itself, so `ROAD` and `road` never share a board). Keys are what the gate lets
-    a unit's staff read, so two units must never map to one key."""
+    a unit (`workflow.artifact_keys.unit_key`: two units never share a board)."""
     if party == DESK:
         return KEY_PREFIX
-    slug = party.lower().replace("_", "-")
-    if party != party.upper() or "_" in party:
-        slug += "-" + _digest(party)
-    return f"{KEY_PREFIX}-{slug}"
-
-
-def _digest(text: str) -> str:
-    """Six hex digits of FNV-1a over the code (stable across processes, unlike `hash`)."""
-    value = 0x811C9DC5
-    for byte in text.encode():
-        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return f"{value:08x}"[:6]
+    return unit_key(KEY_PREFIX, party)
 
 
 def card(timer: Timer, at: datetime) -> Card:

@@ -25,6 +25,7 @@ from service.acting import Stamp
 from service.engine import Engine
 from service.units import add_unit
 from workflow.actor import Actor
+from workflow.artifact_keys import WORKLIST_DESK, worklist_key
 from workflow.sla_board import DESK, board_key
 from workflow.timeutil import parse_instant
 from workflow.vocab import Role
@@ -49,8 +50,12 @@ ARTIFACTS = [
     _artifact(4, None, CASE_RUN_UA),  # an action's result, of a run of UA
     _artifact(5, None, CASE_RUN_UB),
     _artifact(6, "orphan", None),  # of no run at all
+    _artifact(7, worklist_key("UA"), WATCHDOG_RUN),
+    _artifact(8, worklist_key("UB"), WATCHDOG_RUN),
+    _artifact(9, worklist_key(WORKLIST_DESK), WATCHDOG_RUN),
 ]
-DESK_BOARD, UA_BOARD, UB_BOARD, UA_RESULT, UB_RESULT, ORPHAN = (a["id"] for a in ARTIFACTS)
+DESK_BOARD, UA_BOARD, UB_BOARD, UA_RESULT, UB_RESULT, ORPHAN = (a["id"] for a in ARTIFACTS[:6])
+UA_LIST, UB_LIST, DESK_LIST = (a["id"] for a in ARTIFACTS[6:])
 
 
 async def _prefect(request: Request) -> Response:
@@ -160,3 +165,90 @@ def test_the_desk_and_the_bureau_read_every_board(gate: TestClient, name: str) -
     assert gate.get(f"/api/artifacts/{UB_BOARD}").status_code == 200
     listed = {"artifacts": {"key": {"like_": "sla-board%"}}}
     assert _sent(gate.post("/api/artifacts/latest/filter", json=listed)) == listed
+
+
+def test_unit_staff_read_their_own_worklist_table_and_no_other(gate: TestClient) -> None:
+    _login(gate, "ua")
+    assert gate.get("/api/artifacts/worklist-ua/latest").json()["id"] == UA_LIST
+    assert gate.get(f"/api/artifacts/{UA_LIST}").status_code == 200
+    for other in ("worklist-ub", "worklist-desk"):
+        assert gate.get(f"/api/artifacts/{other}/latest").status_code == 404, other
+    for other in (UB_LIST, DESK_LIST):
+        assert gate.get(f"/api/artifacts/{other}").status_code == 404, other
+    own = {"artifacts": {"key": {"any_": ["worklist-ua", "sla-board-ua"]}}}
+    assert _sent(gate.post("/api/artifacts/filter", json=own))["artifacts"]["operator"] == "and_"
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "where"),
+    [
+        ("ua", "/gate/board", "/artifacts/key/sla-board-ua"),
+        ("uasup", "/gate/worklist", "/artifacts/key/worklist-ua"),
+        ("ua", "/gate/worklist?unit=UA", "/artifacts/key/worklist-ua"),
+        ("zhang", "/gate/board", "/artifacts/key/sla-board"),
+        ("zhang", "/gate/worklist", "/artifacts/key/worklist-desk"),
+        ("ana", "/gate/worklist?unit=UB", "/artifacts/key/worklist-ub"),
+        ("zhang", "/gate/board?unit=UB", "/artifacts/key/sla-board-ub"),
+    ],
+)
+def test_the_short_addresses_lead_to_the_person_s_own_table(
+    gate: TestClient, name: str, path: str, where: str
+) -> None:
+    _login(gate, name)
+    answer = gate.get(path, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == where
+
+
+def test_the_short_addresses_refuse_another_unit_bad_codes_and_no_session(
+    gate: TestClient,
+) -> None:
+    answer = gate.get("/gate/board?unit=UA", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=/gate/board%3Funit%3DUA"
+    _login(gate, "ua")
+    other = gate.get("/gate/worklist?unit=UB", follow_redirects=False)
+    assert other.status_code == 403 and "UA" in other.json()["detail"]
+    bad = gate.get("/gate/board?unit=%3Cscript%3E", follow_redirects=False)
+    assert bad.status_code == 400
+
+
+def _token(filter_: dict[str, Any]) -> str:
+    """A page token as Prefect makes it: base64 of base64 of JSON with the filter."""
+    inner = base64.b64encode(
+        json.dumps({"filter": filter_, "count": 9, "page_size": 1, "offset": 1}).encode()
+    )
+    return base64.b64encode(inner).decode()
+
+
+UA_EVENTS = {
+    "resources_in_roles": [["prefect.tag.unit:UA", "tag"], ["prefect.tag.waiting:UA", "tag"]]
+}
+
+
+def test_unit_staff_events_are_narrowed_to_their_unit_s_run_tags(gate: TestClient) -> None:
+    _login(gate, "ua")
+    for path in ("/api/events/filter", "/api/events/count-by/event"):
+        assert _sent(gate.post(path, json={"limit": 5}))["filter"] == {"related": [UA_EVENTS]}
+        one = {"filter": {"related": {"role": ["tag"]}, "event": {"prefix": ["prefect"]}}}
+        assert _sent(gate.post(path, json=one))["filter"] == {
+            "related": [{"role": ["tag"]}, UA_EVENTS],
+            "event": {"prefix": ["prefect"]},
+        }
+        listed = {"filter": {"related": [{"id": ["x"]}, {"role": ["tag"]}]}}
+        assert _sent(gate.post(path, json=listed))["filter"]["related"][-1] == UA_EVENTS
+        assert gate.post(path, content=b"[1]").status_code == 400
+        assert gate.post(path, json={"filter": "all"}).status_code == 400
+    own = _token({"related": [UA_EVENTS], "occurred": {}})
+    assert gate.get(f"/api/events/filter/next?page-token={own}").status_code == 200
+    ub = {"resources_in_roles": [["prefect.tag.unit:UB", "tag"], ["prefect.tag.waiting:UB", "tag"]]}
+    for token in (_token({"related": [ub]}), _token({}), "garbage!", ""):
+        answer = gate.get(f"/api/events/filter/next?page-token={token}")
+        assert answer.status_code == 403, token
+    assert gate.get("/api/events/filter/next").status_code == 403
+
+
+def test_the_bureau_s_events_are_not_narrowed(gate: TestClient) -> None:
+    _login(gate, "zhang")
+    assert _sent(gate.post("/api/events/filter", json={"limit": 5})) == {"limit": 5}
+    other = _token({})
+    assert gate.get(f"/api/events/filter/next?page-token={other}").status_code == 200

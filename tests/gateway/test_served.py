@@ -141,6 +141,68 @@ def test_an_action_acts_as_the_account_that_started_it_and_others_do_not_see_it(
     assert run["id"] in {r["id"] for r in desk.post("/api/flow_runs/filter", json={}).json()}
 
 
+def _events_of(client: httpx.Client, run_ids: set[str]) -> list[dict[str, Any]]:
+    """The events (of today, Prefect's default window) whose resource is one of the runs."""
+    answer = client.post("/api/events/filter", json={"limit": 50})
+    assert answer.status_code == 200, answer.text[:300]
+    page = answer.json()
+    wanted = {f"prefect.flow-run.{run_id}" for run_id in run_ids}
+    return [e for e in page["events"] if e["resource"]["prefect.resource.id"] in wanted]
+
+
+def _suspended_case_run(client: httpx.Client, number: str, timeout: float = 150) -> str:
+    flt = {"flow_runs": {"name": {"any_": [f"case {number}"]}}}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in client.post("/api/flow_runs/filter", json=flt).json():
+            if run["state"]["type"] == "PAUSED":
+                return str(run["id"])
+        time.sleep(1)
+    raise AssertionError(f"no suspended case run for {number} in {timeout} s")
+
+
+def test_unit_staff_see_the_events_of_their_unit_s_runs_only(served: Served) -> None:
+    """Events are narrowed by the run tags Prefect lists in them: a case run carries its
+    unit's tag from its creation on (an action run tags itself while it runs, after its first
+    events: unit staff see those runs in the lists, not in the event feed)."""
+    desk = served.session("desk")
+    accepted = _finished(desk, _accept(desk, "E2E-EV").json()["id"])
+    number = accepted["name"].split(" ", 1)[1]
+    deployment = _deployment(desk, "分办 assign", "assign")
+    started = desk.post(
+        f"/api/deployments/{deployment}/create_flow_run",
+        json={"parameters": {"params": {"number": number, "unit": "ROAD"}}},
+    )
+    assert started.status_code == 201, started.text[:300]
+    assert _finished(desk, started.json()["id"])["state"]["type"] == "COMPLETED"
+    case = _suspended_case_run(desk, number)  # waits for ROAD (sign), made by the watchdog
+    runs = {accepted["id"], case}
+    deadline = time.monotonic() + 120  # Prefect's event persister writes them in batches
+    while time.monotonic() < deadline:
+        seen = {e["resource"]["prefect.resource.id"] for e in _events_of(desk, runs)}
+        if seen == {f"prefect.flow-run.{run}" for run in runs}:
+            break
+        time.sleep(1)
+    assert seen == {f"prefect.flow-run.{run}" for run in runs}
+    road = served.session("road")
+    seen = {e["resource"]["prefect.resource.id"] for e in _events_of(road, runs)}
+    assert seen == {f"prefect.flow-run.{case}"}  # ROAD's case run; not the desk's accept
+    law = served.session("law")
+    assert _events_of(law, runs) == []
+    counted = law.post("/api/events/count-by/event", json={"filter": {}})
+    assert counted.status_code == 200, counted.text[:300]
+    # a page of the desk's query handed to another unit's handler: refused
+    page = desk.post("/api/events/filter", json={"limit": 1}).json()
+    assert page["next_page"], page
+    token = page["next_page"].split("page-token=", 1)[1]
+    refused = law.get(f"/api/events/filter/next?page-token={token}")
+    assert refused.status_code == 403, refused.text[:300]
+    own = road.post("/api/events/filter", json={"limit": 1}).json()
+    if own.get("next_page"):  # its own next page passes
+        token = own["next_page"].split("page-token=", 1)[1]
+        assert road.get(f"/api/events/filter/next?page-token={token}").status_code == 200
+
+
 def test_a_forged_actor_a_non_acting_account_and_no_session_write_nothing(
     served: Served,
 ) -> None:
