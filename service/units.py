@@ -22,6 +22,9 @@ from workflow.timeutil import iso
 from workflow.unit_time import UnitTime
 from workflow.validation import UnitName, is_unit_code
 
+# the worklists, boards and digests name the grievance desk "desk": no unit may be called so
+RESERVED = "desk"
+
 
 def add_unit(
     engine: Engine,
@@ -36,6 +39,10 @@ def add_unit(
     require_desk(stamp.actor, "adds units")
     if not is_unit_code(code):
         raise InvalidInput(f"unit code {code!r}: use 1-32 letters, digits, '-' or '_'")
+    if code.lower() == RESERVED:
+        raise InvalidInput(
+            f"unit code {code!r} is reserved for the grievance desk (受理台); choose another"
+        )
     name = _validate_unit_name(name)
     handlers = [check_url(url) for url in notify]
     supervisors = [check_url(url) for url in supervisor_notify]

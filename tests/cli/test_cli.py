@@ -227,6 +227,8 @@ def test_list_filters(cli: Cli) -> None:
         (("assign", "{n}", "--unit", "ROAD", "--at", "2026-11-22T09:00"), "before its last event"),
         (("assign", "{n}", "--unit", "ROAD", "--expect-version", "7"), "version 1, not 7"),
         (("unit", "add", "ROAD", "--name", "again"), "already exists"),
+        # the worklists, boards and digests call the grievance desk "desk"
+        (("unit", "add", "Desk", "--name", "受理台"), "reserved for the grievance desk"),
         (("list", "--limit", "0"), "limit"),
         (("accept", "--channel", "fax"), "Invalid value for '--channel'"),
         (("frobnicate",), "No such command"),
