@@ -2,14 +2,17 @@
 
     .venv/bin/python -m bench [--size small|full] [--only NAME,...] [--dir DIR]
 
-Runs plan, lifecycle, importer, sweep, bulletin and gate in that order (or the ones
+Runs plan, lifecycle, importer, sweep, bulletin, gate, find and board in that order (or the ones
 `--only` names), each printing its own figures; progress goes to stderr. Then one table:
 each figure beside its reference measured in the same run, the ratio, the goal, and met /
 missed (FAILED: the benchmark found wrong results or could not run). `--size small` is what
 CI runs (about a minute: it proves the benchmarks work; at that size fixed costs dominate
 and the goals mean little); `--size full` uses the sizes of the goals (10k / 100k / 1M open
 grievances for the sweep, 1M for the bulletin, 100k work orders for the import, 300 calls
-of each kind through the gate) and takes a long while. Exit code 1 if any benchmark FAILED;
+of each kind through the gate, 1M grievances for find, 5k and 50k for the SLA board) and takes
+a long while. The benchmarks that start a whole `grievance serve` or a load of HTTP clients
+run alone: `bench.desk_step`, `bench.partner_api`, `bench.worklist`, `bench.workers`,
+`bench.audit_verify` (1M events). Exit code 1 if any benchmark FAILED;
 missed goals do not change it.
 Each benchmark also runs alone: `python -m bench.sweep --help` and so on.
 """
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from bench.summary import FAILED, Line, load, markdown
 
-NAMES = ("plan", "lifecycle", "importer", "sweep", "bulletin", "gate")
+NAMES = ("plan", "lifecycle", "importer", "sweep", "bulletin", "gate", "find", "board")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Size:
     bulletin: int
     bulletin_repeat: int
     gate: int
+    find: int
+    find_lookups: int
+    board: tuple[int, ...]
+    board_repeat: int
 
 
 SIZES = {
@@ -54,6 +61,10 @@ SIZES = {
         bulletin=2_000,
         bulletin_repeat=1,
         gate=20,
+        find=2_000,
+        find_lookups=30,
+        board=(1_000,),
+        board_repeat=1,
     ),
     "full": Size(
         plan=100_000,
@@ -65,6 +76,10 @@ SIZES = {
         bulletin=1_000_000,
         bulletin_repeat=3,
         gate=300,
+        find=1_000_000,
+        find_lookups=300,
+        board=(5_000, 50_000),
+        board_repeat=3,
     ),
 }
 
@@ -127,6 +142,24 @@ def _gate(size: Size, folder: Path) -> list[Line]:
     return gate.lines(result)
 
 
+def _find(size: Size, folder: Path) -> list[Line]:
+    from bench import find
+
+    result = find.run(size.find, size.find_lookups, folder)
+    find.report(result)
+    if result.wrong:
+        print(f"FAILED: find: {result.wrong} wrong results")
+    return find.lines(result)
+
+
+def _board(size: Size, folder: Path) -> list[Line]:
+    from bench import sla_board
+
+    results = sla_board.run(size.board, size.board_repeat, folder)
+    print(sla_board.report(results))
+    return sla_board.lines(results)
+
+
 RUNNERS: dict[str, Callable[[Size, Path], list[Line]]] = {
     "plan": _plan,
     "lifecycle": _lifecycle,
@@ -134,6 +167,8 @@ RUNNERS: dict[str, Callable[[Size, Path], list[Line]]] = {
     "sweep": _sweep,
     "bulletin": _bulletin,
     "gate": _gate,
+    "find": _find,
+    "board": _board,
 }
 
 

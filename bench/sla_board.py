@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench import sweep
+from bench.summary import NO_GOAL, Line, seconds
 from models import open_work
 from service import sla_board
 from service.engine import Engine
@@ -93,6 +94,23 @@ def report(results: Sequence[tuple[int, dict[str, float]]]) -> str:
             f"| {total * 1000:.0f} ms | {m['count'] * 1000:.0f} ms | {m['bytes'] / 1024:.0f} KiB |"
         )
     return "\n".join(lines)
+
+
+def lines(results: Sequence[tuple[int, dict[str, float]]]) -> list[Line]:
+    """The summary row: the tick's board work at the largest size beside the grouped count
+    the earlier board made on the same database (no goal was set: it runs once a tick)."""
+    size, m = results[-1]
+    total = m["build"] + m["render"]
+    return [
+        Line(
+            "board",
+            f"tick {seconds(total)} at {size:,} grievances ({int(m['running']):,} running timers)",
+            f"grouped count board {seconds(m['count'])}",
+            f"{total / m['count']:.1f}x" if m["count"] else "—",
+            NO_GOAL,
+            NO_GOAL,
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

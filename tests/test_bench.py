@@ -12,7 +12,16 @@ from bench import __main__ as bench_main
 from bench import lifecycle, plan, sweep
 
 # benchmark -> rows it puts in the summary table
-SUMMARY_ROWS = {"plan": 1, "lifecycle": 2, "importer": 1, "sweep": 3, "bulletin": 2, "gate": 1}
+SUMMARY_ROWS = {
+    "plan": 1,
+    "lifecycle": 2,
+    "importer": 1,
+    "sweep": 3,
+    "bulletin": 2,
+    "gate": 1,
+    "find": 1,
+    "board": 1,
+}
 
 
 def _summary(out: str) -> list[list[str]]:
@@ -36,7 +45,7 @@ def test_one_command_runs_every_benchmark_and_prints_one_table(
         assert len(row) == 6 and all(row[:4]), row
         assert row[5] in ("met", "missed", "—"), row
     # every benchmark printed its own figures before the table
-    for heading in ("## plan", "## lifecycle", "## importer", "## sweep", "## bulletin", "## gate"):
+    for heading in (f"## {name}" for name in SUMMARY_ROWS):
         assert heading in out
     assert "ratio use-case rate / bare sqlite3 floor" in out
     assert "ratio import rate / use-case rate" in out
