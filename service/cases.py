@@ -195,10 +195,11 @@ def accept(
 ) -> Case:
     """受理: register a new grievance; its number is given here (20261123-0001).
 
-    `also(session, grievance id, case)` writes more in the same transaction (the partner
-    API's record of who pushed it). It gets the deployment's policy (or the urgent one) in its current version, for good:
+    It gets the deployment's policy (or the urgent one) in its current version, for good:
     that version is stored in the same transaction if it is its first use (and refused,
     with nothing written, if the stored one of that number says something else).
+    `also(session, grievance id, case)` writes more in the same transaction (the partner
+    API's record of who pushed it).
     """
     try:
         with engine.db.transaction() as session:
