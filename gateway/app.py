@@ -15,13 +15,12 @@ runs only (`gateway.narrowing`)."""
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
 import httpx
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
@@ -31,13 +30,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway import evidence, search, shortcuts
+from gateway import evidence, search, shortcuts, sso_routes
 from gateway.narrowing import narrow
+from gateway.origin import SAFE, remote_of, safe_next, same_origin
 from gateway.pages import login_page, reveal_page
 from gateway.partner_api import PartnerApi
 from gateway.partner_openapi import PREFIX as PARTNER_PREFIX
 from gateway.proxy import Upstream, forward
-from gateway.sso import SSO_COOKIE, SSO_MAX_AGE, Sso, SsoConfig, SsoError
+from gateway.sso import Sso, SsoConfig
 from gateway.stamping import Refusal, stamp_request
 from service import accounts, disclosure, security, sessions
 from service.acting import Stamp
@@ -46,12 +46,9 @@ from workflow.accounts import AccountRole, Identity
 from workflow.errors import GrievanceError
 
 COOKIE = "grievance_session"
-NO_STORE = {"Cache-Control": "no-store"}
-REFUSAL_QUIET = timedelta(
-    minutes=1
-)  # the same refusal is logged once a minute  # pages with a driver's number are never cached
+NO_STORE = {"Cache-Control": "no-store"}  # pages with a driver's number are never cached
+REFUSAL_QUIET = timedelta(minutes=1)  # the same refusal is logged once a minute
 FORM_MAX = 8 * 1024  # a login form is small; anything bigger is not one
-_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # Prefect endpoints that change the system rather than a grievance: admins only
 # (reads of them, e.g. the deployments list the UI shows everyone, are POST .../filter)
 _SYSTEM = re.compile(
@@ -70,26 +67,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _remote(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-def _safe_next(target: str | None) -> str:
-    """Where to go after login: a path on this site only (no `//host`, no scheme)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if not origin or origin == "null" and request.method in _SAFE:
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
 def _is_system_change(method: str, path: str) -> bool:
-    if method in _SAFE:
+    if method in SAFE:
         return False
     if method == "DELETE":
         return not _DELETE_OK.match(path)
@@ -138,7 +117,7 @@ class Gate:
     async def refuse(self, request: Request, who: str | None, why: str) -> None:
         """Write a refusal to the security log: once a minute per (client, account, reason),
         so a signed-out tab that keeps polling does not write a row per request."""
-        at, remote = self.clock(), _remote(request)
+        at, remote = self.clock(), remote_of(request)
         key = (remote, who, why)
         last = self._refused.get(key)
         if last is not None and at - last < REFUSAL_QUIET:
@@ -164,7 +143,7 @@ class Gate:
 
     # --- routes --------------------------------------------------------------------------
     async def login_form(self, request: Request) -> Response:
-        target = _safe_next(request.query_params.get("next"))
+        target = safe_next(request.query_params.get("next"))
         return HTMLResponse(login_page(next_path=target, sso=self.sso is not None))
 
     async def login(self, request: Request) -> Response:
@@ -173,11 +152,11 @@ class Gate:
             return Response("login form too large", status_code=413)
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         username, password = form.get("username", ""), form.get("password", "")
-        target = _safe_next(form.get("next"))
-        if not _same_origin(request):
+        target = safe_next(form.get("next"))
+        if not same_origin(request):
             page = login_page(next_path=target, error="origin", username=username)
             return HTMLResponse(page, status_code=403)
-        at, remote = self.clock(), _remote(request)
+        at, remote = self.clock(), remote_of(request)
         try:
             identity = await run_in_threadpool(
                 accounts.authenticate, self.engine, username, password, at, remote
@@ -208,84 +187,23 @@ class Gate:
         )
         return response
 
-    # --- single sign-on (OIDC) -------------------------------------------------------------
-    def _sso_redirect_uri(self, request: Request) -> str:
-        return str(request.base_url).rstrip("/") + "/login/sso/callback"
-
+    # --- single sign-on (OIDC): `gateway.sso_routes` ---------------------------------------
     async def sso_start(self, request: Request) -> Response:
-        if self.sso is None:
-            return Response("single sign-on is not configured", status_code=404)
-        target = _safe_next(request.query_params.get("next"))
-        try:
-            url, state, nonce = await self.sso.authorize_url(self._sso_redirect_uri(request))
-        except (SsoError, httpx.HTTPError) as error:
-            page = login_page(next_path=target, sso=True, detail=f"单点登录不可用 SSO: {error}")
-            return HTMLResponse(page, status_code=502)
-        response = RedirectResponse(url, status_code=303)
-        response.set_cookie(
-            SSO_COOKIE,
-            self.sso_signer.dumps({"state": state, "nonce": nonce, "next": target}),
-            max_age=SSO_MAX_AGE,
-            httponly=True,
-            samesite="lax",
-            secure=self.secure_cookie,
-            path="/login/sso",
-        )
-        return response
+        return await sso_routes.start(self, request)
 
     async def sso_callback(self, request: Request) -> Response:
-        if self.sso is None:
-            return Response("single sign-on is not configured", status_code=404)
-        at, remote = self.clock(), _remote(request)
-        try:
-            started = self.sso_signer.loads(
-                request.cookies.get(SSO_COOKIE, ""), max_age=SSO_MAX_AGE
-            )
-        except BadSignature:
-            started = None
-        state = request.query_params.get("state", "")
-        if not isinstance(started, dict) or not hmac.compare_digest(
-            str(started.get("state", "")), state
-        ):
-            await self.refuse(request, None, "sso state missing or altered")
-            page = login_page(sso=True, detail="单点登录已过期或无效，请重试 The sign-on expired")
-            return HTMLResponse(page, status_code=400)
-        target = _safe_next(str(started.get("next") or "/"))
-        try:
-            claims = await self.sso.claims(
-                request.query_params.get("code", ""),
-                self._sso_redirect_uri(request),
-                str(started["nonce"]),
-            )
-            claimed = self.sso.mapped(claims)
-            identity = await run_in_threadpool(
-                accounts.sso_login,
-                self.engine,
-                name=claimed.name,
-                display=claimed.display_name,
-                role=claimed.role,
-                unit=claimed.unit,
-                at=at,
-                remote=remote,
-            )
-        except (SsoError, GrievanceError, httpx.HTTPError) as error:
-            await self.refuse(request, None, f"sso: {error}"[:200])
-            page = login_page(next_path=target, sso=True, detail=f"单点登录失败 SSO: {error}")
-            return HTMLResponse(page, status_code=403)
-        response = await self.signed_in(identity, target, at, remote)
-        response.delete_cookie(SSO_COOKIE, path="/login/sso")
-        return response
+        return await sso_routes.callback(self, request)
 
     async def logout(self, request: Request) -> Response:
         cookie = request.cookies.get(COOKIE)
-        if cookie and _same_origin(request):
+        if cookie and same_origin(request):
             try:
                 token = self.signer.loads(cookie)
             except BadSignature:
                 token = None
             if isinstance(token, str):
                 await run_in_threadpool(
-                    sessions.end_session, self.engine, token, self.clock(), _remote(request)
+                    sessions.end_session, self.engine, token, self.clock(), remote_of(request)
                 )
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/")
@@ -319,7 +237,7 @@ class Gate:
         form = {k: v[0] for k, v in parse_qs(body[:FORM_MAX].decode("utf-8", "replace")).items()}
         number, why = form.get("number", "").strip(), form.get("why", "")
         actor = identity.actor
-        if not _same_origin(request) or actor is None:
+        if not same_origin(request) or actor is None:
             why_not = "cross-site request" if actor is not None else "this account does not act"
             await self.refuse(request, identity.name, why_not)
             return HTMLResponse(reveal_page(number=number, error=why_not), 403, NO_STORE)
@@ -337,14 +255,14 @@ class Gate:
 
     async def find(self, request: Request) -> Response:
         """查找工单 (`gateway.search`): masked results, unit staff their unit's only."""
-        return await search.find(self, request, _same_origin(request))
+        return await search.find(self, request, same_origin(request))
 
     async def evidence_page(self, request: Request) -> Response:
         return await evidence.show(self, request)
 
     async def attach(self, request: Request) -> Response:
         """上传证据 (`gateway.evidence`): multipart, acting staff, same origin, size-limited."""
-        return await evidence.attach(self, request, _same_origin(request))
+        return await evidence.attach(self, request, same_origin(request))
 
     async def evidence_file(self, request: Request) -> Response:
         return await evidence.download(self, request)
@@ -371,7 +289,7 @@ class Gate:
                 )
             target = path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        if request.method not in _SAFE and not _same_origin(request):
+        if request.method not in SAFE and not same_origin(request):
             await self.refuse(request, identity.name, "cross-site request")
             return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
         if identity.role is not AccountRole.ADMIN and _is_system_change(request.method, path):
@@ -381,7 +299,7 @@ class Gate:
                 status_code=403,
             )
         body = None
-        if request.method not in _SAFE:
+        if request.method not in SAFE:
             body = await request.body()
             if b"__prefect_kind" in body:
                 await self.refuse(request, identity.name, "templated input")
