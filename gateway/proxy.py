@@ -6,7 +6,13 @@ Prefect's server answers 503 for the errors its own client retries on (on SQLite
 locked" while another writer holds the file; the request's transaction was rolled back). Its
 client sends the request again; the UI in a browser does not, and shows the desk an error for
 a click that would pass a moment later. The gate sends such a request again itself, after
-`RETRY_DELAYS`, and only answers the 503 when every try got one."""
+`RETRY_DELAYS`, and only answers the 503 when every try got one.
+
+Every method is sent again, as Prefect's own client does: the 503 comes from the exception
+handler for database errors raised inside the request's transaction, which is rolled back, so
+nothing was created or resumed. Should a create ever have gone through before its 503, the
+second run would find its action done: the identity stamp is spent once per run and input,
+and the use case refuses a step the grievance has passed (`flows.case_runs`)."""
 
 from __future__ import annotations
 
