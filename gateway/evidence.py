@@ -63,8 +63,8 @@ th {{ background: #f3f4f6; }} code {{ font-size: .9rem; }}
 <body><h1>证据附件 <small>Evidence</small></h1>
 <p class="note"><a href="/runs">返回流程运行 Back to the runs</a> ·
 <a href="/gate/find">查找工单 Find a grievance</a> ·
-<a href="/gate/worklist">待办清单 My worklist</a> ·
-<a href="/gate/board">时限看板 My SLA board</a></p>
+<a href="/gate/worklist">我的待办 My worklist</a> ·
+<a href="/gate/board">时限看板 SLA board</a></p>
 <form method="get" action="/gate/attachments">
 <div><label for="n">工单编号 <span>Grievance number</span></label>
 <input id="n" name="number" value="{number}" required maxlength="32" autocomplete="off"></div>

@@ -72,8 +72,8 @@ th {{ background: #f3f4f6; }}
 </style></head>
 <body><h1>查找工单 <small>Find a grievance</small></h1>
 <p class="note"><a href="/runs">返回流程运行 Back to the runs</a> ·
-<a href="/gate/worklist">待办清单 My worklist</a> ·
-<a href="/gate/board">时限看板 My SLA board</a></p>
+<a href="/gate/worklist">我的待办 My worklist</a> ·
+<a href="/gate/board">时限看板 SLA board</a></p>
 <p class="note">按完整的工单编号、渠道编号、车牌或电话查找；结果中的个人信息已脱敏。
 Exact full value; personal data in the results is masked.</p>
 <form method="post" action="/gate/find">

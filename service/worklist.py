@@ -230,9 +230,11 @@ class Snapshot:
             "",
             f"**等待 Waiting for:** {who} · **可办理 Actions:** {self.wait.offered()}",
             "",
-            # the gate's pages (same origin as the UI): this grievance's evidence, and search
+            # the gate's pages (same origin as the UI): this grievance's evidence, search, and
+            # the signed-in person's own worklist table and SLA board (`gateway.shortcuts`)
             f"[证据材料 Evidence](/gate/attachments?number={self.number}) · "
-            "[查找工单 Find a grievance](/gate/find)",
+            "[查找工单 Find a grievance](/gate/find) · "
+            "[我的待办 My worklist](/gate/worklist) · [时限看板 SLA board](/gate/board)",
             "",
             *([self.duplicate_hint(), ""] if self.duplicates else []),
             "| 项目 Item | 值 Value |",

@@ -109,3 +109,5 @@ def test_the_form_links_to_the_grievances_evidence_and_to_search(built: Builder)
     text = snap.description()
     assert f"[证据材料 Evidence](/gate/attachments?number={number})" in text
     assert "[查找工单 Find a grievance](/gate/find)" in text
+    assert "[我的待办 My worklist](/gate/worklist)" in text
+    assert "[时限看板 SLA board](/gate/board)" in text
