@@ -109,6 +109,10 @@ def through_the_gate(engine: Engine, number: str) -> None:
         assert [a["key"] for a in versions.json()] == ["sla-board-ua"] * 2
         for version in versions.json():  # one version by id
             assert client.get(f"/api/artifacts/{version['id']}").json()["key"] == "sla-board-ua"
+        # /gate/board: the newest version's page (where the board is drawn)
+        newest = max(versions.json(), key=lambda a: a["created"])["id"]
+        shortcut = client.get("/gate/board", follow_redirects=False)
+        assert shortcut.headers["location"] == f"/artifacts/artifact/{newest}"
         with get_client(sync_client=True) as prefect:
             (ub,) = prefect.read_latest_artifacts(
                 artifact_filter=ArtifactCollectionFilter(
