@@ -5,7 +5,14 @@ creates (`POST /api/deployments/{id}/create_flow_run` of a deployment tagged `ac
 run). Whatever `stamp` a caller sends is replaced. The phone, plate and ID numbers typed there
 are replaced by references into the engine database first (`service.personal_refs`), so they
 never reach Prefect's. Accounts that do not act on grievances
-(analysts, admins) are refused there, and so are unit staff resuming another unit's case run."""
+(analysts, admins) are refused there, and so are unit staff resuming another unit's case run.
+
+An action run is also tagged at its creation with the tags the gate and the worklist read
+(`grievance:<number>`, and `unit:<code>` of the unit staff who start it), which the run would
+add itself only once it runs: the person who started it sees it at once (the gate's
+narrowing), and its first events carry the unit's tag. Tags a caller sends in those
+families (`unit:`, `waiting:`, `grievance:`, `action:`, `worklist`) are dropped: they are
+the gate's and the engine's to set."""
 
 from __future__ import annotations
 
@@ -21,11 +28,15 @@ from starlette.concurrency import run_in_threadpool
 from gateway.proxy import Upstream
 from service import personal_refs, stamps
 from service.engine import Engine
-from workflow.accounts import Identity
+from workflow.accounts import AccountRole, Identity
+from workflow.validation import GRIEVANCE_NUMBER_PATTERN
 
 CREATE = re.compile(r"^/api/deployments/([0-9a-fA-F-]{36})/create_flow_run$")
 RESUME = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})/resume$")
 WORKLIST_TAG = "worklist"  # service.worklist.WORKLIST_TAG, the tag of every case run
+_RESERVED_PREFIXES = ("unit:", "waiting:", "grievance:", "action:")
+_RESERVED = frozenset({WORKLIST_TAG, "action"})
+_NUMBER = re.compile(GRIEVANCE_NUMBER_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,23 @@ def _acting(identity: Identity) -> Refusal | None:
             f"({identity.role.zh}账号不办理工单)",
         )
     return None
+
+
+def run_tags(given: Any, identity: Identity, parameters: dict[str, Any]) -> list[str]:
+    """The tags of a new action run: the caller's own, less the reserved ones, and the
+    grievance's and the acting unit's."""
+    kept = [
+        t
+        for t in (given if isinstance(given, list) else [])
+        if isinstance(t, str) and t not in _RESERVED and not t.startswith(_RESERVED_PREFIXES)
+    ]
+    params = parameters.get("params")
+    number = params.get("number") if isinstance(params, dict) else None
+    if isinstance(number, str) and _NUMBER.fullmatch(number):
+        kept.append(f"grievance:{number}")
+    if identity.unit and identity.role in (AccountRole.HANDLER, AccountRole.SUPERVISOR):
+        kept.append(f"unit:{identity.unit}")
+    return list(dict.fromkeys(kept))
 
 
 async def stamp_request(
@@ -93,6 +121,7 @@ async def stamp_request(
         )
         parameters["stamp"] = stamps.issue(identity, f"action:{action}", at, parameters)
         body["parameters"] = parameters
+        body["tags"] = run_tags(body.get("tags"), identity, parameters)
         return json.dumps(body, ensure_ascii=False).encode()
     if resumed := RESUME.match(path):
         run = await _read(client, upstream, f"/api/flow_runs/{resumed[1]}")

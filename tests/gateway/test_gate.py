@@ -282,9 +282,24 @@ def test_an_action_run_is_stamped_with_who_signed_in(gate: TestClient) -> None:
     )
     assert claim.digest == digest_of({"params": form["params"]})  # the parameters as sent
     assert sent["name"] == "x" and sent["parameters"]["params"] == form["params"]
+    assert sent["tags"] == ["grievance:20261207-0001"]  # the desk's: no unit of its own
     # other deployments' runs are forwarded as they are
     other = _sent(gate.post(f"/api/deployments/{OTHER_DEPLOYMENT}/create_flow_run", json={}))
     assert other == {}
+
+
+def test_an_action_run_is_tagged_at_creation_and_reserved_tags_are_dropped(
+    gate: TestClient,
+) -> None:
+    _login(gate, "ua")
+    path = f"/api/deployments/{ACTION_DEPLOYMENT}/create_flow_run"
+    given = ["mine", "unit:UB", "waiting:UB", "worklist", "grievance:X", "action:close", "action"]
+    form = {"params": {"number": "20261207-0001"}}
+    sent = _sent(gate.post(path, json={"parameters": form, "tags": given}))
+    assert sent["tags"] == ["mine", "grievance:20261207-0001", "unit:UA"]
+    odd = {"params": {"number": "no such number!"}}
+    assert _sent(gate.post(path, json={"parameters": odd}))["tags"] == ["unit:UA"]
+    assert _sent(gate.post(path, json={"parameters": {}, "tags": "unit:UB"}))["tags"] == ["unit:UA"]
 
 
 def test_accounts_that_do_not_act_cannot_start_actions(gate: TestClient) -> None:

@@ -163,8 +163,9 @@ def _suspended_case_run(client: httpx.Client, number: str, timeout: float = 150)
 
 def test_unit_staff_see_the_events_of_their_unit_s_runs_only(served: Served) -> None:
     """Events are narrowed by the run tags Prefect lists in them: a case run carries its
-    unit's tag from its creation on (an action run tags itself while it runs, after its first
-    events: unit staff see those runs in the lists, not in the event feed)."""
+    unit's tag from its creation on, and so does an action run that unit staff start (the
+    gate tags it); the desk's action runs tag their units while they run, after their first
+    events."""
     desk = served.session("desk")
     accepted = _finished(desk, _accept(desk, "E2E-EV").json()["id"])
     number = accepted["name"].split(" ", 1)[1]
@@ -201,6 +202,27 @@ def test_unit_staff_see_the_events_of_their_unit_s_runs_only(served: Served) -> 
     if own.get("next_page"):  # its own next page passes
         token = own["next_page"].split("page-token=", 1)[1]
         assert road.get(f"/api/events/filter/next?page-token={token}").status_code == 200
+    # ROAD's handler signs: the gate tags the run with ROAD at its creation, so the handler
+    # reads it at once and its events, from the first, are ROAD's
+    sign = _deployment(road, "签收 sign", "sign")
+    signed = road.post(
+        f"/api/deployments/{sign}/create_flow_run",
+        json={"parameters": {"params": {"number": number}}, "tags": ["unit:LAW"]},
+    )
+    assert signed.status_code == 201, signed.text[:300]
+    assert {"unit:ROAD", f"grievance:{number}"} <= set(signed.json()["tags"])
+    assert "unit:LAW" not in signed.json()["tags"]
+    assert road.get(f"/api/flow_runs/{signed.json()['id']}").status_code == 200
+    assert law.get(f"/api/flow_runs/{signed.json()['id']}").status_code == 404
+    assert _finished(road, signed.json()["id"])["state"]["type"] == "COMPLETED"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        kinds = {e["event"] for e in _events_of(road, {signed.json()["id"]})}
+        if {"prefect.flow-run.Pending", "prefect.flow-run.Completed"} <= kinds:
+            break
+        time.sleep(1)
+    assert {"prefect.flow-run.Pending", "prefect.flow-run.Completed"} <= kinds, kinds
+    assert _events_of(law, {signed.json()["id"]}) == []
 
 
 def test_a_forged_actor_a_non_acting_account_and_no_session_write_nothing(
