@@ -2,13 +2,17 @@
 batch (`service.importing`), a Markdown artifact with the outcome; its deployment `import`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Prefect builds the parameters' model from the
+# annotations at runtime (as the action flows do), in the served run's process too.
 
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic.json_schema import SkipJsonSchema
+
+from service import stamps
 from service.engine import Engine
 from service.importing import (
     BATCH,
@@ -21,9 +25,14 @@ from service.importing import (
 )
 from service.work_orders import Ready, read, validate
 from workflow.actor import Actor
+from workflow.errors import GrievanceError, PermissionDenied
 from workflow.privacy import mask_text
 from workflow.timeutil import local
 from workflow.vocab import Role
+
+# not in the run form: who imports is the signed-in dispatcher, set by the gate with its stamp
+Importer = SkipJsonSchema[str]
+Stamped = SkipJsonSchema[str | None]
 
 
 def _flow_run_name() -> str:
@@ -32,11 +41,48 @@ def _flow_run_name() -> str:
     return f"import {Path(str(flow_run.parameters.get('path', ''))).name}"
 
 
+def _acting_as(actor: str, stamp: str | None) -> str:
+    """Who imports. A run of the `import` deployment acts as the dispatcher its identity stamp
+    names (the gate stamps it: `gateway.stamping`), and one without a stamp is refused; the
+    flow called in-process (tests, a script on the server) acts as `actor`."""
+    from prefect.runtime import flow_run
+
+    from flows.action_runs import _run_parameters
+
+    parameters = _run_parameters()
+    if stamp is None:
+        if parameters is not None:
+            raise PermissionDenied(
+                "a run of the import deployment needs the gate's identity stamp: start it from"
+                " the UI behind the gate, or run `grievance import FILE` on the server"
+            )
+        Actor(actor, Role.DISPATCHER)  # fail early on a bad actor name
+        return actor
+    engine = Engine.open()
+    try:
+        who = stamps.check(
+            engine,
+            stamp,
+            target=stamps.IMPORT_TARGET,
+            at=datetime.now(UTC),
+            run_id=str(flow_run.id or ""),
+            parameters=parameters,
+        )
+    finally:
+        engine.db.dispose()
+    if who.role is not Role.DISPATCHER:
+        raise PermissionDenied(
+            f"a {who.role.value} does not import work orders (仅受理台可批量导入)"
+        )
+    return who.name
+
+
 def _prefect() -> Any:
     """The Prefect flow, built on first use (Prefect is imported only where it is needed)."""
     from prefect import flow, get_run_logger, task
     from prefect.artifacts import create_markdown_artifact
     from prefect.cache_policies import NO_CACHE
+    from prefect.states import Failed
 
     # a batch is idempotent (a work order already present is skipped): safe to run again
     @task(name="import-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -58,14 +104,19 @@ def _prefect() -> Any:
 
     def import_work_orders(
         path: str,
-        actor: str = DEFAULT_ACTOR,
+        actor: Importer = DEFAULT_ACTOR,
         batch: int = BATCH,
         now: datetime | None = None,
-    ) -> dict[str, Any]:
+        stamp: Stamped = None,
+    ) -> Any:
         """批量导入 Import a day's 12328 work orders: one flow run, one task per batch."""
         recorded_at = now.astimezone(UTC) if now is not None else datetime.now(UTC)
-        Actor(actor, Role.DISPATCHER)  # fail early on a bad actor name
         logger = get_run_logger()
+        try:
+            actor = _acting_as(actor, stamp)
+        except GrievanceError as refused:  # the one-line reason as the run's state, no traceback
+            logger.warning("import refused: %s", refused)
+            return Failed(message=str(refused))
         parsed = read(path)
         for warning in parsed.warnings:
             logger.warning("%s", warning)

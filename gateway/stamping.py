@@ -6,6 +6,8 @@ run). Whatever `stamp` a caller sends is replaced. The phone, plate and ID numbe
 are replaced by references into the engine database first (`service.personal_refs`), so they
 never reach Prefect's. Accounts that do not act on grievances
 (analysts, admins) are refused there, and so are unit staff resuming another unit's case run.
+A run of the bulk import is the desk's only: it is stamped the same way (target `import`),
+with its `actor` parameter set to the signed-in dispatcher.
 
 An action run is also tagged at its creation with the tags the gate and the worklist read
 (`grievance:<number>`, and `unit:<code>` of the unit staff who start it), which the run would
@@ -34,6 +36,7 @@ from workflow.validation import GRIEVANCE_NUMBER_PATTERN
 CREATE = re.compile(r"^/api/deployments/([0-9a-fA-F-]{36})/create_flow_run$")
 RESUME = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})/resume$")
 WORKLIST_TAG = "worklist"  # service.worklist.WORKLIST_TAG, the tag of every case run
+IMPORT_TAG = "import"  # the tag of the bulk import's deployment (`flows.importer`)
 _RESERVED_PREFIXES = ("unit:", "waiting:", "grievance:", "action:")
 _RESERVED = frozenset({WORKLIST_TAG, "action"})
 _NUMBER = re.compile(GRIEVANCE_NUMBER_PATTERN)
@@ -71,6 +74,28 @@ def _acting(identity: Identity) -> Refusal | None:
     return None
 
 
+def _stamp_import(identity: Identity, raw: bytes, at: datetime) -> bytes | Refusal:
+    """A run of the bulk import (`flows.importer`): the desk's (dispatchers) only, acting as
+    the signed-in person (its `actor` parameter set to them) with a stamp binding the
+    parameters; the file path is forwarded as typed (no personal numbers in it)."""
+    if refused := _acting(identity):
+        return refused
+    if identity.role is not AccountRole.DISPATCHER or identity.actor is None:
+        return Refusal(403, "only the desk (dispatchers) imports work orders (仅受理台可批量导入)")
+    body = _body(raw)
+    if isinstance(body, Refusal):
+        return body
+    parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        return Refusal(400, "parameters must be an object")
+    parameters.pop("stamp", None)
+    parameters["actor"] = identity.actor.name
+    parameters["stamp"] = stamps.issue(identity, stamps.IMPORT_TARGET, at, parameters)
+    body["parameters"] = parameters
+    body["tags"] = run_tags(body.get("tags"), identity, {})
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
 def run_tags(given: Any, identity: Identity, parameters: dict[str, Any]) -> list[str]:
     """The tags of a new action run: the caller's own, less the reserved ones, and the
     grievance's and the acting unit's."""
@@ -102,6 +127,8 @@ async def stamp_request(
     if created := CREATE.match(path):
         deployment = await _read(client, upstream, f"/api/deployments/{created[1]}")
         tags = set(deployment.get("tags") or []) if deployment else set()
+        if IMPORT_TAG in tags:
+            return _stamp_import(identity, raw, at)
         if "action" not in tags:
             return raw
         action = next((t.split(":", 1)[1] for t in tags if t.startswith("action:")), None)

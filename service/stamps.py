@@ -27,6 +27,7 @@ ENV_KEY = "GRIEVANCE_STAMP_KEY"
 TTL = timedelta(hours=1)
 SKEW = timedelta(minutes=5)  # a stamp issued this far "in the future" is still taken
 KEY_MIN = 16
+IMPORT_TARGET = "import"  # what the stamps of the bulk import's runs are issued for
 
 
 def key() -> bytes:
@@ -52,7 +53,8 @@ def issue(
     at: datetime,
     parameters: Mapping[str, Any] | None = None,
 ) -> str:
-    """A stamp for `identity` on `target` ("action:<event>" or "flow_run:<id>"), binding the
+    """A stamp for `identity` on `target` ("action:<event>", "flow_run:<id>" or
+    `IMPORT_TARGET`), binding the
     parameters it is issued with when given."""
     claim = Claim(
         name=identity.name,

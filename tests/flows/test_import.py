@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from cli.importing import import_
 from flows import importer
+from models.audit_log import events_of
 from service import cases as uc
 from service import importing, work_orders
 from service.engine import Engine
@@ -272,6 +273,54 @@ def test_the_flow_is_one_run_with_a_task_per_batch(
     assert again["imported"] == 0 and again["skipped_existing"] == 5
 
 
+def test_a_run_of_the_import_deployment_acts_as_its_stamp_and_needs_one(
+    harness: None, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of the deployment (its parameters as the server stores them) acts as the
+    dispatcher the gate stamped; without a stamp, or with a unit handler's, it is refused with
+    its reason as the run's state and imports nothing."""
+    from flows import action_runs
+    from service import accounts, stamps
+    from service.acting import Stamp
+    from service.units import add_unit
+
+    monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
+    made = Stamp(actor=DESK, at=NOW, recorded_at=NOW)
+    add_unit(engine, made, code="ROAD", name="道路运输管理处")
+    accounts.add_user(engine, made, name="zhang", role="dispatcher", unit=None, password="import pass 2026")
+    accounts.add_user(engine, made, name="li", role="handler", unit="ROAD", password="import pass 2026")
+    path = write(tmp_path / "day.csv", "\n".join([HEADER, GOOD.format(n=1), GOOD.format(n=2)]))
+
+    def as_deployment_run(parameters: dict[str, Any]) -> None:
+        monkeypatch.setattr(action_runs, "_run_parameters", lambda: dict(parameters))
+
+    as_deployment_run({"path": str(path)})
+    state = importer.import_work_orders(path=str(path), now=NOW, return_state=True)
+    assert state.is_failed() and "needs the gate's identity stamp" in str(state.message)
+    for name, imported in (("li", False), ("zhang", True)):
+        identity = accounts.active_identity(engine, name)
+        assert identity is not None
+        parameters = {"path": str(path), "actor": name}
+        token = stamps.issue(identity, stamps.IMPORT_TARGET, datetime.now(UTC), parameters)
+        as_deployment_run({**parameters, "stamp": token})
+        state = importer.import_work_orders(
+            path=str(path), actor=name, now=NOW, stamp=token, return_state=True
+        )
+        assert state.is_completed() == imported, (name, state)
+        if not imported:
+            assert "does not import" in str(state.message)
+            assert cases(engine) == []
+    found = cases(engine)
+    assert len(found) == 2
+    with engine.db.read() as session:
+        assert {e.actor for e in events_of(session, found[0].number)} == {"zhang"}
+    # a stamp is spent by one run: the same stamp on another run is refused
+    state = importer.import_work_orders(
+        path=str(path), actor="zhang", now=NOW, stamp=token, return_state=True
+    )
+    assert state.is_failed()
+
+
 def test_the_import_flow_is_served_as_a_deployment() -> None:
     from prefect.flows import load_flow_from_entrypoint
 
@@ -281,7 +330,8 @@ def test_the_import_flow_is_served_as_a_deployment() -> None:
     assert load_flow_from_entrypoint(deployment.entrypoint).name == "批量导入 import"
     schema = deployment._parameter_openapi_schema.model_dump(exclude_unset=True)
     assert schema["required"] == ["path"] and not deployment.schedules
-    assert set(schema["properties"]) == {"path", "actor", "batch", "now"}
+    # who imports (and the gate's stamp) are not in the form: the signed-in dispatcher's
+    assert set(schema["properties"]) == {"path", "batch", "now"}
 
 
 def test_batches_are_written_one_at_a_time_on_sqlite_and_a_few_at_once_on_postgresql(

@@ -35,12 +35,14 @@ T0 = parse_instant("2026-12-07T09:00")
 
 ACTION_DEPLOYMENT = "11111111-1111-1111-1111-111111111111"
 OTHER_DEPLOYMENT = "22222222-2222-2222-2222-222222222222"
+IMPORT_DEPLOYMENT = "55555555-5555-5555-5555-555555555555"
 CASE_RUN_UA = "33333333-3333-3333-3333-333333333333"
 CASE_RUN_UB = "44444444-4444-4444-4444-444444444444"
 # what the stand-in answers for GET /api/deployments/{id} and /api/flow_runs/{id}
 OBJECTS = {
     f"/api/deployments/{ACTION_DEPLOYMENT}": {"tags": ["grievance", "action", "action:assign"]},
     f"/api/deployments/{OTHER_DEPLOYMENT}": {"tags": ["grievance", "digest"]},
+    f"/api/deployments/{IMPORT_DEPLOYMENT}": {"tags": ["grievance", "import"]},
     f"/api/flow_runs/{CASE_RUN_UA}": {"tags": ["worklist", "waiting:UA", "unit:UA"]},
     f"/api/flow_runs/{CASE_RUN_UB}": {"tags": ["worklist", "waiting:UB", "unit:UB"]},
 }
@@ -300,6 +302,26 @@ def test_an_action_run_is_tagged_at_creation_and_reserved_tags_are_dropped(
     odd = {"params": {"number": "no such number!"}}
     assert _sent(gate.post(path, json={"parameters": odd}))["tags"] == ["unit:UA"]
     assert _sent(gate.post(path, json={"parameters": {}, "tags": "unit:UB"}))["tags"] == ["unit:UA"]
+
+
+def test_the_bulk_import_is_the_desk_s_and_acts_as_the_signed_in_dispatcher(
+    gate: TestClient,
+) -> None:
+    path = f"/api/deployments/{IMPORT_DEPLOYMENT}/create_flow_run"
+    form = {"path": "/data/12328-13812345678.csv", "actor": "someone else", "stamp": "forged"}
+    for name in ("ua", "ana", "root"):  # a unit's handler, an analyst, an admin
+        _login(gate, name)
+        refused = gate.post(path, json={"parameters": dict(form)})
+        assert refused.status_code == 403, (name, refused.text)
+        gate.post("/logout")
+    _login(gate, "zhang")
+    sent = _sent(gate.post(path, json={"parameters": dict(form), "tags": ["worklist"]}))
+    parameters = sent["parameters"]
+    assert parameters["path"] == form["path"]  # a path is not personal data: as typed
+    assert parameters["actor"] == "zhang" and sent["tags"] == []
+    claim = verify(parameters["stamp"], stamps.key())
+    assert (claim.name, claim.role, claim.target) == ("zhang", "dispatcher", "import")
+    assert claim.digest == digest_of(parameters)
 
 
 def test_accounts_that_do_not_act_cannot_start_actions(gate: TestClient) -> None:

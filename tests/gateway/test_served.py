@@ -230,6 +230,28 @@ def test_unit_staff_see_the_events_of_their_unit_s_runs_only(served: Served) -> 
     assert _events_of(law, {signed.json()["id"]}) == []
 
 
+def test_the_bulk_import_from_the_ui_acts_as_the_signed_in_dispatcher(served: Served) -> None:
+    orders = served.home / "orders-e2e.csv"
+    orders.write_text(
+        "ref,type,category,name,phone,description,accepted_at\n"
+        "E2E-IMP-1,complaint,freight_unpaid,王五,13700001111,欠运费,2026-12-07 09:00\n",
+        encoding="utf-8",
+    )
+    desk = served.session("desk")
+    deployment = _deployment(desk, "批量导入 import", "import")
+    road = served.session("road")
+    body = {"parameters": {"path": str(orders), "actor": "someone else"}}
+    refused = road.post(f"/api/deployments/{deployment}/create_flow_run", json=body)
+    assert refused.status_code == 403, refused.text[:300]
+    created = desk.post(f"/api/deployments/{deployment}/create_flow_run", json=body)
+    assert created.status_code == 201, created.text[:300]
+    run = _finished(desk, created.json()["id"])
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    (imported,) = [g for g in _grievances(served) if g.get("ref") == "E2E-IMP-1"]
+    shown = json.loads(served.cli("show", imported["number"], "--json").stdout)
+    assert shown["events"][0]["actor"] == "desk"
+
+
 def test_a_forged_actor_a_non_acting_account_and_no_session_write_nothing(
     served: Served,
 ) -> None:
