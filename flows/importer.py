@@ -21,6 +21,7 @@ from service.importing import (
     batches,
     import_ready,
     parallel_batches,
+    path_in_import_dir,
     report_markdown,
 )
 from service.work_orders import Ready, read, validate
@@ -114,6 +115,8 @@ def _prefect() -> Any:
         logger = get_run_logger()
         try:
             actor = _acting_as(actor, stamp)
+            if stamp is not None:  # started from the UI: a file of the import folder only
+                path = str(path_in_import_dir(path))
         except GrievanceError as refused:  # the one-line reason as the run's state, no traceback
             logger.warning("import refused: %s", refused)
             return Failed(message=str(refused))

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from models import case_rows
@@ -24,6 +25,7 @@ from workflow.privacy import mask_text
 
 DEFAULT_ACTOR = "12328导入"
 BATCH = 200
+DIR_ENV = "GRIEVANCE_IMPORT_DIR"  # the folder the UI's imports read from (default ./imports)
 PARALLEL_ENV = "GRIEVANCE_IMPORT_PARALLEL"  # batches written at once on PostgreSQL (default 4)
 
 
@@ -157,3 +159,26 @@ def report_markdown(name: str, result: ImportResult, warnings: Sequence[str] = (
     if warnings:
         lines += ["## 提示 Warnings", ""] + [f"- {mask_text(w)}" for w in warnings] + [""]
     return "\n".join(lines)
+
+
+def import_dir() -> Path:
+    """The folder a run started from the UI reads its file from: `$GRIEVANCE_IMPORT_DIR`, or
+    `imports` in the serving process's working directory."""
+    return Path(os.environ.get(DIR_ENV) or "imports").resolve()
+
+
+def path_in_import_dir(raw: str) -> Path:
+    """The file a UI import names (relative to the import folder, or absolute within it),
+    symbolic links and `..` resolved; refused when it lies outside: the serving machine's
+    other files are not the desk's to read."""
+    folder = import_dir()
+    if not raw.strip():
+        raise InvalidInput(
+            "name the file to import (a CSV or JSON Lines file in the import folder)"
+        )
+    path = (folder / raw.strip()).resolve()
+    if not path.is_relative_to(folder):
+        raise InvalidInput(
+            f"the file must be in the import folder {folder} ({DIR_ENV}); put it there first"
+        )
+    return path

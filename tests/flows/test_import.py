@@ -285,10 +285,15 @@ def test_a_run_of_the_import_deployment_acts_as_its_stamp_and_needs_one(
     from service.units import add_unit
 
     monkeypatch.setenv("GRIEVANCE_DATABASE_URL", database_url_for(tmp_path))
+    monkeypatch.setenv("GRIEVANCE_IMPORT_DIR", str(tmp_path))
     made = Stamp(actor=DESK, at=NOW, recorded_at=NOW)
     add_unit(engine, made, code="ROAD", name="道路运输管理处")
-    accounts.add_user(engine, made, name="zhang", role="dispatcher", unit=None, password="import pass 2026")
-    accounts.add_user(engine, made, name="li", role="handler", unit="ROAD", password="import pass 2026")
+    accounts.add_user(
+        engine, made, name="zhang", role="dispatcher", unit=None, password="import pass 2026"
+    )
+    accounts.add_user(
+        engine, made, name="li", role="handler", unit="ROAD", password="import pass 2026"
+    )
     path = write(tmp_path / "day.csv", "\n".join([HEADER, GOOD.format(n=1), GOOD.format(n=2)]))
 
     def as_deployment_run(parameters: dict[str, Any]) -> None:
@@ -297,18 +302,25 @@ def test_a_run_of_the_import_deployment_acts_as_its_stamp_and_needs_one(
     as_deployment_run({"path": str(path)})
     state = importer.import_work_orders(path=str(path), now=NOW, return_state=True)
     assert state.is_failed() and "needs the gate's identity stamp" in str(state.message)
-    for name, imported in (("li", False), ("zhang", True)):
+    # a handler's stamp; a file outside the import folder; then the desk's, by its bare name
+    for name, given, imported in (
+        ("li", "day.csv", False),
+        ("zhang", "/etc/passwd", False),
+        ("zhang", "../" + tmp_path.name + "x/day.csv", False),
+        ("zhang", "day.csv", True),
+    ):
         identity = accounts.active_identity(engine, name)
         assert identity is not None
-        parameters = {"path": str(path), "actor": name}
+        parameters = {"path": given, "actor": name}
         token = stamps.issue(identity, stamps.IMPORT_TARGET, datetime.now(UTC), parameters)
         as_deployment_run({**parameters, "stamp": token})
         state = importer.import_work_orders(
-            path=str(path), actor=name, now=NOW, stamp=token, return_state=True
+            path=given, actor=name, now=NOW, stamp=token, return_state=True
         )
-        assert state.is_completed() == imported, (name, state)
+        assert state.is_completed() == imported, (name, given, state)
         if not imported:
-            assert "does not import" in str(state.message)
+            why = "does not import" if name == "li" else "must be in the import folder"
+            assert why in str(state.message), state.message
             assert cases(engine) == []
     found = cases(engine)
     assert len(found) == 2

@@ -87,6 +87,7 @@ def start(home: Path, extra: dict[str, str] | None = None) -> Served:
         "PREFECT_HOME": str(home / "prefect"),
         "GRIEVANCE_INBOX_DIR": str(home / "inbox"),
         "GRIEVANCE_REPORT_DIR": str(home / "reports"),
+        "GRIEVANCE_IMPORT_DIR": str(home / "imports"),
         "GRIEVANCE_ACTOR": "ops",
         "PYTHONUNBUFFERED": "1",
     } | (extra or {})

@@ -231,7 +231,8 @@ def test_unit_staff_see_the_events_of_their_unit_s_runs_only(served: Served) -> 
 
 
 def test_the_bulk_import_from_the_ui_acts_as_the_signed_in_dispatcher(served: Served) -> None:
-    orders = served.home / "orders-e2e.csv"
+    orders = served.home / "imports" / "orders-e2e.csv"
+    orders.parent.mkdir(exist_ok=True)
     orders.write_text(
         "ref,type,category,name,phone,description,accepted_at\n"
         "E2E-IMP-1,complaint,freight_unpaid,王五,13700001111,欠运费,2026-12-07 09:00\n",
@@ -240,7 +241,7 @@ def test_the_bulk_import_from_the_ui_acts_as_the_signed_in_dispatcher(served: Se
     desk = served.session("desk")
     deployment = _deployment(desk, "批量导入 import", "import")
     road = served.session("road")
-    body = {"parameters": {"path": str(orders), "actor": "someone else"}}
+    body = {"parameters": {"path": orders.name, "actor": "someone else"}}  # in the folder
     refused = road.post(f"/api/deployments/{deployment}/create_flow_run", json=body)
     assert refused.status_code == 403, refused.text[:300]
     created = desk.post(f"/api/deployments/{deployment}/create_flow_run", json=body)
@@ -248,6 +249,12 @@ def test_the_bulk_import_from_the_ui_acts_as_the_signed_in_dispatcher(served: Se
     run = _finished(desk, created.json()["id"])
     assert run["state"]["type"] == "COMPLETED", run["state"]
     (imported,) = [g for g in _grievances(served) if g.get("ref") == "E2E-IMP-1"]
+    # the serving machine's other files are not the desk's to read
+    outside = {"parameters": {"path": str(served.log)}}
+    created = desk.post(f"/api/deployments/{deployment}/create_flow_run", json=outside)
+    run = _finished(desk, created.json()["id"])
+    assert run["state"]["type"] == "FAILED", run["state"]
+    assert "must be in the import folder" in run["state"]["message"]
     shown = json.loads(served.cli("show", imported["number"], "--json").stdout)
     assert shown["events"][0]["actor"] == "desk"
 
