@@ -8,6 +8,7 @@ from typing import Any
 
 from service.partner_intake import BATCH_MAX, FIELDS
 from workflow.commands import Accept
+from workflow.validation import LANDLINE_PATTERN, MOBILE_PATTERN, PLATE_PATTERN
 
 PREFIX = "/partner/v1"
 
@@ -17,6 +18,10 @@ def _order_schema() -> tuple[dict[str, Any], dict[str, Any]]:
     defs: dict[str, Any] = copy.deepcopy(accept.pop("$defs", {}))
     defs.pop("Channel", None)
     properties = {k: v for k, v in accept["properties"].items() if k in FIELDS}
+    # the stored forms, as patterns: what a partner should send (separators, +86 and
+    # full-width digits are also taken; a pattern cannot say so in a way clients check)
+    _pattern(properties, "phone", f"^(?:{MOBILE_PATTERN}|{LANDLINE_PATTERN})$")
+    _pattern(properties, "plate", f"^{PLATE_PATTERN}$")
     properties["received_at"] = {
         "type": "string",
         "title": "受理时间 Received at",
@@ -33,6 +38,16 @@ def _order_schema() -> tuple[dict[str, Any], dict[str, Any]]:
         "additionalProperties": False,
     }
     return order, defs
+
+
+def _pattern(properties: dict[str, Any], name: str, pattern: str) -> None:
+    """Put `pattern` on the string form of property `name` (an optional one is `anyOf`)."""
+    prop = properties.get(name)
+    if prop is None:
+        return
+    for form in [prop, *prop.get("anyOf", [])]:
+        if form.get("type") == "string":
+            form["pattern"] = pattern
 
 
 def _error(description: str) -> dict[str, Any]:

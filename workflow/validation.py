@@ -30,11 +30,15 @@ EXTENSION_DAYS_MAX = 30
 _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
 )
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
-_LANDLINE = re.compile(r"0[0-9]{2,3}[0-9]{7,8}")
-_PLATE = re.compile(
+# a phone and a plate as stored (the input may also carry separators, +86, full-width digits)
+MOBILE_PATTERN = r"1[3-9][0-9]{9}"
+LANDLINE_PATTERN = r"0[0-9]{2,3}[0-9]{7,8}"
+PLATE_PATTERN = (
     r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z][A-Z0-9]{4,6}[挂学]?"
 )
+_MOBILE = re.compile(MOBILE_PATTERN)
+_LANDLINE = re.compile(LANDLINE_PATTERN)
+_PLATE = re.compile(PLATE_PATTERN)
 # for pydantic (whose `$` is the end of the text); in Python use `is_unit_code`, since
 # Python's `$` also matches before a final line feed ("ROAD\n")
 UNIT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
