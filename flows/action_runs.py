@@ -128,7 +128,7 @@ def _publish(event: Event, case: Case, version: int, stamp: Stamp) -> dict[str, 
     }
 
 
-def _run_parameters() -> dict[str, Any] | None:
+def deployment_parameters() -> dict[str, Any] | None:
     """The parameters of this run as the server stores them (what the gate stamped), for a
     run of a deployment; None for a flow called in-process (no gate in between)."""
     if flow_run.id is None:
@@ -177,7 +177,7 @@ def run_action(
             at=clock,
             run_id=str(flow_run.id or ""),
             use=use,
-            parameters=_run_parameters() if target.startswith("action:") else None,
+            parameters=deployment_parameters() if target.startswith("action:") else None,
         )
         actor_unit = actor.unit
         stamp = params.stamp(clock, actor)

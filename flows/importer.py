@@ -48,9 +48,9 @@ def _acting_as(actor: str, stamp: str | None) -> str:
     flow called in-process (tests, a script on the server) acts as `actor`."""
     from prefect.runtime import flow_run
 
-    from flows.action_runs import _run_parameters
+    from flows.action_runs import deployment_parameters
 
-    parameters = _run_parameters()
+    parameters = deployment_parameters()
     if stamp is None:
         if parameters is not None:
             raise PermissionDenied(

@@ -74,6 +74,18 @@ def _acting(identity: Identity) -> Refusal | None:
     return None
 
 
+def _run_request(raw: bytes) -> tuple[dict[str, Any], dict[str, Any]] | Refusal:
+    """A create-run request's body and its parameters, without any stamp the caller sent."""
+    body = _body(raw)
+    if isinstance(body, Refusal):
+        return body
+    parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        return Refusal(400, "parameters must be an object")
+    parameters.pop("stamp", None)
+    return body, parameters
+
+
 def _stamp_import(identity: Identity, raw: bytes, at: datetime) -> bytes | Refusal:
     """A run of the bulk import (`flows.importer`): the desk's (dispatchers) only, acting as
     the signed-in person (its `actor` parameter set to them) with a stamp binding the
@@ -82,13 +94,10 @@ def _stamp_import(identity: Identity, raw: bytes, at: datetime) -> bytes | Refus
         return refused
     if identity.role is not AccountRole.DISPATCHER or identity.actor is None:
         return Refusal(403, "only the desk (dispatchers) imports work orders (仅受理台可批量导入)")
-    body = _body(raw)
-    if isinstance(body, Refusal):
-        return body
-    parameters = body.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        return Refusal(400, "parameters must be an object")
-    parameters.pop("stamp", None)
+    sent = _run_request(raw)
+    if isinstance(sent, Refusal):
+        return sent
+    body, parameters = sent
     parameters["actor"] = identity.actor.name
     parameters["stamp"] = stamps.issue(identity, stamps.IMPORT_TARGET, at, parameters)
     body["parameters"] = parameters
@@ -136,13 +145,10 @@ async def stamp_request(
             return Refusal(409, "this action deployment has no action:<event> tag: serve it anew")
         if refused := _acting(identity):
             return refused
-        body = _body(raw)
-        if isinstance(body, Refusal):
-            return body
-        parameters = body.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            return Refusal(400, "parameters must be an object")
-        parameters.pop("stamp", None)
+        sent = _run_request(raw)
+        if isinstance(sent, Refusal):
+            return sent
+        body, parameters = sent
         parameters = dict(
             await run_in_threadpool(personal_refs.protect, engine, parameters, at, identity.name)
         )
@@ -161,16 +167,16 @@ async def stamp_request(
         if unit is not None and f"waiting:{unit}" not in tags:
             # unit staff see their unit's case runs, but resume only those waiting for them
             return Refusal(403, f"this case run does not wait for unit {unit} (不是本单位待办)")
-        body = _body(raw)
-        if isinstance(body, Refusal):
-            return body
-        run_input = body.get("run_input")
+        resume = _body(raw)
+        if isinstance(resume, Refusal):
+            return resume
+        run_input = resume.get("run_input")
         if isinstance(run_input, dict):
             run_input.pop("stamp", None)
             protected: dict[str, Any] = await run_in_threadpool(
                 personal_refs.protect, engine, run_input, at, identity.name
             )
             protected["stamp"] = stamps.issue(identity, f"flow_run:{resumed[1]}", at)
-            body["run_input"] = protected
-        return json.dumps(body, ensure_ascii=False).encode()
+            resume["run_input"] = protected
+        return json.dumps(resume, ensure_ascii=False).encode()
     return raw

@@ -297,7 +297,7 @@ def test_a_run_of_the_import_deployment_acts_as_its_stamp_and_needs_one(
     path = write(tmp_path / "day.csv", "\n".join([HEADER, GOOD.format(n=1), GOOD.format(n=2)]))
 
     def as_deployment_run(parameters: dict[str, Any]) -> None:
-        monkeypatch.setattr(action_runs, "_run_parameters", lambda: dict(parameters))
+        monkeypatch.setattr(action_runs, "deployment_parameters", lambda: dict(parameters))
 
     as_deployment_run({"path": str(path)})
     state = importer.import_work_orders(path=str(path), now=NOW, return_state=True)
