@@ -7,7 +7,8 @@ The lists are narrowed by adding the tag to the flow-run filter the UI sends wit
 lists, whose filters take a flow-run filter too: an artifact or task run is then listed only
 if its run is the unit's); logs are given for named runs of the unit only; a read of one run
 (`/api/flow_runs/{id}` and what hangs under it: input, graph, labels) asks Prefect for the
-run's tags first and answers 404 for another unit's. Bureau roles (dispatchers, bureau
+run's tags first and answers 404 for another unit's; so does a read of one task run
+(`/api/task_runs/{id}`), by the run it belongs to. Bureau roles (dispatchers, bureau
 supervisors, reviewers, analysts, admins) see everything.
 
 Artifacts made by no run of the unit: the SLA board (`workflow.sla_board`) is published by
@@ -48,6 +49,7 @@ LISTS = re.compile(
 )
 LOGS = "/api/logs/filter"
 ONE_RUN = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})(?:/.*)?$")
+ONE_TASK_RUN = re.compile(r"^/api/task_runs/([0-9a-fA-F-]{36})(?:/.*)?$")
 ARTIFACT_LISTS = re.compile(r"^/api/artifacts(?:/latest)?/(?:filter|count)$")
 ONE_ARTIFACT = re.compile(r"^/api/artifacts/([^/]+)(/latest)?$")
 EVENTS = re.compile(r"^/api/events/(?:filter|count-by/[^/]+)$")
@@ -114,6 +116,20 @@ async def artifact_visible(
     if found.get("key") in own_keys(unit):
         return True
     run_id = found.get("flow_run_id")
+    return bool(run_id) and await run_visible(client, upstream, str(run_id), unit, strict=True)
+
+
+async def task_run_visible(
+    client: httpx.AsyncClient, upstream: Upstream, task_run_id: str, unit: str
+) -> bool:
+    """Is the task run one of a run of the unit? (Prefect's own 404 follows for none.)"""
+    answer = await client.get(
+        f"{upstream.url}/api/task_runs/{task_run_id}", headers=upstream.headers()
+    )
+    if not answer.is_success:
+        return True
+    found = answer.json()
+    run_id = found.get("flow_run_id") if isinstance(found, dict) else None
     return bool(run_id) and await run_visible(client, upstream, str(run_id), unit, strict=True)
 
 
@@ -218,6 +234,9 @@ async def narrow(
     one = ONE_RUN.match(path)
     if one and not await run_visible(client, upstream, one[1], unit):
         return Refusal(404, "Flow run not found")
+    task = ONE_TASK_RUN.match(path)
+    if task and not await task_run_visible(client, upstream, task[1], unit):
+        return Refusal(404, "Task run not found")
     artifact = ONE_ARTIFACT.match(path)
     if artifact and not ARTIFACT_LISTS.match(path):
         if method != "GET":

@@ -37,6 +37,10 @@ WATCHDOG_RUN = "55555555-5555-5555-5555-555555555555"
 CASE_RUN_UA = "33333333-3333-3333-3333-333333333333"
 CASE_RUN_UB = "44444444-4444-4444-4444-444444444444"
 RUNS = {WATCHDOG_RUN: [], CASE_RUN_UA: ["unit:UA"], CASE_RUN_UB: ["unit:UB"]}
+TASK_OF_UA, TASK_OF_WATCHDOG, TASK_OF_NO_RUN = (
+    f"77777777-0000-0000-0000-{n:012d}" for n in (1, 2, 3)
+)
+TASK_RUNS = {TASK_OF_UA: CASE_RUN_UA, TASK_OF_WATCHDOG: WATCHDOG_RUN, TASK_OF_NO_RUN: None}
 
 
 def _artifact(n: int, key: str | None, run: str | None) -> dict[str, Any]:
@@ -69,6 +73,11 @@ async def _prefect(request: Request) -> Response:
         if run in RUNS:
             return JSONResponse({"id": run, "tags": RUNS[run]})
         return JSONResponse({"detail": "Flow run not found"}, status_code=404)
+    if request.method == "GET" and path.startswith("/api/task_runs/"):
+        task = path.removeprefix("/api/task_runs/")
+        if task in TASK_RUNS:
+            return JSONResponse({"id": task, "flow_run_id": TASK_RUNS[task]})
+        return JSONResponse({"detail": "Task run not found"}, status_code=404)
     if request.method == "GET" and path.startswith("/api/artifacts/"):
         wanted = path.removeprefix("/api/artifacts/")
         for artifact in ARTIFACTS:
@@ -258,3 +267,15 @@ def test_the_bureau_s_events_are_not_narrowed(gate: TestClient) -> None:
     assert _sent(gate.post("/api/events/filter", json={"limit": 5})) == {"limit": 5}
     other = _token({})
     assert gate.get(f"/api/events/filter/next?page-token={other}").status_code == 200
+
+
+def test_one_task_run_is_read_only_by_the_unit_of_its_run(gate: TestClient) -> None:
+    _login(gate, "ua")
+    assert gate.get(f"/api/task_runs/{TASK_OF_UA}").status_code == 200
+    for other in (TASK_OF_WATCHDOG, TASK_OF_NO_RUN):
+        assert gate.get(f"/api/task_runs/{other}").status_code == 404, other
+    unknown = gate.get("/api/task_runs/77777777-0000-0000-0000-000000000009")
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "Task run not found"
+    gate.post("/logout")
+    _login(gate, "zhang")
+    assert gate.get(f"/api/task_runs/{TASK_OF_WATCHDOG}").status_code == 200
