@@ -143,10 +143,11 @@ def test_an_action_acts_as_the_account_that_started_it_and_others_do_not_see_it(
 
 def _events_of(client: httpx.Client, run_ids: set[str]) -> list[dict[str, Any]]:
     """The events (of today, Prefect's default window) whose resource is one of the runs."""
-    answer = client.post("/api/events/filter", json={"limit": 50})
+    wanted = {f"prefect.flow-run.{run_id}" for run_id in run_ids}
+    filter_ = {"resource": {"id": sorted(wanted)}}  # the unit's entry is added by the gate
+    answer = client.post("/api/events/filter", json={"filter": filter_, "limit": 50})
     assert answer.status_code == 200, answer.text[:300]
     page = answer.json()
-    wanted = {f"prefect.flow-run.{run_id}" for run_id in run_ids}
     return [e for e in page["events"] if e["resource"]["prefect.resource.id"] in wanted]
 
 
@@ -367,8 +368,9 @@ def _until(page: Any, promise: str, timeout: float = 180) -> None:
     raise AssertionError(f"not so after {timeout} s: {promise}")
 
 
-def _open_resume_form(page: Any, url: str, run_id: str) -> str:
-    """The run's page, its Resume button clicked: the text of the form that opens."""
+def _open_resume_form(page: Any, url: str, run_id: str, field: str) -> str:
+    """The run's page, its Resume button clicked: the text of the form that opens, once it
+    shows `field` (the description above the form renders before the form's fields do)."""
     page.goto(f"{url}/runs/flow-run/{run_id}")
     clicked = (
         "Array.from(document.querySelectorAll('button'))"
@@ -376,7 +378,11 @@ def _open_resume_form(page: Any, url: str, run_id: str) -> str:
     )
     page.wait_for(clicked, timeout=90)
     dialog = "Array.from(document.querySelectorAll('[role=dialog], .p-modal')).pop()"
-    page.wait_for(f"{dialog} && {dialog}.innerText.includes('Action')", timeout=60)
+    shown = f"{dialog} && {dialog}.innerText"
+    try:
+        page.wait_for(f"{shown}.includes({json.dumps(field)})", timeout=60)
+    except Exception as error:
+        raise AssertionError(f"{field!r} not in the form: {page.evaluate(shown)}") from error
     return str(page.evaluate(f"{dialog}.innerText"))
 
 
@@ -407,7 +413,7 @@ def test_in_a_real_browser_the_desk_resumes_a_case_run_and_sees_the_next_form(
         number = str(name).split(" ", 1)[1]
         case = _case_run(page, number)
         first_key = case["state"]["state_details"]["pause_key"]
-        form = _open_resume_form(page, served.url, case["id"])
+        form = _open_resume_form(page, served.url, case["id"], "负责办理的单位代码")
         assert "分办 assign" in form and "负责办理的单位代码" in form, form[:500]
         # the unit typed into the form's unit field (a text area), as a person does; Submit
         typed = page.evaluate(
@@ -445,7 +451,7 @@ def test_in_a_real_browser_the_desk_resumes_a_case_run_and_sees_the_next_form(
         shown = json.loads(served.cli("show", number, "--json").stdout)
         assert (shown["state"], shown["lead_unit"]) == ("assigned", "ROAD"), shown
         assert shown["events"][-1]["actor"] == "desk"
-        form = _open_resume_form(page, served.url, case["id"])  # the unit's form now
+        form = _open_resume_form(page, served.url, case["id"], "理由，记入办理记录")  # the unit's
         assert "待签收 To be signed for by the unit" in form, form[:500]
         assert "可办理 Actions: 签收 sign、退单 return" in form, form[:500]
         shot = page.send("Page.captureScreenshot", {"format": "png"})["data"]
