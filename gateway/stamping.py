@@ -10,9 +10,10 @@ A run of the bulk import is the desk's only: it is stamped the same way (target 
 with its `actor` parameter set to the signed-in dispatcher.
 
 An action run is also tagged at its creation with the tags the gate and the worklist read
-(`grievance:<number>`, and `unit:<code>` of the unit staff who start it), which the run would
+(`grievance:<number>`; `unit:<code>` of the unit staff who start it, or for the desk's runs
+the grievance's lead unit and the unit the action names, as assign's), which the run would
 add itself only once it runs: the person who started it sees it at once (the gate's
-narrowing), and its first events carry the unit's tag. Tags a caller sends in those
+narrowing), and its first events carry the units' tags. Tags a caller sends in those
 families (`unit:`, `waiting:`, `grievance:`, `action:`, `worklist`) are dropped: they are
 the gate's and the engine's to set."""
 
@@ -30,8 +31,9 @@ from starlette.concurrency import run_in_threadpool
 from gateway.proxy import Upstream
 from service import personal_refs, stamps
 from service.engine import Engine
+from service.reading import lead_unit
 from workflow.accounts import AccountRole, Identity
-from workflow.validation import GRIEVANCE_NUMBER_PATTERN
+from workflow.validation import GRIEVANCE_NUMBER_PATTERN, is_unit_code
 
 CREATE = re.compile(r"^/api/deployments/([0-9a-fA-F-]{36})/create_flow_run$")
 RESUME = re.compile(r"^/api/flow_runs/([0-9a-fA-F-]{36})/resume$")
@@ -105,21 +107,43 @@ def _stamp_import(identity: Identity, raw: bytes, at: datetime) -> bytes | Refus
     return json.dumps(body, ensure_ascii=False).encode()
 
 
-def run_tags(given: Any, identity: Identity, parameters: dict[str, Any]) -> list[str]:
+def run_tags(
+    given: Any, identity: Identity, parameters: dict[str, Any], lead: str | None = None
+) -> list[str]:
     """The tags of a new action run: the caller's own, less the reserved ones, and the
-    grievance's and the acting unit's."""
+    grievance's and the units': the acting unit's for unit staff; for the desk, the
+    grievance's lead unit (`lead`) and the unit the action gives it (`unit`, as in assign),
+    so that unit's staff see the run's events from the first one."""
     kept = [
         t
         for t in (given if isinstance(given, list) else [])
         if isinstance(t, str) and t not in _RESERVED and not t.startswith(_RESERVED_PREFIXES)
     ]
+    number = _number(parameters)
+    if number is not None:
+        kept.append(f"grievance:{number}")
+    if _unit_staff(identity):
+        kept.append(f"unit:{identity.unit}")
+    else:
+        params = parameters.get("params")
+        target = params.get("unit") if isinstance(params, dict) else None
+        kept += [
+            f"unit:{unit}"
+            for unit in (lead, target)
+            if isinstance(unit, str) and is_unit_code(unit)
+        ]
+    return list(dict.fromkeys(kept))
+
+
+def _number(parameters: dict[str, Any]) -> str | None:
+    """The grievance number an action run's parameters name, if well formed."""
     params = parameters.get("params")
     number = params.get("number") if isinstance(params, dict) else None
-    if isinstance(number, str) and _NUMBER.fullmatch(number):
-        kept.append(f"grievance:{number}")
-    if identity.unit and identity.role in (AccountRole.HANDLER, AccountRole.SUPERVISOR):
-        kept.append(f"unit:{identity.unit}")
-    return list(dict.fromkeys(kept))
+    return number if isinstance(number, str) and _NUMBER.fullmatch(number) else None
+
+
+def _unit_staff(identity: Identity) -> bool:
+    return bool(identity.unit) and identity.role in (AccountRole.HANDLER, AccountRole.SUPERVISOR)
 
 
 async def stamp_request(
@@ -154,7 +178,9 @@ async def stamp_request(
         )
         parameters["stamp"] = stamps.issue(identity, f"action:{action}", at, parameters)
         body["parameters"] = parameters
-        body["tags"] = run_tags(body.get("tags"), identity, parameters)
+        number = None if _unit_staff(identity) else _number(parameters)
+        lead = None if number is None else await run_in_threadpool(lead_unit, engine, number)
+        body["tags"] = run_tags(body.get("tags"), identity, parameters, lead)
         return json.dumps(body, ensure_ascii=False).encode()
     if resumed := RESUME.match(path):
         run = await _read(client, upstream, f"/api/flow_runs/{resumed[1]}")

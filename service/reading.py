@@ -89,6 +89,13 @@ def list_cases(
     return [case for case in cases if can_see(actor, case)]
 
 
+def lead_unit(engine: Engine, number: str) -> str | None:
+    """The lead unit of grievance `number`: None when it has none, or no such grievance. No
+    permission check: the gate tags the desk's action runs with it, never unit staff's."""
+    with engine.db.read() as session:
+        return session.exec(select(Grievance.lead_unit).where(Grievance.number == number)).first()
+
+
 def _may_see(engine: Engine, number: str, actor: Actor) -> None:
     """PermissionDenied unless `actor` may see grievance `number` (NotFound if none)."""
     check_number(number)

@@ -284,7 +284,8 @@ def test_an_action_run_is_stamped_with_who_signed_in(gate: TestClient) -> None:
     )
     assert claim.digest == digest_of({"params": form["params"]})  # the parameters as sent
     assert sent["name"] == "x" and sent["parameters"]["params"] == form["params"]
-    assert sent["tags"] == ["grievance:20261207-0001"]  # the desk's: no unit of its own
+    # the desk has no unit of its own: the unit it assigns to (the grievance has no lead yet)
+    assert sent["tags"] == ["grievance:20261207-0001", "unit:UA"]
     # other deployments' runs are forwarded as they are
     other = _sent(gate.post(f"/api/deployments/{OTHER_DEPLOYMENT}/create_flow_run", json={}))
     assert other == {}
@@ -302,6 +303,36 @@ def test_an_action_run_is_tagged_at_creation_and_reserved_tags_are_dropped(
     odd = {"params": {"number": "no such number!"}}
     assert _sent(gate.post(path, json={"parameters": odd}))["tags"] == ["unit:UA"]
     assert _sent(gate.post(path, json={"parameters": {}, "tags": "unit:UB"}))["tags"] == ["unit:UA"]
+
+
+def test_a_desk_action_run_is_tagged_with_the_lead_unit_and_the_unit_it_names(
+    gate: TestClient, engine: Engine
+) -> None:
+    """So the units' staff see its events from the first (the run adds them only as it runs);
+    unit staff's runs get their own unit only: the tag tells nobody another unit's case."""
+    from service import cases
+    from tests.conftest import accept_command
+
+    desk = Stamp(actor=Actor("zhang", Role.DISPATCHER), at=T0, recorded_at=T0)
+    number = cases.accept(engine, accept_command(ref="TAG-1"), desk).number
+    cases.assign(engine, number, desk, unit="ROAD")
+    path = f"/api/deployments/{ACTION_DEPLOYMENT}/create_flow_run"
+    _login(gate)
+    moved = _sent(
+        gate.post(path, json={"parameters": {"params": {"number": number, "unit": "UA"}}})
+    )
+    assert moved["tags"] == [f"grievance:{number}", "unit:ROAD", "unit:UA"]
+    noted = _sent(gate.post(path, json={"parameters": {"params": {"number": number}}}))
+    assert noted["tags"] == [f"grievance:{number}", "unit:ROAD"]
+    odd = {"params": {"number": number, "unit": "no such code!"}}
+    assert _sent(gate.post(path, json={"parameters": odd}))["tags"] == [
+        f"grievance:{number}",
+        "unit:ROAD",
+    ]
+    gate.post("/logout")
+    _login(gate, "ua")  # another unit's handler, on ROAD's grievance: their own unit only
+    tried = _sent(gate.post(path, json={"parameters": {"params": {"number": number}}}))
+    assert tried["tags"] == [f"grievance:{number}", "unit:UA"]
 
 
 def test_the_bulk_import_is_the_desk_s_and_acts_as_the_signed_in_dispatcher(

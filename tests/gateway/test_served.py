@@ -168,9 +168,9 @@ def _suspended_case_run(
 
 def test_unit_staff_see_the_events_of_their_unit_s_runs_only(served: Served) -> None:
     """Events are narrowed by the run tags Prefect lists in them: a case run carries its
-    unit's tag from its creation on, and so does an action run that unit staff start (the
-    gate tags it); the desk's action runs tag their units while they run, after their first
-    events."""
+    unit's tag from its creation on, and so does an action run (the gate tags it: the unit
+    staff's own unit, or for the desk's runs the grievance's lead unit and the unit the
+    action names)."""
     desk = served.session("desk")
     accepted = _finished(desk, _accept(desk, "E2E-EV").json()["id"])
     number = accepted["name"].split(" ", 1)[1]
@@ -181,19 +181,20 @@ def test_unit_staff_see_the_events_of_their_unit_s_runs_only(served: Served) -> 
     )
     assert started.status_code == 201, started.text[:300]
     assert _finished(desk, started.json()["id"])["state"]["type"] == "COMPLETED"
+    assert "unit:ROAD" in started.json()["tags"]  # tagged at creation, by the gate
     case = _suspended_case_run(desk, number, "ROAD")  # for ROAD's sign, by the watchdog
-    runs = {accepted["id"], case}
+    runs = {accepted["id"], started.json()["id"], case}
     road = served.session("road")
     deadline = time.monotonic() + 120  # Prefect's event persister writes them in batches
     while time.monotonic() < deadline:
         seen = {e["resource"]["prefect.resource.id"] for e in _events_of(desk, runs)}
         shown = {e["resource"]["prefect.resource.id"] for e in _events_of(road, runs)}
-        if len(seen) == 2 and shown:
+        if len(seen) == 3 and len(shown) == 2:
             break
         time.sleep(1)
     assert seen == {f"prefect.flow-run.{run}" for run in runs}
-    # ROAD's case run (its events since it carries ROAD's tags); never the desk's accept
-    assert shown == {f"prefect.flow-run.{case}"}
+    # ROAD's case run and the desk's assign to ROAD; never the desk's accept (no unit then)
+    assert shown == {f"prefect.flow-run.{run}" for run in (case, started.json()["id"])}
     law = served.session("law")
     assert _events_of(law, runs) == []
     counted = law.post("/api/events/count-by/event", json={"filter": {}})
