@@ -12,8 +12,8 @@ import click
 
 from cli.serving import HOST_OPTION, PORT_OPTION, serve_behind_gate
 from models import case_rows, sla_timers
-from service import calendars, delivery, watchdog
-from service.demo import load, load_accounts
+from service import calendars, delivery, importing, watchdog
+from service.demo import SAMPLE_IMPORT, load, load_accounts, sample_work_orders
 from service.engine import Engine
 
 
@@ -63,6 +63,19 @@ def show_accounts(engine: Engine, now: datetime) -> None:
         click.echo("demo accounts exist, but demo-accounts.txt is gone: grievance user passwd NAME")
 
 
+def show_sample_import(now: datetime) -> None:
+    """Put a sample 12328 export into the import folder (once) and say how to import it."""
+    folder = importing.import_dir()
+    path = folder / SAMPLE_IMPORT
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(sample_work_orders(now), encoding="utf-8")
+    click.echo(
+        f"sample 12328 work orders 导入样例: {path} (UI: 批量导入 import, path {SAMPLE_IMPORT};"
+        f" or .venv/bin/grievance import {path})"
+    )
+
+
 def overview(count: int) -> None:
     """Load the demo data, run the watchdog once, and print where things stand."""
     now = datetime.now(UTC)
@@ -98,5 +111,6 @@ def overview(count: int) -> None:
                 f"calendars/notices/{year.year}.toml (template and steps in calendars/notices/)"
             )
     show_accounts(engine, now)
+    show_sample_import(now)
     click.echo("next: .venv/bin/grievance list --state accepted; .venv/bin/grievance show <number>")
     click.echo("      .venv/bin/grievance notifications list; .venv/bin/grievance sla sweep")

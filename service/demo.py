@@ -9,6 +9,8 @@ and the leadership get theirs unless `GRIEVANCE_NOTIFY_*` say otherwise.
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from service.units import add_unit
 from workflow.actor import Actor
 from workflow.commands import Accept, parse_command
 from workflow.errors import Duplicate
+from workflow.timeutil import SHANGHAI
 from workflow.vocab import Category, Channel, Event, RequestType, Role
 
 UNITS = {
@@ -190,6 +193,36 @@ def load(
     if issue:
         documents.issue(engine, now, limit=10_000)  # the reviews' and no-fault closes'
     return added
+
+
+SAMPLE_IMPORT = "12328-demo.csv"  # written into the import folder by `grievance demo`
+_SAMPLE_HEADER = (
+    "工单编号,受理时间,来源渠道,诉求类型,诉求分类,诉求人,联系电话,车牌号码,被反映对象,"
+    "涉及金额（元）,是否紧急,诉求内容"
+).split(",")
+# (hours before now, type, category, name, phone, plate, respondent, amount, urgent, text)
+_SAMPLE_ROWS = [
+    (3, "投诉举报", "运费纠纷/拖欠运费", "赵师傅", "13700000001", "川A3D861", "成都某物流公司",
+     "4800", "否", "货主拖欠运费4800元已一个月，多次催要未果。"),
+    (2, "求助", "高速通行费/ETC争议", "钱师傅", "13700000002", "渝B7K215", "", "", "否",
+     "ETC同一行程扣费两次，请求协助退费。"),
+    (1, "投诉举报", "平台收费", "孙师傅", "0287654321", "", "某货运平台", "300", "是",
+     "平台扣押保证金300元拒不退还，影响接单。"),
+]  # fmt: skip
+
+
+def sample_work_orders(now: datetime) -> str:
+    """A made-up export of 12328 work orders (CSV with the system's Chinese headers, as
+    `grievance import` reads) received in the hours before `now`, so the demo's bulk import
+    form has a file to take; its references carry the day, so another day's file is new."""
+    local = now.astimezone(SHANGHAI)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_SAMPLE_HEADER)
+    for n, (hours, *fields) in enumerate(_SAMPLE_ROWS, start=1):
+        at = (local - timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M")
+        writer.writerow([f"12328-DEMO-{local:%Y%m%d}-{n:04d}", at, "12328热线", *fields])
+    return out.getvalue()
 
 
 def load_accounts(engine: Engine, now: datetime) -> list[tuple[str, str, str]]:
