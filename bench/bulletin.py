@@ -19,7 +19,9 @@ order, each copy shifted by whole weeks over thirteen weeks (Sep 7 to Dec 6) and
 own number, unit (12), category, channel, phone, respondent and amount. A copy only takes a
 story whose last event falls before the report's instant; copies older than two weeks are
 rarely still open. An open timer whose deadline has passed is stored `breached`, as the
-watchdog would have left it. Audit events are not copied (nothing here reads them).
+watchdog would have left it. Of the audit events only the assignments, returns and
+reassignments are copied (their unit the copy's): the digests' 首办负责 figures read those
+(`models.handoffs`); no other statement here reads the audit log.
 Each is timed in `--repeat` rounds (all of them in turn, after a warm-up): the medians, on
 the wall clock and as the process's CPU time. The goal (bulletin <= 3x the bare GROUP BY) is
 judged on the CPU-time ratio (a shared machine's other jobs stretch the wall clock, not this
@@ -48,7 +50,7 @@ from sqlalchemy import event
 
 from bench.summary import Line, Timed, seconds, timed
 from models import group_counts, open_work, repeat_counts
-from models.tables import Grievance, SlaTimer
+from models.tables import Grievance, GrievanceEvent, SlaTimer
 from models.types import UTCDateTime
 from service import cases as uc
 from service import digests
@@ -233,18 +235,23 @@ class Template:
     last_event_at: datetime
     grievance: tuple[Any, ...]
     timers: tuple[tuple[Any, ...], ...]
+    events: tuple[tuple[Any, ...], ...]  # its assign, return and reassign events
 
 
 @dataclass(frozen=True)
 class Layout:
     grievance_columns: tuple[str, ...]
     timer_columns: tuple[str, ...]
+    event_columns: tuple[str, ...]
 
     def g(self, column: str) -> int:
         return self.grievance_columns.index(column)
 
     def t(self, column: str) -> int:
         return self.timer_columns.index(column)
+
+    def e(self, column: str) -> int:
+        return self.event_columns.index(column)
 
     def insert(self, table: str, columns: Sequence[str]) -> str:
         names, marks = ", ".join(columns), ", ".join("?" * len(columns))
@@ -296,8 +303,11 @@ def make_templates(path: Path) -> tuple[Layout, list[Template]]:
     try:
         g_cursor = connection.execute("SELECT * FROM grievance LIMIT 0")
         t_cursor = connection.execute("SELECT * FROM sla_timer LIMIT 0")
+        e_cursor = connection.execute("SELECT * FROM grievance_event LIMIT 0")
         layout = Layout(
-            tuple(d[0] for d in g_cursor.description), tuple(d[0] for d in t_cursor.description)
+            tuple(d[0] for d in g_cursor.description),
+            tuple(d[0] for d in t_cursor.description),
+            tuple(d[0] for d in e_cursor.description),
         )
         templates = []
         for story, start, number in told:
@@ -305,6 +315,11 @@ def make_templates(path: Path) -> tuple[Layout, list[Template]]:
             grievance = tuple(row.fetchone())
             timers = connection.execute(
                 "SELECT * FROM sla_timer WHERE number = ? ORDER BY id", (number,)
+            ).fetchall()
+            events = connection.execute(
+                "SELECT * FROM grievance_event WHERE number = ? AND event IN"
+                " ('assign', 'return', 'reassign') ORDER BY seq",
+                (number,),
             ).fetchall()
             templates.append(
                 Template(
@@ -314,6 +329,7 @@ def make_templates(path: Path) -> tuple[Layout, list[Template]]:
                     _parse(grievance[layout.g("last_event_at")]),
                     grievance,
                     tuple(tuple(t) for t in timers),
+                    tuple(tuple(e) for e in events),
                 )
             )
     finally:
@@ -340,6 +356,8 @@ class Shifted:
     story: Story
     grievance: tuple[Any, ...]
     timers: tuple[tuple[Any, ...], ...]
+    events: tuple[tuple[Any, ...], ...]
+    returned_at: int  # the index of its return among `events` (0: none)
     has_unit: bool
     recovered: bool
 
@@ -361,10 +379,18 @@ def shifted(layout: Layout, template: Template, weeks: int, as_of: datetime) -> 
             values[layout.t("state")] = late_state
             values[layout.t("breached_at")] = values[layout.t("due_at")]
         timers.append(tuple(values))
+    events = []
+    for audit in template.events:
+        values = list(audit)
+        for i in _datetime_columns(GrievanceEvent, layout.event_columns):
+            values[i] = _shift(values[i], by)
+        events.append(tuple(values))
     return Shifted(
         template.story,
         tuple(row),
         tuple(timers),
+        tuple(events),
+        next((k for k, e in enumerate(events) if e[layout.e("event")] == "return"), 0),
         row[layout.g("lead_unit")] is not None,
         row[layout.g("recovered_fen")] is not None,
     )
@@ -402,6 +428,9 @@ def generate(path: Path, n: int, seed: int, log: Log) -> int:
     companies = [f"物流公司{i:04d}" for i in range(5000)]
     g_sql = layout.insert("grievance", layout.grievance_columns)
     t_sql = layout.insert("sla_timer", layout.timer_columns)
+    e_sql = layout.insert("grievance_event", layout.event_columns)
+    ei = {c: layout.e(c) for c in ("id", "grievance_id", "number", "payload")}
+    e_stride = 1 + max(len(t.events) for t in templates)
     gi = {c: layout.g(c) for c in layout.grievance_columns}
     ti = {c: layout.t(c) for c in ("id", "grievance_id", "number")}
     stride = 1 + max(len(t.timers) for t in templates)
@@ -420,7 +449,7 @@ def generate(path: Path, n: int, seed: int, log: Log) -> int:
         )
         connection.execute("COMMIT")
         for first in range(0, n, CHUNK):
-            grievances, timers = [], []
+            grievances, timers, events = [], [], []
             for i in range(first, min(first + CHUNK, n)):
                 eligible, weights = choices[i * slots // n]
                 pick = rng.choices(eligible, weights)[0]
@@ -442,6 +471,15 @@ def generate(path: Path, n: int, seed: int, log: Log) -> int:
                 if pick.has_unit:
                     unit = rng.choices(UNITS, unit_weights)[0]
                     row[gi["lead_unit"]] = row[gi["first_handler_unit"]] = unit
+                    # a returned grievance was with another unit until its return
+                    prior = UNITS[(UNITS.index(unit) + 1) % len(UNITS)]
+                    for k, audit in enumerate(pick.events):
+                        values = list(audit)
+                        values[ei["id"]] = gid * e_stride + k
+                        values[ei["grievance_id"]], values[ei["number"]] = gid, number
+                        held = prior if k < pick.returned_at else unit
+                        values[ei["payload"]] = values[ei["payload"]].replace('"UA"', f'"{held}"')
+                        events.append(values)
                 grievances.append(row)
                 for k, timer in enumerate(pick.timers):
                     values = list(timer)
@@ -451,6 +489,7 @@ def generate(path: Path, n: int, seed: int, log: Log) -> int:
             connection.execute("BEGIN")
             connection.executemany(g_sql, grievances)
             connection.executemany(t_sql, timers)
+            connection.executemany(e_sql, events)
             connection.execute("COMMIT")
             timer_rows += len(timers)
             done = first + len(grievances)
