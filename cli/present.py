@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from models.tables import GrievanceEvent
+from service.security import Logged
 from service.watchdog import Broken, Fired
 from workflow.case import Case
 from workflow.privacy import mask_name, mask_phone, mask_plate, mask_text, mask_value
@@ -194,6 +195,34 @@ def timer_text(timer: Timer, now: datetime, explanation: Sequence[str] = ()) -> 
     ]
     lines += [f"        {line}" for line in explanation]
     return lines
+
+
+_DISCLOSED = {"reveal": "查看号码 reveal", "attachment_read": "下载证据 file read"}
+
+
+def disclosure_dict(logged: Logged) -> dict[str, Any]:
+    """One reveal or evidence download of a grievance: when, what, who (with role and unit),
+    and why or which file."""
+    detail = logged.detail
+    data: dict[str, Any] = {
+        "at": logged.at,
+        "kind": logged.kind,
+        "by": logged.by,
+        "role": detail.get("role"),
+        "unit": detail.get("unit"),
+    }
+    if "why" in detail:
+        data["why"] = detail["why"]
+    if "sha256" in detail:
+        data["sha256"] = detail["sha256"]
+    return data
+
+
+def disclosure_line(data: dict[str, Any]) -> str:
+    who = str(data.get("role") or "-") + (f"@{data['unit']}" if data.get("unit") else "")
+    what = f": {data['why']}" if data.get("why") else ""
+    what += f" {data['sha256'][:12]}" if data.get("sha256") else ""
+    return f"    {data['at']}  {_DISCLOSED.get(data['kind'], data['kind'])}  {data['by']} ({who}){what}"
 
 
 def case_line(case: Case) -> str:

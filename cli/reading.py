@@ -21,7 +21,8 @@ from workflow.vocab import State
 @click.option("--explain", is_flag=True, help="Explain each deadline: days skipped and why.")
 @acting
 def show(number: str, explain: bool, **who: Any) -> None:
-    """One grievance with its audit events and SLA timers (personal data masked)."""
+    """One grievance with its audit events and SLA timers (personal data masked), and who saw
+    the driver's number in full or downloaded an evidence file (from the security log)."""
     ctx = make_ctx(**who)
     view = reading.show(ctx.engine, number, ctx.actor, explain=explain)
     now = ctx.stamp.recorded_at
@@ -30,6 +31,7 @@ def show(number: str, explain: bool, **who: Any) -> None:
     # every string of a payload masked, also a level down (a close's findings)
     data["events"] = [mask_value(present.event_dict(e)) for e in view.events]
     data["timers"] = [present.timer_dict(t, now) for t in view.timers]
+    data["disclosures"] = [mask_value(present.disclosure_dict(d)) for d in view.disclosures]
     if explain:
         for item, timer in zip(data["timers"], view.timers, strict=True):
             item["explanation"] = view.explanations.get(timer.key, [])
@@ -39,6 +41,9 @@ def show(number: str, explain: bool, **who: Any) -> None:
     ]
     for timer in view.timers:
         lines += present.timer_text(timer, now, view.explanations.get(timer.key, ()))
+    if data["disclosures"]:
+        lines.append("  查看记录 Who saw personal data or files:")
+        lines += [present.disclosure_line(d) for d in data["disclosures"]]
     emit(ctx, data, "\n".join(lines))
 
 

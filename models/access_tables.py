@@ -48,6 +48,8 @@ class SecurityEvent(SQLModel, table=True):
     by: str | None = Field(default=None, max_length=64)  # who did it (None: the person)
     remote: str | None = Field(default=None, max_length=64)  # the client's address
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # the grievance it is about (a reveal, a file read), for `grievance show` (0020)
+    number: str | None = Field(default=None, max_length=32, index=True)
 
 
 class AccountSession(SQLModel, table=True):

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from models import audit_log, case_rows, sla_timers
 from models.tables import Grievance, GrievanceEvent, Notification
-from service import delivery, outbox
+from service import delivery, outbox, security
 from service.acting import VERSION_MAX, check_number, grievance_id
 from service.engine import Engine
 from workflow.actor import Actor
@@ -28,13 +28,16 @@ from workflow.vocab import State
 
 @dataclass(frozen=True, slots=True)
 class CaseView:
-    """A case as one actor may see it: state, version, audit events, SLA timers."""
+    """A case as one actor may see it: state, version, audit events, SLA timers, and who saw
+    its personal data or files."""
 
     case: Case
     version: int
     events: Sequence[GrievanceEvent]
     timers: Sequence[Timer] = ()
     explanations: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    # who saw the driver's number in full or read an evidence file (the security log)
+    disclosures: Sequence[security.Logged] = ()
 
 
 def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) -> CaseView:
@@ -54,12 +57,13 @@ def show(engine: Engine, number: str, actor: Actor, *, explain: bool = False) ->
             sla_timers.timer_from_row(t) for t in sla_timers.timers_of(session, grievance_id(row))
         ]
         policy = engine.policy(case.policy, session)
+        disclosures = security.about_grievance(session, number)
     order = {target.name: i for i, target in enumerate(policy.targets)}
     timers.sort(key=lambda t: (order.get(t.target, len(order)), t.cycle))
     notes: dict[tuple[str, int], list[str]] = {}
     if explain:
         rebuild((audit_log.record_from_event(e) for e in events), policy, engine.calendars, notes)
-    return CaseView(case, row.version, events, timers, notes)
+    return CaseView(case, row.version, events, timers, notes, disclosures)
 
 
 def list_cases(

@@ -36,6 +36,9 @@ KINDS = (
     "partner_disabled",
 )
 
+# the kinds about one grievance (their `number` detail is also a column, for `grievance show`)
+ABOUT_A_GRIEVANCE = ("reveal", "attachment_read")
+
 # Five failed logins for one name within a minute: refused for a minute.
 THROTTLE_FAILURES = 5
 THROTTLE_WINDOW = timedelta(minutes=1)
@@ -55,7 +58,12 @@ def record(
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
     text = json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None
-    session.add(SecurityEvent(at=at, kind=kind, account=account, by=by, remote=remote, detail=text))
+    number = detail.get("number") if kind in ABOUT_A_GRIEVANCE else None
+    session.add(
+        SecurityEvent(
+            at=at, kind=kind, account=account, by=by, remote=remote, detail=text, number=number
+        )
+    )
     LOG.info(
         "%s account=%s by=%s remote=%s %s",
         kind,
@@ -99,21 +107,35 @@ class Logged:
         }
 
 
+def _logged(row: SecurityEvent) -> Logged:
+    return Logged(
+        at=iso(row.at) or "",
+        kind=row.kind,
+        account=row.account,
+        by=row.by,
+        remote=row.remote,
+        detail=json.loads(row.detail) if row.detail else {},
+    )
+
+
 def listing(engine: Engine, *, account: str | None = None, limit: int = 100) -> list[Logged]:
     """The newest security events first (of one account, if given)."""
     statement = select(SecurityEvent).order_by(col(SecurityEvent.id).desc()).limit(limit)
     if account is not None:
         statement = statement.where(col(SecurityEvent.account) == account)
     with engine.db.read() as session:
-        rows = session.exec(statement).all()
-        return [
-            Logged(
-                at=iso(row.at) or "",
-                kind=row.kind,
-                account=row.account,
-                by=row.by,
-                remote=row.remote,
-                detail=json.loads(row.detail) if row.detail else {},
-            )
-            for row in rows
-        ]
+        return [_logged(row) for row in session.exec(statement).all()]
+
+
+def about_grievance(session: Session, number: str) -> list[Logged]:
+    """Who saw grievance `number`'s driver's number in full, or downloaded its evidence files
+    (`ABOUT_A_GRIEVANCE`), oldest first."""
+    statement = (
+        select(SecurityEvent)
+        .where(
+            col(SecurityEvent.number) == number,
+            col(SecurityEvent.kind).in_(ABOUT_A_GRIEVANCE),
+        )
+        .order_by(col(SecurityEvent.id))
+    )
+    return [_logged(row) for row in session.exec(statement).all()]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from service import accounts
+from service import accounts, security
 from service.engine import Engine
 from tests.conftest import database_url_for
 from tests.conftest import run_cli as run
@@ -201,3 +201,13 @@ def test_reveal_shows_the_number_to_the_desk_and_logs_it(
     }
     code, _, err = run(capsys, "reveal", accepted["number"], "--why", "复盘", "--role", "reviewer")
     assert code == 1 and "may not see" in err
+    # `show` lists who saw the number, masked like the rest (a number typed into the reason)
+    assert run(capsys, "reveal", accepted["number"], "--why", "回拨13812345678")[0] == 0
+    seen = _json(capsys, "show", accepted["number"])["disclosures"]
+    assert [(d["kind"], d["role"], d["unit"]) for d in seen] == [("reveal", "dispatcher", None)] * 2
+    assert seen[0]["why"] == "回访司机" and "13812345678" not in json.dumps(seen, ensure_ascii=False)
+    assert "13812345678" not in json.dumps(_json(capsys, "show", accepted["number"]))
+    code, out, _ = run(capsys, "show", accepted["number"])
+    assert code == 0 and out.count("查看号码 reveal") == 2 and "13812345678" not in out
+    logged = [e.as_dict() for e in security.listing(Engine.open(url))]  # nor in the log itself
+    assert len(logged) == 2 and "13812345678" not in json.dumps(logged, ensure_ascii=False)
