@@ -205,7 +205,9 @@ def test_reveal_shows_the_number_to_the_desk_and_logs_it(
     assert run(capsys, "reveal", accepted["number"], "--why", "回拨13812345678")[0] == 0
     seen = _json(capsys, "show", accepted["number"])["disclosures"]
     assert [(d["kind"], d["role"], d["unit"]) for d in seen] == [("reveal", "dispatcher", None)] * 2
-    assert seen[0]["why"] == "回访司机" and "13812345678" not in json.dumps(seen, ensure_ascii=False)
+    assert seen[0]["why"] == "回访司机" and "13812345678" not in json.dumps(
+        seen, ensure_ascii=False
+    )
     assert "13812345678" not in json.dumps(_json(capsys, "show", accepted["number"]))
     code, out, _ = run(capsys, "show", accepted["number"])
     assert code == 0 and out.count("查看号码 reveal") == 2 and "13812345678" not in out

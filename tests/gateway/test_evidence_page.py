@@ -147,6 +147,9 @@ def test_the_desk_attaches_and_downloads(
     assert "13812345678" not in got.headers["content-disposition"]
     logged = security.listing(engine, account="zhang")
     assert any(entry.kind == "attachment_read" for entry in logged)
+    with engine.db.read() as session:  # what `grievance show` lists of the grievance
+        read = security.about_grievance(session, a)
+    assert [(e.kind, e.by, e.detail["sha256"]) for e in read] == [("attachment_read", "zhang", sha)]
     missing = gate.get("/gate/attachment", params={"number": a, "sha256": "0" * 64})
     assert missing.status_code == 404
 
