@@ -345,7 +345,7 @@ def test_the_monthly_bulletin_carries_the_head_hash_of_the_months_end(
 def test_a_randomized_run_verifies_clean(engine: Engine) -> None:
     """Random operations by random people at random times (`bench.audit.Run`: the watchdog
     sweeping, refusals, merges, back-dated records), the documents issued: nothing found.
-    10,000 operations with GRIEVANCE_AUDIT_OPS=10000 (the figure in the closing note)."""
+    10,000 operations, as the issue asks (`GRIEVANCE_AUDIT_OPS` sets another count)."""
     import os
     import random
 
@@ -357,7 +357,7 @@ def test_a_randomized_run_verifies_clean(engine: Engine) -> None:
     for code in ("UA", "UB"):
         add_unit(engine, Stamp(BENCH_DESK, START, START), code=code, name=f"单位{code}")
     run = Run(engine, random.Random(20))
-    for _ in range(int(os.environ.get("GRIEVANCE_AUDIT_OPS", "1500"))):
+    for _ in range(int(os.environ.get("GRIEVANCE_AUDIT_OPS", "10000"))):
         run.step()
     docs.issue(engine, run.now, limit=10_000)
     audit.seal(engine, run.now)
