@@ -10,11 +10,12 @@ The unit a grievance was with is the `unit` of its latest 分办/改派 event be
 lookup by the (grievance_id, seq) unique index). The partial index
 `ix_grievance_event_handoffs` (migration 0019) finds the few return and reassignment events
 from the period's start without reading the others; the cohort test then keeps those of
-grievances accepted in the period (an event never precedes its grievance's acceptance), as
-membership in the list of the cohort's ids. `grievance_id + 0` keeps SQLite (no statistics)
-from walking the cohort's events through the grievance_id index instead: measured on 100k
-grievances (1M events, 5 % returned and reassigned), the month's count took 22 ms this way,
-125 ms as a join from the cohort.
+grievances accepted in the period (an event never precedes its grievance's acceptance) by a
+primary-key lookup of each one's grievance. The events found are a MATERIALIZED CTE, so the
+unit before each is looked up once, not once per use (SQLite and PostgreSQL >= 12 take the
+keyword). Measured on 1M grievances (the bench's copies with their assign, return and
+reassign events; 324k in the month): 165 ms of CPU, against 257 ms for the earlier form (the
+cohort's ids as an IN list, the lookup repeated in the count and the grouping).
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from models.cohort import count_if, in_cohort, rows_by_key
+from models.cohort import count_if, rows_by_key
 from models.tables import Grievance, GrievanceEvent
 from workflow.measures import Handoffs
-from workflow.vocab import Event
+from workflow.vocab import Event, State
 
 # as the partial index says it, literally: then the index serves (SQLite matches the terms)
 _IS_HANDOFF = text("grievance_event.event IN ('return', 'reassign')")
@@ -56,23 +57,34 @@ def handoffs(session: Session, start: datetime, end: datetime) -> list[Handoffs]
     [start, end) (merged duplicates excluded), as stored now; units with neither are not
     listed. Sorted by unit code."""
     e = GrievanceEvent
-    unit = _unit_before()
-    is_return = col(e.event) == Event.RETURN
-    moved_away = and_(col(e.event) == Event.REASSIGN, unit != e.payload["unit"].as_string())
+    g = aliased(Grievance)
+    cohort = (
+        select(col(g.id))
+        .where(col(g.id) == col(e.grievance_id))
+        .where(col(g.accepted_at) >= start, col(g.accepted_at) < end)
+        .where(col(g.state) != State.MERGED)
+        .exists()
+    )
+    found = (
+        select(
+            col(e.event).label("event"),
+            e.payload["unit"].as_string().label("to_unit"),
+            _unit_before().label("unit"),
+        )
+        .where(_IS_HANDOFF, col(e.at) >= start, cohort)
+        .cte("handoff")
+        .prefix_with("MATERIALIZED")
+    )
+    is_return = found.c.event == Event.RETURN
+    moved_away = and_(found.c.event == Event.REASSIGN, found.c.unit != found.c.to_unit)
     query = (
         select(
-            unit.label("k0"),
+            found.c.unit.label("k0"),
             count_if(is_return).label("returns"),
             count_if(moved_away).label("reassigned_away"),
         )
-        .select_from(e)
-        .where(
-            _IS_HANDOFF,
-            col(e.at) >= start,
-            (col(e.grievance_id) + 0).in_(select(col(Grievance.id)).where(in_cohort(start, end))),
-            or_(is_return, moved_away),
-        )
-        .group_by(unit)
+        .where(or_(is_return, moved_away))
+        .group_by(found.c.unit)
     )
     rows = rows_by_key(session, query, ["unit"])
     return [
