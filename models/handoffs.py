@@ -27,10 +27,10 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from models.cohort import count_if, rows_by_key
+from models.cohort import count_if, in_cohort, rows_by_key
 from models.tables import Grievance, GrievanceEvent
 from workflow.measures import Handoffs
-from workflow.vocab import Event, State
+from workflow.vocab import Event
 
 # as the partial index says it, literally: then the index serves (SQLite matches the terms)
 _IS_HANDOFF = text("grievance_event.event IN ('return', 'reassign')")
@@ -57,12 +57,9 @@ def handoffs(session: Session, start: datetime, end: datetime) -> list[Handoffs]
     [start, end) (merged duplicates excluded), as stored now; units with neither are not
     listed. Sorted by unit code."""
     e = GrievanceEvent
-    g = aliased(Grievance)
     cohort = (
-        select(col(g.id))
-        .where(col(g.id) == col(e.grievance_id))
-        .where(col(g.accepted_at) >= start, col(g.accepted_at) < end)
-        .where(col(g.state) != State.MERGED)
+        select(col(Grievance.id))
+        .where(col(Grievance.id) == col(e.grievance_id), in_cohort(start, end))
         .exists()
     )
     found = (
