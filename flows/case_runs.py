@@ -222,11 +222,15 @@ def PARKED() -> Any:  # noqa: N802 - reads as a state constructor
 def suspend_from_outside(
     client: SyncPrefectClient, run: FlowRun, snap: Snapshot, refused: str | None = None
 ) -> str:
-    """Suspend `run` (no process) waiting for the form of `snap`: save the form's schema and
-    description under a new pause key, force Running, propose Suspended with that key (what
-    `suspend_flow_run` does inside a run). Returns the key."""
+    """Suspend `run` (no process) waiting for the form of `snap`: tag it for the party it now
+    waits for, save the form's schema and description under a new pause key, force Running,
+    propose Suspended with that key (what `suspend_flow_run` does inside a run). Returns the
+    key. The tags come first because Prefect's events carry the run's tags as they are when
+    the state changes: retagged after, a run moved from the desk to a unit would show the
+    unit none of its new state's events (a stale key's input is refused by the run anyway)."""
     run = client.read_flow_run(run.id)  # the pause keys as they are now
     used = set(run.empirical_policy.pause_keys or set())
+    retag(client, run, snap)
     for _ in range(3):
         key = next_key(snap, used)
         state = Suspended(timeout_seconds=None, pause_key=key)
@@ -242,7 +246,6 @@ def suspend_from_outside(
         client.set_flow_run_state(run.id, Running(message="worklist re-sync"), force=True)
         result = client.set_flow_run_state(run.id, state)
         if result.state is not None and result.state.is_paused():
-            retag(client, run, snap)
             return key
         used.add(key)  # suspended with this key meanwhile: take the next one
     raise RuntimeError(f"case run {run.id} not suspended after 3 attempts")

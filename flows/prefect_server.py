@@ -95,6 +95,11 @@ def prefect_api(
     env = dict(os.environ)
     env.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # A run's events list its tags, which the gate narrows unit staff's events by; the server
+    # keeps a run's tags for its events 5 minutes by default, so a case run moved from the
+    # desk to a unit (retagged, then suspended again) would show that unit none of its new
+    # state's events for 5 minutes. Read afresh each time (a few small reads per state change).
+    env.setdefault("PREFECT_SERVER_EVENTS_RELATED_RESOURCE_CACHE_TTL", "PT0S")
     env["PREFECT_UI_API_URL"] = f"{public_url}/api" if public_url else api_url
     log = Path(env["PREFECT_HOME"]) / "server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
